@@ -1,0 +1,166 @@
+package broker
+
+// Fetch (key 1), v4-v18.
+//
+// Reads whole record batches from each partition's log up to the high
+// watermark and sends them with sendfile (see splice.go). Long poll: when
+// fewer than min_bytes are available the request waits, up to max_wait_ms,
+// for an append to any of its partitions. max_bytes and partition
+// max_bytes bound the response, except that the first batch of the first
+// partition with data is always returned whole (KIP-74), so a consumer
+// never sticks behind a batch larger than its limits.
+//
+// Fetch sessions (KIP-227) are declined: every response has session id 0,
+// which tells clients to keep sending full fetches. v13+ names topics by
+// id. Follower fetching (replica id >= 0) arrives with replication.
+
+import (
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/controller"
+)
+
+var fetchHandler = handle(kmsg.Fetch, 4, 18, func(s *Server, r *request, req *kmsg.FetchRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	if req.SessionID != 0 || req.SessionEpoch > 0 {
+		// We never hand out a session, so any session id is unknown.
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp, nil
+	}
+	maxBytes := req.MaxBytes
+	if maxBytes <= 0 || maxBytes > s.cfg.FetchMaxBytes {
+		maxBytes = s.cfg.FetchMaxBytes
+	}
+	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+	var wake chan struct{}
+	for {
+		snap := s.ctrl.Snapshot()
+		resp.Topics = resp.Topics[:0]
+		r.regions = r.regions[:0]
+		total, sawError := s.fetchOnce(snap, r, req, resp, maxBytes)
+		if sawError || total >= int64(req.MinBytes) || req.MinBytes <= 0 || !time.Now().Before(deadline) {
+			break
+		}
+		// Not enough yet: wait for an append to one of our partitions.
+		if wake == nil {
+			wake = make(chan struct{}, 1)
+			for _, rt := range req.Topics {
+				name := rt.Topic
+				if req.Version >= 13 {
+					if t := snap.TopicByID(rt.TopicID); t != nil {
+						name = t.Name
+					}
+				}
+				for _, rp := range rt.Partitions {
+					if p := s.parts.lookup(name, rp.Partition); p != nil {
+						p.addWaiter(wake)
+						defer p.removeWaiter(wake)
+					}
+				}
+			}
+			continue // re-check: an append may have landed before we registered
+		}
+		timer := time.NewTimer(time.Until(deadline))
+		select {
+		case <-wake:
+		case <-timer.C:
+		case <-s.ctx.Done():
+		}
+		timer.Stop()
+		if s.ctx.Err() != nil {
+			deadline = time.Now()
+		}
+	}
+	return resp, nil
+})
+
+// fetchOnce reads every requested partition once, filling resp and
+// r.regions. It returns the bytes found and whether a partition failed
+// (errors are answered at once, without waiting).
+func (s *Server) fetchOnce(snap *controller.Snapshot, r *request, req *kmsg.FetchRequest, resp *kmsg.FetchResponse, maxBytes int32) (total int64, sawError bool) {
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		t := snap.Topic(rt.Topic)
+		if req.Version >= 13 {
+			t = snap.TopicByID(rt.TopicID)
+		}
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			sp.RecordBatches = []byte{}
+			switch {
+			case t == nil && req.Version >= 13:
+				sp.ErrorCode = kerr.UnknownTopicID.Code
+			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions):
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			default:
+				meta := &t.Partitions[rp.Partition]
+				sp.ErrorCode = checkLeaderEpoch(s.cfg.NodeID, meta, rp.CurrentLeaderEpoch)
+				if sp.ErrorCode == 0 {
+					limit := rp.PartitionMaxBytes
+					if left := int64(maxBytes) - total; int64(limit) > left {
+						limit = int32(max(left, 0))
+					}
+					n, err := s.fetchPartition(t.Name, rp, limit, total == 0, r, &sp)
+					if err != nil {
+						sp.ErrorCode = errCode(err)
+						if sp.ErrorCode == kerr.UnknownServerError.Code || sp.ErrorCode == kerr.KafkaStorageError.Code {
+							s.log.Error().Err(err).Str("topic", t.Name).Int32("partition", rp.Partition).Msg("fetch failed")
+						}
+					}
+					total += n
+				}
+			}
+			if sp.ErrorCode != 0 {
+				sawError = true
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return total, sawError
+}
+
+// checkLeaderEpoch validates a client's current leader epoch (KIP-320):
+// -1 skips the check.
+func checkLeaderEpoch(self int32, meta *controller.Partition, epoch int32) int16 {
+	switch {
+	case meta.Leader != self:
+		return kerr.NotLeaderForPartition.Code
+	case epoch < 0 || epoch == meta.LeaderEpoch:
+		return 0
+	case epoch < meta.LeaderEpoch:
+		return kerr.FencedLeaderEpoch.Code
+	default:
+		return kerr.UnknownLeaderEpoch.Code
+	}
+}
+
+func (s *Server) fetchPartition(topic string, rp *kmsg.FetchRequestTopicPartition, limit int32, first bool, r *request, sp *kmsg.FetchResponseTopicPartition) (int64, error) {
+	p, err := s.parts.get(topic, rp.Partition)
+	if err != nil {
+		return 0, err
+	}
+	hw := p.log.HighWatermark()
+	sp.HighWatermark = hw
+	sp.LastStableOffset = hw
+	sp.LogStartOffset = p.log.LogStartOffset()
+	region, err := p.log.Read(rp.FetchOffset, hw, limit, first)
+	if err != nil {
+		return 0, err
+	}
+	if region.Len == 0 {
+		return 0, nil
+	}
+	sp.RecordBatches = recordsMarker(len(r.regions))
+	r.regions = append(r.regions, region)
+	return region.Len, nil
+}
+

@@ -1,0 +1,15 @@
+package broker
+
+// ApiVersions (key 18), v0-v5.
+//
+// Lists every API in the handler table with the versions served. An
+// ApiVersions request at a version newer than we know never reaches here:
+// conn answers it in v0 with UNSUPPORTED_VERSION and the same list
+// (KIP-511), and the client retries with a version we gave. The response
+// always goes out with response header v0 (wire handles that).
+
+import "github.com/twmb/franz-go/pkg/kmsg"
+
+var apiVersionsHandler = handle(kmsg.ApiVersions, 0, 5, func(s *Server, r *request, req *kmsg.ApiVersionsRequest) (kmsg.Response, error) {
+	return s.table.apiVersionsResponse(req.Version), nil
+})

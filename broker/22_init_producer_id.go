@@ -1,0 +1,33 @@
+package broker
+
+// InitProducerId (key 22), v0-v5.
+//
+// Idempotent producers (no transactional id) get a fresh producer id and
+// epoch 0, as Kafka does: a producer that asks again (to bump its epoch
+// after an error, KIP-360) gets a new id too. Transactions are not
+// supported yet: a transactional id is refused with a clear message.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+var initProducerIDHandler = handle(kmsg.InitProducerID, 0, 5, func(s *Server, r *request, req *kmsg.InitProducerIDRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+	resp.ProducerID = -1
+	resp.ProducerEpoch = -1
+	if req.TransactionalID != nil {
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		s.log.Warn().Str("transactional_id", *req.TransactionalID).Msg("transactions are not supported yet")
+		return resp, nil
+	}
+	id, err := s.pids.allocate()
+	if err != nil {
+		s.log.Error().Err(err).Msg("producer id allocation failed")
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return resp, nil
+	}
+	resp.ProducerID = id
+	resp.ProducerEpoch = 0
+	return resp, nil
+})

@@ -1,0 +1,149 @@
+package broker
+
+// DescribeConfigs (key 32), v0-v4.
+//
+// Topics (resource type 2): every topic config with its effective value
+// and source: TOPIC_CONFIG when the topic sets it, STATIC_BROKER_CONFIG
+// when the broker key behind it was configured, DEFAULT_CONFIG otherwise;
+// synonyms (v1+) list the same chain. Brokers (type 4, name "" or our node
+// id): every broker key gregor knows. Broker loggers (type 8): an empty
+// list. v3+ adds types and documentation.
+
+import (
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/controller"
+)
+
+var describeConfigsHandler = handle(kmsg.DescribeConfigs, 0, 4, func(s *Server, r *request, req *kmsg.DescribeConfigsRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
+	snap := s.ctrl.Snapshot()
+	for _, rr := range req.Resources {
+		sr := kmsg.NewDescribeConfigsResponseResource()
+		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		wanted := func(name string) bool {
+			if rr.ConfigNames == nil {
+				return true
+			}
+			for _, n := range rr.ConfigNames {
+				if n == name {
+					return true
+				}
+			}
+			return false
+		}
+		switch rr.ResourceType {
+		case kmsg.ConfigResourceTypeTopic:
+			t := snap.Topic(rr.ResourceName)
+			if t == nil {
+				sr.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				if controller.ValidateTopicName(rr.ResourceName) != nil {
+					sr.ErrorCode = kerr.InvalidTopicException.Code
+				}
+				break
+			}
+			for _, def := range controller.TopicConfigDefs() {
+				if wanted(def.Name) {
+					sr.Configs = append(sr.Configs, s.describeTopicConfig(req, t, def))
+				}
+			}
+		case kmsg.ConfigResourceTypeBroker:
+			if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(int(s.cfg.NodeID)) {
+				sr.ErrorCode = kerr.InvalidRequest.Code
+				sr.ErrorMessage = kmsg.StringPtr("unexpected broker id " + rr.ResourceName)
+				break
+			}
+			for _, def := range configDefs {
+				if wanted(def.name) {
+					sr.Configs = append(sr.Configs, s.describeBrokerConfig(req, def))
+				}
+			}
+		case kmsg.ConfigResourceTypeBrokerLogger:
+			sr.Configs = []kmsg.DescribeConfigsResponseResourceConfig{}
+		default:
+			sr.ErrorCode = kerr.InvalidRequest.Code
+			sr.ErrorMessage = kmsg.StringPtr("unsupported resource type")
+		}
+		resp.Resources = append(resp.Resources, sr)
+	}
+	return resp, nil
+})
+
+func (s *Server) describeTopicConfig(req *kmsg.DescribeConfigsRequest, t *controller.Topic, def controller.ConfigDef) kmsg.DescribeConfigsResponseResourceConfig {
+	rc := kmsg.NewDescribeConfigsResponseResourceConfig()
+	v, src := s.topicConfig(t, def)
+	rc.Name = def.Name
+	rc.Value = kmsg.StringPtr(v)
+	rc.Source = kmsg.ConfigSource(src)
+	rc.IsDefault = src == configSourceDefault
+	rc.IsSensitive = def.Sensitive
+	rc.ConfigType = kmsg.ConfigType(def.Type)
+	if req.IncludeDocumentation {
+		rc.Documentation = kmsg.StringPtr(def.Doc)
+	}
+	if req.IncludeSynonyms {
+		if tv, ok := t.Configs[def.Name]; ok {
+			rc.ConfigSynonyms = append(rc.ConfigSynonyms, synonym(def.Name, tv, configSourceTopic))
+		}
+		if def.BrokerKey != "" {
+			if bv, explicit, ok := s.cfg.Value(def.BrokerKey); ok && explicit {
+				rc.ConfigSynonyms = append(rc.ConfigSynonyms, synonym(def.BrokerKey, bv, configSourceStaticBroker))
+			}
+		}
+		name := def.Name
+		if def.BrokerKey != "" {
+			name = def.BrokerKey
+		}
+		rc.ConfigSynonyms = append(rc.ConfigSynonyms, synonym(name, def.Default, configSourceDefault))
+	}
+	return rc
+}
+
+func (s *Server) describeBrokerConfig(req *kmsg.DescribeConfigsRequest, def configDef) kmsg.DescribeConfigsResponseResourceConfig {
+	rc := kmsg.NewDescribeConfigsResponseResourceConfig()
+	v, explicit, ok := s.cfg.Value(def.name)
+	rc.Name = def.name
+	if ok {
+		rc.Value = kmsg.StringPtr(v)
+	}
+	rc.ReadOnly = true // no dynamic broker configs yet
+	rc.Source = kmsg.ConfigSourceDefaultConfig
+	if explicit {
+		rc.Source = kmsg.ConfigSourceStaticBrokerConfig
+	}
+	rc.IsDefault = !explicit
+	rc.ConfigType = brokerConfigType(def.typ)
+	if req.IncludeDocumentation {
+		rc.Documentation = kmsg.StringPtr(def.doc)
+	}
+	if req.IncludeSynonyms && ok {
+		rc.ConfigSynonyms = append(rc.ConfigSynonyms, synonym(def.name, v, int8(rc.Source)))
+	}
+	return rc
+}
+
+func synonym(name, value string, source int8) kmsg.DescribeConfigsResponseResourceConfigConfigSynonym {
+	sy := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+	sy.Name, sy.Value, sy.Source = name, kmsg.StringPtr(value), kmsg.ConfigSource(source)
+	return sy
+}
+
+func brokerConfigType(typ string) kmsg.ConfigType {
+	switch typ {
+	case "boolean":
+		return kmsg.ConfigTypeBoolean
+	case "int":
+		return kmsg.ConfigTypeInt
+	case "long":
+		return kmsg.ConfigTypeLong
+	case "list":
+		return kmsg.ConfigTypeList
+	case "double":
+		return kmsg.ConfigTypeDouble
+	default:
+		return kmsg.ConfigTypeString
+	}
+}

@@ -1,0 +1,42 @@
+package broker
+
+// CreatePartitions (key 37), v0-v3.
+//
+// Grows a topic to count partitions (never shrinks: INVALID_PARTITIONS),
+// with optional manual assignments for the new ones; validate_only checks
+// without changing anything. A topic repeated in one request fails with
+// INVALID_REQUEST.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+var createPartitionsHandler = handle(kmsg.CreatePartitions, 0, 3, func(s *Server, r *request, req *kmsg.CreatePartitionsRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	seen := map[string]int{}
+	for _, rt := range req.Topics {
+		seen[rt.Topic]++
+	}
+	for _, rt := range req.Topics {
+		st := kmsg.NewCreatePartitionsResponseTopic()
+		st.Topic = rt.Topic
+		if seen[rt.Topic] > 1 {
+			st.ErrorCode = kerr.InvalidRequest.Code
+			st.ErrorMessage = kmsg.StringPtr("topic " + rt.Topic + " appears more than once in the request")
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
+		var assignments [][]int32
+		for _, a := range rt.Assignment {
+			assignments = append(assignments, a.Replicas)
+		}
+		if _, err := s.ctrl.CreatePartitions(rt.Topic, rt.Count, assignments, req.ValidateOnly); err != nil {
+			st.ErrorCode, st.ErrorMessage = errCode(err), errMessage(err)
+		} else if !req.ValidateOnly {
+			s.log.Info().Str("topic", rt.Topic).Int32("partitions", rt.Count).Msg("created partitions")
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, nil
+})

@@ -1,0 +1,247 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/storage"
+	"gregor/wire"
+)
+
+// conn is one client connection. One goroutine (serve) reads, decodes and
+// handles requests in order; a second (writeLoop) writes their responses in
+// the same order, so writing one response overlaps handling the next. The
+// queue between them is bounded by queued.max.requests: a client that
+// pipelines without reading its responses stalls its own reader, not the
+// broker's memory.
+type conn struct {
+	s   *Server
+	nc  net.Conn
+	id  uint64
+	log zerolog.Logger
+
+	out      chan *outbound
+	stopping atomic.Bool
+}
+
+// outbound is one encoded response: byte chunks interleaved with file
+// regions sent with sendfile.
+type outbound struct {
+	parts []outPart
+	buf   *[]byte // pooled encode buffer backing the byte parts
+}
+
+type outPart struct {
+	b      []byte
+	region storage.Region
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+func newConn(s *Server, nc net.Conn, id uint64) *conn {
+	return &conn{
+		s:   s,
+		nc:  nc,
+		id:  id,
+		log: s.log.With().Uint64("conn", id).Str("remote", nc.RemoteAddr().String()).Logger(),
+		out: make(chan *outbound, s.cfg.QueuedMaxRequests),
+	}
+}
+
+// stopReading makes serve return after the request it is handling; queued
+// responses are still written. Used by graceful shutdown.
+func (c *conn) stopReading() {
+	c.stopping.Store(true)
+	c.nc.SetReadDeadline(time.Now())
+}
+
+func (c *conn) serve() {
+	defer c.s.removeConn(c)
+	c.log.Debug().Msg("connection opened")
+	writerDone := make(chan struct{})
+	go c.writeLoop(writerDone)
+	defer func() {
+		close(c.out)
+		<-writerDone
+		c.nc.Close()
+		c.log.Debug().Msg("connection closed")
+	}()
+
+	var buf []byte
+	for !c.stopping.Load() {
+		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.ConnectionsMaxIdle))
+		frame, err := wire.ReadFrame(c.nc, buf, c.s.cfg.SocketRequestMaxBytes)
+		if err != nil {
+			c.logReadError(err)
+			return
+		}
+		if cap(frame) <= 1<<20 {
+			buf = frame[:0] // reuse modest buffers; let huge ones go
+		} else {
+			buf = nil
+		}
+		if err := c.handleFrame(frame); err != nil {
+			c.log.Warn().Err(err).Msg("closing connection")
+			return
+		}
+	}
+}
+
+func (c *conn) logReadError(err error) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	case c.stopping.Load():
+	case errors.As(err, &ne) && ne.Timeout():
+		c.log.Info().Dur("idle", c.s.cfg.ConnectionsMaxIdle).Msg("closing idle connection")
+	case errors.Is(err, wire.ErrFrameSize):
+		c.log.Warn().Err(err).Msg("closing connection: bad frame size")
+	default:
+		c.log.Debug().Err(err).Msg("read failed")
+	}
+}
+
+// handleFrame decodes and handles one request. An error closes the
+// connection: the frame could not be understood, or the handler failed in
+// a way Kafka answers by disconnecting.
+func (c *conn) handleFrame(frame []byte) (err error) {
+	req, perr := wire.ParseRequest(frame)
+	h := c.s.table.lookup(req.Key)
+	if perr == nil && h != nil && (req.Version < h.min || req.Version > h.max) {
+		perr = wire.ErrUnsupportedVersion
+	}
+	if perr != nil {
+		if req.Key == int16(kmsg.ApiVersions) && errors.Is(perr, wire.ErrUnsupportedVersion) {
+			// KIP-511: answer in v0 with the versions we support, so the
+			// client can retry with one of them.
+			resp := c.s.table.apiVersionsResponse(0)
+			resp.ErrorCode = kerr.UnsupportedVersion.Code
+			return c.send(req.CorrelationID, resp, nil)
+		}
+		return fmt.Errorf("decode request (key %d v%d corr %d): %w", req.Key, req.Version, req.CorrelationID, perr)
+	}
+	if h == nil {
+		return fmt.Errorf("%s (key %d) is not served", kmsg.NameForKey(req.Key), req.Key)
+	}
+	r := &request{Header: req.Header, body: req.Body, conn: c}
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error().Str("api", kmsg.NameForKey(req.Key)).Int16("version", req.Version).
+				Int32("corr", req.CorrelationID).Interface("panic", p).Bytes("stack", debug.Stack()).
+				Msg("handler panic")
+			err = fmt.Errorf("handler panic: %v", p)
+		}
+	}()
+	resp, err := h.fn(c.s, r)
+	if err != nil {
+		return fmt.Errorf("%s v%d corr %d: %w", kmsg.NameForKey(req.Key), req.Version, req.CorrelationID, err)
+	}
+	if resp == nil {
+		return nil // acks=0 produce: no response at all
+	}
+	return c.send(req.CorrelationID, resp, r.regions)
+}
+
+// send encodes resp and queues it for the writer. regions, if any, replace
+// the record placeholders of a Fetch response (see fetchMarker).
+func (c *conn) send(corr int32, resp kmsg.Response, regions []storage.Region) error {
+	bp := bufPool.Get().(*[]byte)
+	b := wire.AppendResponse((*bp)[:0], corr, resp)
+	*bp = b
+	ob := &outbound{buf: bp, parts: []outPart{{b: b}}}
+	if len(regions) > 0 {
+		var err error
+		if ob.parts, err = spliceRegions(b, regions, resp.IsFlexible()); err != nil {
+			ob.release()
+			return err
+		}
+	}
+	c.out <- ob
+	return nil
+}
+
+// writeLoop writes queued responses in order. After a write error it closes
+// the socket and drains the queue so that serve never blocks on it.
+func (c *conn) writeLoop(done chan<- struct{}) {
+	defer close(done)
+	var failed bool
+	var bufs net.Buffers
+	var pending []*outbound
+	for ob := range c.out {
+		if failed {
+			ob.release()
+			continue
+		}
+		pending = append(pending[:0], ob)
+		// Coalesce whatever else is queued into one writev.
+	drain:
+		for len(pending) < 64 {
+			select {
+			case more, ok := <-c.out:
+				if !ok {
+					break drain
+				}
+				pending = append(pending, more)
+			default:
+				break drain
+			}
+		}
+		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.ConnectionsMaxIdle))
+		var err error
+		bufs = bufs[:0]
+		for _, p := range pending {
+			for _, part := range p.parts {
+				if part.region.Len == 0 {
+					bufs = append(bufs, part.b)
+					continue
+				}
+				if len(bufs) > 0 && err == nil {
+					_, err = bufs.WriteTo(c.nc)
+					bufs = bufs[:0]
+				}
+				if err == nil {
+					err = sendRegion(c.nc, part.region)
+				}
+			}
+		}
+		if len(bufs) > 0 && err == nil {
+			_, err = bufs.WriteTo(c.nc)
+		}
+		for _, p := range pending {
+			p.release()
+		}
+		if err != nil {
+			c.log.Debug().Err(err).Msg("write failed")
+			failed = true
+			c.nc.Close()
+		}
+	}
+}
+
+func (ob *outbound) release() {
+	if ob.buf != nil && cap(*ob.buf) <= 1<<20 {
+		bufPool.Put(ob.buf)
+	}
+	ob.buf = nil
+}
+
+// sendRegion writes a file region to the connection: sendfile(2) on a TCP
+// connection (the bytes never enter user space), a plain copy otherwise.
+func sendRegion(nc net.Conn, r storage.Region) error {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		return sendfile(tc, r.File, r.Pos, r.Len)
+	}
+	_, err := io.Copy(nc, io.NewSectionReader(r.File, r.Pos, r.Len))
+	return err
+}
+

@@ -1,0 +1,59 @@
+package broker
+
+import (
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/controller"
+	"gregor/storage"
+)
+
+// errorCodes maps our packages' sentinel errors to Kafka error codes: the
+// one place that does it. Errors not listed are UNKNOWN_SERVER_ERROR.
+var errorCodes = []struct {
+	err  error
+	kerr *kerr.Error
+}{
+	{storage.ErrCorruptMessage, kerr.CorruptMessage},
+	{storage.ErrUnsupportedMagic, kerr.UnsupportedForMessageFormat},
+	{storage.ErrMessageTooLarge, kerr.MessageTooLarge},
+	{storage.ErrInvalidRecord, kerr.InvalidRecord},
+	{storage.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
+	{storage.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+	{storage.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
+	{storage.ErrClosed, kerr.NotLeaderForPartition},
+	{storage.ErrStorage, kerr.KafkaStorageError},
+	{controller.ErrTopicExists, kerr.TopicAlreadyExists},
+	{controller.ErrUnknownTopic, kerr.UnknownTopicOrPartition},
+	{controller.ErrInvalidTopic, kerr.InvalidTopicException},
+	{controller.ErrInvalidPartitions, kerr.InvalidPartitions},
+	{controller.ErrInvalidReplicationFactor, kerr.InvalidReplicationFactor},
+	{controller.ErrInvalidReplicaAssignment, kerr.InvalidReplicaAssignment},
+	{controller.ErrInvalidConfig, kerr.InvalidConfig},
+	{errUnknownPartition, kerr.UnknownTopicOrPartition},
+}
+
+var errUnknownPartition = errors.New("broker: unknown topic or partition")
+
+// errCode returns the Kafka error code for err (0 for nil).
+func errCode(err error) int16 {
+	if err == nil {
+		return 0
+	}
+	for _, e := range errorCodes {
+		if errors.Is(err, e.err) {
+			return e.kerr.Code
+		}
+	}
+	return kerr.UnknownServerError.Code
+}
+
+// errMessage returns err's text for a response's ErrorMessage field.
+func errMessage(err error) *string {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	return &s
+}

@@ -1,0 +1,91 @@
+package broker
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/storage"
+	"gregor/wire"
+)
+
+// handlers lists every API the broker serves. Each entry is declared in the
+// API's own file (NN_name.go). The table built from it dispatches requests
+// and answers ApiVersions, so the two can never disagree.
+var handlers = []handler{
+	produceHandler,
+	fetchHandler,
+	listOffsetsHandler,
+	metadataHandler,
+	apiVersionsHandler,
+	createTopicsHandler,
+	deleteTopicsHandler,
+	initProducerIDHandler,
+	describeConfigsHandler,
+	createPartitionsHandler,
+	describeClusterHandler,
+}
+
+// request is one decoded request while it is being handled.
+type request struct {
+	wire.Header
+	body kmsg.Request
+	conn *conn
+	// regions are the record regions of a Fetch response, spliced into it
+	// in order in place of recordsMarker(i).
+	regions []storage.Region
+}
+
+// handler serves one API key over [min, max] versions. fn returns the
+// response (nil for none, as acks=0 Produce) or an error that closes the
+// connection. Kafka errors go in the response's ErrorCode fields.
+type handler struct {
+	key      kmsg.Key
+	min, max int16
+	fn       func(s *Server, r *request) (kmsg.Response, error)
+}
+
+// handle adapts a typed handler function to the table.
+func handle[T kmsg.Request](key kmsg.Key, min, max int16, fn func(s *Server, r *request, req T) (kmsg.Response, error)) handler {
+	return handler{key: key, min: min, max: max, fn: func(s *Server, r *request) (kmsg.Response, error) {
+		req, ok := r.body.(T)
+		if !ok {
+			return nil, fmt.Errorf("request body %T for key %d", r.body, key)
+		}
+		return fn(s, r, req)
+	}}
+}
+
+type handlerTable struct {
+	byKey   map[int16]*handler
+	apiKeys []kmsg.ApiVersionsResponseApiKey
+}
+
+func newHandlerTable(hs []handler) *handlerTable {
+	t := &handlerTable{byKey: map[int16]*handler{}}
+	for i := range hs {
+		h := &hs[i]
+		if _, dup := t.byKey[int16(h.key)]; dup {
+			panic(fmt.Sprintf("broker: two handlers for key %d", h.key))
+		}
+		if max := kmsg.RequestForKey(int16(h.key)).MaxVersion(); h.max > max {
+			panic(fmt.Sprintf("broker: %s handler claims v%d, kmsg knows v%d", kmsg.NameForKey(int16(h.key)), h.max, max))
+		}
+		t.byKey[int16(h.key)] = h
+		t.apiKeys = append(t.apiKeys, kmsg.ApiVersionsResponseApiKey{ApiKey: int16(h.key), MinVersion: h.min, MaxVersion: h.max})
+	}
+	sort.Slice(t.apiKeys, func(i, j int) bool { return t.apiKeys[i].ApiKey < t.apiKeys[j].ApiKey })
+	return t
+}
+
+func (t *handlerTable) lookup(key int16) *handler { return t.byKey[key] }
+
+// apiVersionsResponse returns an ApiVersions response listing every served
+// API, at the given response version.
+func (t *handlerTable) apiVersionsResponse(version int16) *kmsg.ApiVersionsResponse {
+	resp := kmsg.NewPtrApiVersionsResponse()
+	resp.Version = version
+	resp.ApiKeys = append([]kmsg.ApiVersionsResponseApiKey(nil), t.apiKeys...)
+	return resp
+}

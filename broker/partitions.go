@@ -1,0 +1,253 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"gregor/controller"
+	"gregor/storage"
+)
+
+// partition is this broker's replica of one topic partition.
+type partition struct {
+	topic string
+	index int32
+	log   *storage.Log
+
+	mu      sync.Mutex
+	waiters map[chan struct{}]struct{} // long-polling fetches to wake on append
+}
+
+// wake signals every long-polling fetch waiting on this partition.
+func (p *partition) wake() {
+	p.mu.Lock()
+	for w := range p.waiters {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
+	}
+	p.mu.Unlock()
+}
+
+func (p *partition) addWaiter(w chan struct{}) {
+	p.mu.Lock()
+	if p.waiters == nil {
+		p.waiters = map[chan struct{}]struct{}{}
+	}
+	p.waiters[w] = struct{}{}
+	p.mu.Unlock()
+}
+
+func (p *partition) removeWaiter(w chan struct{}) {
+	p.mu.Lock()
+	delete(p.waiters, w)
+	p.mu.Unlock()
+}
+
+type tp struct {
+	topic string
+	index int32
+}
+
+// partitions holds the open logs of the partitions this broker hosts.
+// Logs are opened at start for every partition in the metadata and on
+// first use for partitions created since.
+type partitions struct {
+	s   *Server
+	dir string
+
+	mu sync.RWMutex
+	m  map[tp]*partition
+}
+
+func newPartitions(s *Server, dir string) *partitions {
+	return &partitions{s: s, dir: dir, m: map[tp]*partition{}}
+}
+
+func (ps *partitions) logDir(topic string, index int32) string {
+	return filepath.Join(ps.dir, topic+"-"+strconv.Itoa(int(index)))
+}
+
+// openAll opens every partition in the metadata, and removes the
+// directories of partitions the metadata no longer has (topics deleted
+// while the broker was down).
+func (ps *partitions) openAll() error {
+	snap := ps.s.ctrl.Snapshot()
+	want := map[string]bool{}
+	for _, t := range snap.Topics {
+		for _, p := range t.Partitions {
+			want[filepath.Base(ps.logDir(t.Name, p.Index))] = true
+			if _, err := ps.get(t.Name, p.Index); err != nil {
+				return err
+			}
+		}
+	}
+	entries, err := os.ReadDir(ps.dir)
+	if err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		i := strings.LastIndexByte(name, '-')
+		if !e.IsDir() || i <= 0 || want[name] || strings.HasPrefix(name, "__cluster_metadata") {
+			continue
+		}
+		if _, err := strconv.Atoi(name[i+1:]); err != nil {
+			continue
+		}
+		ps.s.log.Info().Str("dir", name).Msg("removing log of deleted partition")
+		os.RemoveAll(filepath.Join(ps.dir, name))
+	}
+	return nil
+}
+
+// get returns the partition, opening its log if the metadata has it.
+func (ps *partitions) get(topic string, index int32) (*partition, error) {
+	k := tp{topic, index}
+	ps.mu.RLock()
+	p := ps.m[k]
+	ps.mu.RUnlock()
+	if p != nil {
+		return p, nil
+	}
+	t := ps.s.ctrl.Snapshot().Topic(topic)
+	if t == nil || index < 0 || int(index) >= len(t.Partitions) {
+		return nil, errUnknownPartition
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if p = ps.m[k]; p != nil {
+		return p, nil
+	}
+	l, err := storage.Open(ps.logDir(topic, index), ps.s.storageConfig(t), time.Now)
+	if err != nil {
+		return nil, fmt.Errorf("broker: open %s-%d: %w", topic, index, err)
+	}
+	p = &partition{topic: topic, index: index, log: l}
+	ps.m[k] = p
+	return p, nil
+}
+
+// lookup returns an open partition or nil, without opening anything.
+func (ps *partitions) lookup(topic string, index int32) *partition {
+	ps.mu.RLock()
+	defer ps.mu.RUnlock()
+	return ps.m[tp{topic, index}]
+}
+
+// dropTopic closes and deletes the logs of a deleted topic.
+func (ps *partitions) dropTopic(topic string) error {
+	ps.mu.Lock()
+	var drop []*partition
+	for k, p := range ps.m {
+		if k.topic == topic {
+			drop = append(drop, p)
+			delete(ps.m, k)
+		}
+	}
+	ps.mu.Unlock()
+	var errs []error
+	for _, p := range drop {
+		p.wake()
+		errs = append(errs, p.log.Delete())
+	}
+	return errors.Join(errs...)
+}
+
+// reconfigure applies a topic's new configuration to its open logs.
+func (ps *partitions) reconfigure(t *controller.Topic) {
+	cfg := ps.s.storageConfig(t)
+	ps.mu.RLock()
+	defer ps.mu.RUnlock()
+	for k, p := range ps.m {
+		if k.topic == t.Name {
+			p.log.SetConfig(cfg)
+		}
+	}
+}
+
+func (ps *partitions) closeAll() error {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	var errs []error
+	for k, p := range ps.m {
+		errs = append(errs, p.log.Close())
+		delete(ps.m, k)
+	}
+	return errors.Join(errs...)
+}
+
+// topicConfig returns a topic config's effective value and its source:
+// the topic's own setting, else the broker key that supplies its default
+// when set, else Kafka's default.
+func (s *Server) topicConfig(t *controller.Topic, def controller.ConfigDef) (value string, source int8) {
+	if t != nil {
+		if v, ok := t.Configs[def.Name]; ok {
+			return v, configSourceTopic
+		}
+	}
+	if def.BrokerKey != "" {
+		if v, explicit, ok := s.cfg.Value(def.BrokerKey); ok {
+			if explicit {
+				return v, configSourceStaticBroker
+			}
+			return v, configSourceDefault
+		}
+	}
+	return def.Default, configSourceDefault
+}
+
+// Kafka's DescribeConfigs sources.
+const (
+	configSourceTopic        int8 = 1
+	configSourceStaticBroker int8 = 4
+	configSourceDefault      int8 = 5
+)
+
+// storageConfig resolves the topic's effective storage configuration.
+func (s *Server) storageConfig(t *controller.Topic) storage.Config {
+	cfg := storage.DefaultConfig()
+	get := func(name string) string {
+		def, ok := controller.LookupTopicConfig(name)
+		if !ok {
+			return ""
+		}
+		v, _ := s.topicConfig(t, def)
+		return v
+	}
+	i64 := func(name string, dst *int64) {
+		if n, err := strconv.ParseInt(get(name), 10, 64); err == nil {
+			*dst = n
+		}
+	}
+	i32 := func(name string, dst *int32) {
+		if n, err := strconv.ParseInt(get(name), 10, 32); err == nil {
+			*dst = int32(n)
+		}
+	}
+	i64("segment.bytes", &cfg.SegmentBytes)
+	i64("segment.ms", &cfg.SegmentMs)
+	i32("index.interval.bytes", &cfg.IndexIntervalBytes)
+	i32("segment.index.bytes", &cfg.SegmentIndexBytes)
+	i64("flush.messages", &cfg.FlushMessages)
+	i64("flush.ms", &cfg.FlushMs)
+	i32("max.message.bytes", &cfg.MaxMessageBytes)
+	i64("retention.ms", &cfg.RetentionMs)
+	i64("retention.bytes", &cfg.RetentionBytes)
+	cfg.LogAppendTime = get("message.timestamp.type") == "LogAppendTime"
+	if v, _, _ := s.cfg.Value("log.flush.on.append"); v == "true" {
+		cfg.FsyncOnAppend = true
+	}
+	if cfg.FlushMessages <= 0 {
+		cfg.FlushMessages = math.MaxInt64
+	}
+	return cfg
+}

@@ -1,0 +1,206 @@
+// Package broker serves the Kafka protocol: listeners, connections, and one
+// handler per API key, delegating to storage, controller and coordinator.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"gregor/controller"
+)
+
+// Server is one broker node.
+type Server struct {
+	cfg   Config
+	log   zerolog.Logger
+	ctrl  *controller.Controller
+	parts *partitions
+	pids  *producerIDs
+	table *handlerTable
+
+	listeners []net.Listener
+
+	// ctx is cancelled when shutdown starts: long polls return early.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	nextID uint64
+
+	wg sync.WaitGroup // every goroutine the server starts
+}
+
+// New opens the broker's state (metadata, logs) and binds its listeners.
+// Serve with Run.
+func New(cfg Config, log zerolog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, conns: map[*conn]struct{}{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.table = newHandlerTable(handlers)
+
+	dir := cfg.LogDirs[0]
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("broker: log dir: %w", err)
+	}
+	metaDir := filepath.Join(dir, "__cluster_metadata-0")
+	ctrl, err := controller.Open(controller.Config{
+		NodeID:                   cfg.NodeID,
+		MetadataDir:              metaDir,
+		DefaultNumPartitions:     cfg.NumPartitions,
+		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broker: metadata: %w", err)
+	}
+	s.ctrl = ctrl
+	if s.pids, err = openProducerIDs(filepath.Join(metaDir, "producer-ids")); err != nil {
+		ctrl.Close()
+		return nil, err
+	}
+	adv := cfg.AdvertisedListeners[0]
+	if err := ctrl.RegisterBroker(controller.Broker{NodeID: cfg.NodeID, Host: adv.Host, Port: adv.Port}); err != nil {
+		ctrl.Close()
+		return nil, fmt.Errorf("broker: register: %w", err)
+	}
+	s.parts = newPartitions(s, dir)
+	if err := s.parts.openAll(); err != nil {
+		s.parts.closeAll()
+		ctrl.Close()
+		return nil, err
+	}
+	for _, l := range cfg.Listeners {
+		ln, err := net.Listen("tcp", net.JoinHostPort(l.Host, fmt.Sprint(l.Port)))
+		if err != nil {
+			s.closeListeners()
+			s.parts.closeAll()
+			ctrl.Close()
+			return nil, fmt.Errorf("broker: listen %s: %w", l, err)
+		}
+		s.listeners = append(s.listeners, ln)
+	}
+	// A listener on port 0 (tests) advertises the port it got.
+	for i, ln := range s.listeners {
+		if s.cfg.Listeners[i].Port == 0 {
+			port := int32(ln.Addr().(*net.TCPAddr).Port)
+			s.cfg.Listeners[i].Port = port
+			for j := range s.cfg.AdvertisedListeners {
+				if s.cfg.AdvertisedListeners[j].Name == s.cfg.Listeners[i].Name && s.cfg.AdvertisedListeners[j].Port == 0 {
+					s.cfg.AdvertisedListeners[j].Port = port
+				}
+			}
+			if s.cfg.AdvertisedListeners[0].Name == s.cfg.Listeners[i].Name {
+				adv := s.cfg.AdvertisedListeners[0]
+				if err := ctrl.RegisterBroker(controller.Broker{NodeID: cfg.NodeID, Host: adv.Host, Port: adv.Port}); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return s, nil
+}
+
+// Addr returns the address of the first listener.
+func (s *Server) Addr() net.Addr { return s.listeners[0].Addr() }
+
+// Run accepts connections until ctx is cancelled, then shuts down
+// gracefully: listeners close, each connection finishes the request it is
+// handling and writes every queued response, logs are flushed and closed.
+func (s *Server) Run(ctx context.Context) error {
+	for _, ln := range s.listeners {
+		s.log.Info().Str("addr", ln.Addr().String()).Msg("listening")
+		s.goroutine(func() { s.accept(ln) })
+	}
+	<-ctx.Done()
+	s.log.Info().Msg("shutting down")
+	s.cancel()
+	s.closeListeners()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.stopReading()
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(s.cfg.ShutdownTimeout):
+		s.log.Warn().Dur("timeout", s.cfg.ShutdownTimeout).Msg("shutdown timed out, closing connections")
+		s.mu.Lock()
+		for c := range s.conns {
+			c.nc.Close()
+		}
+		s.mu.Unlock()
+		<-done
+	}
+	var errs []error
+	errs = append(errs, s.parts.closeAll())
+	errs = append(errs, s.ctrl.Close())
+	s.log.Info().Msg("stopped")
+	return errors.Join(errs...)
+}
+
+// goroutine starts f tracked by the server's WaitGroup.
+func (s *Server) goroutine(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+func (s *Server) closeListeners() {
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+}
+
+func (s *Server) accept(ln net.Listener) {
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Temporary errors (EMFILE): back off as net/http does.
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+			} else if delay *= 2; delay > time.Second {
+				delay = time.Second
+			}
+			s.log.Warn().Err(err).Dur("retry_in", delay).Msg("accept failed")
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		s.mu.Lock()
+		if s.ctx.Err() != nil {
+			s.mu.Unlock()
+			nc.Close()
+			return
+		}
+		s.nextID++
+		c := newConn(s, nc, s.nextID)
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		s.goroutine(c.serve)
+	}
+}
+
+func (s *Server) removeConn(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}

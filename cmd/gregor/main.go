@@ -1,0 +1,101 @@
+// Command gregor is a Kafka-compatible broker in one binary.
+//
+//	gregor serve [--config server.properties] [--override key=value]...
+//	gregor version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/term"
+
+	"gregor/broker"
+)
+
+var version = "dev"
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "gregor:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() error {
+	return errors.New(`usage:
+  gregor serve [--config FILE] [--override key=value]...   run a broker
+  gregor version                                            print the version`)
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
+		return usage()
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:])
+	case "version", "--version":
+		fmt.Println("gregor", version)
+		return nil
+	default:
+		return usage()
+	}
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	configPath := fs.String("config", "", "Kafka-style server.properties file")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	logFormat := fs.String("log-format", "auto", "log format: auto (console on a terminal, else json), console, json")
+	var overrides multiFlag
+	fs.Var(&overrides, "override", "key=value, overrides the file and environment (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := broker.Load(*configPath, os.Environ(), overrides)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(*logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	srv, err := broker.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return srv.Run(ctx)
+}
+
+func newLogger(level, format string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil {
+		return zerolog.Logger{}, fmt.Errorf("--log-level: %w", err)
+	}
+	var log zerolog.Logger
+	switch {
+	case format == "console" || (format == "auto" && term.IsTerminal(int(os.Stderr.Fd()))):
+		log = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: time.TimeOnly})
+	case format == "json" || format == "auto":
+		log = zerolog.New(os.Stderr)
+	default:
+		return zerolog.Logger{}, fmt.Errorf("--log-format: %q is not auto, console or json", format)
+	}
+	return log.Level(lvl).With().Timestamp().Logger(), nil
+}

@@ -1,0 +1,298 @@
+package controller
+
+import (
+	"cmp"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// recordType names a metadata record, after Kafka's KRaft metadata records.
+type recordType uint8
+
+const (
+	recClusterID   recordType = iota + 1 // sets ClusterID (once)
+	recBroker                            // upserts Broker
+	recTopic                             // creates topic TopicID/TopicName/Internal, no partitions
+	recPartition                         // sets Partition of TopicID (append the next index, or replace)
+	recConfig                            // sets ConfigName=*ConfigValue on TopicID, or deletes it when ConfigValue is nil
+	recRemoveTopic                       // removes TopicID
+)
+
+// record is one state change. Records are deterministic: applying the same
+// batch to the same state always yields the same state, so they can be
+// replicated as they are. All fields are JSON-encodable.
+type record struct {
+	Type        recordType `json:"type"`
+	ClusterID   string     `json:"cluster_id,omitempty"`
+	Broker      *Broker    `json:"broker,omitempty"`
+	TopicID     [16]byte   `json:"topic_id,omitzero"`
+	TopicName   string     `json:"topic_name,omitempty"`
+	Internal    bool       `json:"internal,omitempty"`
+	Partition   *Partition `json:"partition,omitempty"`
+	ConfigName  string     `json:"config_name,omitempty"`
+	ConfigValue *string    `json:"config_value,omitempty"`
+}
+
+// applyLocked is the single writer: it applies a batch of records
+// atomically, persisting the result in one bbolt transaction, then
+// publishes the new snapshot and notifies subscribers. On error nothing
+// changes. Lock mu must be held.
+func (c *Controller) applyLocked(recs []record) error {
+	if err := c.openLocked(); err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	old := c.snap.Load()
+	b := newBuilder(old)
+	for i := range recs {
+		if err := b.apply(&recs[i]); err != nil {
+			return err
+		}
+	}
+	next := b.snapshot()
+	if err := c.db.Update(func(tx *bolt.Tx) error { return b.persist(tx, next) }); err != nil {
+		return fmt.Errorf("controller: persist metadata: %w", err)
+	}
+	c.snap.Store(next)
+	if c.onApply != nil {
+		c.onApply(recs)
+	}
+	c.notify()
+	return nil
+}
+
+// builder produces the next snapshot copy-on-write: maps are copied once,
+// topics only when a record touches them.
+type builder struct {
+	old          *Snapshot
+	next         Snapshot
+	topicsCopied bool
+	touched      map[[16]byte]bool // topic IDs whose persisted form changed (incl. removals)
+	brokersDirty map[int32]bool
+	clusterDirty bool
+}
+
+func newBuilder(old *Snapshot) *builder {
+	return &builder{
+		old:          old,
+		next:         *old,
+		touched:      map[[16]byte]bool{},
+		brokersDirty: map[int32]bool{},
+	}
+}
+
+func (b *builder) copyTopicMaps() {
+	if b.topicsCopied {
+		return
+	}
+	b.topicsCopied = true
+	b.next.Topics = maps.Clone(b.old.Topics)
+	b.next.TopicsByID = maps.Clone(b.old.TopicsByID)
+	if b.next.Topics == nil {
+		b.next.Topics = map[string]*Topic{}
+		b.next.TopicsByID = map[[16]byte]*Topic{}
+	}
+}
+
+// mutableTopic returns a private copy of the topic with the given ID.
+func (b *builder) mutableTopic(id [16]byte) (*Topic, error) {
+	b.copyTopicMaps()
+	t := b.next.TopicsByID[id]
+	if t == nil {
+		return nil, fmt.Errorf("controller: record for unknown topic id %x", id)
+	}
+	if t == b.old.TopicsByID[id] { // still shared with the old snapshot
+		t = t.clone()
+		b.next.TopicsByID[id] = t
+		b.next.Topics[t.Name] = t
+	}
+	b.touched[id] = true
+	return t, nil
+}
+
+func (b *builder) apply(r *record) error {
+	switch r.Type {
+	case recClusterID:
+		if b.next.ClusterID != "" && b.next.ClusterID != r.ClusterID {
+			return fmt.Errorf("controller: cluster id already set to %s", b.next.ClusterID)
+		}
+		b.next.ClusterID = r.ClusterID
+		b.clusterDirty = true
+	case recBroker:
+		br := *r.Broker
+		list := slices.Clone(b.next.Brokers)
+		i, found := slices.BinarySearchFunc(list, br.NodeID, func(x Broker, id int32) int { return cmp.Compare(x.NodeID, id) })
+		if found {
+			list[i] = br
+		} else {
+			list = slices.Insert(list, i, br)
+		}
+		b.next.Brokers = list
+		b.brokersDirty[br.NodeID] = true
+	case recTopic:
+		b.copyTopicMaps()
+		if b.next.Topics[r.TopicName] != nil || b.next.TopicsByID[r.TopicID] != nil {
+			return fmt.Errorf("controller: topic record for existing topic %s", r.TopicName)
+		}
+		t := &Topic{Name: r.TopicName, ID: r.TopicID, Internal: r.Internal, Configs: map[string]string{}}
+		b.next.Topics[t.Name] = t
+		b.next.TopicsByID[t.ID] = t
+		b.touched[t.ID] = true
+	case recPartition:
+		t, err := b.mutableTopic(r.TopicID)
+		if err != nil {
+			return err
+		}
+		p := *r.Partition
+		switch {
+		case int(p.Index) == len(t.Partitions):
+			t.Partitions = append(t.Partitions, p)
+		case p.Index >= 0 && int(p.Index) < len(t.Partitions):
+			t.Partitions[p.Index] = p
+		default:
+			return fmt.Errorf("controller: partition record %d for topic %s with %d partitions", p.Index, t.Name, len(t.Partitions))
+		}
+	case recConfig:
+		t, err := b.mutableTopic(r.TopicID)
+		if err != nil {
+			return err
+		}
+		if r.ConfigValue == nil {
+			delete(t.Configs, r.ConfigName)
+		} else {
+			t.Configs[r.ConfigName] = *r.ConfigValue
+		}
+	case recRemoveTopic:
+		b.copyTopicMaps()
+		t := b.next.TopicsByID[r.TopicID]
+		if t == nil {
+			return fmt.Errorf("controller: remove record for unknown topic id %x", r.TopicID)
+		}
+		delete(b.next.Topics, t.Name)
+		delete(b.next.TopicsByID, t.ID)
+		b.touched[t.ID] = true
+	default:
+		return fmt.Errorf("controller: unknown record type %d", r.Type)
+	}
+	return nil
+}
+
+func (b *builder) snapshot() *Snapshot {
+	s := b.next
+	s.Version++
+	return &s
+}
+
+// persist writes what the batch changed. Runs inside a bbolt write tx.
+func (b *builder) persist(tx *bolt.Tx, next *Snapshot) error {
+	if b.clusterDirty {
+		if err := tx.Bucket(bucketMeta).Put(keyClusterID, []byte(next.ClusterID)); err != nil {
+			return err
+		}
+	}
+	brokers := tx.Bucket(bucketBrokers)
+	for id := range b.brokersDirty {
+		br, _ := next.Broker(id)
+		v, err := json.Marshal(br)
+		if err != nil {
+			return err
+		}
+		if err := brokers.Put(brokerKey(id), v); err != nil {
+			return err
+		}
+	}
+	topics := tx.Bucket(bucketTopics)
+	for id := range b.touched {
+		t := next.TopicsByID[id]
+		if t == nil {
+			if err := topics.Delete(id[:]); err != nil {
+				return err
+			}
+			continue
+		}
+		v, err := json.Marshal(storedTopic{Name: t.Name, Internal: t.Internal, Partitions: t.Partitions, Configs: t.Configs})
+		if err != nil {
+			return err
+		}
+		if err := topics.Put(id[:], v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func brokerKey(id int32) []byte {
+	return binary.BigEndian.AppendUint32(nil, uint32(id))
+}
+
+// load creates missing buckets and reads the persisted state.
+func load(db *bolt.DB, nodeID int32) (*Snapshot, error) {
+	s := &Snapshot{
+		ControllerID: nodeID,
+		Topics:       map[string]*Topic{},
+		TopicsByID:   map[[16]byte]*Topic{},
+	}
+	err := db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(keySchema); v == nil {
+			if err := meta.Put(keySchema, []byte(schemaVersion)); err != nil {
+				return err
+			}
+		} else if string(v) != schemaVersion {
+			return fmt.Errorf("unsupported metadata schema version %q (want %s)", v, schemaVersion)
+		}
+		s.ClusterID = string(meta.Get(keyClusterID)) // string() copies
+		if err := tx.Bucket(bucketBrokers).ForEach(func(k, v []byte) error {
+			var br Broker
+			if err := json.Unmarshal(v, &br); err != nil {
+				return fmt.Errorf("decode broker %x: %w", k, err)
+			}
+			s.Brokers = append(s.Brokers, br)
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketTopics).ForEach(func(k, v []byte) error {
+			if len(k) != 16 {
+				return fmt.Errorf("bad topic key %x", k)
+			}
+			var st storedTopic
+			if err := json.Unmarshal(v, &st); err != nil {
+				return fmt.Errorf("decode topic %x: %w", k, err)
+			}
+			t := &Topic{Name: st.Name, Internal: st.Internal, Partitions: st.Partitions, Configs: st.Configs}
+			copy(t.ID[:], k)
+			if t.Configs == nil {
+				t.Configs = map[string]string{}
+			}
+			for i := range t.Partitions {
+				if t.Partitions[i].Index != int32(i) {
+					return fmt.Errorf("topic %s: partition %d stored at position %d", t.Name, t.Partitions[i].Index, i)
+				}
+			}
+			if s.Topics[t.Name] != nil {
+				return fmt.Errorf("topic %s stored twice", t.Name)
+			}
+			s.Topics[t.Name] = t
+			s.TopicsByID[t.ID] = t
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("controller: load metadata: %w", err)
+	}
+	slices.SortFunc(s.Brokers, func(a, b Broker) int { return cmp.Compare(a.NodeID, b.NodeID) })
+	return s, nil
+}
