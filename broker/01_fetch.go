@@ -163,4 +163,3 @@ func (s *Server) fetchPartition(topic string, rp *kmsg.FetchRequestTopicPartitio
 	r.regions = append(r.regions, region)
 	return region.Len, nil
 }
-

@@ -52,7 +52,7 @@ type Config struct {
 // configDef describes one broker key: its Kafka default and how it is applied.
 type configDef struct {
 	name  string
-	alias bool // fills in another key; applied first, only when set
+	alias bool   // fills in another key; applied first, only when set
 	typ   string // Kafka's ConfigType name: boolean, string, int, long, short, list, double
 	def   string
 	doc   string

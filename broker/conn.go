@@ -244,4 +244,3 @@ func sendRegion(nc net.Conn, r storage.Region) error {
 	_, err := io.Copy(nc, io.NewSectionReader(r.File, r.Pos, r.Len))
 	return err
 }
-
