@@ -1,0 +1,54 @@
+# gregor: a Kafka-compatible broker. `make run` starts one, `make test` tests everything.
+GO       ?= go
+BIN      := bin/gregor
+FUZZTIME ?= 30s
+# Docker Compose is `docker compose` (plugin) or `docker-compose` (standalone).
+COMPOSE  := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+
+.PHONY: build run test test-short test-unit lint fuzz bench compat compat-upstream docker cluster-up cluster-down clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/gregor
+
+# A broker on localhost:9092 with its data in ./data: no configuration needed.
+run: build
+	./$(BIN) serve --override log.dirs=./data
+
+# Everything: vet, unit/integration tests with -race, then real clients.
+test: build
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) compat
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+test-unit:
+	$(GO) test -race -count=1 ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+# Every fuzz target for FUZZTIME each (make fuzz FUZZTIME=5m).
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./wire ./storage ./broker
+
+# Real third-party clients against a real gregor process (compat-tests/).
+compat: build
+	cd compat-tests && ./run.sh
+
+compat-upstream: build
+	cd compat-tests && ./upstream.sh
+
+clean:
+	rm -rf bin
