@@ -4,7 +4,7 @@ BIN      := bin/gregor
 FUZZTIME ?= 30s
 # Docker Compose is `docker compose` (plugin) or `docker-compose` (standalone).
 COMPOSE  := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 .PHONY: build run test test-short test-unit lint fuzz bench compat compat-upstream docker cluster-up cluster-down clean
 

@@ -2,8 +2,8 @@ package broker
 
 import (
 	"bufio"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"io"
 	"net"

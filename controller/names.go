@@ -34,7 +34,7 @@ func ValidateTopicName(name string) error {
 	case name == "." || name == "..":
 		return fmt.Errorf("%w: topic name cannot be \".\" or \"..\"", ErrInvalidTopic)
 	case len(name) > MaxTopicNameLength:
-		return fmt.Errorf("%w: topic name is illegal, it can't be longer than %d characters, topic name: %.40s...",
+		return fmt.Errorf("%w: topic name is illegal, it can't be longer than %d characters (it starts %.40q)",
 			ErrInvalidTopic, MaxTopicNameLength, name)
 	}
 	for i := 0; i < len(name); i++ {
