@@ -116,6 +116,7 @@ func aliasKey(name, target string, unit time.Duration, doc string) configDef {
 			} else {
 				c.values[target] = strconv.FormatInt(n*unit.Milliseconds(), 10)
 			}
+			c.set[target] = true // configured, through its synonym
 		}
 		return nil
 	}}

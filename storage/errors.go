@@ -1,0 +1,31 @@
+package storage
+
+import "errors"
+
+// Sentinel errors. The broker maps them to Kafka error codes (see each comment).
+// Errors returned by this package wrap one of these; test with errors.Is.
+var (
+	// ErrCorruptMessage: bad length, bad CRC, lastOffsetDelta/count mismatch,
+	// truncated batch. Kafka: CORRUPT_MESSAGE.
+	ErrCorruptMessage = errors.New("storage: corrupt message")
+	// ErrUnsupportedMagic: a batch whose magic is not 2. Kafka: UNSUPPORTED_FOR_MESSAGE_FORMAT.
+	ErrUnsupportedMagic = errors.New("storage: unsupported message format (magic != 2)")
+	// ErrMessageTooLarge: a batch larger than Config.MaxMessageBytes. Kafka: MESSAGE_TOO_LARGE.
+	ErrMessageTooLarge = errors.New("storage: message too large")
+	// ErrInvalidRecord: empty records, or more than one batch in an append
+	// that carries a producer id. Kafka: INVALID_RECORD.
+	ErrInvalidRecord = errors.New("storage: invalid record")
+	// ErrOutOfOrderSequence: sequence gap for an idempotent producer.
+	// Kafka: OUT_OF_ORDER_SEQUENCE_NUMBER.
+	ErrOutOfOrderSequence = errors.New("storage: out of order sequence number")
+	// ErrInvalidProducerEpoch: the batch's producer epoch is older than the
+	// one on record. Kafka: INVALID_PRODUCER_EPOCH.
+	ErrInvalidProducerEpoch = errors.New("storage: invalid producer epoch")
+	// ErrOffsetOutOfRange: Read below the log start or above the log end.
+	// Kafka: OFFSET_OUT_OF_RANGE.
+	ErrOffsetOutOfRange = errors.New("storage: offset out of range")
+	// ErrClosed: the log was closed or deleted.
+	ErrClosed = errors.New("storage: log closed")
+	// ErrStorage wraps I/O errors. Kafka: KAFKA_STORAGE_ERROR.
+	ErrStorage = errors.New("storage: i/o error")
+)

@@ -1,0 +1,711 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Log is one partition's log: a directory of segments plus checkpoint files.
+//
+// Locking: mu serializes appends and every change to the segment list and
+// writer state; flushMu serializes Flush/Close (lock order: flushMu, then mu).
+// Readers (Read, LogEndOffset, ...) take no lock: they load the published
+// atomics (leo, then segs, then each segment's size/index counts), which the
+// writer stores in the reverse order after the bytes are written.
+type Log struct {
+	dir string
+	now func() time.Time
+
+	flushMu sync.Mutex
+	mu      sync.Mutex
+	// Guarded by mu.
+	cfg           Config
+	ps            *producerState
+	epochs        []EpochEntry
+	unflushed     int64
+	lastFlushMs   int64
+	recoveryPoint int64
+	autoHW        bool
+
+	segs     atomic.Pointer[[]*segment] // sorted by base; copy-on-write
+	leo      atomic.Int64
+	hw       atomic.Int64
+	logStart atomic.Int64
+	closed   atomic.Bool
+}
+
+// AppendResult describes a successful Append.
+type AppendResult struct {
+	BaseOffset     int64 // offset of first record appended (for a duplicate: the original's)
+	LastOffset     int64
+	LogAppendTime  int64 // -1 unless LogAppendTime
+	LogStartOffset int64
+	Duplicate      bool // idempotent retry detected; nothing written
+}
+
+// Region is a byte range of whole batches inside one segment file.
+type Region struct {
+	// File is the segment's .log file. It stays open until the log is closed
+	// or deleted. Read it only with explicit offsets (pread/sendfile with an
+	// offset); its seek position is meaningless.
+	File *os.File
+	Pos  int64
+	Len  int64
+}
+
+// ReadAll reads the region into a new buffer.
+func (r Region) ReadAll() ([]byte, error) {
+	if r.Len == 0 {
+		return nil, nil
+	}
+	b := make([]byte, r.Len)
+	if _, err := r.File.ReadAt(b, r.Pos); err != nil {
+		return nil, ioErr(err)
+	}
+	return b, nil
+}
+
+// Open opens (creating if missing) the log in dir, running crash recovery
+// if the previous run did not Close it cleanly. now is the clock (nil means
+// time.Now).
+func Open(dir string, cfg Config, now func() time.Time) (*Log, error) {
+	if now == nil {
+		now = time.Now
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, ioErr(err)
+	}
+	l := &Log{dir: dir, now: now, cfg: cfg.normalized(), autoHW: true}
+	l.lastFlushMs = now().UnixMilli()
+	if err := l.load(); err != nil {
+		if p := l.segs.Load(); p != nil {
+			for _, s := range *p {
+				s.close()
+			}
+		}
+		return nil, err
+	}
+	return l, nil
+}
+
+// SetConfig replaces the configuration; it applies to subsequent appends.
+func (l *Log) SetConfig(cfg Config) {
+	l.mu.Lock()
+	l.cfg = cfg.normalized()
+	l.mu.Unlock()
+}
+
+// Config returns the current (normalized) configuration.
+func (l *Log) Config() Config {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cfg
+}
+
+// Dir returns the log's directory.
+func (l *Log) Dir() string { return l.dir }
+
+// LogStartOffset is the first offset in the log.
+func (l *Log) LogStartOffset() int64 { return l.logStart.Load() }
+
+// LogEndOffset is the offset the next appended record will get.
+func (l *Log) LogEndOffset() int64 { return l.leo.Load() }
+
+// HighWatermark is the exclusive upper bound of committed offsets. While the
+// auto high watermark is on (the default), Append advances it to the log end
+// offset, and Open sets it to the log end offset.
+func (l *Log) HighWatermark() int64 { return l.hw.Load() }
+
+// SetHighWatermark sets the high watermark, clamped to [LogStartOffset,
+// LogEndOffset]. It is persisted by Flush and Close.
+func (l *Log) SetHighWatermark(off int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	off = max(off, l.logStart.Load())
+	off = min(off, l.leo.Load())
+	l.hw.Store(off)
+}
+
+// SetAutoHighWatermark turns on or off advancing the high watermark to the
+// log end offset on every Append (on by default; turn off for replication).
+func (l *Log) SetAutoHighWatermark(on bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.autoHW = on
+	if on {
+		l.hw.Store(l.leo.Load())
+	}
+}
+
+// LeaderEpochs returns a copy of the leader epoch cache: the first offset
+// appended under each leader epoch.
+func (l *Log) LeaderEpochs() []EpochEntry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]EpochEntry(nil), l.epochs...)
+}
+
+func (l *Log) segments() []*segment { return *l.segs.Load() }
+
+// active returns the last segment. Lock should be held.
+func (l *Log) active() *segment {
+	s := l.segments()
+	return s[len(s)-1]
+}
+
+type batchRef struct {
+	h   BatchHeader
+	pos int
+}
+
+// parseRecords splits and validates a produce blob. It does not need the lock.
+func parseRecords(records []byte, maxMessageBytes int32, refs []batchRef) ([]batchRef, error) {
+	if len(records) == 0 {
+		return nil, fmt.Errorf("%w: empty records", ErrInvalidRecord)
+	}
+	for pos := 0; pos < len(records); {
+		rem := records[pos:]
+		h, err := ParseBatchHeader(rem)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkLength(h, int64(len(rem))); err != nil {
+			return nil, err
+		}
+		if h.Size() > int64(maxMessageBytes) {
+			return nil, fmt.Errorf("%w: batch of %d bytes exceeds max.message.bytes %d", ErrMessageTooLarge, h.Size(), maxMessageBytes)
+		}
+		if _, err := validateBatch(rem[:h.Size()]); err != nil {
+			return nil, err
+		}
+		refs = append(refs, batchRef{h: h, pos: pos})
+		pos += int(h.Size())
+	}
+	if len(refs) > 1 {
+		for _, r := range refs {
+			if r.h.ProducerID >= 0 {
+				return nil, fmt.Errorf("%w: %d batches in one append with a producer id", ErrInvalidRecord, len(refs))
+			}
+		}
+	}
+	return refs, nil
+}
+
+// Append validates and appends a produce request's records (one or more
+// magic-2 batches, concatenated) and stamps baseOffset and
+// partitionLeaderEpoch into records in place. With Config.LogAppendTime it
+// also sets the timestamp type, baseTimestamp and maxTimestamp to now and
+// recomputes the CRC. Control batches are accepted (the broker must reject
+// them from clients). Safe for concurrent use; appends are serialized.
+func (l *Log) Append(records []byte, leaderEpoch int32) (AppendResult, error) {
+	if l.closed.Load() {
+		return AppendResult{}, ErrClosed
+	}
+	l.mu.Lock()
+	maxMsg := l.cfg.MaxMessageBytes
+	l.mu.Unlock()
+	var buf [1]batchRef
+	refs, err := parseRecords(records, maxMsg, buf[:0])
+	if err != nil {
+		return AppendResult{}, err
+	}
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Load() {
+		return AppendResult{}, ErrClosed
+	}
+	cfg := l.cfg
+	if h := refs[0].h; h.ProducerID >= 0 {
+		dup, isDup, err := l.ps.check(h)
+		if err != nil {
+			return AppendResult{}, err
+		}
+		if isDup {
+			return AppendResult{BaseOffset: dup.firstOff, LastOffset: dup.lastOff, LogAppendTime: -1,
+				LogStartOffset: l.logStart.Load(), Duplicate: true}, nil
+		}
+	}
+	nowMs := l.now().UnixMilli()
+	var numRecords int64
+	for _, r := range refs {
+		numRecords += int64(r.h.LastOffsetDelta) + 1
+	}
+	leo := l.leo.Load()
+	if l.shouldRollLocked(int64(len(records)), len(refs), leo+numRecords-1, nowMs, cfg) {
+		if err := l.rollLocked(nowMs); err != nil {
+			return AppendResult{}, err
+		}
+	}
+	seg := l.active()
+
+	// Stamp offsets (and LogAppendTime) in place.
+	offset := leo
+	for i := range refs {
+		r := &refs[i]
+		b := records[r.pos : r.pos+int(r.h.Size())]
+		stamp(b, offset, leaderEpoch)
+		r.h.BaseOffset, r.h.PartitionLeaderEpoch = offset, leaderEpoch
+		if cfg.LogAppendTime {
+			stampLogAppendTime(b, nowMs)
+			r.h.Attributes |= attrLogAppendTime
+			r.h.BaseTimestamp, r.h.MaxTimestamp = nowMs, nowMs
+		}
+		offset = r.h.LastOffset() + 1
+	}
+
+	// Write, then indexes; on failure restore the writer state (nothing was
+	// published, later writes overwrite the garbage, Close trims indexes).
+	saved := seg.saveWriter()
+	fail := func(err error) (AppendResult, error) {
+		seg.restoreWriter(saved)
+		seg.log.Truncate(seg.wsize)
+		return AppendResult{}, err
+	}
+	if _, err := seg.log.WriteAt(records, seg.wsize); err != nil {
+		return fail(ioErr(err))
+	}
+	pos := seg.wsize
+	for _, r := range refs {
+		if r.h.MaxTimestamp > seg.maxTs {
+			seg.maxTs, seg.maxTsOff = r.h.MaxTimestamp, r.h.BaseOffset
+		}
+		if seg.bytesSinceIdx > int64(cfg.IndexIntervalBytes) && !seg.indexFull(cfg.SegmentIndexBytes) {
+			if err := seg.appendOffsetEntry(r.h.LastOffset(), pos); err != nil {
+				return fail(err)
+			}
+			if err := seg.maybeAppendTimeEntry(seg.maxTs, seg.maxTsOff); err != nil {
+				return fail(err)
+			}
+			seg.bytesSinceIdx = 0
+		}
+		seg.bytesSinceIdx += r.h.Size()
+		pos += r.h.Size()
+	}
+
+	l.unflushed += numRecords
+	switch {
+	case l.unflushed >= cfg.FlushMessages || (cfg.FlushMs != math.MaxInt64 && nowMs-l.lastFlushMs >= cfg.FlushMs):
+		if err := seg.sync(); err != nil {
+			return fail(err)
+		}
+		l.unflushed, l.lastFlushMs = 0, nowMs
+		// Older segments were synced when they were rolled.
+		l.recoveryPoint = offset
+	case cfg.FsyncOnAppend:
+		if err := fdatasync(seg.log); err != nil {
+			return fail(ioErr(err))
+		}
+	}
+
+	for _, r := range refs {
+		l.ps.update(r.h)
+	}
+	if leaderEpoch >= 0 && (len(l.epochs) == 0 || leaderEpoch > l.epochs[len(l.epochs)-1].Epoch) {
+		l.epochs = append(l.epochs, EpochEntry{Epoch: leaderEpoch, StartOffset: leo})
+		if err := writeEpochCheckpoint(l.dir, l.epochs); err != nil {
+			l.epochs = l.epochs[:len(l.epochs)-1]
+			return fail(err)
+		}
+	}
+
+	// Publish: segment first, then LEO, then HW.
+	seg.wsize = pos
+	seg.next = offset
+	seg.publish()
+	l.leo.Store(offset)
+	if l.autoHW {
+		l.hw.Store(offset)
+	}
+	res := AppendResult{BaseOffset: leo, LastOffset: offset - 1, LogAppendTime: -1, LogStartOffset: l.logStart.Load()}
+	if cfg.LogAppendTime {
+		res.LogAppendTime = nowMs
+	}
+	return res, nil
+}
+
+// shouldRollLocked: the active segment is non-empty and the append would
+// overflow segment.bytes, the segment is older than segment.ms, an index
+// could fill, or a relative offset would overflow. Lock should be held.
+func (l *Log) shouldRollLocked(size int64, batches int, lastOffset, nowMs int64, cfg Config) bool {
+	s := l.active()
+	if s.wsize == 0 {
+		return false
+	}
+	return s.wsize+size > cfg.SegmentBytes ||
+		nowMs-s.created >= cfg.SegmentMs ||
+		(s.widxN+int64(batches)+1)*offsetEntrySize > int64(cfg.SegmentIndexBytes) ||
+		(s.wtidxN+int64(batches)+1)*timeEntrySize > int64(cfg.SegmentIndexBytes) ||
+		lastOffset-s.base > math.MaxInt32
+}
+
+// rollLocked seals the active segment (final time index entry, fsync) and
+// starts a new one at the log end offset, writing a producer snapshot and the
+// recovery point there. Lock should be held.
+func (l *Log) rollLocked(nowMs int64) error {
+	old := l.active()
+	leo := l.leo.Load()
+	if err := old.maybeAppendTimeEntry(old.maxTs, old.maxTsOff); err != nil {
+		return err
+	}
+	old.publish()
+	if err := old.sync(); err != nil {
+		return err
+	}
+	seg, err := openSegment(l.dir, leo)
+	if err != nil {
+		return err
+	}
+	seg.created = nowMs
+	segs := append(append([]*segment(nil), l.segments()...), seg)
+	l.segs.Store(&segs)
+	if err := syncDir(l.dir); err != nil {
+		return err
+	}
+	l.recoveryPoint = leo
+	l.unflushed = 0
+	if err := l.writeSnapshotLocked(leo); err != nil {
+		return err
+	}
+	return writeOffsetCheckpoint(l.dir, recoveryPointFile, leo)
+}
+
+// writeSnapshotLocked writes the producer snapshot at offset and keeps only
+// the two newest. Lock should be held.
+func (l *Log) writeSnapshotLocked(offset int64) error {
+	if err := writeSnapshot(l.dir, offset, l.ps); err != nil {
+		return err
+	}
+	offs := snapshotOffsets(l.dir)
+	for i := 0; i < len(offs)-2; i++ {
+		os.Remove(filepath.Join(l.dir, fmt.Sprintf("%020d%s", offs[i], snapshotSuffix)))
+	}
+	return nil
+}
+
+// findSegment returns the index of the segment that may contain offset.
+func findSegment(segs []*segment, offset int64) int {
+	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > offset }) - 1
+	return max(i, 0)
+}
+
+// Read returns a region of whole batches starting at the batch containing
+// offset, stopping before any batch whose base offset is >= maxOffset and
+// totalling at most maxBytes, except that with minOneBatch a first batch
+// bigger than maxBytes is returned whole. A region never spans segments, so
+// a read at the end of a segment may return less than maxBytes; call again
+// from the next offset. offset == LogEndOffset or >= maxOffset gives an empty
+// region; offset < LogStartOffset or > LogEndOffset gives ErrOffsetOutOfRange.
+func (l *Log) Read(offset, maxOffset int64, maxBytes int32, minOneBatch bool) (Region, error) {
+	if l.closed.Load() {
+		return Region{}, ErrClosed
+	}
+	leo := l.leo.Load()
+	segs := l.segments()
+	if offset < l.logStart.Load() || offset > leo {
+		return Region{}, fmt.Errorf("%w: offset %d not in [%d, %d]", ErrOffsetOutOfRange, offset, l.logStart.Load(), leo)
+	}
+	maxOffset = min(maxOffset, leo)
+	if offset >= maxOffset || (maxBytes <= 0 && !minOneBatch) {
+		return Region{}, nil
+	}
+	r := newHdrReader(nil)
+	defer r.put()
+	for i := findSegment(segs, offset); i < len(segs); i++ {
+		reg, found, err := segs[i].read(r, offset, maxOffset, int64(max(maxBytes, 0)), minOneBatch)
+		if err != nil || found {
+			if l.closed.Load() && err != nil {
+				err = ErrClosed
+			}
+			return reg, err
+		}
+	}
+	return Region{}, nil
+}
+
+// find locates the batch containing offset within the first end bytes.
+func (s *segment) find(r *hdrReader, offset, end int64) (int64, BatchHeader, bool, error) {
+	r.f, r.bufLen = s.log, 0
+	pos, err := s.lookup(offset, s.idxN.Load())
+	if err != nil {
+		return 0, BatchHeader{}, false, err
+	}
+	for pos < end {
+		h, err := r.header(pos, end)
+		if err != nil {
+			return 0, h, false, ioErrOrCorrupt(err)
+		}
+		if h.Length < BatchHeaderSize-logOverhead {
+			return 0, h, false, fmt.Errorf("%w: bad batch length at position %d", ErrCorruptMessage, pos)
+		}
+		if h.LastOffset() >= offset {
+			return pos, h, true, nil
+		}
+		pos += h.Size()
+	}
+	return 0, BatchHeader{}, false, nil
+}
+
+func ioErrOrCorrupt(err error) error {
+	if errors.Is(err, ErrCorruptMessage) || errors.Is(err, ErrUnsupportedMagic) {
+		return err
+	}
+	return ioErr(err)
+}
+
+func (s *segment) read(r *hdrReader, offset, maxOffset, maxBytes int64, minOneBatch bool) (Region, bool, error) {
+	end := s.size.Load()
+	idxN := s.idxN.Load()
+	start, first, found, err := s.find(r, offset, end)
+	if err != nil || !found {
+		return Region{}, found, err
+	}
+	limit := min(start+maxBytes, end)
+	// Every batch before pA has base < maxOffset; every batch before pB ends
+	// at or before limit. Hop from the smaller.
+	pA, err := s.lookup(maxOffset-1, idxN)
+	if err != nil {
+		return Region{}, false, err
+	}
+	pB, err := s.lookupPos(limit, idxN)
+	if err != nil {
+		return Region{}, false, err
+	}
+	pos := max(start, min(pA, pB))
+	for pos < end {
+		h, err := r.header(pos, end)
+		if err != nil {
+			return Region{}, false, ioErrOrCorrupt(err)
+		}
+		if h.Length < BatchHeaderSize-logOverhead {
+			return Region{}, false, fmt.Errorf("%w: bad batch length at position %d", ErrCorruptMessage, pos)
+		}
+		if h.BaseOffset >= maxOffset || pos+h.Size() > limit {
+			break
+		}
+		pos += h.Size()
+	}
+	if pos == start && minOneBatch && start+first.Size() <= end {
+		pos = start + first.Size()
+	}
+	return Region{File: s.log, Pos: start, Len: pos - start}, true, nil
+}
+
+// OffsetForTimestamp returns the first record with timestamp >= ts and its
+// timestamp, or (-1, -1, nil). Exact per record for uncompressed CreateTime
+// batches; for compressed batches it returns the batch's base offset and
+// maxTimestamp (the consumer skips earlier records itself); for LogAppendTime
+// batches every record has the batch's maxTimestamp, so that is exact.
+func (l *Log) OffsetForTimestamp(ts int64) (int64, int64, error) {
+	if l.closed.Load() {
+		return -1, -1, ErrClosed
+	}
+	segs, maxTs := l.segmentMaxTimestamps()
+	r := newHdrReader(nil)
+	defer r.put()
+	for i, s := range segs {
+		if maxTs[i] < ts {
+			continue
+		}
+		end := s.size.Load()
+		off, err := s.lookupTime(ts, s.tidxN.Load())
+		if err != nil {
+			return -1, -1, err
+		}
+		pos := int64(0)
+		if off >= 0 {
+			if pos, err = s.lookup(off, s.idxN.Load()); err != nil {
+				return -1, -1, err
+			}
+		}
+		r.f, r.bufLen = s.log, 0
+		for pos < end {
+			h, err := r.header(pos, end)
+			if err != nil {
+				return -1, -1, ioErrOrCorrupt(err)
+			}
+			if h.Length < BatchHeaderSize-logOverhead {
+				return -1, -1, fmt.Errorf("%w: bad batch length at position %d", ErrCorruptMessage, pos)
+			}
+			if h.MaxTimestamp >= ts {
+				o, t, err := s.resolveTimestamp(pos, h, func(rt int64) bool { return rt >= ts })
+				return o, t, err
+			}
+			pos += h.Size()
+		}
+	}
+	return -1, -1, nil
+}
+
+// resolveTimestamp returns the offset and timestamp of the first record in
+// the batch at pos whose timestamp satisfies match, falling back to the
+// batch's base offset and maxTimestamp when records cannot be inspected.
+func (s *segment) resolveTimestamp(pos int64, h BatchHeader, match func(int64) bool) (int64, int64, error) {
+	if h.Codec() != 0 || h.IsLogAppendTime() {
+		return h.BaseOffset, h.MaxTimestamp, nil
+	}
+	b := make([]byte, h.Size())
+	if _, err := s.log.ReadAt(b, pos); err != nil {
+		return -1, -1, ioErr(err)
+	}
+	off, ts := h.BaseOffset, h.MaxTimestamp
+	recordTimestamps(b, h, func(d int32, rt int64) bool {
+		if match(rt) {
+			off, ts = h.BaseOffset+int64(d), rt
+			return false
+		}
+		return true
+	})
+	return off, ts, nil
+}
+
+// segmentMaxTimestamps returns the segments and their max timestamps.
+func (l *Log) segmentMaxTimestamps() ([]*segment, []int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	segs := l.segments()
+	ts := make([]int64, len(segs))
+	for i, s := range segs {
+		ts[i] = s.maxTs
+	}
+	return segs, ts
+}
+
+// MaxTimestamp returns the offset and timestamp of the record with the
+// largest timestamp (the first such record), or (-1, -1) on an empty log.
+// For compressed batches the offset is the batch's base offset.
+func (l *Log) MaxTimestamp() (int64, int64) {
+	l.mu.Lock()
+	var best *segment
+	var bestTs, bestOff int64 = -1, -1
+	for _, s := range l.segments() {
+		if s.maxTsOff >= 0 && (best == nil || s.maxTs > bestTs) {
+			best, bestTs, bestOff = s, s.maxTs, s.maxTsOff
+		}
+	}
+	l.mu.Unlock()
+	if best == nil || l.closed.Load() {
+		return -1, -1
+	}
+	r := newHdrReader(nil)
+	defer r.put()
+	pos, h, found, err := best.find(r, bestOff, best.size.Load())
+	if err != nil || !found {
+		return bestOff, bestTs
+	}
+	off, ts, err := best.resolveTimestamp(pos, h, func(rt int64) bool { return rt == bestTs })
+	if err != nil {
+		return bestOff, bestTs
+	}
+	return off, ts
+}
+
+// Flush fsyncs unflushed segments and writes the recovery point and high
+// watermark checkpoints.
+func (l *Log) Flush() error {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	l.mu.Lock()
+	segs := l.segments()
+	leo := l.leo.Load()
+	rp := l.recoveryPoint
+	nowMs := l.now().UnixMilli()
+	l.mu.Unlock()
+	for i, s := range segs {
+		if i == len(segs)-1 || segs[i+1].base > rp {
+			if err := s.sync(); err != nil {
+				return err
+			}
+		}
+	}
+	l.mu.Lock()
+	if leo > l.recoveryPoint {
+		l.recoveryPoint = leo
+	}
+	rp = l.recoveryPoint
+	l.unflushed, l.lastFlushMs = 0, nowMs
+	l.mu.Unlock()
+	if err := writeOffsetCheckpoint(l.dir, recoveryPointFile, rp); err != nil {
+		return err
+	}
+	return writeOffsetCheckpoint(l.dir, highWatermarkFile, l.hw.Load())
+}
+
+// Close flushes, writes the producer-state snapshot, checkpoints and the
+// clean-shutdown marker, and closes all files. Regions returned by Read
+// become unreadable. Close is idempotent.
+func (l *Log) Close() error {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Swap(true) {
+		return nil
+	}
+	segs := l.segments()
+	err := l.closeLocked(segs)
+	for _, s := range segs {
+		if cerr := s.close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+func (l *Log) closeLocked(segs []*segment) error {
+	s := segs[len(segs)-1]
+	if err := s.maybeAppendTimeEntry(s.maxTs, s.maxTsOff); err != nil {
+		return err
+	}
+	s.publish()
+	// Trim garbage left by failed appends.
+	if err := s.log.Truncate(s.wsize); err != nil {
+		return ioErr(err)
+	}
+	if err := s.idx.Truncate(s.widxN * offsetEntrySize); err != nil {
+		return ioErr(err)
+	}
+	if err := s.tidx.Truncate(s.wtidxN * timeEntrySize); err != nil {
+		return ioErr(err)
+	}
+	for i, s := range segs {
+		if i == len(segs)-1 || segs[i+1].base > l.recoveryPoint {
+			if err := s.sync(); err != nil {
+				return err
+			}
+		}
+	}
+	leo := l.leo.Load()
+	if err := l.writeSnapshotLocked(leo); err != nil {
+		return err
+	}
+	if err := writeOffsetCheckpoint(l.dir, recoveryPointFile, leo); err != nil {
+		return err
+	}
+	if err := writeOffsetCheckpoint(l.dir, highWatermarkFile, l.hw.Load()); err != nil {
+		return err
+	}
+	if err := writeEpochCheckpoint(l.dir, l.epochs); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(l.dir, cleanShutdownMarker), nil)
+}
+
+// Delete closes the log and removes its directory.
+func (l *Log) Delete() error {
+	l.Close()
+	if err := os.RemoveAll(l.dir); err != nil {
+		return ioErr(err)
+	}
+	return nil
+}

@@ -1,0 +1,382 @@
+package storage
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// load opens the segments and restores all state. Without the clean-shutdown
+// marker it recovers (rescans, validates, truncates, reindexes) every segment
+// from the one holding the recovery point on; with it, it trusts the indexes
+// and reads only the active segment's tail after its last index entry. Any
+// segment whose index files are missing or fail a sanity check is rebuilt.
+func (l *Log) load() error {
+	ents, err := os.ReadDir(l.dir)
+	if err != nil {
+		return ioErr(err)
+	}
+	haveLog := map[int64]bool{}
+	var bases []int64
+	for _, e := range ents {
+		if b, ok := parseSegmentName(e.Name(), logSuffix); ok {
+			haveLog[b] = true
+			bases = append(bases, b)
+		}
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if strings.HasSuffix(name, ".tmp") {
+			os.Remove(filepath.Join(l.dir, name))
+			continue
+		}
+		for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+			if b, ok := parseSegmentName(name, suf); ok && !haveLog[b] {
+				os.Remove(filepath.Join(l.dir, name))
+			}
+		}
+	}
+	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+	markerPath := filepath.Join(l.dir, cleanShutdownMarker)
+	_, statErr := os.Stat(markerPath)
+	clean := statErr == nil
+	nowMs := l.now().UnixMilli()
+
+	var segs []*segment
+	publishSegs := func() { s := segs; l.segs.Store(&s) }
+	missingIdx := map[int64]bool{}
+	for _, b := range bases {
+		for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+			if _, err := os.Stat(segmentName(l.dir, b, suf)); err != nil {
+				missingIdx[b] = true
+			}
+		}
+		s, err := openSegment(l.dir, b)
+		if err != nil {
+			publishSegs()
+			return err
+		}
+		segs = append(segs, s)
+	}
+	if len(segs) == 0 {
+		s, err := openSegment(l.dir, 0)
+		if err != nil {
+			return err
+		}
+		segs = append(segs, s)
+	}
+	publishSegs()
+
+	l.epochs = readEpochCheckpoint(l.dir)
+	firstRecover := len(segs)
+	if !clean {
+		rp, _ := readOffsetCheckpoint(l.dir, recoveryPointFile)
+		firstRecover = findSegment(segs, rp)
+	}
+	for i := 0; i < len(segs); i++ {
+		s := segs[i]
+		last := i == len(segs)-1
+		ok := false
+		if i < firstRecover && !missingIdx[s.base] {
+			if ok, err = s.loadIndexes(last); err != nil {
+				return err
+			}
+		}
+		if !ok {
+			truncated, err := l.recoverSegment(s, !last)
+			if err != nil {
+				return err
+			}
+			if !last && (truncated || s.next != segs[i+1].base) {
+				// Data after a corrupt point is unreachable: drop it.
+				for _, t := range segs[i+1:] {
+					t.remove(l.dir)
+				}
+				segs = segs[:i+1]
+				publishSegs()
+			}
+		} else if !last {
+			s.next = segs[i+1].base
+		}
+		s.publish()
+	}
+	active := segs[len(segs)-1]
+	active.created = nowMs
+	if active.wsize >= BatchHeaderSize {
+		var b [BatchHeaderSize]byte
+		if _, err := active.log.ReadAt(b[:], 0); err == nil {
+			if h, err := ParseBatchHeader(b[:]); err == nil && h.MaxTimestamp > 0 && h.MaxTimestamp <= nowMs {
+				active.created = h.MaxTimestamp
+			}
+		}
+	}
+	leo := active.next
+	l.leo.Store(leo)
+	l.hw.Store(leo)
+	l.logStart.Store(segs[0].base)
+	l.recoveryPoint = leo
+	l.truncateEpochsLocked(leo)
+
+	if err := l.loadProducerState(leo); err != nil {
+		return err
+	}
+	if !clean {
+		if err := writeEpochCheckpoint(l.dir, l.epochs); err != nil {
+			return err
+		}
+		if err := writeOffsetCheckpoint(l.dir, recoveryPointFile, leo); err != nil {
+			return err
+		}
+	}
+	if err := os.Remove(markerPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return ioErr(err)
+	}
+	return syncDir(l.dir)
+}
+
+// truncateEpochsLocked drops leader epoch entries starting at or after off.
+func (l *Log) truncateEpochsLocked(off int64) {
+	for len(l.epochs) > 0 && l.epochs[len(l.epochs)-1].StartOffset >= off {
+		l.epochs = l.epochs[:len(l.epochs)-1]
+	}
+}
+
+// loadIndexes trusts the segment's index files after a sanity check. For the
+// active segment it also reads the batch headers after the last index entry
+// to find the end offset and max timestamp. It returns false if the segment
+// must be recovered instead.
+func (s *segment) loadIndexes(active bool) (bool, error) {
+	var sizes [3]int64
+	for i, f := range []*os.File{s.log, s.idx, s.tidx} {
+		fi, err := f.Stat()
+		if err != nil {
+			return false, ioErr(err)
+		}
+		sizes[i] = fi.Size()
+	}
+	logSize, idxSize, tidxSize := sizes[0], sizes[1], sizes[2]
+	if idxSize%offsetEntrySize != 0 || tidxSize%timeEntrySize != 0 || logSize > 1<<32 {
+		return false, nil
+	}
+	s.wsize, s.widxN, s.wtidxN = logSize, idxSize/offsetEntrySize, tidxSize/timeEntrySize
+	s.maxTs, s.maxTsOff, s.lastTidxTs, s.bytesSinceIdx = -1, -1, -1, 0
+	var lastIdxOff, lastIdxPos int64 = -1, 0
+	if s.widxN > 0 {
+		off, pos, err := s.offsetEntry(s.widxN - 1)
+		if err != nil {
+			return false, err
+		}
+		if off < s.base || pos >= logSize {
+			return false, nil
+		}
+		lastIdxOff, lastIdxPos = off, pos
+	}
+	if s.wtidxN > 0 {
+		ts, off, err := s.timeEntry(s.wtidxN - 1)
+		if err != nil {
+			return false, err
+		}
+		if off < s.base {
+			return false, nil
+		}
+		s.lastTidxTs, s.maxTs, s.maxTsOff = ts, ts, off
+	} else if !active && logSize > 0 {
+		return false, nil // a sealed segment always gets a final time index entry
+	}
+	if !active {
+		return logSize > 0, nil
+	}
+	r := newHdrReader(s.log)
+	defer r.put()
+	pos, expect := lastIdxPos, s.base
+	for first := true; pos < logSize; first = false {
+		h, err := r.header(pos, logSize)
+		if err != nil {
+			return false, nil
+		}
+		if checkLength(h, logSize-pos) != nil || checkCount(h) != nil {
+			return false, nil
+		}
+		if first && lastIdxOff >= 0 {
+			if h.LastOffset() != lastIdxOff {
+				return false, nil
+			}
+		} else if h.BaseOffset != expect {
+			return false, nil
+		}
+		if h.MaxTimestamp > s.maxTs {
+			s.maxTs, s.maxTsOff = h.MaxTimestamp, h.BaseOffset
+		}
+		s.bytesSinceIdx += h.Size()
+		pos += h.Size()
+		expect = h.LastOffset() + 1
+	}
+	if lastIdxOff >= 0 && expect <= lastIdxOff {
+		return false, nil
+	}
+	s.next = expect
+	return true, nil
+}
+
+// recoverSegment scans the whole segment, validating every batch (length,
+// magic, consecutive offsets, record count, CRC), truncates at the first bad
+// byte, rebuilds both indexes and re-derives leader epochs. sealed segments
+// get their final time index entry. It reports whether data was truncated.
+func (l *Log) recoverSegment(s *segment, sealed bool) (bool, error) {
+	fi, err := s.log.Stat()
+	if err != nil {
+		return false, ioErr(err)
+	}
+	size := fi.Size()
+	l.truncateEpochsLocked(s.base)
+	s.wsize, s.widxN, s.wtidxN, s.next = 0, 0, 0, s.base
+	s.maxTs, s.maxTsOff, s.lastTidxTs, s.bytesSinceIdx = -1, -1, -1, 0
+	interval, maxIdx := int64(l.cfg.IndexIntervalBytes), int(l.cfg.SegmentIndexBytes)
+	var idxBuf, tidxBuf []byte
+	br := bufio.NewReaderSize(io.NewSectionReader(s.log, 0, size), 256<<10)
+	hdr := make([]byte, BatchHeaderSize)
+	hasher := crc32.New(castagnoli)
+	pos, next := int64(0), s.base
+	for size-pos >= BatchHeaderSize {
+		if _, err := io.ReadFull(br, hdr); err != nil {
+			return false, ioErr(err)
+		}
+		h, err := ParseBatchHeader(hdr)
+		if err != nil || checkLength(h, size-pos) != nil || checkCount(h) != nil || h.BaseOffset != next {
+			break
+		}
+		if pos+h.Size() > 1<<32 {
+			break // not addressable by the index
+		}
+		hasher.Reset()
+		hasher.Write(hdr[offAttributes:])
+		if _, err := io.CopyN(hasher, br, h.Size()-BatchHeaderSize); err != nil {
+			return false, ioErr(err)
+		}
+		if hasher.Sum32() != h.CRC {
+			break
+		}
+		if h.MaxTimestamp > s.maxTs {
+			s.maxTs, s.maxTsOff = h.MaxTimestamp, h.BaseOffset
+		}
+		if s.bytesSinceIdx > interval && len(idxBuf)+offsetEntrySize <= maxIdx && len(tidxBuf)+timeEntrySize <= maxIdx {
+			idxBuf = appendU32(appendU32(idxBuf, uint32(h.LastOffset()-s.base)), uint32(pos))
+			if s.maxTs > s.lastTidxTs {
+				tidxBuf = appendU32(appendU64(tidxBuf, uint64(s.maxTs)), uint32(s.maxTsOff-s.base))
+				s.lastTidxTs = s.maxTs
+			}
+			s.bytesSinceIdx = 0
+		}
+		s.bytesSinceIdx += h.Size()
+		if h.PartitionLeaderEpoch >= 0 && (len(l.epochs) == 0 || h.PartitionLeaderEpoch > l.epochs[len(l.epochs)-1].Epoch) {
+			l.epochs = append(l.epochs, EpochEntry{Epoch: h.PartitionLeaderEpoch, StartOffset: h.BaseOffset})
+		}
+		pos += h.Size()
+		next = h.LastOffset() + 1
+	}
+	truncated := pos < size
+	if truncated {
+		if err := s.log.Truncate(pos); err != nil {
+			return false, ioErr(err)
+		}
+	}
+	for _, w := range []struct {
+		f *os.File
+		b []byte
+	}{{s.idx, idxBuf}, {s.tidx, tidxBuf}} {
+		if err := w.f.Truncate(0); err != nil {
+			return false, ioErr(err)
+		}
+		if _, err := w.f.WriteAt(w.b, 0); err != nil {
+			return false, ioErr(err)
+		}
+	}
+	s.wsize, s.next = pos, next
+	s.widxN, s.wtidxN = int64(len(idxBuf)/offsetEntrySize), int64(len(tidxBuf)/timeEntrySize)
+	if sealed {
+		if err := s.maybeAppendTimeEntry(s.maxTs, s.maxTsOff); err != nil {
+			return false, err
+		}
+	}
+	return truncated, s.sync()
+}
+
+func appendU32(b []byte, v uint32) []byte {
+	return append(b, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+func appendU64(b []byte, v uint64) []byte {
+	return appendU32(appendU32(b, uint32(v>>32)), uint32(v))
+}
+
+// loadProducerState loads the newest valid snapshot at or below leo (deleting
+// newer or corrupt ones) and replays batch headers from there to leo.
+func (l *Log) loadProducerState(leo int64) error {
+	from := l.logStart.Load()
+	offs := snapshotOffsets(l.dir)
+	for i := len(offs) - 1; i >= 0; i-- {
+		path := filepath.Join(l.dir, fmt.Sprintf("%020d%s", offs[i], snapshotSuffix))
+		if offs[i] > leo || offs[i] < from {
+			os.Remove(path)
+			continue
+		}
+		if l.ps != nil {
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return ioErr(err)
+		}
+		if ps, ok := decodeProducerState(b); ok {
+			l.ps, from = ps, offs[i]
+		} else {
+			os.Remove(path)
+		}
+	}
+	if l.ps == nil {
+		l.ps = newProducerState()
+	}
+	return l.replayProducers(from, leo)
+}
+
+// replayProducers feeds the headers of batches in [from, to) to the producer
+// state, reading only the 61-byte headers.
+func (l *Log) replayProducers(from, to int64) error {
+	if from >= to {
+		return nil
+	}
+	segs := l.segments()
+	r := newHdrReader(nil)
+	defer r.put()
+	for i := findSegment(segs, from); i < len(segs); i++ {
+		s := segs[i]
+		pos := int64(0)
+		if from > s.base {
+			var err error
+			if pos, err = s.lookup(from, s.widxN); err != nil {
+				return err
+			}
+		}
+		r.f, r.bufLen = s.log, 0
+		for pos < s.wsize {
+			h, err := r.header(pos, s.wsize)
+			if err != nil {
+				return ioErrOrCorrupt(err)
+			}
+			if h.Length < BatchHeaderSize-logOverhead {
+				return fmt.Errorf("%w: bad batch length at position %d", ErrCorruptMessage, pos)
+			}
+			if h.LastOffset() >= from && h.BaseOffset < to {
+				l.ps.update(h)
+			}
+			pos += h.Size()
+		}
+	}
+	return nil
+}

@@ -1,0 +1,313 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+const (
+	offsetEntrySize = 8  // relative offset uint32 + position uint32
+	timeEntrySize   = 12 // timestamp int64 + relative offset uint32
+
+	logSuffix       = ".log"
+	indexSuffix     = ".index"
+	timeIndexSuffix = ".timeindex"
+)
+
+// segment is one <base>.log file with its sparse .index and .timeindex.
+//
+// Readers use only the published atomics (size, idxN, tidxN) and immutable
+// fields; everything else is owned by the writer (Log.mu held).
+type segment struct {
+	base int64
+	log  *os.File
+	idx  *os.File
+	tidx *os.File
+
+	size  atomic.Int64 // published bytes of .log
+	idxN  atomic.Int64 // published .index entries
+	tidxN atomic.Int64 // published .timeindex entries
+
+	// Writer state, guarded by Log.mu.
+	wsize         int64 // bytes written (>= size)
+	widxN         int64
+	wtidxN        int64
+	next          int64 // next offset to be written in this segment
+	bytesSinceIdx int64
+	lastTidxTs    int64 // timestamp of the last .timeindex entry, -1 if none
+	maxTs         int64 // largest batch maxTimestamp, -1 if none
+	maxTsOff      int64 // base offset of the first batch holding maxTs
+	created       int64 // ms, for segment.ms
+}
+
+type writerState struct {
+	wsize, widxN, wtidxN, next, bytesSinceIdx, lastTidxTs, maxTs, maxTsOff int64
+}
+
+func (s *segment) saveWriter() writerState {
+	return writerState{s.wsize, s.widxN, s.wtidxN, s.next, s.bytesSinceIdx, s.lastTidxTs, s.maxTs, s.maxTsOff}
+}
+
+func (s *segment) restoreWriter(w writerState) {
+	s.wsize, s.widxN, s.wtidxN, s.next, s.bytesSinceIdx, s.lastTidxTs, s.maxTs, s.maxTsOff =
+		w.wsize, w.widxN, w.wtidxN, w.next, w.bytesSinceIdx, w.lastTidxTs, w.maxTs, w.maxTsOff
+}
+
+func segmentName(dir string, base int64, suffix string) string {
+	return filepath.Join(dir, fmt.Sprintf("%020d%s", base, suffix))
+}
+
+// parseSegmentName returns the base offset of a "<20 digits><suffix>" file name.
+func parseSegmentName(name, suffix string) (int64, bool) {
+	s, ok := strings.CutSuffix(name, suffix)
+	if !ok || len(s) != 20 {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 {
+		return 0, false
+	}
+	return v, true
+}
+
+func openSegment(dir string, base int64) (*segment, error) {
+	s := &segment{base: base, next: base, lastTidxTs: -1, maxTs: -1, maxTsOff: -1}
+	var err error
+	if s.log, err = os.OpenFile(segmentName(dir, base, logSuffix), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+		return nil, ioErr(err)
+	}
+	if s.idx, err = os.OpenFile(segmentName(dir, base, indexSuffix), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+		s.close()
+		return nil, ioErr(err)
+	}
+	if s.tidx, err = os.OpenFile(segmentName(dir, base, timeIndexSuffix), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+		s.close()
+		return nil, ioErr(err)
+	}
+	return s, nil
+}
+
+func (s *segment) close() error {
+	var first error
+	for _, f := range []*os.File{s.log, s.idx, s.tidx} {
+		if f == nil {
+			continue
+		}
+		if err := f.Close(); err != nil && first == nil {
+			first = ioErr(err)
+		}
+	}
+	return first
+}
+
+func (s *segment) remove(dir string) {
+	s.close()
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		os.Remove(segmentName(dir, s.base, suf))
+	}
+}
+
+// sync fdatasyncs the log and both indexes.
+func (s *segment) sync() error {
+	for _, f := range []*os.File{s.log, s.idx, s.tidx} {
+		if err := fdatasync(f); err != nil {
+			return ioErr(err)
+		}
+	}
+	return nil
+}
+
+// publish makes everything written so far visible to readers. The index
+// entries are published before the size so a reader never finds an index
+// entry pointing past the bytes it may read... (entries only point at
+// already written batches, so either order is safe; size last is the rule).
+func (s *segment) publish() {
+	s.idxN.Store(s.widxN)
+	s.tidxN.Store(s.wtidxN)
+	s.size.Store(s.wsize)
+}
+
+// indexFull reports whether either index has room for fewer than one more entry.
+func (s *segment) indexFull(maxIndexBytes int32) bool {
+	return (s.widxN+1)*offsetEntrySize > int64(maxIndexBytes) || (s.wtidxN+1)*timeEntrySize > int64(maxIndexBytes)
+}
+
+func (s *segment) appendOffsetEntry(offset, pos int64) error {
+	var b [offsetEntrySize]byte
+	binary.BigEndian.PutUint32(b[0:], uint32(offset-s.base))
+	binary.BigEndian.PutUint32(b[4:], uint32(pos))
+	if _, err := s.idx.WriteAt(b[:], s.widxN*offsetEntrySize); err != nil {
+		return ioErr(err)
+	}
+	s.widxN++
+	return nil
+}
+
+// maybeAppendTimeEntry appends (ts, offset) if ts is larger than the last entry's.
+func (s *segment) maybeAppendTimeEntry(ts, offset int64) error {
+	if ts <= s.lastTidxTs || offset < s.base {
+		return nil
+	}
+	var b [timeEntrySize]byte
+	binary.BigEndian.PutUint64(b[0:], uint64(ts))
+	binary.BigEndian.PutUint32(b[8:], uint32(offset-s.base))
+	if _, err := s.tidx.WriteAt(b[:], s.wtidxN*timeEntrySize); err != nil {
+		return ioErr(err)
+	}
+	s.wtidxN++
+	s.lastTidxTs = ts
+	return nil
+}
+
+// offsetEntry reads .index entry i: (absolute offset, position).
+func (s *segment) offsetEntry(i int64) (int64, int64, error) {
+	var b [offsetEntrySize]byte
+	if _, err := s.idx.ReadAt(b[:], i*offsetEntrySize); err != nil {
+		return 0, 0, ioErr(err)
+	}
+	return s.base + int64(binary.BigEndian.Uint32(b[0:])), int64(binary.BigEndian.Uint32(b[4:])), nil
+}
+
+// timeEntry reads .timeindex entry i: (timestamp, absolute offset).
+func (s *segment) timeEntry(i int64) (int64, int64, error) {
+	var b [timeEntrySize]byte
+	if _, err := s.tidx.ReadAt(b[:], i*timeEntrySize); err != nil {
+		return 0, 0, ioErr(err)
+	}
+	return int64(binary.BigEndian.Uint64(b[0:])), s.base + int64(binary.BigEndian.Uint32(b[8:])), nil
+}
+
+// lookup returns the position of the last indexed batch whose last offset is
+// <= target (0 if none), searching the first n entries. The batch containing
+// target starts at or after the returned position.
+func (s *segment) lookup(target, n int64) (int64, error) {
+	lo, hi := int64(0), n // find first entry with offset > target
+	for lo < hi {
+		m := int64(uint64(lo+hi) >> 1)
+		off, _, err := s.offsetEntry(m)
+		if err != nil {
+			return 0, err
+		}
+		if off <= target {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == 0 {
+		return 0, nil
+	}
+	_, pos, err := s.offsetEntry(lo - 1)
+	return pos, err
+}
+
+// lookupPos returns the largest indexed batch position <= limit (0 if none).
+func (s *segment) lookupPos(limit, n int64) (int64, error) {
+	lo, hi := int64(0), n
+	for lo < hi {
+		m := int64(uint64(lo+hi) >> 1)
+		_, pos, err := s.offsetEntry(m)
+		if err != nil {
+			return 0, err
+		}
+		if pos <= limit {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == 0 {
+		return 0, nil
+	}
+	_, pos, err := s.offsetEntry(lo - 1)
+	return pos, err
+}
+
+// lookupTime returns the offset of the last .timeindex entry with timestamp
+// < ts, or -1. Every record before that offset has a timestamp < ts.
+func (s *segment) lookupTime(ts, n int64) (int64, error) {
+	lo, hi := int64(0), n
+	for lo < hi {
+		m := int64(uint64(lo+hi) >> 1)
+		t, _, err := s.timeEntry(m)
+		if err != nil {
+			return 0, err
+		}
+		if t < ts {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == 0 {
+		return -1, nil
+	}
+	_, off, err := s.timeEntry(lo - 1)
+	return off, err
+}
+
+// hdrReader reads batch headers through a small buffer so that hopping over
+// consecutive small batches costs few syscalls.
+type hdrReader struct {
+	f      *os.File
+	buf    []byte
+	bufPos int64
+	bufLen int
+}
+
+var hdrReaderPool = sync.Pool{New: func() any { return &hdrReader{buf: make([]byte, 8192)} }}
+
+// newHdrReader returns a pooled reader; release it with put.
+func newHdrReader(f *os.File) *hdrReader {
+	r := hdrReaderPool.Get().(*hdrReader)
+	r.f, r.bufPos, r.bufLen = f, 0, 0
+	return r
+}
+
+func (r *hdrReader) put() {
+	r.f = nil
+	hdrReaderPool.Put(r)
+}
+
+// header returns the parsed header at pos; end bounds the readable bytes.
+// It returns io.ErrUnexpectedEOF if fewer than BatchHeaderSize bytes remain.
+func (r *hdrReader) header(pos, end int64) (BatchHeader, error) {
+	if pos+BatchHeaderSize > end {
+		return BatchHeader{}, io.ErrUnexpectedEOF
+	}
+	if pos < r.bufPos || pos+BatchHeaderSize > r.bufPos+int64(r.bufLen) {
+		n := int64(len(r.buf))
+		if pos+n > end {
+			n = end - pos
+		}
+		m, err := r.f.ReadAt(r.buf[:n], pos)
+		if int64(m) < BatchHeaderSize {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			r.bufLen = 0
+			return BatchHeader{}, err
+		}
+		r.bufPos, r.bufLen = pos, m
+	}
+	off := pos - r.bufPos
+	return ParseBatchHeader(r.buf[off : off+BatchHeaderSize])
+}
+
+func ioErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, os.ErrClosed) {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return fmt.Errorf("%w: %w", ErrStorage, err)
+}
