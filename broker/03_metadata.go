@@ -36,6 +36,9 @@ var metadataHandler = handle(kmsg.Metadata, 0, 13, func(s *Server, r *request, r
 	for _, b := range snap.Brokers {
 		rb := kmsg.NewMetadataResponseBroker()
 		rb.NodeID, rb.Host, rb.Port, rb.Rack = b.NodeID, b.Host, b.Port, b.Rack
+		if b.NodeID == s.cfg.NodeID {
+			rb.Host, rb.Port = r.conn.adv.Host, r.conn.adv.Port
+		}
 		resp.Brokers = append(resp.Brokers, rb)
 	}
 	resp.ClusterID = &snap.ClusterID

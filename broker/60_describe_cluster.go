@@ -30,6 +30,9 @@ var describeClusterHandler = handle(kmsg.DescribeCluster, 0, 2, func(s *Server, 
 	for _, b := range snap.Brokers {
 		rb := kmsg.NewDescribeClusterResponseBroker()
 		rb.NodeID, rb.Host, rb.Port, rb.Rack = b.NodeID, b.Host, b.Port, b.Rack
+		if b.NodeID == s.cfg.NodeID {
+			rb.Host, rb.Port = r.conn.adv.Host, r.conn.adv.Port
+		}
 		resp.Brokers = append(resp.Brokers, rb)
 	}
 	return resp, nil

@@ -29,6 +29,9 @@ type conn struct {
 	nc  net.Conn
 	id  uint64
 	log zerolog.Logger
+	// adv is the advertised listener for the listener this connection
+	// came in on: Metadata gives clients this address for us.
+	adv Listener
 
 	out      chan *outbound
 	stopping atomic.Bool
@@ -48,11 +51,12 @@ type outPart struct {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
-func newConn(s *Server, nc net.Conn, id uint64) *conn {
+func newConn(s *Server, nc net.Conn, id uint64, adv Listener) *conn {
 	return &conn{
 		s:   s,
 		nc:  nc,
 		id:  id,
+		adv: adv,
 		log: s.log.With().Uint64("conn", id).Str("remote", nc.RemoteAddr().String()).Logger(),
 		out: make(chan *outbound, s.cfg.QueuedMaxRequests),
 	}

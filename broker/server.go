@@ -117,9 +117,9 @@ func (s *Server) Addr() net.Addr { return s.listeners[0].Addr() }
 // gracefully: listeners close, each connection finishes the request it is
 // handling and writes every queued response, logs are flushed and closed.
 func (s *Server) Run(ctx context.Context) error {
-	for _, ln := range s.listeners {
-		s.log.Info().Str("addr", ln.Addr().String()).Msg("listening")
-		s.goroutine(func() { s.accept(ln) })
+	for i, ln := range s.listeners {
+		s.log.Info().Str("listener", s.cfg.Listeners[i].Name).Str("addr", ln.Addr().String()).Msg("listening")
+		s.goroutine(func() { s.accept(ln, s.advertisedFor(s.cfg.Listeners[i].Name)) })
 	}
 	<-ctx.Done()
 	s.log.Info().Msg("shutting down")
@@ -166,7 +166,18 @@ func (s *Server) closeListeners() {
 	}
 }
 
-func (s *Server) accept(ln net.Listener) {
+// advertisedFor returns the advertised listener with the given name, or
+// the first advertised listener.
+func (s *Server) advertisedFor(name string) Listener {
+	for _, a := range s.cfg.AdvertisedListeners {
+		if a.Name == name {
+			return a
+		}
+	}
+	return s.cfg.AdvertisedListeners[0]
+}
+
+func (s *Server) accept(ln net.Listener, adv Listener) {
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -192,7 +203,7 @@ func (s *Server) accept(ln net.Listener) {
 			return
 		}
 		s.nextID++
-		c := newConn(s, nc, s.nextID)
+		c := newConn(s, nc, s.nextID, adv)
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
 		s.goroutine(c.serve)
