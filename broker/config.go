@@ -40,6 +40,9 @@ type Config struct {
 	QueuedMaxRequests        int
 	ConnectionsMaxIdle       time.Duration
 	ShutdownTimeout          time.Duration
+	RequestReadTimeout       time.Duration
+	MaxConnections           int
+	MaxConnectionsPerIP      int
 	FetchMaxBytes            int32 // broker cap on a Fetch response (fetch.max.bytes)
 
 	// values holds every known key's effective value as a string, and set
@@ -163,6 +166,9 @@ var configDefs = []configDef{
 	intKey("socket.request.max.bytes", "104857600", "Largest request frame accepted; larger ones close the connection.", 1, math.MaxInt32, func(c *Config, n int64) { c.SocketRequestMaxBytes = int32(n) }),
 	intKey("queued.max.requests", "500", "Requests a connection may have in flight before the broker stops reading from it.", 1, 1<<20, func(c *Config, n int64) { c.QueuedMaxRequests = int(n) }),
 	longKey("connections.max.idle.ms", "600000", "Idle connections are closed after this many milliseconds.", 1, func(c *Config, n int64) { c.ConnectionsMaxIdle = time.Duration(n) * time.Millisecond }),
+	longKey("socket.request.read.timeout.ms", "30000", "gregor: a request's body must arrive within this many milliseconds of its size prefix.", 1, func(c *Config, n int64) { c.RequestReadTimeout = time.Duration(n) * time.Millisecond }),
+	intKey("max.connections", "2147483647", "Connections the broker accepts at once; more are closed at accept.", 1, math.MaxInt32, func(c *Config, n int64) { c.MaxConnections = int(n) }),
+	intKey("max.connections.per.ip", "2147483647", "Connections one client address may hold at once; more are closed at accept.", 1, math.MaxInt32, func(c *Config, n int64) { c.MaxConnectionsPerIP = int(n) }),
 	longKey("controlled.shutdown.timeout.ms", "30000", "How long shutdown waits for in-flight requests.", 0, func(c *Config, n int64) { c.ShutdownTimeout = time.Duration(n) * time.Millisecond }),
 	intKey("fetch.max.bytes", "57671680", "Largest Fetch response the broker builds.", 1024, math.MaxInt32, func(c *Config, n int64) { c.FetchMaxBytes = int32(n) }),
 	intKey("min.insync.replicas", "1", "Topic default of min.insync.replicas.", 1, math.MaxInt32, nil),
@@ -202,6 +208,13 @@ var configDefs = []configDef{
 	longKey("log.segment.delete.delay.ms", "60000", "Topic default of file.delete.delay.ms.", 0, nil),
 	boolKey("log.preallocate", "false", "Topic default of preallocate.", nil),
 	intKey("offsets.topic.num.partitions", "50", "Partitions of __consumer_offsets.", 1, 1<<16, nil),
+	intKey("group.min.session.timeout.ms", "6000", "Smallest session timeout a group member may ask for.", 0, math.MaxInt32, nil),
+	intKey("group.max.session.timeout.ms", "1800000", "Largest session timeout a group member may ask for.", 0, math.MaxInt32, nil),
+	intKey("group.initial.rebalance.delay.ms", "3000", "How long an empty group's first rebalance waits for more members.", 0, math.MaxInt32, nil),
+	intKey("group.max.size", "2147483647", "Most members a consumer group may have.", 1, math.MaxInt32, nil),
+	intKey("offsets.retention.minutes", "10080", "Committed offsets of empty groups are deleted after this many minutes.", 1, math.MaxInt32, nil),
+	longKey("offsets.retention.check.interval.ms", "600000", "How often expired offsets are looked for.", 1, nil),
+	intKey("offset.metadata.max.bytes", "4096", "Largest metadata string of an offset commit.", 0, math.MaxInt32, nil),
 	intKey("offsets.topic.replication.factor", "1", "Replication factor of __consumer_offsets.", 1, math.MaxInt16, nil),
 }
 

@@ -84,7 +84,14 @@ func (c *conn) serve() {
 	var buf []byte
 	for !c.stopping.Load() {
 		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.ConnectionsMaxIdle))
-		frame, err := wire.ReadFrame(c.nc, buf, c.s.cfg.SocketRequestMaxBytes)
+		n, err := wire.ReadSize(c.nc, c.s.cfg.SocketRequestMaxBytes)
+		var frame []byte
+		if err == nil {
+			// Once a request has started it must arrive in time: a slow
+			// sender cannot hold a connection and its buffer forever.
+			c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.RequestReadTimeout))
+			frame, err = wire.ReadBody(c.nc, buf, n)
+		}
 		if err != nil {
 			c.logReadError(err)
 			return

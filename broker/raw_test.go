@@ -33,7 +33,7 @@ func (b *testBroker) raw(t testing.TB) *rawConn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &rawConn{t: t, c: c, r: bufio.NewReader(c), f: kmsg.NewRequestFormatter(kmsg.FormatterClientID("raw-test"))}
+	return &rawConn{t: t, c: c, r: newReader(c), f: kmsg.NewRequestFormatter(kmsg.FormatterClientID("raw-test"))}
 }
 
 // send writes a request and returns its correlation id.
@@ -141,3 +141,5 @@ func produceReq(topic string, partition int32, acks int16, records []byte) *kmsg
 	req.Topics = append(req.Topics, rt)
 	return req
 }
+
+func newReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }

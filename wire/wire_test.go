@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"runtime"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -157,4 +158,28 @@ func FuzzParseFrame(f *testing.F) {
 			t.Fatalf("%s v%d does not round-trip", kmsg.NameForKey(req.Key), req.Version)
 		}
 	})
+}
+
+func TestReadFrameLarge(t *testing.T) {
+	// Not parallel: it measures allocated bytes.
+	body := make([]byte, 3<<20+17)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	in := append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
+	got, err := ReadFrame(bytes.NewReader(in), make([]byte, 0, 100), 4<<20)
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("large frame: %v", err)
+	}
+	// A size prefix alone allocates at most the first growth step.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = ReadFrame(bytes.NewReader(binary.BigEndian.AppendUint32(nil, 100<<20)), nil, 100<<20)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("bare size prefix: %v", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Fatalf("%d bytes allocated for a bare size prefix", n)
+	}
 }
