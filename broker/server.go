@@ -34,6 +34,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
+	perIP  map[string]int
 	nextID uint64
 
 	wg sync.WaitGroup // every goroutine the server starts
@@ -45,7 +46,7 @@ func New(cfg Config, log zerolog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, conns: map[*conn]struct{}{}}
+	s := &Server{cfg: cfg, log: log, conns: map[*conn]struct{}{}, perIP: map[string]int{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.table = newHandlerTable(handlers)
 
@@ -202,16 +203,36 @@ func (s *Server) accept(ln net.Listener, adv Listener) {
 			nc.Close()
 			return
 		}
+		ip := remoteIP(nc)
+		if len(s.conns) >= s.cfg.MaxConnections || s.perIP[ip] >= s.cfg.MaxConnectionsPerIP {
+			total, mine := len(s.conns), s.perIP[ip]
+			s.mu.Unlock()
+			nc.Close()
+			s.log.Warn().Str("remote", nc.RemoteAddr().String()).Int("connections", total).Int("from_ip", mine).Msg("connection limit reached, closing new connection")
+			continue
+		}
 		s.nextID++
 		c := newConn(s, nc, s.nextID, adv)
 		s.conns[c] = struct{}{}
+		s.perIP[ip]++
 		s.mu.Unlock()
 		s.goroutine(c.serve)
 	}
 }
 
 func (s *Server) removeConn(c *conn) {
+	ip := remoteIP(c.nc)
 	s.mu.Lock()
 	delete(s.conns, c)
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
 	s.mu.Unlock()
+}
+
+func remoteIP(nc net.Conn) string {
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	return nc.RemoteAddr().String()
 }
