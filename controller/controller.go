@@ -1,12 +1,18 @@
 // Package controller holds gregor's cluster metadata: the cluster ID, the
-// registered brokers, topics with their partitions and replica assignments,
-// and topic-level configs.
+// registered brokers and their liveness, topics with their partitions,
+// replica assignments, leaders and ISRs, topic-level configs, and the
+// producer-ID high-water mark.
 //
 // Every mutation is validated against the current state, turned into a
-// batch of records, and handed to one writer (applyLocked) that persists
-// the result to bbolt and publishes a new immutable *Snapshot. Today the
-// writer runs on the single node; with a Raft quorum the same records
-// become the replicated log entries and applyLocked the FSM.
+// batch of records, and handed to one applier (applyLocked) that persists
+// the result to bbolt and publishes a new immutable *Snapshot.
+//
+// Without Config.Voters (single node, zero config) the writer applies
+// batches directly. With Voters every node runs hashicorp/raft (combined
+// mode: every broker is a controller voter): the batches are Raft log
+// entries, applyLocked is the state machine on every node, and only the
+// leader (the active controller) accepts mutations; others return
+// ErrNotController. Snapshot readers on any node see committed state.
 //
 // Readers call Snapshot() (an atomic load, never blocks) and must treat
 // everything reachable from it as read-only.
@@ -26,6 +32,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/raft"
+	"github.com/rs/zerolog"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -37,7 +45,8 @@ const DefaultMaxPartitionsPerTopic = 10000
 
 // Config configures a Controller.
 type Config struct {
-	// NodeID is this node's broker ID; it is also reported as ControllerID.
+	// NodeID is node.id: this node's broker ID and, with Voters, its
+	// controller (Raft server) ID.
 	NodeID int32
 	// MetadataDir holds meta.db; created if missing.
 	MetadataDir string
@@ -50,7 +59,61 @@ type Config struct {
 	// MaxPartitionsPerTopic bounds a topic's partition count. 0 means
 	// DefaultMaxPartitionsPerTopic.
 	MaxPartitionsPerTopic int32
+
+	// Voters is controller.quorum.voters (id@host:port, the CONTROLLER
+	// listener of every voter). Empty: a single node that applies changes
+	// directly, without Raft. Otherwise NodeID must be one of them.
+	Voters []Voter
+	// RaftBind is the address the Raft transport listens on. Default:
+	// this node's entry in Voters. Ignored with Transport.
+	RaftBind string
+	// RaftDir holds the Raft log (raft.db) and snapshots. Default
+	// MetadataDir/raft.
+	RaftDir string
+	// Raft timing; zero values take the LAN defaults
+	// DefaultHeartbeatTimeout and friends. Tests use a few ms.
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	// SnapshotThreshold is how many log entries since the last snapshot
+	// trigger a new one (0 = 8192); TrailingLogs how many entries a
+	// snapshot leaves in the log (0 = 10240).
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+	// Transport replaces the TCP transport (tests pass
+	// raft.NewInmemTransport). Raft closes it on Close.
+	Transport raft.Transport
+	// BrokerSessionTimeout is broker.session.timeout.ms: the active
+	// controller fences a broker that sent no heartbeat for this long.
+	// 0 means 9s.
+	BrokerSessionTimeout time.Duration
+	// Now is the clock for broker sessions (tests inject one). Default
+	// time.Now.
+	Now func() time.Time
+	// Logger receives the controller's and Raft's log lines. The zero
+	// value discards them.
+	Logger zerolog.Logger
+
+	// sessionCheckInterval is how often the active controller looks for
+	// expired sessions; 0 = BrokerSessionTimeout/8 (tests shorten it).
+	sessionCheckInterval time.Duration
 }
+
+// Voter is one entry of controller.quorum.voters.
+type Voter struct {
+	ID   int32
+	Addr string // host:port of its Raft transport
+}
+
+// Raft timing defaults, tuned for a LAN.
+const (
+	DefaultHeartbeatTimeout     = 500 * time.Millisecond
+	DefaultElectionTimeout      = 500 * time.Millisecond
+	DefaultLeaderLeaseTimeout   = 250 * time.Millisecond
+	DefaultCommitTimeout        = 50 * time.Millisecond
+	DefaultBrokerSessionTimeout = 9 * time.Second
+)
 
 func (cfg *Config) validate() error {
 	if cfg.NodeID < 0 {
@@ -77,6 +140,61 @@ func (cfg *Config) validate() error {
 	if cfg.MaxPartitionsPerTopic < 0 {
 		return fmt.Errorf("controller: max partitions per topic %d must be >= 1", cfg.MaxPartitionsPerTopic)
 	}
+	if cfg.BrokerSessionTimeout == 0 {
+		cfg.BrokerSessionTimeout = DefaultBrokerSessionTimeout
+	}
+	if cfg.BrokerSessionTimeout < 0 {
+		return fmt.Errorf("controller: broker.session.timeout.ms %v must be positive", cfg.BrokerSessionTimeout)
+	}
+	if cfg.sessionCheckInterval <= 0 {
+		cfg.sessionCheckInterval = cfg.BrokerSessionTimeout / 8
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if len(cfg.Voters) == 0 {
+		return nil
+	}
+	seen := map[int32]bool{}
+	self := false
+	for _, v := range cfg.Voters {
+		if v.ID < 0 || seen[v.ID] {
+			return fmt.Errorf("controller: controller.quorum.voters: bad or duplicate id %d", v.ID)
+		}
+		seen[v.ID] = true
+		if v.Addr == "" {
+			return fmt.Errorf("controller: controller.quorum.voters: voter %d has no address", v.ID)
+		}
+		if v.ID == cfg.NodeID {
+			self = true
+			if cfg.RaftBind == "" {
+				cfg.RaftBind = v.Addr
+			}
+		}
+	}
+	if !self {
+		return fmt.Errorf("controller: node.id %d is not in controller.quorum.voters", cfg.NodeID)
+	}
+	if cfg.RaftDir == "" {
+		cfg.RaftDir = filepath.Join(cfg.MetadataDir, "raft")
+	}
+	for _, d := range []*time.Duration{&cfg.HeartbeatTimeout, &cfg.ElectionTimeout, &cfg.LeaderLeaseTimeout, &cfg.CommitTimeout} {
+		if *d < 0 {
+			return fmt.Errorf("controller: negative raft timeout %v", *d)
+		}
+	}
+	if cfg.HeartbeatTimeout == 0 {
+		cfg.HeartbeatTimeout = DefaultHeartbeatTimeout
+	}
+	if cfg.ElectionTimeout == 0 {
+		cfg.ElectionTimeout = DefaultElectionTimeout
+	}
+	if cfg.LeaderLeaseTimeout == 0 {
+		cfg.LeaderLeaseTimeout = DefaultLeaderLeaseTimeout
+	}
+	if cfg.CommitTimeout == 0 {
+		cfg.CommitTimeout = DefaultCommitTimeout
+	}
 	return nil
 }
 
@@ -86,6 +204,14 @@ type Broker struct {
 	Host   string  `json:"host"`
 	Port   int32   `json:"port"`
 	Rack   *string `json:"rack,omitempty"`
+	// Fenced brokers (session expired or shut down) lead nothing, are
+	// not added to ISRs and get no new replicas; Metadata should list
+	// only unfenced brokers. Set by the controller; ignored by
+	// RegisterBroker.
+	Fenced bool `json:"fenced,omitempty"`
+	// Epoch counts this broker's registrations that changed it (Kafka's
+	// broker epoch). Set by the controller; ignored by RegisterBroker.
+	Epoch int64 `json:"epoch,omitempty"`
 }
 
 // Partition is one partition's assignment and leadership.
@@ -152,14 +278,19 @@ func (t *Topic) clone() *Topic {
 // Snapshot is an immutable view of the cluster metadata. Never modify
 // anything reachable from it.
 type Snapshot struct {
-	// Version increases with every applied record batch (counted from 0 at
-	// each Open; not persisted).
-	Version      int64
-	ClusterID    string // 22-char base64url of 16 random bytes
+	// Version increases with every applied record batch and every
+	// ControllerID change (counted from 0 at each Open; not persisted).
+	Version   int64
+	ClusterID string // 22-char base64url of 16 random bytes
+	// ControllerID is the active controller: NodeID without Voters, the
+	// Raft leader with them (-1 while none is known).
 	ControllerID int32
 	Brokers      []Broker // sorted by NodeID
-	Topics       map[string]*Topic
-	TopicsByID   map[[16]byte]*Topic
+	// NextProducerID is the first producer ID not yet handed out by
+	// AllocateProducerIDs.
+	NextProducerID int64
+	Topics         map[string]*Topic
+	TopicsByID     map[[16]byte]*Topic
 }
 
 // Topic returns the named topic, or nil.
@@ -182,27 +313,56 @@ func (s *Snapshot) TopicNames() []string {
 	return slices.Sorted(maps.Keys(s.Topics))
 }
 
+// Live reports whether broker id is registered and not fenced: only live
+// brokers lead partitions, join ISRs and get new replicas.
+func (s *Snapshot) Live(id int32) bool {
+	b, ok := s.Broker(id)
+	return ok && !b.Fenced
+}
+
 // Controller owns the cluster metadata.
 //
-// Lock order: mu, then subMu. mu serializes writers (validation + apply,
-// including the bbolt write); readers never take it.
+// Lock order: wmu, then mu, then subMu; hbMu is taken alone. wmu
+// serializes writers (validation, then commit: direct apply or a Raft
+// round trip, so it is held across I/O on purpose: two writers must not
+// validate against the same state). mu serializes appliers (the writer in
+// single-node mode, the Raft FSM otherwise). Readers take neither.
 type Controller struct {
 	cfg  Config
+	log  zerolog.Logger
 	snap atomic.Pointer[Snapshot]
 
-	mu     sync.Mutex
-	db     *bolt.DB // nil once closed
-	rotate int      // next starting broker for replica assignment
+	wmu    sync.Mutex
+	rotate int // next starting broker for replica assignment; wmu
+	// barrierTerm is the Raft term in which this node, as leader, last
+	// applied everything committed before it; wmu.
+	barrierTerm uint64
+	activeTerm  atomic.Uint64 // barrierTerm, for IsLeader
+
+	mu      sync.Mutex
+	db      *bolt.DB // nil once closed
+	applied uint64   // Raft index of the last applied entry (0 without Raft)
+	dbStale bool     // a persist failed: rewrite everything next time
 	// onApply, if set (tests), sees every batch applied successfully.
 	onApply func([]record)
+
+	closed atomic.Bool
+	raft   *raft.Raft   // nil without Voters
+	rs     *raftRuntime // nil without Voters
+
+	hbMu   sync.Mutex
+	lastHB map[int32]time.Time // leader only: last heartbeat per broker
 
 	subMu   sync.Mutex
 	subs    map[uint64]chan struct{}
 	nextSub uint64
 }
 
-// Open opens (creating if needed) the metadata store in cfg.MetadataDir,
-// loads the state and, the first time, generates the cluster ID.
+// Open opens (creating if needed) the metadata store in cfg.MetadataDir
+// and loads the state. Without Voters it generates the cluster ID the
+// first time and is ready at once. With Voters it also starts Raft
+// (bootstrapping the voter set on first start); the cluster ID is
+// generated by the first leader, and mutations need the leader.
 func Open(cfg Config) (*Controller, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -215,19 +375,35 @@ func Open(cfg Config) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("controller: open %s: %w", path, err)
 	}
-	snap, err := load(db, cfg.NodeID)
+	snap, applied, err := load(db, cfg.NodeID)
 	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
-	c := &Controller{cfg: cfg, db: db, subs: map[uint64]chan struct{}{}}
+	c := &Controller{
+		cfg:     cfg,
+		log:     cfg.Logger.With().Str("component", "controller").Int32("node", cfg.NodeID).Logger(),
+		db:      db,
+		applied: applied,
+		lastHB:  map[int32]time.Time{},
+		subs:    map[uint64]chan struct{}{},
+	}
 	var b [1]byte
 	_, _ = rand.Read(b[:])
 	c.rotate = int(b[0])
+	if len(cfg.Voters) > 0 {
+		snap.ControllerID = -1
+		c.snap.Store(snap)
+		if err := c.startRaft(); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+		return c, nil
+	}
 	c.snap.Store(snap)
 	if snap.ClusterID == "" {
 		c.mu.Lock()
-		err := c.applyLocked([]record{{Type: recClusterID, ClusterID: newClusterID()}})
+		err := c.applyLocked([]record{{Type: recClusterID, ClusterID: newClusterID()}}, 0)
 		c.mu.Unlock()
 		if err != nil {
 			_ = db.Close()
@@ -237,20 +413,23 @@ func Open(cfg Config) (*Controller, error) {
 	return c, nil
 }
 
-// Close closes the metadata store. Later mutations return ErrClosed;
-// Snapshot keeps returning the last state.
+// Close stops Raft (if any) and closes the metadata store. Later
+// mutations return ErrClosed; Snapshot keeps returning the last state.
 func (c *Controller) Close() error {
+	var err error
+	if !c.closed.Swap(true) && c.rs != nil {
+		err = c.stopRaft()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.db == nil {
-		return nil
+		return err
 	}
-	err := c.db.Close()
+	if cerr := c.db.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("controller: close: %w", cerr)
+	}
 	c.db = nil
-	if err != nil {
-		return fmt.Errorf("controller: close: %w", err)
-	}
-	return nil
+	return err
 }
 
 // Snapshot returns the current immutable metadata.
@@ -287,8 +466,10 @@ func (c *Controller) notify() {
 	}
 }
 
-// RegisterBroker adds or replaces a broker registration. Re-registering
-// identical details is a no-op.
+// RegisterBroker adds or replaces a broker registration and unfences
+// the broker (electing it leader of offline partitions whose last ISR
+// member it is). Re-registering identical details of an unfenced broker
+// is a no-op. Needs the active controller.
 func (c *Controller) RegisterBroker(b Broker) error {
 	if b.NodeID < 0 {
 		return fmt.Errorf("%w: node id %d must be >= 0", ErrInvalidBroker, b.NodeID)
@@ -299,16 +480,28 @@ func (c *Controller) RegisterBroker(b Broker) error {
 	if b.Port < 0 || b.Port > 65535 {
 		return fmt.Errorf("%w: broker %d port %d out of range", ErrInvalidBroker, b.NodeID, b.Port)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.snap.Load().Broker(b.NodeID); ok && brokerEqual(old, b) {
-		return c.openLocked()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.beginWriteLocked(); err != nil {
+		return err
+	}
+	c.touchHeartbeat(b.NodeID)
+	s := c.snap.Load()
+	old, ok := s.Broker(b.NodeID)
+	if ok && brokerEqual(old, b) && !old.Fenced {
+		return nil
 	}
 	if b.Rack != nil {
 		r := *b.Rack
 		b.Rack = &r
 	}
-	return c.applyLocked([]record{{Type: recBroker, Broker: &b}})
+	b.Fenced = false
+	b.Epoch = old.Epoch + 1
+	recs := []record{{Type: recBroker, Broker: &b}}
+	if ok && old.Fenced {
+		recs = append(recs, unfenceElections(s, b.NodeID)...)
+	}
+	return c.commitLocked(recs)
 }
 
 func brokerEqual(a, b Broker) bool {
@@ -316,14 +509,6 @@ func brokerEqual(a, b Broker) bool {
 		return false
 	}
 	return a.Rack == nil || *a.Rack == *b.Rack
-}
-
-// openLocked returns ErrClosed after Close. Lock mu must be held.
-func (c *Controller) openLocked() error {
-	if c.db == nil {
-		return ErrClosed
-	}
-	return nil
 }
 
 // newUUID returns random UUID v4 bytes whose base64url form does not

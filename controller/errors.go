@@ -32,3 +32,33 @@ var (
 	// ErrInvalidBroker: a broker registration with bad fields.
 	ErrInvalidBroker = errors.New("controller: invalid broker registration")
 )
+
+// Sentinels of the replicated controller and of partition leadership.
+var (
+	// ErrNotController maps to NOT_CONTROLLER (41): this node is not the
+	// Raft leader. The message names the leader when one is known; the
+	// broker forwards the request to Leader().
+	ErrNotController = errors.New("controller: not the active controller")
+	// ErrBrokerNotRegistered maps to BROKER_ID_NOT_REGISTERED (122): a
+	// heartbeat from a broker that never registered.
+	ErrBrokerNotRegistered = errors.New("controller: broker not registered")
+	// ErrNotLeader maps to NOT_LEADER_OR_FOLLOWER (6): AlterPartition
+	// from a broker that does not lead the partition.
+	ErrNotLeader = errors.New("controller: not the partition leader")
+	// ErrFencedLeaderEpoch maps to FENCED_LEADER_EPOCH (74): the caller's
+	// leader epoch is not the current one.
+	ErrFencedLeaderEpoch = errors.New("controller: fenced leader epoch")
+	// ErrInvalidUpdateVersion maps to INVALID_UPDATE_VERSION (95): the
+	// caller's partition epoch is not the current one.
+	ErrInvalidUpdateVersion = errors.New("controller: invalid partition epoch")
+	// ErrIneligibleReplica maps to INELIGIBLE_REPLICA (107): an ISR
+	// expansion adds a fenced or unregistered broker.
+	ErrIneligibleReplica = errors.New("controller: ineligible replica")
+	// ErrElectionNotNeeded maps to ELECTION_NOT_NEEDED (84).
+	ErrElectionNotNeeded = errors.New("controller: election not needed")
+	// ErrPreferredLeaderNotAvailable maps to PREFERRED_LEADER_NOT_AVAILABLE (80).
+	ErrPreferredLeaderNotAvailable = errors.New("controller: preferred leader not available")
+	// ErrEligibleLeadersNotAvailable maps to ELIGIBLE_LEADERS_NOT_AVAILABLE
+	// (83): an unclean election found no live replica.
+	ErrEligibleLeadersNotAvailable = errors.New("controller: eligible leaders not available")
+)

@@ -21,6 +21,7 @@ const (
 	recPartition                         // sets Partition of TopicID (append the next index, or replace)
 	recConfig                            // sets ConfigName=*ConfigValue on TopicID, or deletes it when ConfigValue is nil
 	recRemoveTopic                       // removes TopicID
+	recProducerIDs                       // hands out producer IDs [ProducerIDFirst, ProducerIDNext)
 )
 
 // record is one state change. Records are deterministic: applying the same
@@ -36,15 +37,30 @@ type record struct {
 	Partition   *Partition `json:"partition,omitempty"`
 	ConfigName  string     `json:"config_name,omitempty"`
 	ConfigValue *string    `json:"config_value,omitempty"`
+	// ProducerIDFirst must equal the current NextProducerID, so two
+	// allocations validated against the same state cannot both apply.
+	ProducerIDFirst int64 `json:"producer_id_first,omitempty"`
+	ProducerIDNext  int64 `json:"producer_id_next,omitempty"`
 }
 
-// applyLocked is the single writer: it applies a batch of records
+// applyLocked is the single applier: it applies a batch of records
 // atomically, persisting the result in one bbolt transaction, then
-// publishes the new snapshot and notifies subscribers. On error nothing
-// changes. Lock mu must be held.
-func (c *Controller) applyLocked(recs []record) error {
+// publishes the new snapshot and notifies subscribers. index is the Raft
+// log index of the batch (0 without Raft), persisted with the state.
+//
+// Without Raft, on error nothing changes. With Raft the batch is a
+// committed log entry: a batch whose records do not apply is rejected the
+// same way on every node (deterministic, state unchanged), while a failed
+// bbolt write is only logged: the in-memory state moves on with the
+// quorum and meta.db, now behind, is rewritten whole at the next apply
+// (until then a restart replays the log from its older applied index).
+// Lock mu must be held.
+func (c *Controller) applyLocked(recs []record, index uint64) error {
 	if err := c.openLocked(); err != nil {
 		return err
+	}
+	if index > 0 {
+		c.applied = index
 	}
 	if len(recs) == 0 {
 		return nil
@@ -57,14 +73,35 @@ func (c *Controller) applyLocked(recs []record) error {
 		}
 	}
 	next := b.snapshot()
-	if err := c.db.Update(func(tx *bolt.Tx) error { return b.persist(tx, next) }); err != nil {
-		return fmt.Errorf("controller: persist metadata: %w", err)
+	err := c.db.Update(func(tx *bolt.Tx) error {
+		if c.dbStale {
+			return persistAll(tx, next, c.applied)
+		}
+		return b.persist(tx, next, index)
+	})
+	if err != nil {
+		err = fmt.Errorf("controller: persist metadata: %w", err)
+		if index == 0 {
+			return err
+		}
+		c.dbStale = true
+		c.log.Error().Err(err).Uint64("index", index).Msg("persist applied metadata failed")
+	} else {
+		c.dbStale = false
 	}
 	c.snap.Store(next)
 	if c.onApply != nil {
 		c.onApply(recs)
 	}
 	c.notify()
+	return nil
+}
+
+// openLocked returns ErrClosed after Close. Lock mu must be held.
+func (c *Controller) openLocked() error {
+	if c.db == nil {
+		return ErrClosed
+	}
 	return nil
 }
 
@@ -77,6 +114,7 @@ type builder struct {
 	touched      map[[16]byte]bool // topic IDs whose persisted form changed (incl. removals)
 	brokersDirty map[int32]bool
 	clusterDirty bool
+	pidDirty     bool
 }
 
 func newBuilder(old *Snapshot) *builder {
@@ -178,6 +216,13 @@ func (b *builder) apply(r *record) error {
 		delete(b.next.Topics, t.Name)
 		delete(b.next.TopicsByID, t.ID)
 		b.touched[t.ID] = true
+	case recProducerIDs:
+		if r.ProducerIDFirst != b.next.NextProducerID || r.ProducerIDNext <= r.ProducerIDFirst {
+			return fmt.Errorf("controller: producer id block [%d, %d) does not start at %d",
+				r.ProducerIDFirst, r.ProducerIDNext, b.next.NextProducerID)
+		}
+		b.next.NextProducerID = r.ProducerIDNext
+		b.pidDirty = true
 	default:
 		return fmt.Errorf("controller: unknown record type %d", r.Type)
 	}
@@ -191,7 +236,18 @@ func (b *builder) snapshot() *Snapshot {
 }
 
 // persist writes what the batch changed. Runs inside a bbolt write tx.
-func (b *builder) persist(tx *bolt.Tx, next *Snapshot) error {
+func (b *builder) persist(tx *bolt.Tx, next *Snapshot, index uint64) error {
+	meta := tx.Bucket(bucketMeta)
+	if index > 0 {
+		if err := meta.Put(keyAppliedIndex, binary.BigEndian.AppendUint64(nil, index)); err != nil {
+			return err
+		}
+	}
+	if b.pidDirty {
+		if err := meta.Put(keyNextProducerID, binary.BigEndian.AppendUint64(nil, uint64(next.NextProducerID))); err != nil {
+			return err
+		}
+	}
 	if b.clusterDirty {
 		if err := tx.Bucket(bucketMeta).Put(keyClusterID, []byte(next.ClusterID)); err != nil {
 			return err
@@ -217,11 +273,55 @@ func (b *builder) persist(tx *bolt.Tx, next *Snapshot) error {
 			}
 			continue
 		}
-		v, err := json.Marshal(storedTopic{Name: t.Name, Internal: t.Internal, Partitions: t.Partitions, Configs: t.Configs})
+		if err := putTopic(topics, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func putTopic(topics *bolt.Bucket, t *Topic) error {
+	v, err := json.Marshal(storedTopic{Name: t.Name, Internal: t.Internal, Partitions: t.Partitions, Configs: t.Configs})
+	if err != nil {
+		return err
+	}
+	return topics.Put(t.ID[:], v)
+}
+
+// persistAll replaces the whole stored state with s (after a Raft
+// snapshot restore, or to repair a store a failed write left behind).
+func persistAll(tx *bolt.Tx, s *Snapshot, applied uint64) error {
+	for _, name := range [][]byte{bucketBrokers, bucketTopics} {
+		if err := tx.DeleteBucket(name); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket(name); err != nil {
+			return err
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	for k, v := range map[string][]byte{
+		string(keyClusterID):      []byte(s.ClusterID),
+		string(keyAppliedIndex):   binary.BigEndian.AppendUint64(nil, applied),
+		string(keyNextProducerID): binary.BigEndian.AppendUint64(nil, uint64(s.NextProducerID)),
+	} {
+		if err := meta.Put([]byte(k), v); err != nil {
+			return err
+		}
+	}
+	brokers := tx.Bucket(bucketBrokers)
+	for _, br := range s.Brokers {
+		v, err := json.Marshal(br)
 		if err != nil {
 			return err
 		}
-		if err := topics.Put(id[:], v); err != nil {
+		if err := brokers.Put(brokerKey(br.NodeID), v); err != nil {
+			return err
+		}
+	}
+	topics := tx.Bucket(bucketTopics)
+	for _, t := range s.TopicsByID {
+		if err := putTopic(topics, t); err != nil {
 			return err
 		}
 	}
@@ -232,8 +332,10 @@ func brokerKey(id int32) []byte {
 	return binary.BigEndian.AppendUint32(nil, uint32(id))
 }
 
-// load creates missing buckets and reads the persisted state.
-func load(db *bolt.DB, nodeID int32) (*Snapshot, error) {
+// load creates missing buckets and reads the persisted state and the
+// Raft index it reflects (0 if never applied from Raft).
+func load(db *bolt.DB, nodeID int32) (*Snapshot, uint64, error) {
+	var applied uint64
 	s := &Snapshot{
 		ControllerID: nodeID,
 		Topics:       map[string]*Topic{},
@@ -254,6 +356,12 @@ func load(db *bolt.DB, nodeID int32) (*Snapshot, error) {
 			return fmt.Errorf("unsupported metadata schema version %q (want %s)", v, schemaVersion)
 		}
 		s.ClusterID = string(meta.Get(keyClusterID)) // string() copies
+		if v := meta.Get(keyAppliedIndex); len(v) == 8 {
+			applied = binary.BigEndian.Uint64(v)
+		}
+		if v := meta.Get(keyNextProducerID); len(v) == 8 {
+			s.NextProducerID = int64(binary.BigEndian.Uint64(v))
+		}
 		if err := tx.Bucket(bucketBrokers).ForEach(func(k, v []byte) error {
 			var br Broker
 			if err := json.Unmarshal(v, &br); err != nil {
@@ -291,8 +399,8 @@ func load(db *bolt.DB, nodeID int32) (*Snapshot, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("controller: load metadata: %w", err)
+		return nil, 0, fmt.Errorf("controller: load metadata: %w", err)
 	}
 	slices.SortFunc(s.Brokers, func(a, b Broker) int { return cmp.Compare(a.NodeID, b.NodeID) })
-	return s, nil
+	return s, applied, nil
 }

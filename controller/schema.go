@@ -3,11 +3,16 @@ package controller
 // The bbolt schema: every bucket the controller uses is declared here.
 //
 // The store holds materialized state (the result of applying every record),
-// not the record log itself; with a Raft quorum this becomes the FSM
-// snapshot and the log lives in raft's own store.
+// not the record log itself. With a Raft quorum the log lives in Raft's
+// own store (RaftDir/raft.db) and this store is a cache of the FSM at
+// applied_index, so a restarted node serves its last state at once and
+// skips replayed entries it already holds.
 //
-//	meta     "cluster_id" -> cluster ID string
-//	         "schema"     -> schemaVersion as a decimal string
+//	meta     "cluster_id"       -> cluster ID string
+//	         "schema"           -> schemaVersion as a decimal string
+//	         "applied_index"    -> big-endian uint64 Raft index of the last
+//	                               applied entry (absent without Raft)
+//	         "next_producer_id" -> big-endian uint64 NextProducerID
 //	brokers  big-endian uint32 node ID -> JSON Broker
 //	topics   16-byte topic ID -> JSON storedTopic
 //
@@ -20,6 +25,9 @@ var (
 
 	keyClusterID = []byte("cluster_id")
 	keySchema    = []byte("schema")
+
+	keyAppliedIndex   = []byte("applied_index")
+	keyNextProducerID = []byte("next_producer_id")
 )
 
 const schemaVersion = "1"

@@ -30,9 +30,9 @@ func (c *Controller) CreateTopic(req CreateTopic) (*Topic, error) {
 	if err := ValidateTopicName(req.Name); err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.openLocked(); err != nil {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.beginWriteLocked(); err != nil {
 		return nil, err
 	}
 	s := c.snap.Load()
@@ -93,7 +93,11 @@ func (c *Controller) CreateTopic(req CreateTopic) (*Topic, error) {
 	recs := make([]record, 0, 1+len(replicas)+len(configs))
 	recs = append(recs, record{Type: recTopic, TopicID: id, TopicName: req.Name, Internal: req.Internal || IsInternalTopic(req.Name)})
 	for i, r := range replicas {
-		recs = append(recs, record{Type: recPartition, TopicID: id, Partition: newPartition(int32(i), r)})
+		p, err := newPartition(s, int32(i), r)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, record{Type: recPartition, TopicID: id, Partition: p})
 	}
 	for _, k := range slices.Sorted(maps.Keys(configs)) {
 		v := configs[k]
@@ -103,7 +107,7 @@ func (c *Controller) CreateTopic(req CreateTopic) (*Topic, error) {
 	if req.ValidateOnly {
 		return wouldBe(s, recs, id)
 	}
-	if err := c.applyLocked(recs); err != nil {
+	if err := c.commitLocked(recs); err != nil {
 		return nil, err
 	}
 	return c.snap.Load().TopicsByID[id], nil
@@ -120,24 +124,37 @@ func wouldBe(s *Snapshot, recs []record, id [16]byte) (*Topic, error) {
 	return b.next.TopicsByID[id], nil
 }
 
-func newPartition(index int32, replicas []int32) *Partition {
-	return &Partition{
-		Index:    index,
-		Leader:   replicas[0],
-		Replicas: replicas,
-		ISR:      slices.Clone(replicas),
+// newPartition places a new partition on replicas: the ISR is its live
+// replicas, the leader the first of them (the preferred leader whenever
+// it is live). A replica set with no live broker is refused, as Kafka
+// does.
+func newPartition(s *Snapshot, index int32, replicas []int32) (*Partition, error) {
+	p := &Partition{Index: index, Leader: -1, Replicas: replicas}
+	for _, r := range replicas {
+		if s.Live(r) {
+			p.ISR = append(p.ISR, r)
+		}
 	}
+	if len(p.ISR) == 0 {
+		return nil, fmt.Errorf("%w: all brokers specified in the assignment of partition %d are fenced", ErrInvalidReplicaAssignment, index)
+	}
+	p.Leader = p.ISR[0]
+	return p, nil
 }
 
 // assignLocked spreads partitions [first, first+n) round-robin over the
-// registered brokers: partition p's leader is broker (start+p) mod
-// brokers and its followers the next rf-1 brokers. start rotates between
-// calls so leaders of successive topics land on different brokers. Lock
-// mu must be held.
+// live brokers: partition p's leader is broker (start+p) mod brokers and
+// its followers the next rf-1 brokers. start rotates between calls so
+// leaders of successive topics land on different brokers. When brokers
+// have racks, the list alternates racks (a broker of rack A, one of B,
+// one of C, the next of A...), so consecutive brokers, and therefore one
+// partition's replicas, sit in different racks as far as there are
+// racks; brokers without a rack count as one rack. Lock wmu must be held.
 func (c *Controller) assignLocked(s *Snapshot, first, n int32, rf int16) ([][]int32, error) {
-	nb := len(s.Brokers)
+	order := rackAlternated(s)
+	nb := len(order)
 	if int(rf) > nb {
-		return nil, fmt.Errorf("%w: unable to replicate the partition %d time(s): the target replication factor of %d cannot be reached because only %d broker(s) are registered",
+		return nil, fmt.Errorf("%w: unable to replicate the partition %d time(s): the target replication factor of %d cannot be reached because only %d broker(s) are registered and unfenced",
 			ErrInvalidReplicationFactor, rf, rf, nb)
 	}
 	start := c.rotate % nb
@@ -146,11 +163,42 @@ func (c *Controller) assignLocked(s *Snapshot, first, n int32, rf int16) ([][]in
 	for p := range n {
 		r := make([]int32, rf)
 		for j := range int(rf) {
-			r[j] = s.Brokers[(start+int(first+p)+j)%nb].NodeID
+			r[j] = order[(start+int(first+p)+j)%nb]
 		}
-		out[p] = slices.Clone(r)
+		out[p] = r
 	}
 	return out, nil
+}
+
+// rackAlternated lists the live brokers, alternating racks (racks in
+// name order, brokers of a rack in ID order); without racks it is the
+// live brokers in ID order.
+func rackAlternated(s *Snapshot) []int32 {
+	byRack := map[string][]int32{}
+	for _, b := range s.Brokers { // sorted by ID
+		if b.Fenced {
+			continue
+		}
+		rack := ""
+		if b.Rack != nil {
+			rack = "r:" + *b.Rack
+		}
+		byRack[rack] = append(byRack[rack], b.NodeID)
+	}
+	racks := slices.Sorted(maps.Keys(byRack))
+	var out []int32
+	for i := 0; ; i++ {
+		added := false
+		for _, r := range racks {
+			if i < len(byRack[r]) {
+				out = append(out, byRack[r][i])
+				added = true
+			}
+		}
+		if !added {
+			return out
+		}
+	}
 }
 
 // manualAssignment validates a CreateTopics replica assignment and returns
@@ -205,31 +253,31 @@ func validateReplicas(s *Snapshot, p int32, r []int32) error {
 
 // DeleteTopic deletes the named topic and returns it as it was.
 func (c *Controller) DeleteTopic(name string) (*Topic, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.openLocked(); err != nil {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.beginWriteLocked(); err != nil {
 		return nil, err
 	}
 	t := c.snap.Load().Topics[name]
 	if t == nil {
 		return nil, fmt.Errorf("%w: topic '%s' does not exist", ErrUnknownTopic, name)
 	}
-	return t, c.applyLocked([]record{{Type: recRemoveTopic, TopicID: t.ID}})
+	return t, c.commitLocked([]record{{Type: recRemoveTopic, TopicID: t.ID}})
 }
 
 // DeleteTopicByID deletes the topic with the given ID (DeleteTopics v6+)
 // and returns it as it was.
 func (c *Controller) DeleteTopicByID(id [16]byte) (*Topic, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.openLocked(); err != nil {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.beginWriteLocked(); err != nil {
 		return nil, err
 	}
 	t := c.snap.Load().TopicsByID[id]
 	if t == nil {
 		return nil, fmt.Errorf("%w: topic id %x does not exist", ErrUnknownTopic, id)
 	}
-	return t, c.applyLocked([]record{{Type: recRemoveTopic, TopicID: t.ID}})
+	return t, c.commitLocked([]record{{Type: recRemoveTopic, TopicID: t.ID}})
 }
 
 // CreatePartitions grows a topic to total partitions. assignments, if
@@ -237,9 +285,9 @@ func (c *Controller) DeleteTopicByID(id [16]byte) (*Topic, error) {
 // total-current, each with the topic's replication factor). Returns the
 // resulting topic (the would-be topic with validateOnly).
 func (c *Controller) CreatePartitions(name string, total int32, assignments [][]int32, validateOnly bool) (*Topic, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.openLocked(); err != nil {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.beginWriteLocked(); err != nil {
 		return nil, err
 	}
 	s := c.snap.Load()
@@ -286,12 +334,16 @@ func (c *Controller) CreatePartitions(name string, total int32, assignments [][]
 	}
 	recs := make([]record, 0, len(replicas))
 	for i, r := range replicas {
-		recs = append(recs, record{Type: recPartition, TopicID: t.ID, Partition: newPartition(cur+int32(i), r)})
+		p, err := newPartition(s, cur+int32(i), r)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, record{Type: recPartition, TopicID: t.ID, Partition: p})
 	}
 	if validateOnly {
 		return wouldBe(s, recs, t.ID)
 	}
-	if err := c.applyLocked(recs); err != nil {
+	if err := c.commitLocked(recs); err != nil {
 		return nil, err
 	}
 	return c.snap.Load().TopicsByID[t.ID], nil
@@ -320,9 +372,9 @@ type ConfigOp struct {
 // starting from the default when unset). The result is validated as a
 // whole; with validateOnly nothing is stored.
 func (c *Controller) AlterTopicConfigs(name string, ops []ConfigOp, incremental, validateOnly bool) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.openLocked(); err != nil {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.beginWriteLocked(); err != nil {
 		return err
 	}
 	t := c.snap.Load().Topics[name]
@@ -374,7 +426,7 @@ func (c *Controller) AlterTopicConfigs(name string, ops []ConfigOp, incremental,
 			recs = append(recs, record{Type: recConfig, TopicID: t.ID, ConfigName: k, ConfigValue: &v})
 		}
 	}
-	return c.applyLocked(recs)
+	return c.commitLocked(recs)
 }
 
 func applyConfigOp(m map[string]string, op ConfigOp) error {

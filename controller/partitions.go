@@ -1,0 +1,270 @@
+package controller
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// Partition leadership and ISR changes, after Kafka's
+// ReplicationControlManager and PartitionChangeBuilder. Every change
+// replaces the whole partition with a recPartition record computed on the
+// active controller. A leader change bumps LeaderEpoch and PartitionEpoch,
+// an ISR-only change PartitionEpoch.
+
+// TopicPartition names one partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+func uncleanEnabled(t *Topic) bool {
+	v, _, _ := t.ConfigValue("unclean.leader.election.enable")
+	return v == "true"
+}
+
+// forEachPartition visits every partition, topics in name order.
+func forEachPartition(s *Snapshot, fn func(t *Topic, p *Partition)) {
+	for _, name := range s.TopicNames() {
+		t := s.Topics[name]
+		for i := range t.Partitions {
+			fn(t, &t.Partitions[i])
+		}
+	}
+}
+
+func changed(t *Topic, p *Partition) record {
+	return record{Type: recPartition, TopicID: t.ID, Partition: p}
+}
+
+// fenceElections takes broker id (about to be fenced) out of every ISR
+// and leadership. An ISR never becomes empty: its last member stays, and
+// if that is id the partition goes offline (leader -1) until id returns,
+// unless the topic allows unclean election: then any live replica leads.
+func fenceElections(s *Snapshot, id int32) []record {
+	live := func(x int32) bool { return x != id && s.Live(x) }
+	var recs []record
+	forEachPartition(s, func(t *Topic, p *Partition) {
+		if p.Leader != id && !slices.Contains(p.ISR, id) {
+			return
+		}
+		np := *p
+		if isr := slices.DeleteFunc(slices.Clone(p.ISR), func(x int32) bool { return x == id }); len(isr) > 0 {
+			np.ISR = isr
+		}
+		if p.Leader == id {
+			np.Leader = -1
+			for _, r := range p.Replicas {
+				if slices.Contains(np.ISR, r) && live(r) {
+					np.Leader = r
+					break
+				}
+			}
+			if np.Leader == -1 && uncleanEnabled(t) {
+				for _, r := range p.Replicas {
+					if live(r) {
+						np.Leader, np.ISR = r, []int32{r}
+						break
+					}
+				}
+			}
+			np.LeaderEpoch++
+		}
+		if np.Leader == p.Leader && slices.Equal(np.ISR, p.ISR) {
+			return
+		}
+		np.PartitionEpoch++
+		recs = append(recs, changed(t, &np))
+	})
+	return recs
+}
+
+// unfenceElections makes broker id (about to be unfenced) leader of the
+// offline partitions whose ISR holds it (or, for topics allowing unclean
+// election, that it is a replica of).
+func unfenceElections(s *Snapshot, id int32) []record {
+	var recs []record
+	forEachPartition(s, func(t *Topic, p *Partition) {
+		if p.Leader != -1 {
+			return
+		}
+		np := *p
+		switch {
+		case slices.Contains(p.ISR, id):
+		case uncleanEnabled(t) && slices.Contains(p.Replicas, id):
+			np.ISR = []int32{id}
+		default:
+			return
+		}
+		np.Leader = id
+		np.LeaderEpoch++
+		np.PartitionEpoch++
+		recs = append(recs, changed(t, &np))
+	})
+	return recs
+}
+
+// AlterPartition changes a partition's ISR on behalf of its leader
+// (Kafka's AlterPartition). The caller must be the current leader
+// (ErrNotLeader) at the current leader epoch (ErrFencedLeaderEpoch) and
+// know the current partition epoch (ErrInvalidUpdateVersion). newISR
+// must be non-empty, without duplicates, a subset of the replicas and
+// contain the leader (ErrInvalidRequest); brokers it adds must be live
+// (ErrIneligibleReplica). Returns the partition as it now is (unchanged
+// when newISR is the current ISR); the partition epoch is bumped, the
+// leader epoch is not. Needs the active controller.
+func (c *Controller) AlterPartition(topicID [16]byte, partition int32, leaderID int32, leaderEpoch int32, partitionEpoch int32, newISR []int32) (Partition, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.beginWriteLocked(); err != nil {
+		return Partition{}, err
+	}
+	s := c.snap.Load()
+	t := s.TopicsByID[topicID]
+	if t == nil {
+		return Partition{}, fmt.Errorf("%w: topic id %x does not exist", ErrUnknownTopic, topicID)
+	}
+	p := t.Partition(partition)
+	if p == nil {
+		return Partition{}, fmt.Errorf("%w: topic '%s' has no partition %d", ErrUnknownTopic, t.Name, partition)
+	}
+	switch {
+	case leaderEpoch != p.LeaderEpoch:
+		return *p, fmt.Errorf("%w: %s-%d is at leader epoch %d, request has %d", ErrFencedLeaderEpoch, t.Name, partition, p.LeaderEpoch, leaderEpoch)
+	case leaderID != p.Leader:
+		return *p, fmt.Errorf("%w: broker %d does not lead %s-%d (leader %d)", ErrNotLeader, leaderID, t.Name, partition, p.Leader)
+	case partitionEpoch != p.PartitionEpoch:
+		return *p, fmt.Errorf("%w: %s-%d is at partition epoch %d, request has %d", ErrInvalidUpdateVersion, t.Name, partition, p.PartitionEpoch, partitionEpoch)
+	}
+	if len(newISR) == 0 {
+		return *p, fmt.Errorf("%w: empty ISR for %s-%d", ErrInvalidRequest, t.Name, partition)
+	}
+	seen := map[int32]bool{}
+	for _, r := range newISR {
+		switch {
+		case seen[r]:
+			return *p, fmt.Errorf("%w: ISR of %s-%d lists broker %d twice", ErrInvalidRequest, t.Name, partition, r)
+		case !slices.Contains(p.Replicas, r):
+			return *p, fmt.Errorf("%w: broker %d in the ISR of %s-%d is not a replica", ErrInvalidRequest, r, t.Name, partition)
+		case !slices.Contains(p.ISR, r) && !s.Live(r):
+			return *p, fmt.Errorf("%w: broker %d is fenced or unregistered and cannot join the ISR of %s-%d", ErrIneligibleReplica, r, t.Name, partition)
+		}
+		seen[r] = true
+	}
+	if !seen[leaderID] {
+		return *p, fmt.Errorf("%w: ISR of %s-%d must contain its leader %d", ErrInvalidRequest, t.Name, partition, leaderID)
+	}
+	if slices.Equal(newISR, p.ISR) {
+		return *p, nil
+	}
+	np := *p
+	np.ISR = slices.Clone(newISR)
+	np.PartitionEpoch++
+	if err := c.commitLocked([]record{changed(t, &np)}); err != nil {
+		return *p, err
+	}
+	if p := c.snap.Load().TopicsByID[topicID].Partition(partition); p != nil {
+		return *p, nil
+	}
+	return np, nil
+}
+
+// ElectLeaders runs leader elections (Kafka's ElectLeaders). preferred:
+// make the first replica the leader if it is live and in the ISR
+// (ErrElectionNotNeeded if it already leads, ErrPreferredLeaderNotAvailable
+// if it cannot). Otherwise (unclean): give offline partitions a leader,
+// from the ISR if possible, else any live replica, which then forms the
+// ISR alone (ErrElectionNotNeeded if the partition has a leader,
+// ErrEligibleLeadersNotAvailable if no replica is live).
+//
+// partitions maps topic names to partitions; nil means every partition,
+// and then the result holds only the partitions whose leader changed.
+// The result has one entry per partition, nil for success. The error is
+// for the whole request (ErrNotController, ErrClosed, a failed commit).
+func (c *Controller) ElectLeaders(preferred bool, partitions map[string][]int32) (map[TopicPartition]error, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.beginWriteLocked(); err != nil {
+		return nil, err
+	}
+	s := c.snap.Load()
+	all := partitions == nil
+	if all {
+		partitions = map[string][]int32{}
+		for name, t := range s.Topics {
+			for i := range t.Partitions {
+				partitions[name] = append(partitions[name], int32(i))
+			}
+		}
+	}
+	res := map[TopicPartition]error{}
+	var recs []record
+	for _, name := range slices.Sorted(maps.Keys(partitions)) {
+		t := s.Topics[name]
+		for _, idx := range partitions[name] {
+			tp := TopicPartition{name, idx}
+			if _, dup := res[tp]; dup {
+				continue
+			}
+			var p *Partition
+			if t != nil {
+				p = t.Partition(idx)
+			}
+			if p == nil {
+				res[tp] = fmt.Errorf("%w: %s-%d", ErrUnknownTopic, name, idx)
+				continue
+			}
+			np, err := elect(s, p, preferred)
+			if err != nil {
+				if !all {
+					res[tp] = fmt.Errorf("%w: %s-%d", err, name, idx)
+				}
+				continue
+			}
+			res[tp] = nil
+			recs = append(recs, changed(t, np))
+		}
+	}
+	if err := c.commitLocked(recs); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func elect(s *Snapshot, p *Partition, preferred bool) (*Partition, error) {
+	np := *p
+	if preferred {
+		pref := p.Replicas[0]
+		switch {
+		case p.Leader == pref:
+			return nil, ErrElectionNotNeeded
+		case !slices.Contains(p.ISR, pref) || !s.Live(pref):
+			return nil, ErrPreferredLeaderNotAvailable
+		}
+		np.Leader = pref
+	} else {
+		if p.Leader != -1 {
+			return nil, ErrElectionNotNeeded
+		}
+		for _, r := range p.Replicas {
+			if slices.Contains(p.ISR, r) && s.Live(r) {
+				np.Leader = r
+				break
+			}
+		}
+		if np.Leader == -1 {
+			for _, r := range p.Replicas {
+				if s.Live(r) {
+					np.Leader, np.ISR = r, []int32{r}
+					break
+				}
+			}
+		}
+		if np.Leader == -1 {
+			return nil, ErrEligibleLeadersNotAvailable
+		}
+	}
+	np.LeaderEpoch++
+	np.PartitionEpoch++
+	return &np, nil
+}
