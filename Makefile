@@ -40,8 +40,12 @@ fuzz:
 	  done; \
 	done
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./wire ./storage ./broker
+BENCHTIME ?= 500ms
+# Micro-benchmarks, then gregor against franz-go's kfake side by side
+# (bench/run.sh; BENCH_* environment variables tune it).
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./wire ./storage ./broker
+	./bench/run.sh
 
 # Real third-party clients against a real gregor process (compat-tests/).
 compat: build

@@ -1,6 +1,7 @@
 // Command gregor is a Kafka-compatible broker in one binary.
 //
 //	gregor serve [--config server.properties] [--override key=value]...
+//	gregor bench produce|consume|e2e|latency [flags]
 //	gregor version
 package main
 
@@ -33,6 +34,7 @@ func main() {
 func usage() error {
 	return errors.New(`usage:
   gregor serve [--config FILE] [--override key=value]...   run a broker
+  gregor bench produce|consume|e2e|latency [flags]        load and latency test any Kafka broker
   gregor version                                            print the version`)
 }
 
@@ -43,6 +45,8 @@ func run(args []string) error {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:])
+	case "bench":
+		return bench(args[1:])
 	case "version", "--version":
 		fmt.Println("gregor", version)
 		return nil

@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# gregor against franz-go's kfake, side by side (`make bench`).
+#
+# Starts one fresh gregor process (temp data dir, loopback port) and one
+# kfake cluster process (bench/kfake: one broker, loopback port, its own
+# temp data dir), then runs the standard workloads of `gregor bench` against
+# both, interleaved (gregor, kfake, gregor, kfake, ...), BENCH_REPS times,
+# and prints the median of each figure with the ratio gregor/kfake:
+#
+#   produce  1 KiB random records, 8 partitions, acks=all, as fast as possible
+#   consume  fill 256 MiB, then read it from offset 0 over and over
+#   latency  1,000 records/s, linger 0: produce->ack and produce->consume
+#
+# Every run gets a fresh topic, deleted afterwards. On a shared or small
+# machine the client competes with the broker for CPU: figures are noisy,
+# compare ratios from the same run rather than absolute numbers across runs.
+#
+# Environment (defaults in brackets):
+#   BENCH_REPS              runs per workload and broker, median reported [3]
+#   BENCH_WORKLOADS         subset of: produce consume latency ["produce consume latency"]
+#   BENCH_TARGETS           subset of: gregor kfake ["gregor kfake"]
+#   BENCH_DURATION          measured time of produce and latency [8s]
+#   BENCH_WARMUP            unmeasured time before it [1s]
+#   BENCH_CONSUME_DURATION  read time of consume [5s]
+#   BENCH_CONSUME_RECORDS   records the consume topic is filled with [262144]
+#   BENCH_RECORD_SIZE       record value bytes [1024]
+#   BENCH_PARTITIONS        partitions per topic [8]
+#   BENCH_ACKS              produce acks [all]
+#   BENCH_PRODUCERS         producer clients in produce [1]
+#   BENCH_CONSUMERS         consumer clients in consume [2]
+#   BENCH_LATENCY_RATE      records/s of latency [1000]
+#   BENCH_KFAKE_MEMORY=1    keep kfake's data in memory (default: on disk, like gregor)
+#   BENCH_KEEP_LOGS=1       keep the work dir (broker logs, raw results)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+GREGOR=$ROOT/bin/gregor
+REPS=${BENCH_REPS:-3}
+WORKLOADS=${BENCH_WORKLOADS:-"produce consume latency"}
+TARGETS=${BENCH_TARGETS:-"gregor kfake"}
+DURATION=${BENCH_DURATION:-8s}
+WARMUP=${BENCH_WARMUP:-1s}
+CONSUME_DURATION=${BENCH_CONSUME_DURATION:-5s}
+CONSUME_RECORDS=${BENCH_CONSUME_RECORDS:-262144}
+RECORD_SIZE=${BENCH_RECORD_SIZE:-1024}
+PARTITIONS=${BENCH_PARTITIONS:-8}
+ACKS=${BENCH_ACKS:-all}
+PRODUCERS=${BENCH_PRODUCERS:-1}
+CONSUMERS=${BENCH_CONSUMERS:-2}
+LATENCY_RATE=${BENCH_LATENCY_RATE:-1000}
+START=$(date +%s)
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gregor-bench.XXXXXX")
+RESULTS=$WORK/results
+: >"$RESULTS"
+PIDS=()
+
+cleanup() {
+  local rc=$?
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  if [[ $rc -ne 0 || -n ${BENCH_KEEP_LOGS:-} ]]; then
+    echo "work dir kept: $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== building"
+if [[ ! -x $GREGOR || -n ${BENCH_REBUILD:-} ]]; then
+  make -s build
+fi
+(cd bench/kfake && go build -o "$WORK/kfake" .)
+
+# wait_addr FILE PATTERN: waits up to 15 s for PATTERN (a host:port regex
+# match) in FILE and prints the first match.
+wait_addr() {
+  local file=$1 pattern=$2 addr
+  for _ in $(seq 150); do
+    addr=$(grep -oE "$pattern" "$file" 2>/dev/null | head -1 || true)
+    if [[ -n $addr ]]; then
+      echo "$addr"
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "broker did not start; log:" >&2
+  cat "$file" >&2
+  return 1
+}
+
+declare -A ADDR PID
+for t in $TARGETS; do
+  case $t in
+  gregor)
+    mkdir -p "$WORK/gregor-data"
+    "$GREGOR" serve --log-format json --log-level info \
+      --override "log.dirs=$WORK/gregor-data" \
+      --override "listeners=PLAINTEXT://127.0.0.1:0" \
+      >"$WORK/gregor.log" 2>&1 &
+    PID[gregor]=$!
+    PIDS+=("$!")
+    # The "listening" line carries the port the kernel chose.
+    ADDR[gregor]=$(wait_addr "$WORK/gregor.log" '"addr":"127\.0\.0\.1:[0-9]+' | sed 's/.*"//')
+    ;;
+  kfake)
+    kargs=(--port 0)
+    if [[ -z ${BENCH_KFAKE_MEMORY:-} ]]; then
+      kargs+=(--data-dir "$WORK/kfake-data")
+    fi
+    "$WORK/kfake" "${kargs[@]}" >"$WORK/kfake.log" 2>&1 &
+    PID[kfake]=$!
+    PIDS+=("$!")
+    ADDR[kfake]=$(wait_addr "$WORK/kfake.log" '127\.0\.0\.1:[0-9]+')
+    ;;
+  *)
+    echo "unknown target $t (want gregor or kfake)" >&2
+    exit 2
+    ;;
+  esac
+  echo "   $t: ${ADDR[$t]} pid ${PID[$t]}"
+done
+
+echo "== machine: $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg), $(go version | cut -d' ' -f3)"
+echo "== $REPS reps of [$WORKLOADS] against [$TARGETS], interleaved"
+
+workload_args() {
+  case $1 in
+  produce) echo "--duration $DURATION --warmup $WARMUP --producers $PRODUCERS --acks $ACKS" ;;
+  consume) echo "--duration $CONSUME_DURATION --records $CONSUME_RECORDS --consumers $CONSUMERS" ;;
+  latency) echo "--duration $DURATION --warmup $WARMUP --rate $LATENCY_RATE --acks $ACKS" ;;
+  *)
+    echo "unknown workload $1" >&2
+    return 2
+    ;;
+  esac
+}
+
+for w in $WORKLOADS; do
+  args=$(workload_args "$w")
+  for rep in $(seq "$REPS"); do
+    for t in $TARGETS; do
+      before=$(wc -l <"$RESULTS")
+      # shellcheck disable=SC2086
+      if ! "$GREGOR" bench "$w" --quiet --brokers "${ADDR[$t]}" --pid "${PID[$t]}" --label "$t" \
+        --result "$RESULTS" --record-size "$RECORD_SIZE" --partitions "$PARTITIONS" $args \
+        >"$WORK/$w-$t-$rep.out" 2>&1; then
+        echo "   $w $t #$rep FAILED:" >&2
+        cat "$WORK/$w-$t-$rep.out" >&2
+        exit 1
+      fi
+      tail -n +"$((before + 1))" "$RESULTS" | while read -r line; do
+        printf '   %-8s %-7s #%s %s\n' "$w" "$t" "$rep" \
+          "$(tr ' ' '\n' <<<"$line" | grep -E '^(series|mib_s|p99_ms|cpu_s_gib|rss_mib|errors)=' | tr '\n' ' ')"
+      done
+    done
+  done
+done
+
+# field LINE KEY: the value of KEY=... in a result line.
+field() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"; }
+
+# median TARGET WORKLOAD SERIES KEY: median over the reps ("-" if none).
+# cpu_pct is derived: broker CPU as % of a core (cpu-s/GiB × GiB/s).
+median() {
+  local vals=() line v
+  while read -r line; do
+    [[ -z $line ]] && continue
+    if [[ $4 == cpu_pct ]]; then
+      local c m
+      c=$(field "$line" cpu_s_gib)
+      m=$(field "$line" mib_s)
+      [[ $c == - ]] && continue
+      v=$(awk -v c="$c" -v m="$m" 'BEGIN { printf "%.1f", c * m / 1024 * 100 }')
+    else
+      v=$(field "$line" "$4")
+    fi
+    [[ $v == - || -z $v ]] && continue
+    vals+=("$v")
+  done < <(grep -E "^label=$1 workload=$2 series=$3 " "$RESULTS" || true)
+  if [[ ${#vals[@]} -eq 0 ]]; then
+    echo -
+    return
+  fi
+  printf '%s\n' "${vals[@]}" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+ratio() {
+  if [[ $1 == - || $2 == - ]]; then
+    echo -
+  else
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2f", a / b }'
+  fi
+}
+
+echo
+echo "== gregor vs kfake: median of $REPS (noisy: $(nproc) shared cpus, load now $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "   ratio = gregor/kfake: above 1 is better for throughput, below 1 is better for cpu, latency and memory"
+printf '%-8s %-26s %12s %12s %9s\n' workload metric gregor kfake ratio
+row() { # WORKLOAD SERIES KEY LABEL
+  local g k
+  g=$(median gregor "$1" "$2" "$3")
+  k=$(median kfake "$1" "$2" "$3")
+  printf '%-8s %-26s %12s %12s %9s\n' "$1" "$4" "$g" "$k" "$(ratio "$g" "$k")"
+}
+for w in $WORKLOADS; do
+  case $w in
+  produce)
+    row produce produce mib_s "MiB/s"
+    row produce produce rec_s "records/s"
+    row produce produce p99_ms "p99 produce->ack ms"
+    row produce produce cpu_s_gib "broker cpu-s/GiB"
+    row produce produce rss_mib "broker peak RSS MiB"
+    ;;
+  consume)
+    row consume consume mib_s "MiB/s"
+    row consume consume cpu_s_gib "broker cpu-s/GiB"
+    row consume consume rss_mib "broker peak RSS MiB"
+    ;;
+  latency)
+    row latency produce p50_ms "p50 produce->ack ms"
+    row latency produce p99_ms "p99 produce->ack ms"
+    row latency e2e p50_ms "p50 produce->consume ms"
+    row latency e2e p99_ms "p99 produce->consume ms"
+    row latency e2e p999_ms "p999 produce->consume ms"
+    row latency produce cpu_pct "broker cpu % of a core"
+    ;;
+  esac
+done
+echo "== done in $(($(date +%s) - START))s"
