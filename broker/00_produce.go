@@ -9,7 +9,9 @@ package broker
 // such a request fails anywhere the connection is closed instead, as Kafka
 // does, so the client notices. v13 names topics by id.
 //
-// Transactional batches are refused (no transaction support yet).
+// Transactional batches are refused (no transaction support yet), and so
+// are writes to internal topics (__consumer_offsets), which only the
+// broker itself writes.
 
 import (
 	"fmt"
@@ -54,6 +56,9 @@ var produceHandler = handle(kmsg.Produce, 3, 13, func(s *Server, r *request, req
 				sp.ErrorCode = kerr.UnknownTopicID.Code
 			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions):
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case t.Internal:
+				// Only the broker writes __consumer_offsets and friends.
+				err = fmt.Errorf("%w %s", errInternalTopic, t.Name)
 			case t.Partitions[rp.Partition].Leader != s.cfg.NodeID:
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code
 			default:

@@ -39,6 +39,7 @@ var fetchHandler = handle(kmsg.Fetch, 4, 18, func(s *Server, r *request, req *km
 	for {
 		snap := s.ctrl.Snapshot()
 		resp.Topics = resp.Topics[:0]
+		releaseRegions(r.regions) // a previous pass's regions are not sent
 		r.regions = r.regions[:0]
 		total, sawError := s.fetchOnce(snap, r, req, resp, maxBytes)
 		if sawError || total >= int64(req.MinBytes) || req.MinBytes <= 0 || !time.Now().Before(deadline) {

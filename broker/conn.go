@@ -145,7 +145,11 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 		return fmt.Errorf("%s (key %d) is not served", kmsg.NameForKey(req.Key), req.Key)
 	}
 	r := &request{Header: req.Header, body: req.Body, conn: c}
+	sent := false
 	defer func() {
+		if !sent {
+			releaseRegions(r.regions) // error, panic or no response: nobody will write them
+		}
 		if p := recover(); p != nil {
 			c.log.Error().Str("api", kmsg.NameForKey(req.Key)).Int16("version", req.Version).
 				Int32("corr", req.CorrelationID).Interface("panic", p).Bytes("stack", debug.Stack()).
@@ -160,11 +164,20 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 	if resp == nil {
 		return nil // acks=0 produce: no response at all
 	}
+	sent = true // send owns the regions from here
 	return c.send(req.CorrelationID, resp, r.regions)
 }
 
+// releaseRegions releases file regions that will not be written.
+func releaseRegions(regions []storage.Region) {
+	for _, r := range regions {
+		r.Release()
+	}
+}
+
 // send encodes resp and queues it for the writer. regions, if any, replace
-// the record placeholders of a Fetch response (see fetchMarker).
+// the record placeholders of a Fetch response (see fetchMarker); send takes
+// ownership of them: they are released once written or dropped.
 func (c *conn) send(corr int32, resp kmsg.Response, regions []storage.Region) error {
 	bp := bufPool.Get().(*[]byte)
 	b := wire.AppendResponse((*bp)[:0], corr, resp)
@@ -174,6 +187,7 @@ func (c *conn) send(corr int32, resp kmsg.Response, regions []storage.Region) er
 		var err error
 		if ob.parts, err = spliceRegions(b, regions, resp.IsFlexible()); err != nil {
 			ob.release()
+			releaseRegions(regions)
 			return err
 		}
 	}
@@ -239,11 +253,17 @@ func (c *conn) writeLoop(done chan<- struct{}) {
 	}
 }
 
+// release returns the encode buffer to the pool and releases the file
+// regions (written or not: called after the write, or to drop ob).
 func (ob *outbound) release() {
 	if ob.buf != nil && cap(*ob.buf) <= 1<<20 {
 		bufPool.Put(ob.buf)
 	}
 	ob.buf = nil
+	for i := range ob.parts {
+		ob.parts[i].region.Release()
+		ob.parts[i].region = storage.Region{}
+	}
 }
 
 // sendRegion writes a file region to the connection: sendfile(2) on a TCP

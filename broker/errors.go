@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"gregor/controller"
+	"gregor/coordinator"
 	"gregor/storage"
 )
 
@@ -31,10 +32,19 @@ var errorCodes = []struct {
 	{controller.ErrInvalidReplicationFactor, kerr.InvalidReplicationFactor},
 	{controller.ErrInvalidReplicaAssignment, kerr.InvalidReplicaAssignment},
 	{controller.ErrInvalidConfig, kerr.InvalidConfig},
+	{controller.ErrInvalidRequest, kerr.InvalidRequest},
+	{storage.ErrPolicyViolation, kerr.PolicyViolation},
 	{errUnknownPartition, kerr.UnknownTopicOrPartition},
+	{errInternalTopic, kerr.InvalidTopicException},
+	{coordinator.ErrNotCoordinator, kerr.NotCoordinator},
+	{coordinator.ErrClosed, kerr.CoordinatorNotAvailable},
+	{coordinator.ErrCorruptRecord, kerr.CorruptMessage},
 }
 
-var errUnknownPartition = errors.New("broker: unknown topic or partition")
+var (
+	errUnknownPartition = errors.New("broker: unknown topic or partition")
+	errInternalTopic    = errors.New("broker: cannot append to internal topic")
+)
 
 // errCode returns the Kafka error code for err (0 for nil).
 func errCode(err error) int16 {

@@ -243,6 +243,21 @@ func (s *Server) storageConfig(t *controller.Topic) storage.Config {
 	i64("retention.ms", &cfg.RetentionMs)
 	i64("retention.bytes", &cfg.RetentionBytes)
 	cfg.LogAppendTime = get("message.timestamp.type") == "LogAppendTime"
+	if cfg.RetentionMs == 0 {
+		cfg.RetentionMs = 1 // storage reads 0 as "default"
+	}
+	if cfg.RetentionBytes == 0 {
+		cfg.RetentionBytes = 1 // storage reads 0 as "default"; 1 differs only when sizes add up exactly
+	}
+	cfg.CleanupPolicy = get("cleanup.policy")
+	if strings.TrimSpace(cfg.CleanupPolicy) == "" {
+		cfg.CleanupPolicy = "none" // an empty list: neither delete nor compact
+	}
+	i64("delete.retention.ms", &cfg.DeleteRetentionMs)
+	i64("min.compaction.lag.ms", &cfg.MinCompactionLagMs)
+	if f, err := strconv.ParseFloat(strings.TrimSpace(get("min.cleanable.dirty.ratio")), 64); err == nil {
+		cfg.MinCleanableDirtyRatio = f
+	}
 	if v, _, _ := s.cfg.Value("log.flush.on.append"); v == "true" {
 		cfg.FsyncOnAppend = true
 	}

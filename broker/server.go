@@ -19,12 +19,13 @@ import (
 
 // Server is one broker node.
 type Server struct {
-	cfg   Config
-	log   zerolog.Logger
-	ctrl  *controller.Controller
-	parts *partitions
-	pids  *producerIDs
-	table *handlerTable
+	cfg    Config
+	log    zerolog.Logger
+	ctrl   *controller.Controller
+	parts  *partitions
+	pids   *producerIDs
+	groups *groups // consumer group coordinator
+	table  *handlerTable
 
 	listeners []net.Listener
 
@@ -75,6 +76,7 @@ func New(cfg Config, log zerolog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("broker: register: %w", err)
 	}
 	s.parts = newPartitions(s, dir)
+	s.groups = newGroups(s)
 	if err := s.parts.openAll(); err != nil {
 		s.parts.closeAll()
 		ctrl.Close()
@@ -118,10 +120,12 @@ func (s *Server) Addr() net.Addr { return s.listeners[0].Addr() }
 // gracefully: listeners close, each connection finishes the request it is
 // handling and writes every queued response, logs are flushed and closed.
 func (s *Server) Run(ctx context.Context) error {
+	s.groups.start()
 	for i, ln := range s.listeners {
 		s.log.Info().Str("listener", s.cfg.Listeners[i].Name).Str("addr", ln.Addr().String()).Msg("listening")
 		s.goroutine(func() { s.accept(ln, s.advertisedFor(s.cfg.Listeners[i].Name)) })
 	}
+	s.startLogMaintenance()
 	<-ctx.Done()
 	s.log.Info().Msg("shutting down")
 	s.cancel()
@@ -145,6 +149,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.mu.Unlock()
 		<-done
 	}
+	s.groups.close()
 	var errs []error
 	errs = append(errs, s.parts.closeAll())
 	errs = append(errs, s.ctrl.Close())

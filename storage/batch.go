@@ -153,6 +153,16 @@ func validateBatch(b []byte) (BatchHeader, error) {
 	return h, nil
 }
 
+// checkStoredCount is checkCount for batches already in the log: the
+// compactor keeps a batch's lastOffsetDelta while dropping records, and may
+// keep an empty batch (Kafka retains the last batch of each producer).
+func checkStoredCount(h BatchHeader) error {
+	if h.NumRecords < 0 || h.LastOffsetDelta < 0 || int64(h.NumRecords) > int64(h.LastOffsetDelta)+1 {
+		return fmt.Errorf("%w: record count %d does not fit lastOffsetDelta %d", ErrCorruptMessage, h.NumRecords, h.LastOffsetDelta)
+	}
+	return nil
+}
+
 func checkCount(h BatchHeader) error {
 	if h.NumRecords <= 0 || h.LastOffsetDelta < 0 || int64(h.NumRecords) != int64(h.LastOffsetDelta)+1 {
 		return fmt.Errorf("%w: record count %d does not match lastOffsetDelta %d", ErrCorruptMessage, h.NumRecords, h.LastOffsetDelta)

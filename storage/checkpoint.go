@@ -16,6 +16,8 @@ const (
 	recoveryPointFile   = "recovery-point-offset-checkpoint"
 	highWatermarkFile   = "high-watermark"
 	leaderEpochFile     = "leader-epoch-checkpoint"
+	logStartFile        = "log-start-offset-checkpoint"
+	cleanerFile         = "cleaner-offset-checkpoint"
 	cleanShutdownMarker = ".clean-shutdown"
 )
 

@@ -18,12 +18,25 @@
 //	                                  the segment is sealed or the log closed
 //	<offset>.snapshot                 producer state as of offset (clean Close, segment roll)
 //	recovery-point-offset-checkpoint  "0\n<offset>\n": everything below is fsynced
+//	log-start-offset-checkpoint       "0\n<offset>\n": log start offset (DeleteRecords, retention)
+//	cleaner-offset-checkpoint         "0\n<offset>\n": compaction cleaned everything below
+//	<base>.{log,index,timeindex}.cleaned / .swap, <base>.cleaner-swap
+//	                                  a compaction swap in progress (see compact.go)
 //	high-watermark                    "0\n<offset>\n"
 //	leader-epoch-checkpoint           "0\n<n>\n<epoch> <startOffset>\n..." (Kafka's format)
 //	.clean-shutdown                   written by Close, removed by Open
 //
 // Index files are not preallocated. Index lookups are binary searches using
 // pread on the index files (page cache), so memory per log is O(segments).
+//
+// Maintenance: EnforceRetention (retention.ms/bytes, log start offset),
+// DeleteRecords, TruncateTo and EndOffsetForEpoch (replication), Compact
+// (cleanup.policy=compact), FlushIfDue (flush.ms). The broker drives them
+// from its background loops; storage starts no goroutines.
+//
+// Segment files are reference counted: a Region from Read keeps its segment's
+// files open (and readable, though unlinked) until Region.Release, so
+// removing segments never breaks an in-flight sendfile.
 //
 // Concurrency: Append is serialized by the log mutex. Read, OffsetForTimestamp,
 // LogEndOffset and HighWatermark run concurrently with Append: the writer

@@ -12,8 +12,9 @@ var (
 	ErrUnsupportedMagic = errors.New("storage: unsupported message format (magic != 2)")
 	// ErrMessageTooLarge: a batch larger than Config.MaxMessageBytes. Kafka: MESSAGE_TOO_LARGE.
 	ErrMessageTooLarge = errors.New("storage: message too large")
-	// ErrInvalidRecord: empty records, or more than one batch in an append
-	// that carries a producer id. Kafka: INVALID_RECORD.
+	// ErrInvalidRecord: empty records, more than one batch in an append
+	// that carries a producer id, or a record without a key appended to a
+	// compacted log. Kafka: INVALID_RECORD.
 	ErrInvalidRecord = errors.New("storage: invalid record")
 	// ErrOutOfOrderSequence: sequence gap for an idempotent producer.
 	// Kafka: OUT_OF_ORDER_SEQUENCE_NUMBER.
@@ -24,6 +25,12 @@ var (
 	// ErrOffsetOutOfRange: Read below the log start or above the log end.
 	// Kafka: OFFSET_OUT_OF_RANGE.
 	ErrOffsetOutOfRange = errors.New("storage: offset out of range")
+	// ErrPolicyViolation: DeleteRecords on a log whose cleanup.policy does
+	// not include delete. Kafka: POLICY_VIOLATION.
+	ErrPolicyViolation = errors.New("storage: policy violation")
+	// ErrCompactionAborted: Compact gave up because the log was truncated
+	// (or closed) while it cleaned; nothing was changed by the abandoned part.
+	ErrCompactionAborted = errors.New("storage: compaction aborted")
 	// ErrClosed: the log was closed or deleted.
 	ErrClosed = errors.New("storage: log closed")
 	// ErrStorage wraps I/O errors. Kafka: KAFKA_STORAGE_ERROR.

@@ -127,7 +127,7 @@ func crash(l *Log) {
 		return
 	}
 	for _, s := range l.segments() {
-		s.close()
+		s.closeFiles()
 	}
 }
 
@@ -147,6 +147,7 @@ func readAll(t testing.TB, l *Log, from int64, maxBytes int32) []byte {
 			t.Fatalf("Read(%d) returned empty region below HW %d", off, hw)
 		}
 		b, err := reg.ReadAll()
+		reg.Release()
 		if err != nil {
 			t.Fatalf("ReadAll: %v", err)
 		}

@@ -15,7 +15,9 @@ import (
 // Log is one partition's log: a directory of segments plus checkpoint files.
 //
 // Locking: mu serializes appends and every change to the segment list and
-// writer state; flushMu serializes Flush/Close (lock order: flushMu, then mu).
+// writer state; flushMu serializes Flush/Close/TruncateTo; cleanMu
+// serializes Compact, which holds mu only to plan and to swap segments in
+// (lock order: cleanMu, flushMu, mu).
 // Readers (Read, LogEndOffset, ...) take no lock: they load the published
 // atomics (leo, then segs, then each segment's size/index counts), which the
 // writer stores in the reverse order after the bytes are written.
@@ -23,6 +25,7 @@ type Log struct {
 	dir string
 	now func() time.Time
 
+	cleanMu sync.Mutex // one Compact at a time; taken before flushMu and mu
 	flushMu sync.Mutex
 	mu      sync.Mutex
 	// Guarded by mu.
@@ -33,8 +36,21 @@ type Log struct {
 	lastFlushMs   int64
 	recoveryPoint int64
 	autoHW        bool
+	// cleanerCheckpoint is the first dirty offset: the compactor has cleaned
+	// everything below it (persisted in cleaner-offset-checkpoint).
+	cleanerCheckpoint int64
+	// truncations counts TruncateTo calls; a compaction started before one
+	// is abandoned.
+	truncations int64
+	// deleteHorizon is the earliest tombstone delete horizon the compactor
+	// set (0: none known); cleaning is due once it passes.
+	deleteHorizon int64
+	// testHookSwap, when set (tests only), is called at each compaction
+	// swap step; returning true stops there as if the process had crashed.
+	testHookSwap func(step int) bool
 
 	segs     atomic.Pointer[[]*segment] // sorted by base; copy-on-write
+	retained atomic.Int64               // removed segments still open (see RetainedSegments)
 	leo      atomic.Int64
 	hw       atomic.Int64
 	logStart atomic.Int64
@@ -51,13 +67,30 @@ type AppendResult struct {
 }
 
 // Region is a byte range of whole batches inside one segment file.
+//
+// A non-empty Region returned by Read holds a reference on its segment's
+// files: they stay open and readable, even if retention, compaction,
+// truncation, Close or Delete removes the segment meanwhile, until Release
+// is called. Every Region from Read must be released exactly once after its
+// bytes were sent or read (or when it is dropped); a copy of a Region is the
+// same reference, so release only one of the copies. Releasing twice
+// corrupts the count (it is not idempotent per region); Release on the zero
+// Region is a no-op.
 type Region struct {
-	// File is the segment's .log file. It stays open until the log is closed
-	// or deleted. Read it only with explicit offsets (pread/sendfile with an
-	// offset); its seek position is meaningless.
+	// File is the segment's .log file. Read it only with explicit offsets
+	// (pread/sendfile with an offset); its seek position is meaningless.
 	File *os.File
 	Pos  int64
 	Len  int64
+
+	seg *segment
+}
+
+// Release drops the region's reference on its segment files. See Region.
+func (r Region) Release() {
+	if r.seg != nil {
+		r.seg.release()
+	}
 }
 
 // ReadAll reads the region into a new buffer.
@@ -108,6 +141,12 @@ func (l *Log) Config() Config {
 	defer l.mu.Unlock()
 	return l.cfg
 }
+
+// RetainedSegments is the number of segments removed from the log
+// (retention, DeleteRecords, compaction, truncation) whose files are still
+// open because a Region of them has not been released. It returns to zero
+// once every region is released: a test hook for leaks.
+func (l *Log) RetainedSegments() int64 { return l.retained.Load() }
 
 // Dir returns the log's directory.
 func (l *Log) Dir() string { return l.dir }
@@ -203,18 +242,28 @@ func parseRecords(records []byte, maxMessageBytes int32, refs []batchRef) ([]bat
 // partitionLeaderEpoch into records in place. With Config.LogAppendTime it
 // also sets the timestamp type, baseTimestamp and maxTimestamp to now and
 // recomputes the CRC. Control batches are accepted (the broker must reject
-// them from clients). Safe for concurrent use; appends are serialized.
+// them from clients). With cleanup.policy compact, a record without a key is
+// ErrInvalidRecord. Safe for concurrent use; appends are serialized.
 func (l *Log) Append(records []byte, leaderEpoch int32) (AppendResult, error) {
 	if l.closed.Load() {
 		return AppendResult{}, ErrClosed
 	}
 	l.mu.Lock()
-	maxMsg := l.cfg.MaxMessageBytes
+	maxMsg, compacts := l.cfg.MaxMessageBytes, l.cfg.Compacts()
 	l.mu.Unlock()
 	var buf [1]batchRef
 	refs, err := parseRecords(records, maxMsg, buf[:0])
 	if err != nil {
 		return AppendResult{}, err
+	}
+	if compacts {
+		// Kafka: INVALID_RECORD for a keyless record in a compacted topic
+		// (compressed batches are decompressed to check).
+		for _, r := range refs {
+			if err := checkKeys(records[r.pos:r.pos+int(r.h.Size())], r.h); err != nil {
+				return AppendResult{}, err
+			}
+		}
 	}
 
 	l.mu.Lock()
@@ -419,7 +468,22 @@ func (l *Log) Read(offset, maxOffset int64, maxBytes int32, minOneBatch bool) (R
 	r := newHdrReader(nil)
 	defer r.put()
 	for i := findSegment(segs, offset); i < len(segs); i++ {
-		reg, found, err := segs[i].read(r, offset, maxOffset, int64(max(maxBytes, 0)), minOneBatch)
+		seg := segs[i]
+		if !seg.acquire() {
+			// Removed (retention, compaction, truncation) since we loaded
+			// the list: start over with the current one.
+			if l.closed.Load() {
+				return Region{}, ErrClosed
+			}
+			return l.Read(offset, maxOffset, maxBytes, minOneBatch)
+		}
+		reg, found, err := seg.read(r, offset, maxOffset, int64(max(maxBytes, 0)), minOneBatch)
+		if err != nil || !found || reg.Len == 0 {
+			seg.release()
+			reg = Region{}
+		} else {
+			reg.seg = seg
+		}
 		if err != nil || found {
 			if l.closed.Load() && err != nil {
 				err = ErrClosed
@@ -511,37 +575,48 @@ func (l *Log) OffsetForTimestamp(ts int64) (int64, int64, error) {
 	r := newHdrReader(nil)
 	defer r.put()
 	for i, s := range segs {
-		if maxTs[i] < ts {
-			continue
+		if maxTs[i] < ts || !s.acquire() {
+			continue // no match, or removed meanwhile
 		}
-		end := s.size.Load()
-		off, err := s.lookupTime(ts, s.tidxN.Load())
-		if err != nil {
-			return -1, -1, err
-		}
-		pos := int64(0)
-		if off >= 0 {
-			if pos, err = s.lookup(off, s.idxN.Load()); err != nil {
-				return -1, -1, err
-			}
-		}
-		r.f, r.bufLen = s.log, 0
-		for pos < end {
-			h, err := r.header(pos, end)
-			if err != nil {
-				return -1, -1, ioErrOrCorrupt(err)
-			}
-			if h.Length < BatchHeaderSize-logOverhead {
-				return -1, -1, fmt.Errorf("%w: bad batch length at position %d", ErrCorruptMessage, pos)
-			}
-			if h.MaxTimestamp >= ts {
-				o, t, err := s.resolveTimestamp(pos, h, func(rt int64) bool { return rt >= ts })
-				return o, t, err
-			}
-			pos += h.Size()
+		o, t, found, err := s.offsetForTimestamp(r, ts)
+		s.release()
+		if err != nil || found {
+			return o, t, err
 		}
 	}
 	return -1, -1, nil
+}
+
+// offsetForTimestamp is OffsetForTimestamp within one segment; the caller
+// holds a reference.
+func (s *segment) offsetForTimestamp(r *hdrReader, ts int64) (int64, int64, bool, error) {
+	end := s.size.Load()
+	off, err := s.lookupTime(ts, s.tidxN.Load())
+	if err != nil {
+		return -1, -1, false, err
+	}
+	pos := int64(0)
+	if off >= 0 {
+		if pos, err = s.lookup(off, s.idxN.Load()); err != nil {
+			return -1, -1, false, err
+		}
+	}
+	r.f, r.bufLen = s.log, 0
+	for pos < end {
+		h, err := r.header(pos, end)
+		if err != nil {
+			return -1, -1, false, ioErrOrCorrupt(err)
+		}
+		if h.Length < BatchHeaderSize-logOverhead {
+			return -1, -1, false, fmt.Errorf("%w: bad batch length at position %d", ErrCorruptMessage, pos)
+		}
+		if h.MaxTimestamp >= ts {
+			o, t, err := s.resolveTimestamp(pos, h, func(rt int64) bool { return rt >= ts })
+			return o, t, err == nil, err
+		}
+		pos += h.Size()
+	}
+	return -1, -1, false, nil
 }
 
 // resolveTimestamp returns the offset and timestamp of the first record in
@@ -591,9 +666,10 @@ func (l *Log) MaxTimestamp() (int64, int64) {
 		}
 	}
 	l.mu.Unlock()
-	if best == nil || l.closed.Load() {
+	if best == nil || l.closed.Load() || !best.acquire() {
 		return -1, -1
 	}
+	defer best.release()
 	r := newHdrReader(nil)
 	defer r.put()
 	pos, h, found, err := best.find(r, bestOff, best.size.Load())
@@ -622,8 +698,10 @@ func (l *Log) Flush() error {
 	nowMs := l.now().UnixMilli()
 	l.mu.Unlock()
 	for i, s := range segs {
-		if i == len(segs)-1 || segs[i+1].base > rp {
-			if err := s.sync(); err != nil {
+		if (i == len(segs)-1 || segs[i+1].base > rp) && s.acquire() {
+			err := s.sync()
+			s.release()
+			if err != nil {
 				return err
 			}
 		}

@@ -70,6 +70,7 @@ func TestRandomizedModel(t *testing.T) {
 					t.Fatalf("seed %d: Read: %v", seed, err)
 				}
 				got, err := reg.ReadAll()
+				reg.Release()
 				if err != nil {
 					t.Fatal(err)
 				}

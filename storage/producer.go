@@ -127,6 +127,16 @@ func (ps *producerState) update(h BatchHeader) {
 	})
 }
 
+// evictBefore forgets producers whose last batch ends below off (the log
+// start offset moved past everything they wrote), as Kafka does.
+func (ps *producerState) evictBefore(off int64) {
+	for pid, e := range ps.producers {
+		if len(e.batches) > 0 && e.batches[len(e.batches)-1].lastOff < off {
+			delete(ps.producers, pid)
+		}
+	}
+}
+
 // Snapshot file: "<20-digit offset>.snapshot" holding the state after every
 // batch below offset. Layout (big endian):
 //

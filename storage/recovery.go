@@ -18,6 +18,9 @@ import (
 // and reads only the active segment's tail after its last index entry. Any
 // segment whose index files are missing or fail a sanity check is rebuilt.
 func (l *Log) load() error {
+	if err := recoverSwaps(l.dir); err != nil {
+		return err
+	}
 	ents, err := os.ReadDir(l.dir)
 	if err != nil {
 		return ioErr(err)
@@ -93,13 +96,15 @@ func (l *Log) load() error {
 			if err != nil {
 				return err
 			}
-			if !last && (truncated || s.next != segs[i+1].base) {
+			if !last && (truncated || s.next > segs[i+1].base) {
 				// Data after a corrupt point is unreachable: drop it.
 				for _, t := range segs[i+1:] {
-					t.remove(l.dir)
+					t.remove(l.dir, &l.retained)
 				}
 				segs = segs[:i+1]
 				publishSegs()
+			} else if !last {
+				s.next = segs[i+1].base // compaction may have dropped its last batches
 			}
 		} else if !last {
 			s.next = segs[i+1].base
@@ -119,9 +124,20 @@ func (l *Log) load() error {
 	leo := active.next
 	l.leo.Store(leo)
 	l.hw.Store(leo)
-	l.logStart.Store(segs[0].base)
 	l.recoveryPoint = leo
 	l.truncateEpochsLocked(leo)
+	start := segs[0].base
+	if cp, ok := readOffsetCheckpoint(l.dir, logStartFile); ok && cp > start {
+		start = min(cp, leo)
+	}
+	l.logStart.Store(segs[0].base)
+	if err := l.deletePrefixLocked(findSegment(segs, start), start); err != nil {
+		return err
+	}
+	l.cleanerCheckpoint = l.logStart.Load()
+	if cp, ok := readOffsetCheckpoint(l.dir, cleanerFile); ok {
+		l.cleanerCheckpoint = min(max(cp, l.cleanerCheckpoint), leo)
+	}
 
 	if err := l.loadProducerState(leo); err != nil {
 		return err
@@ -200,14 +216,14 @@ func (s *segment) loadIndexes(active bool) (bool, error) {
 		if err != nil {
 			return false, nil
 		}
-		if checkLength(h, logSize-pos) != nil || checkCount(h) != nil {
+		if checkLength(h, logSize-pos) != nil || checkStoredCount(h) != nil {
 			return false, nil
 		}
 		if first && lastIdxOff >= 0 {
 			if h.LastOffset() != lastIdxOff {
 				return false, nil
 			}
-		} else if h.BaseOffset != expect {
+		} else if h.BaseOffset < expect {
 			return false, nil
 		}
 		if h.MaxTimestamp > s.maxTs {
@@ -248,7 +264,7 @@ func (l *Log) recoverSegment(s *segment, sealed bool) (bool, error) {
 			return false, ioErr(err)
 		}
 		h, err := ParseBatchHeader(hdr)
-		if err != nil || checkLength(h, size-pos) != nil || checkCount(h) != nil || h.BaseOffset != next {
+		if err != nil || checkLength(h, size-pos) != nil || checkStoredCount(h) != nil || h.BaseOffset < next {
 			break
 		}
 		if pos+h.Size() > 1<<32 {

@@ -26,11 +26,22 @@ const (
 //
 // Readers use only the published atomics (size, idxN, tidxN) and immutable
 // fields; everything else is owned by the writer (Log.mu held).
+//
+// refs counts the owners of the open files: one for the log while the
+// segment is in its list, plus one per reader inside Read (and per Region
+// it returns, until Region.Release). The files are closed when it drops to
+// zero, so a segment removed by retention, compaction or truncation stays
+// readable (on POSIX its unlinked files live on) until the last region of
+// it is released.
 type segment struct {
 	base int64
 	log  *os.File
 	idx  *os.File
 	tidx *os.File
+	refs atomic.Int64
+	// retained, once the segment left the log, is the log's count of
+	// removed segments still open; closeFiles decrements it.
+	retained atomic.Pointer[atomic.Int64]
 
 	size  atomic.Int64 // published bytes of .log
 	idxN  atomic.Int64 // published .index entries
@@ -79,23 +90,58 @@ func parseSegmentName(name, suffix string) (int64, bool) {
 }
 
 func openSegment(dir string, base int64) (*segment, error) {
+	return openSegmentFiles(base, segmentName(dir, base, logSuffix), segmentName(dir, base, indexSuffix), segmentName(dir, base, timeIndexSuffix), 0)
+}
+
+// openSegmentFiles opens (creating) a segment from explicit paths; flag is
+// added to the open flags (os.O_TRUNC for the cleaner's new files).
+func openSegmentFiles(base int64, logPath, idxPath, tidxPath string, flag int) (*segment, error) {
 	s := &segment{base: base, next: base, lastTidxTs: -1, maxTs: -1, maxTsOff: -1}
+	s.refs.Store(1)
 	var err error
-	if s.log, err = os.OpenFile(segmentName(dir, base, logSuffix), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+	if s.log, err = os.OpenFile(logPath, os.O_RDWR|os.O_CREATE|flag, 0o644); err != nil {
 		return nil, ioErr(err)
 	}
-	if s.idx, err = os.OpenFile(segmentName(dir, base, indexSuffix), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
-		s.close()
+	if s.idx, err = os.OpenFile(idxPath, os.O_RDWR|os.O_CREATE|flag, 0o644); err != nil {
+		s.closeFiles()
 		return nil, ioErr(err)
 	}
-	if s.tidx, err = os.OpenFile(segmentName(dir, base, timeIndexSuffix), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
-		s.close()
+	if s.tidx, err = os.OpenFile(tidxPath, os.O_RDWR|os.O_CREATE|flag, 0o644); err != nil {
+		s.closeFiles()
 		return nil, ioErr(err)
 	}
 	return s, nil
 }
 
-func (s *segment) close() error {
+// acquire takes a reference on the open files; false if they are (being)
+// closed because the segment left the log and no reader holds it.
+func (s *segment) acquire() bool {
+	for {
+		n := s.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if s.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// release drops a reference, closing the files with the last one.
+func (s *segment) release() error {
+	if s.refs.Add(-1) == 0 {
+		return s.closeFiles()
+	}
+	return nil
+}
+
+// close drops the log's own reference (Log.Close, failed Open).
+func (s *segment) close() error { return s.release() }
+
+func (s *segment) closeFiles() error {
+	if r := s.retained.Swap(nil); r != nil {
+		r.Add(-1)
+	}
 	var first error
 	for _, f := range []*os.File{s.log, s.idx, s.tidx} {
 		if f == nil {
@@ -108,11 +154,21 @@ func (s *segment) close() error {
 	return first
 }
 
-func (s *segment) remove(dir string) {
-	s.close()
+// remove unlinks the segment's files and drops the log's reference. Regions
+// still held keep reading the unlinked files until released.
+func (s *segment) remove(dir string, retained *atomic.Int64) {
 	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
 		os.Remove(segmentName(dir, s.base, suf))
 	}
+	s.retire(retained)
+}
+
+// retire drops the log's reference of a segment leaving the log, counting
+// it in retained until its files are closed.
+func (s *segment) retire(retained *atomic.Int64) {
+	retained.Add(1)
+	s.retained.Store(retained)
+	s.release()
 }
 
 // sync fdatasyncs the log and both indexes.

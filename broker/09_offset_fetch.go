@@ -1,0 +1,117 @@
+package broker
+
+// OffsetFetch (key 9), v0-v10.
+//
+// Returns committed offsets (-1 with no error for partitions without one,
+// and for unknown groups). A null topic list (v2+) means every committed
+// partition. v8+ ask for several groups at once; v10 names topics by id.
+// RequireStable (v7+) never waits: there are no pending transactional
+// commits (no transactions yet). The v9 member id and epoch concern
+// KIP-848 groups and are not checked for classic groups, as Kafka.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/coordinator"
+)
+
+var offsetFetchHandler = handle(kmsg.OffsetFetch, 0, 10, func(s *Server, r *request, req *kmsg.OffsetFetchRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
+	if req.Version < 8 {
+		var topics []coordinator.TopicPartitions
+		if req.Topics != nil || req.Version < 2 {
+			topics = []coordinator.TopicPartitions{}
+			for _, t := range req.Topics {
+				topics = append(topics, coordinator.TopicPartitions{Topic: t.Topic, Partitions: t.Partitions})
+			}
+		}
+		s.groups.prepare(req.Group)
+		fetched, code, err := s.groups.coord.FetchOffsets(s.ctx, req.Group, topics)
+		if err != nil {
+			return nil, err
+		}
+		resp.ErrorCode = code
+		if code != 0 && req.Version < 2 {
+			// No top-level error before v2: every partition carries it.
+			fetched = nil
+			for _, t := range topics {
+				ft := coordinator.FetchedTopic{Topic: t.Topic}
+				for _, p := range t.Partitions {
+					ft.Partitions = append(ft.Partitions, coordinator.FetchedPartition{Partition: p, Offset: -1, LeaderEpoch: -1, ErrorCode: code})
+				}
+				fetched = append(fetched, ft)
+			}
+		}
+		for _, ft := range fetched {
+			rt := kmsg.NewOffsetFetchResponseTopic()
+			rt.Topic = ft.Topic
+			for _, fp := range ft.Partitions {
+				rp := kmsg.NewOffsetFetchResponseTopicPartition()
+				rp.Partition, rp.Offset, rp.LeaderEpoch, rp.ErrorCode = fp.Partition, fp.Offset, fp.LeaderEpoch, fp.ErrorCode
+				rp.Metadata = kmsg.StringPtr(fp.Metadata)
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil
+	}
+	snap := s.ctrl.Snapshot()
+	for _, rg := range req.Groups {
+		g := kmsg.NewOffsetFetchResponseGroup()
+		g.Group = rg.Group
+		var topics []coordinator.TopicPartitions
+		var unknownIDs []kmsg.OffsetFetchRequestGroupTopic
+		if rg.Topics != nil {
+			topics = []coordinator.TopicPartitions{}
+			for _, t := range rg.Topics {
+				name := t.Topic
+				if req.Version >= 10 {
+					tt := snap.TopicByID(t.TopicID)
+					if tt == nil {
+						unknownIDs = append(unknownIDs, t)
+						continue
+					}
+					name = tt.Name
+				}
+				topics = append(topics, coordinator.TopicPartitions{Topic: name, Partitions: t.Partitions})
+			}
+		}
+		s.groups.prepare(rg.Group)
+		fetched, code, err := s.groups.coord.FetchOffsets(s.ctx, rg.Group, topics)
+		if err != nil {
+			return nil, err
+		}
+		g.ErrorCode = code
+		for _, ft := range fetched {
+			rt := kmsg.NewOffsetFetchResponseGroupTopic()
+			rt.Topic = ft.Topic
+			if req.Version >= 10 {
+				t := snap.Topic(ft.Topic)
+				if t == nil {
+					continue // deleted since: it has no id to report
+				}
+				rt.TopicID = t.ID
+			}
+			for _, fp := range ft.Partitions {
+				rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+				rp.Partition, rp.Offset, rp.LeaderEpoch, rp.ErrorCode = fp.Partition, fp.Offset, fp.LeaderEpoch, fp.ErrorCode
+				rp.Metadata = kmsg.StringPtr(fp.Metadata)
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			g.Topics = append(g.Topics, rt)
+		}
+		for _, t := range unknownIDs {
+			rt := kmsg.NewOffsetFetchResponseGroupTopic()
+			rt.TopicID = t.TopicID
+			for _, p := range t.Partitions {
+				rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+				rp.Partition, rp.Offset, rp.LeaderEpoch, rp.ErrorCode = p, -1, -1, kerr.UnknownTopicID.Code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			g.Topics = append(g.Topics, rt)
+		}
+		resp.Groups = append(resp.Groups, g)
+	}
+	return resp, nil
+})

@@ -1,0 +1,47 @@
+package broker
+
+// FindCoordinator (key 10), v0-v6.
+//
+// The coordinator of a group is the leader of its __consumer_offsets
+// partition, abs(javaHash(group)) % offsets.topic.num.partitions; the
+// topic is created on first use. v4+ batches keys (KIP-699). Transaction
+// coordinators (key type 1) are not available yet: such keys get
+// COORDINATOR_NOT_AVAILABLE; other key types INVALID_REQUEST.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+var findCoordinatorHandler = handle(kmsg.FindCoordinator, 0, 6, func(s *Server, r *request, req *kmsg.FindCoordinatorRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	find := func(key string) kmsg.FindCoordinatorResponseCoordinator {
+		c := kmsg.NewFindCoordinatorResponseCoordinator()
+		c.Key, c.NodeID, c.Port = key, -1, -1
+		switch req.CoordinatorType {
+		case 0:
+			c.NodeID, c.Host, c.Port, c.ErrorCode = s.groups.coordinatorFor(key, r.conn.adv)
+		case 1:
+			c.ErrorCode = kerr.CoordinatorNotAvailable.Code
+			c.ErrorMessage = kmsg.StringPtr("transactions are not supported")
+		default:
+			c.ErrorCode = kerr.InvalidRequest.Code
+		}
+		if c.ErrorCode != 0 && c.ErrorMessage == nil {
+			c.ErrorMessage = kmsg.StringPtr(kerr.ErrorForCode(c.ErrorCode).Error())
+		}
+		return c
+	}
+	if req.Version >= 4 {
+		for _, key := range req.CoordinatorKeys {
+			resp.Coordinators = append(resp.Coordinators, find(key))
+		}
+		return resp, nil
+	}
+	c := find(req.CoordinatorKey)
+	resp.ErrorCode, resp.NodeID, resp.Host, resp.Port = c.ErrorCode, c.NodeID, c.Host, c.Port
+	if c.ErrorCode != 0 {
+		resp.ErrorMessage = c.ErrorMessage
+	}
+	return resp, nil
+})

@@ -1,0 +1,13 @@
+package broker
+
+// LeaveGroup (key 13), v0-v5.
+//
+// v0-v2 remove one member id; v3+ a batch of members, each by member id
+// and/or group.instance.id (KIP-345), with a per-member error.
+
+import "github.com/twmb/franz-go/pkg/kmsg"
+
+var leaveGroupHandler = handle(kmsg.LeaveGroup, 0, 5, func(s *Server, r *request, req *kmsg.LeaveGroupRequest) (kmsg.Response, error) {
+	s.groups.prepare(req.Group)
+	return s.groups.coord.LeaveGroup(s.ctx, req)
+})

@@ -1,0 +1,42 @@
+package broker
+
+// ListGroups (key 16), v0-v5.
+//
+// Every group of the __consumer_offsets partitions this broker leads.
+// v4+ filter by state (case-insensitive), v5+ by type: every gregor group
+// is "classic" (KIP-848 "consumer" groups are not supported yet).
+
+import (
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/controller"
+)
+
+var listGroupsHandler = handle(kmsg.ListGroups, 0, 5, func(s *Server, r *request, req *kmsg.ListGroupsRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
+	if len(req.TypesFilter) > 0 {
+		classic := false
+		for _, t := range req.TypesFilter {
+			classic = classic || strings.EqualFold(t, "classic")
+		}
+		if !classic {
+			return resp, nil
+		}
+	}
+	if s.ctrl.Snapshot().Topic(controller.ConsumerOffsetsTopic) == nil {
+		return resp, nil
+	}
+	s.groups.start() // loads partitions not loaded yet
+	ls, err := s.groups.coord.ListGroups(s.ctx, req.StatesFilter)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range ls {
+		g := kmsg.NewListGroupsResponseGroup()
+		g.Group, g.ProtocolType, g.GroupState, g.GroupType = l.Group, l.ProtocolType, l.State, "classic"
+		resp.Groups = append(resp.Groups, g)
+	}
+	return resp, nil
+})

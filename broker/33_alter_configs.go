@@ -1,0 +1,70 @@
+package broker
+
+// AlterConfigs (key 33), v0-v2.
+//
+// Topics (resource type 2): replaces the topic's whole set of explicit
+// configs with the request's (keys left out return to their defaults), as
+// Kafka's non-incremental alter does; validated as a whole by the
+// controller (INVALID_CONFIG names the key, UNKNOWN_TOPIC_OR_PARTITION for
+// a missing topic); validate_only checks without storing. Open logs of the
+// topic pick the new storage settings up at once. Brokers and broker
+// loggers: INVALID_REQUEST, as gregor has no dynamic broker configs. A
+// resource named twice in one request fails every copy with INVALID_REQUEST.
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/controller"
+)
+
+var alterConfigsHandler = handle(kmsg.AlterConfigs, 0, 2, func(s *Server, r *request, req *kmsg.AlterConfigsRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
+	seen := map[configResource]int{}
+	for _, rr := range req.Resources {
+		seen[configResource{rr.ResourceType, rr.ResourceName}]++
+	}
+	for _, rr := range req.Resources {
+		sr := kmsg.NewAlterConfigsResponseResource()
+		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		ops := make([]controller.ConfigOp, 0, len(rr.Configs))
+		for _, c := range rr.Configs {
+			ops = append(ops, controller.ConfigOp{Name: c.Name, Op: controller.OpSet, Value: c.Value})
+		}
+		res := configResource{rr.ResourceType, rr.ResourceName}
+		sr.ErrorCode, sr.ErrorMessage = s.alterConfigs(res, seen[res], ops, false, req.ValidateOnly)
+		resp.Resources = append(resp.Resources, sr)
+	}
+	return resp, nil
+})
+
+type configResource struct {
+	typ  kmsg.ConfigResourceType
+	name string
+}
+
+// alterConfigs applies one resource's config changes (AlterConfigs and
+// IncrementalAlterConfigs) and returns its error code and message.
+func (s *Server) alterConfigs(res configResource, copies int, ops []controller.ConfigOp, incremental, validateOnly bool) (int16, *string) {
+	switch {
+	case copies > 1:
+		return errCodeMsg(controller.ErrInvalidRequest, "resource "+res.name+" appears more than once in the request")
+	case res.typ == kmsg.ConfigResourceTypeBroker, res.typ == kmsg.ConfigResourceTypeBrokerLogger:
+		return errCodeMsg(controller.ErrInvalidRequest, "dynamic broker configs are not supported: set broker keys in the config file and restart")
+	case res.typ != kmsg.ConfigResourceTypeTopic:
+		return errCodeMsg(controller.ErrInvalidRequest, "unsupported resource type "+res.typ.String())
+	}
+	if err := s.ctrl.AlterTopicConfigs(res.name, ops, incremental, validateOnly); err != nil {
+		return errCode(err), errMessage(err)
+	}
+	if !validateOnly {
+		if t := s.ctrl.Snapshot().Topic(res.name); t != nil {
+			s.parts.reconfigure(t)
+		}
+		s.log.Info().Str("topic", res.name).Bool("incremental", incremental).Msg("altered topic configs")
+	}
+	return 0, nil
+}
+
+func errCodeMsg(err error, msg string) (int16, *string) {
+	return errCode(err), &msg
+}

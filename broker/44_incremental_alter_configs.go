@@ -1,0 +1,37 @@
+package broker
+
+// IncrementalAlterConfigs (key 44), v0-v1.
+//
+// Topics: applies each operation in order (SET, DELETE to return a key to
+// its default, APPEND and SUBTRACT on list keys such as cleanup.policy);
+// the result is validated as a whole by the controller; validate_only
+// checks without storing. A key named twice in one resource, or an unknown
+// operation, is INVALID_REQUEST. Open logs of the topic pick the new
+// storage settings up at once. Brokers and broker loggers:
+// INVALID_REQUEST (no dynamic broker configs). See 33_alter_configs.go.
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/controller"
+)
+
+var incrementalAlterConfigsHandler = handle(kmsg.IncrementalAlterConfigs, 0, 1, func(s *Server, r *request, req *kmsg.IncrementalAlterConfigsRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
+	seen := map[configResource]int{}
+	for _, rr := range req.Resources {
+		seen[configResource{rr.ResourceType, rr.ResourceName}]++
+	}
+	for _, rr := range req.Resources {
+		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
+		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		ops := make([]controller.ConfigOp, 0, len(rr.Configs))
+		for _, c := range rr.Configs {
+			ops = append(ops, controller.ConfigOp{Name: c.Name, Op: int8(c.Op), Value: c.Value})
+		}
+		res := configResource{rr.ResourceType, rr.ResourceName}
+		sr.ErrorCode, sr.ErrorMessage = s.alterConfigs(res, seen[res], ops, true, req.ValidateOnly)
+		resp.Resources = append(resp.Resources, sr)
+	}
+	return resp, nil
+})

@@ -1,0 +1,205 @@
+package broker
+
+// Glue between the broker and the group coordinator: the __consumer_offsets
+// topic (created on first use, compacted, internal), loading its partitions
+// this broker leads into the coordinator, and a coordinator.Log over a
+// partition's storage.Log.
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/controller"
+	"gregor/coordinator"
+	"gregor/storage"
+)
+
+type groups struct {
+	s     *Server
+	coord *coordinator.Coordinator
+	n     int32 // offsets.topic.num.partitions
+
+	mu sync.Mutex // serializes creating the topic and loading partitions
+}
+
+func newGroups(s *Server) *groups {
+	cfg := coordinator.DefaultConfig()
+	ms := func(key string) time.Duration { return time.Duration(s.cfgInt(key)) * time.Millisecond }
+	cfg.Partitions = int32(s.cfgInt("offsets.topic.num.partitions"))
+	cfg.MinSessionTimeout = ms("group.min.session.timeout.ms")
+	cfg.MaxSessionTimeout = ms("group.max.session.timeout.ms")
+	cfg.InitialRebalanceDelay = ms("group.initial.rebalance.delay.ms")
+	cfg.MaxGroupSize = int(s.cfgInt("group.max.size"))
+	cfg.OffsetsRetention = time.Duration(s.cfgInt("offsets.retention.minutes")) * time.Minute
+	cfg.RetentionCheckInterval = ms("offsets.retention.check.interval.ms")
+	cfg.MaxMetadataSize = int(s.cfgInt("offset.metadata.max.bytes"))
+	cfg.Logger = s.log.With().Str("component", "coordinator").Logger()
+	cfg.PartitionExists = func(topic string, partition int32) bool {
+		t := s.ctrl.Snapshot().Topic(topic)
+		return t != nil && partition >= 0 && int(partition) < len(t.Partitions)
+	}
+	return &groups{s: s, coord: coordinator.New(cfg), n: cfg.Partitions}
+}
+
+// cfgInt reads an integer broker key (validated at load).
+func (s *Server) cfgInt(key string) int64 {
+	v, _, _ := s.cfg.Value(key)
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return n
+}
+
+// start loads the partitions of an existing __consumer_offsets topic, so
+// groups and offsets are back before the first client asks.
+func (g *groups) start() {
+	if g.s.ctrl.Snapshot().Topic(controller.ConsumerOffsetsTopic) != nil {
+		if _, err := g.ensure(-1); err != nil {
+			g.s.log.Error().Err(err).Msg("loading __consumer_offsets failed")
+		}
+	}
+}
+
+func (g *groups) close() { g.coord.Close() }
+
+// ensure creates __consumer_offsets if it does not exist and loads the
+// partitions this broker leads (only p when p >= 0). It returns the topic.
+func (g *groups) ensure(p int32) (*controller.Topic, error) {
+	t := g.s.ctrl.Snapshot().Topic(controller.ConsumerOffsetsTopic)
+	if t != nil && p >= 0 && int(p) < len(t.Partitions) && (t.Partitions[p].Leader != g.s.cfg.NodeID || g.coord.Loaded(p)) {
+		return t, nil // fast path
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if t = g.s.ctrl.Snapshot().Topic(controller.ConsumerOffsetsTopic); t == nil {
+		var err error
+		t, err = g.s.ctrl.CreateTopic(controller.CreateTopic{
+			Name:              controller.ConsumerOffsetsTopic,
+			NumPartitions:     g.n,
+			ReplicationFactor: int16(g.s.cfgInt("offsets.topic.replication.factor")),
+			Configs:           map[string]string{"cleanup.policy": "compact", "compression.type": "producer", "segment.bytes": "104857600"},
+			Internal:          true,
+		})
+		if errors.Is(err, controller.ErrTopicExists) {
+			t, err = g.s.ctrl.Snapshot().Topic(controller.ConsumerOffsetsTopic), nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("broker: create __consumer_offsets: %w", err)
+		}
+		g.s.log.Info().Int32("partitions", g.n).Msg("created __consumer_offsets")
+	}
+	if int32(len(t.Partitions)) != g.n {
+		// Kafka requires offsets.topic.num.partitions to match the topic.
+		return nil, fmt.Errorf("broker: __consumer_offsets has %d partitions, offsets.topic.num.partitions is %d", len(t.Partitions), g.n)
+	}
+	for i := range t.Partitions {
+		if (p >= 0 && int32(i) != p) || t.Partitions[i].Leader != g.s.cfg.NodeID || g.coord.Loaded(int32(i)) {
+			continue
+		}
+		part, err := g.s.parts.get(t.Name, int32(i))
+		if err != nil {
+			return nil, err
+		}
+		g.coord.Load(int32(i), &offsetsLog{s: g.s, p: part})
+	}
+	return t, nil
+}
+
+// coordinatorFor returns the node coordinating key's group, or an error
+// code (COORDINATOR_NOT_AVAILABLE while __consumer_offsets cannot be set up).
+func (g *groups) coordinatorFor(key string, adv Listener) (node int32, host string, port int32, code int16) {
+	p := g.coord.Partition(key)
+	t, err := g.ensure(p)
+	if err != nil {
+		g.s.log.Warn().Err(err).Msg("__consumer_offsets unavailable")
+		return -1, "", -1, kerr.CoordinatorNotAvailable.Code
+	}
+	leader := t.Partitions[p].Leader
+	if leader == g.s.cfg.NodeID {
+		return leader, adv.Host, adv.Port, 0
+	}
+	b, ok := g.s.ctrl.Snapshot().Broker(leader)
+	if !ok {
+		return -1, "", -1, kerr.CoordinatorNotAvailable.Code
+	}
+	return b.NodeID, b.Host, b.Port, 0
+}
+
+// prepare makes sure group's partition is loaded before a group request;
+// an error leaves the coordinator answering NOT_COORDINATOR.
+func (g *groups) prepare(group string) {
+	if _, err := g.ensure(g.coord.Partition(group)); err != nil {
+		g.s.log.Warn().Err(err).Msg("__consumer_offsets unavailable")
+	}
+}
+
+// clientOf identifies r's client for group membership.
+func clientOf(r *request) coordinator.Client {
+	c := coordinator.Client{Host: "/"}
+	if r.ClientID != nil {
+		c.ID = *r.ClientID
+	}
+	if r.conn != nil && r.conn.nc != nil {
+		if host, _, err := net.SplitHostPort(r.conn.nc.RemoteAddr().String()); err == nil {
+			c.Host = "/" + host
+		}
+	}
+	return c
+}
+
+// offsetsLog adapts a __consumer_offsets partition to coordinator.Log.
+type offsetsLog struct {
+	s *Server
+	p *partition
+}
+
+func (l *offsetsLog) Append(batch []byte) (int64, error) {
+	epoch := int32(0)
+	if t := l.s.ctrl.Snapshot().Topic(l.p.topic); t != nil && int(l.p.index) < len(t.Partitions) {
+		epoch = t.Partitions[l.p.index].LeaderEpoch
+	}
+	res, err := l.p.log.Append(batch, epoch)
+	if err != nil {
+		return -1, err
+	}
+	l.p.wake()
+	return res.BaseOffset, nil
+}
+
+func (l *offsetsLog) ReadAll(fn func([]byte) error) error {
+	off := l.p.log.LogStartOffset()
+	for {
+		end := l.p.log.LogEndOffset()
+		if off >= end {
+			return nil
+		}
+		reg, err := l.p.log.Read(off, end, 1<<20, true)
+		if err != nil {
+			return err
+		}
+		b, err := reg.ReadAll()
+		if err != nil {
+			return err
+		}
+		next := off
+		for rest := b; len(rest) >= storage.BatchHeaderSize; {
+			h, err := storage.ParseBatchHeader(rest)
+			if err != nil || h.Size() > int64(len(rest)) || h.Size() <= 0 {
+				break
+			}
+			next = h.LastOffset() + 1
+			rest = rest[h.Size():]
+		}
+		if next <= off {
+			return nil // nothing readable past off
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+		off = next
+	}
+}

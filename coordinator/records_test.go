@@ -1,0 +1,58 @@
+package coordinator
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func TestRecordsRoundTrip(t *testing.T) {
+	t.Parallel()
+	g := newGroup(&shard{c: New(DefaultConfig())}, "grp")
+	g.protocolType, g.protocol, g.generation, g.leader = "consumer", "range", 3, "m1"
+	g.members["m1"] = &member{id: "m1", clientID: "c", protocols: []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: []byte("sub")}}, assignment: []byte("asg")}
+	batch := buildBatch(1000, []kv{
+		{offsetCommitKey("grp", "t", 2), offsetCommitValue(offsetEntry{offset: 42, leaderEpoch: 1, metadata: "md", commitMs: 1000})},
+		{groupMetadataKey("grp"), g.metadataValue()},
+		{offsetCommitKey("grp", "t", 3), nil},
+	})
+	var got []record
+	if err := forEachRecord(batch, func(_ int64, k, v []byte) error {
+		r, err := decodeRecord(k, v)
+		got = append(got, r)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].offset.value.offset != 42 || got[0].offset.value.metadata != "md" || got[0].offset.partition != 2 {
+		t.Fatalf("offset record: %+v", got[0].offset)
+	}
+	gv := got[1].group.value
+	if gv.Generation != 3 || *gv.Protocol != "range" || len(gv.Members) != 1 || !bytes.Equal(gv.Members[0].Assignment, []byte("asg")) {
+		t.Fatalf("group record: %+v", gv)
+	}
+	if got[2].offset == nil || got[2].offset.value != nil {
+		t.Fatalf("tombstone: %+v", got[2])
+	}
+}
+
+// FuzzDecodeRecords: arbitrary __consumer_offsets bytes never panic the
+// loader.
+func FuzzDecodeRecords(f *testing.F) {
+	f.Add(buildBatch(1, []kv{{offsetCommitKey("g", "t", 0), offsetCommitValue(offsetEntry{offset: 1})}}))
+	f.Add(buildBatch(1, []kv{{groupMetadataKey("g"), nil}, {[]byte{0, 9}, []byte{1}}}))
+	v := kmsg.NewGroupMetadataValue()
+	v.Version = 3
+	v.Members = []kmsg.GroupMetadataValueMember{{MemberID: "m", Subscription: []byte{1}}}
+	f.Add(buildBatch(1, []kv{{groupMetadataKey("g"), v.AppendTo(nil)}}))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		forEachRecord(b, func(_ int64, k, v []byte) error {
+			_, err := decodeRecord(k, v)
+			return err
+		})
+		// Also as a bare key/value pair split in the middle.
+		decodeRecord(b[:len(b)/2], b[len(b)/2:])
+	})
+}
