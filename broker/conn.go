@@ -126,11 +126,8 @@ func (c *conn) logReadError(err error) {
 // connection: the frame could not be understood, or the handler failed in
 // a way Kafka answers by disconnecting.
 func (c *conn) handleFrame(frame []byte) (err error) {
-	req, perr := wire.ParseRequest(frame)
+	req, perr := wire.ParseRequest(frame, c.s.table.serves)
 	h := c.s.table.lookup(req.Key)
-	if perr == nil && h != nil && (req.Version < h.min || req.Version > h.max) {
-		perr = wire.ErrUnsupportedVersion
-	}
 	if perr != nil {
 		if req.Key == int16(kmsg.ApiVersions) && errors.Is(perr, wire.ErrUnsupportedVersion) {
 			// KIP-511: answer in v0 with the versions we support, so the
@@ -140,9 +137,6 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 			return c.send(req.CorrelationID, resp, nil)
 		}
 		return fmt.Errorf("decode request (key %d v%d corr %d): %w", req.Key, req.Version, req.CorrelationID, perr)
-	}
-	if h == nil {
-		return fmt.Errorf("%s (key %d) is not served", kmsg.NameForKey(req.Key), req.Key)
 	}
 	r := &request{Header: req.Header, body: req.Body, conn: c}
 	sent := false

@@ -95,6 +95,13 @@ func newHandlerTable(hs []handler) *handlerTable {
 
 func (t *handlerTable) lookup(key int16) *handler { return t.byKey[key] }
 
+// serves reports whether key is served at version: only those requests
+// are decoded at all.
+func (t *handlerTable) serves(key, version int16) bool {
+	h := t.byKey[key]
+	return h != nil && version >= h.min && version <= h.max
+}
+
 // apiVersionsResponse returns an ApiVersions response listing every served
 // API, at the given response version.
 func (t *handlerTable) apiVersionsResponse(version int16) *kmsg.ApiVersionsResponse {

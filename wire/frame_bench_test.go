@@ -71,7 +71,7 @@ func BenchmarkReadFrameParseProduce(b *testing.B) {
 					b.Fatal(err)
 				}
 				buf = frame[:0]
-				req, err := ParseRequest(frame)
+				req, err := ParseRequest(frame, nil)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -28,7 +28,7 @@ func TestParseRequestRoundTrip(t *testing.T) {
 			if md, ok := r.(*kmsg.MetadataRequest); ok {
 				md.Topics = append(md.Topics, kmsg.MetadataRequestTopic{Topic: kmsg.StringPtr("t")})
 			}
-			got, err := ParseRequest(frame(t, r, 7))
+			got, err := ParseRequest(frame(t, r, 7), nil)
 			if err != nil {
 				t.Fatalf("%s v%d: %v", kmsg.NameForKey(key), v, err)
 			}
@@ -66,7 +66,7 @@ func TestParseRequestErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := ParseRequest(tc.frame)
+			_, err := ParseRequest(tc.frame, nil)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
@@ -143,7 +143,7 @@ func FuzzParseFrame(f *testing.F) {
 		if err != nil {
 			return
 		}
-		req, err := ParseRequest(fr)
+		req, err := ParseRequest(fr, nil)
 		if err != nil {
 			return
 		}
