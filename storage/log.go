@@ -310,13 +310,28 @@ func (l *Log) Append(records []byte, leaderEpoch int32) (AppendResult, error) {
 		offset = r.h.LastOffset() + 1
 	}
 
+	if err := l.commitLocked(seg, records, refs, leo, offset, numRecords, nowMs, cfg); err != nil {
+		return AppendResult{}, err
+	}
+	res := AppendResult{BaseOffset: leo, LastOffset: offset - 1, LogAppendTime: -1, LogStartOffset: l.logStart.Load()}
+	if cfg.LogAppendTime {
+		res.LogAppendTime = nowMs
+	}
+	return res, nil
+}
+
+// commitLocked writes stamped batches (refs into records, offsets leo up to
+// next-1) to the active segment seg, indexes and flushes them per cfg,
+// updates producer state and the leader-epoch cache from the batch
+// headers, and publishes the new log end. Lock should be held.
+func (l *Log) commitLocked(seg *segment, records []byte, refs []batchRef, leo, offset, numRecords, nowMs int64, cfg Config) error {
 	// Write, then indexes; on failure restore the writer state (nothing was
 	// published, later writes overwrite the garbage, Close trims indexes).
 	saved := seg.saveWriter()
-	fail := func(err error) (AppendResult, error) {
+	fail := func(err error) error {
 		seg.restoreWriter(saved)
 		seg.log.Truncate(seg.wsize)
-		return AppendResult{}, err
+		return err
 	}
 	if _, err := seg.log.WriteAt(records, seg.wsize); err != nil {
 		return fail(ioErr(err))
@@ -357,10 +372,15 @@ func (l *Log) Append(records []byte, leaderEpoch int32) (AppendResult, error) {
 	for _, r := range refs {
 		l.ps.update(r.h)
 	}
-	if leaderEpoch >= 0 && (len(l.epochs) == 0 || leaderEpoch > l.epochs[len(l.epochs)-1].Epoch) {
-		l.epochs = append(l.epochs, EpochEntry{Epoch: leaderEpoch, StartOffset: leo})
+	nEpochs := len(l.epochs)
+	for _, r := range refs {
+		if e := r.h.PartitionLeaderEpoch; e >= 0 && (len(l.epochs) == 0 || e > l.epochs[len(l.epochs)-1].Epoch) {
+			l.epochs = append(l.epochs, EpochEntry{Epoch: e, StartOffset: r.h.BaseOffset})
+		}
+	}
+	if len(l.epochs) != nEpochs {
 		if err := writeEpochCheckpoint(l.dir, l.epochs); err != nil {
-			l.epochs = l.epochs[:len(l.epochs)-1]
+			l.epochs = l.epochs[:nEpochs]
 			return fail(err)
 		}
 	}
@@ -373,11 +393,7 @@ func (l *Log) Append(records []byte, leaderEpoch int32) (AppendResult, error) {
 	if l.autoHW {
 		l.hw.Store(offset)
 	}
-	res := AppendResult{BaseOffset: leo, LastOffset: offset - 1, LogAppendTime: -1, LogStartOffset: l.logStart.Load()}
-	if cfg.LogAppendTime {
-		res.LogAppendTime = nowMs
-	}
-	return res, nil
+	return nil
 }
 
 // shouldRollLocked: the active segment is non-empty and the append would
