@@ -14,11 +14,15 @@ package broker
 // broker itself writes.
 
 import (
+	"context"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/controller"
 	"gregor/storage"
 )
 
@@ -33,6 +37,7 @@ var produceHandler = handle(kmsg.Produce, 3, 13, func(s *Server, r *request, req
 		code = kerr.TransactionalIDAuthorizationFailed.Code
 	}
 	snap := s.ctrl.Snapshot()
+	var waits []hwWait
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		st := kmsg.NewProduceResponseTopic()
@@ -62,7 +67,12 @@ var produceHandler = handle(kmsg.Produce, 3, 13, func(s *Server, r *request, req
 			case t.Partitions[rp.Partition].Leader != s.cfg.NodeID:
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code
 			default:
-				err = s.produce(req.Version, t.Name, t.Partitions[rp.Partition].LeaderEpoch, rp.Records, &sp)
+				var w *hwWait
+				w, err = s.produce(req, t, t.Partitions[rp.Partition].LeaderEpoch, rp.Records, &sp)
+				if w != nil {
+					w.topic, w.part = i, j
+					waits = append(waits, *w)
+				}
 			}
 			if err != nil {
 				sp.ErrorCode = errCode(err)
@@ -86,12 +96,50 @@ var produceHandler = handle(kmsg.Produce, 3, 13, func(s *Server, r *request, req
 		}
 		return nil, nil
 	}
+	if len(waits) > 0 {
+		// acks=all on replicated partitions: the response goes out, in
+		// order, once the ISR has the records; meanwhile this connection
+		// goes on reading and appending its next requests.
+		timeout := time.Duration(max(req.TimeoutMillis, 0)) * time.Millisecond
+		r.await = func() {
+			ctx, cancel := context.WithTimeout(s.ctx, timeout)
+			defer cancel()
+			for _, w := range waits {
+				sp := &resp.Topics[w.topic].Partitions[w.part]
+				if sp.ErrorCode = s.waitHW(ctx, w.p, w.offset, w.epoch); sp.ErrorCode == 0 {
+					if isr, _ := w.p.leaderISR(s.cfg.NodeID); len(isr) < w.minISR {
+						sp.ErrorCode = kerr.NotEnoughReplicasAfterAppend.Code
+					}
+				}
+			}
+		}
+	}
 	return resp, nil
 })
 
+// hwWait is an acks=all partition waiting for its high watermark.
+type hwWait struct {
+	topic, part int // indexes into the response
+	p           *partition
+	offset      int64 // high watermark to reach
+	epoch       int32
+	minISR      int
+}
+
+// minInsyncReplicas returns the topic's effective min.insync.replicas.
+func (s *Server) minInsyncReplicas(t *controller.Topic) int {
+	def, _ := controller.LookupTopicConfig("min.insync.replicas")
+	v, _ := s.topicConfig(t, def)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
+}
+
 // produce appends one partition's records and fills its response.
-func (s *Server) produce(version int16, topic string, leaderEpoch int32, records []byte, sp *kmsg.ProduceResponseTopicPartition) error {
-	if version < 7 {
+func (s *Server) produce(req *kmsg.ProduceRequest, t *controller.Topic, leaderEpoch int32, records []byte, sp *kmsg.ProduceResponseTopicPartition) (*hwWait, error) {
+	if req.Version < 7 {
 		// zstd needs Produce v7 (KIP-110): an older client could not read it back.
 		for b := records; len(b) >= storage.BatchHeaderSize; {
 			h, err := storage.ParseBatchHeader(b)
@@ -100,24 +148,37 @@ func (s *Server) produce(version int16, topic string, leaderEpoch int32, records
 			}
 			if h.Codec() == 4 {
 				sp.ErrorCode = kerr.UnsupportedCompressionType.Code
-				return nil
+				return nil, nil
 			}
 			b = b[int(h.Length)+12:]
 		}
 	}
-	p, err := s.parts.get(topic, sp.Partition)
+	p, err := s.parts.get(t.Name, sp.Partition)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	replicated := len(t.Partitions[sp.Partition].Replicas) > 1
+	minISR := 0
+	if req.Acks == -1 && replicated {
+		minISR = s.minInsyncReplicas(t)
+		if isr, _ := p.leaderISR(s.cfg.NodeID); len(isr) < minISR {
+			sp.ErrorCode = kerr.NotEnoughReplicas.Code
+			return nil, nil
+		}
 	}
 	res, err := p.log.Append(records, leaderEpoch)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
 	if !res.Duplicate {
 		p.wake()
+		p.afterAppend(s.cfg.NodeID)
 	}
-	return nil
+	if req.Acks == -1 && replicated {
+		return &hwWait{p: p, offset: res.LastOffset + 1, epoch: leaderEpoch, minISR: minISR}, nil
+	}
+	return nil, nil
 }

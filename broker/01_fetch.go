@@ -12,7 +12,8 @@ package broker
 //
 // Fetch sessions (KIP-227) are declined: every response has session id 0,
 // which tells clients to keep sending full fetches. v13+ names topics by
-// id. Follower fetching (replica id >= 0) arrives with replication.
+// id. Followers (replica id >= 0) read up to the log end offset, and their
+// fetch offsets move the leader's high watermark (replica.go).
 
 import (
 	"time"
@@ -149,11 +150,17 @@ func (s *Server) fetchPartition(topic string, rp *kmsg.FetchRequestTopicPartitio
 	if err != nil {
 		return 0, err
 	}
+	maxOffset := p.log.HighWatermark()
+	if id := replicaOf(r); id >= 0 && p.recordFollowerFetch(s, id, rp.FetchOffset) {
+		// A follower: it replicates everything, committed or not, and its
+		// fetch offset is its log end offset.
+		maxOffset = p.log.LogEndOffset()
+	}
 	hw := p.log.HighWatermark()
 	sp.HighWatermark = hw
 	sp.LastStableOffset = hw
 	sp.LogStartOffset = p.log.LogStartOffset()
-	region, err := p.log.Read(rp.FetchOffset, hw, limit, first)
+	region, err := p.log.Read(rp.FetchOffset, maxOffset, limit, first)
 	if err != nil {
 		return 0, err
 	}
@@ -163,4 +170,14 @@ func (s *Server) fetchPartition(topic string, rp *kmsg.FetchRequestTopicPartitio
 	sp.RecordBatches = recordsMarker(len(r.regions))
 	r.regions = append(r.regions, region)
 	return region.Len, nil
+}
+
+// replicaOf returns the replica id of a follower's Fetch, or -1 for a
+// consumer.
+func replicaOf(r *request) int32 {
+	req := r.body.(*kmsg.FetchRequest)
+	if req.Version >= 15 {
+		return req.ReplicaState.ID
+	}
+	return req.ReplicaID
 }

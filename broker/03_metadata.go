@@ -34,8 +34,12 @@ var metadataHandler = handle(kmsg.Metadata, 0, 13, func(s *Server, r *request, r
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	snap := s.ctrl.Snapshot()
 	for _, b := range snap.Brokers {
+		if b.Fenced {
+			continue // as Kafka: fenced brokers are not offered to clients
+		}
 		rb := kmsg.NewMetadataResponseBroker()
-		rb.NodeID, rb.Host, rb.Port, rb.Rack = b.NodeID, b.Host, b.Port, b.Rack
+		rb.NodeID, rb.Rack = b.NodeID, b.Rack
+		rb.Host, rb.Port = b.Endpoint(r.conn.adv.Name)
 		if b.NodeID == s.cfg.NodeID {
 			rb.Host, rb.Port = r.conn.adv.Host, r.conn.adv.Port
 		}
@@ -115,7 +119,7 @@ var metadataHandler = handle(kmsg.Metadata, 0, 13, func(s *Server, r *request, r
 
 // autoCreateTopic creates a topic with the broker's defaults.
 func (s *Server) autoCreateTopic(name string) (*controller.Topic, error) {
-	t, err := s.ctrl.CreateTopic(controller.CreateTopic{Name: name, NumPartitions: -1, ReplicationFactor: -1})
+	t, err := s.createTopic(controller.CreateTopic{Name: name, NumPartitions: -1, ReplicationFactor: -1})
 	if err == nil {
 		s.log.Info().Str("topic", name).Int("partitions", len(t.Partitions)).Msg("auto-created topic")
 	}
@@ -123,6 +127,7 @@ func (s *Server) autoCreateTopic(name string) (*controller.Topic, error) {
 }
 
 func (s *Server) metadataTopic(req *kmsg.MetadataRequest, t *controller.Topic, name string, code int16) kmsg.MetadataResponseTopic {
+	snap := s.ctrl.Snapshot()
 	mt := kmsg.NewMetadataResponseTopic()
 	mt.ErrorCode = code
 	n := name
@@ -140,10 +145,18 @@ func (s *Server) metadataTopic(req *kmsg.MetadataRequest, t *controller.Topic, n
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = p.Index
 		mp.Leader = p.Leader
+		if p.Leader < 0 {
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		}
 		mp.LeaderEpoch = p.LeaderEpoch
 		mp.Replicas = p.Replicas
 		mp.ISR = p.ISR
 		mp.OfflineReplicas = []int32{}
+		for _, id := range p.Replicas {
+			if !snap.Live(id) {
+				mp.OfflineReplicas = append(mp.OfflineReplicas, id)
+			}
+		}
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt

@@ -17,6 +17,9 @@ import (
 )
 
 var createTopicsHandler = handle(kmsg.CreateTopics, 0, 7, func(s *Server, r *request, req *kmsg.CreateTopicsRequest) (kmsg.Response, error) {
+	if resp, ok := s.forwardIfNotController(r); ok {
+		return resp, nil
+	}
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
 	seen := map[string]int{}
 	for _, rt := range req.Topics {

@@ -14,6 +14,9 @@ import (
 )
 
 var deleteTopicsHandler = handle(kmsg.DeleteTopics, 0, 6, func(s *Server, r *request, req *kmsg.DeleteTopicsRequest) (kmsg.Response, error) {
+	if resp, ok := s.forwardIfNotController(r); ok {
+		return resp, nil
+	}
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
 	type target struct {
 		name *string

@@ -18,6 +18,9 @@ import (
 )
 
 var alterConfigsHandler = handle(kmsg.AlterConfigs, 0, 2, func(s *Server, r *request, req *kmsg.AlterConfigsRequest) (kmsg.Response, error) {
+	if resp, ok := s.forwardIfNotController(r); ok {
+		return resp, nil
+	}
 	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
 	seen := map[configResource]int{}
 	for _, rr := range req.Resources {

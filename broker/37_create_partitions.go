@@ -13,6 +13,9 @@ import (
 )
 
 var createPartitionsHandler = handle(kmsg.CreatePartitions, 0, 3, func(s *Server, r *request, req *kmsg.CreatePartitionsRequest) (kmsg.Response, error) {
+	if resp, ok := s.forwardIfNotController(r); ok {
+		return resp, nil
+	}
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
 	seen := map[string]int{}
 	for _, rt := range req.Topics {

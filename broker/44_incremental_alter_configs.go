@@ -17,6 +17,9 @@ import (
 )
 
 var incrementalAlterConfigsHandler = handle(kmsg.IncrementalAlterConfigs, 0, 1, func(s *Server, r *request, req *kmsg.IncrementalAlterConfigsRequest) (kmsg.Response, error) {
+	if resp, ok := s.forwardIfNotController(r); ok {
+		return resp, nil
+	}
 	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)
 	seen := map[configResource]int{}
 	for _, rr := range req.Resources {

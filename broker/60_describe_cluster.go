@@ -29,7 +29,11 @@ var describeClusterHandler = handle(kmsg.DescribeCluster, 0, 2, func(s *Server, 
 	}
 	for _, b := range snap.Brokers {
 		rb := kmsg.NewDescribeClusterResponseBroker()
-		rb.NodeID, rb.Host, rb.Port, rb.Rack = b.NodeID, b.Host, b.Port, b.Rack
+		rb.NodeID, rb.Rack, rb.IsFenced = b.NodeID, b.Rack, b.Fenced
+		rb.Host, rb.Port = b.Endpoint(r.conn.adv.Name)
+		if b.Fenced && !req.IncludeFencedBrokers {
+			continue
+		}
 		if b.NodeID == s.cfg.NodeID {
 			rb.Host, rb.Port = r.conn.adv.Host, r.conn.adv.Port
 		}

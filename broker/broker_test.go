@@ -271,9 +271,18 @@ func TestFetchLongPoll(t *testing.T) {
 		t.Fatalf("empty fetch: err %d, %d bytes, after %v", p.ErrorCode, len(p.RecordBatches), took)
 	}
 	// A produce during the wait answers it early.
+	producer := b.raw(t)
+	produced := make(chan error, 1)
 	go func() {
 		time.Sleep(200 * time.Millisecond)
-		b.raw(t).do(produceReq("lp", 0, 1, batch(-1, -1, -1, 2, []byte("hi"))))
+		req := produceReq("lp", 0, 1, batch(-1, -1, -1, 2, []byte("hi")))
+		_, err := producer.tryRecv(req, producer.send(req))
+		produced <- err
+	}()
+	defer func() {
+		if err := <-produced; err != nil {
+			t.Errorf("produce: %v", err)
+		}
 	}()
 	resp, took = fetch(0, 20000)
 	p := resp.Topics[0].Partitions[0]

@@ -6,10 +6,13 @@ import (
 	"math"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"gregor/controller"
 )
 
 // Listener is one entry of listeners / advertised.listeners:
@@ -43,7 +46,19 @@ type Config struct {
 	RequestReadTimeout       time.Duration
 	MaxConnections           int
 	MaxConnectionsPerIP      int
-	FetchMaxBytes            int32 // broker cap on a Fetch response (fetch.max.bytes)
+
+	// Cluster (combined broker+controller nodes, KRaft's key names).
+	Voters                  []controller.Voter // controller.quorum.voters; none: a single node
+	ControllerListener      string             // controller.listener.names (the raft transport)
+	InterBrokerListener     string             // inter.broker.listener.name
+	Rack                    *string            // broker.rack
+	BrokerSessionTimeout    time.Duration
+	BrokerHeartbeatInterval time.Duration
+	ReplicaLagTimeMax       time.Duration
+	ReplicaFetchMaxBytes    int32
+	ReplicaFetchRespMax     int32
+	ReplicaFetchWaitMax     time.Duration
+	FetchMaxBytes           int32 // broker cap on a Fetch response (fetch.max.bytes)
 
 	// values holds every known key's effective value as a string, and set
 	// the keys given explicitly (file, env or flag): DescribeConfigs reports
@@ -168,6 +183,32 @@ var configDefs = []configDef{
 	longKey("connections.max.idle.ms", "600000", "Idle connections are closed after this many milliseconds.", 1, func(c *Config, n int64) { c.ConnectionsMaxIdle = time.Duration(n) * time.Millisecond }),
 	longKey("socket.request.read.timeout.ms", "30000", "gregor: a request's body must arrive within this many milliseconds of its size prefix.", 1, func(c *Config, n int64) { c.RequestReadTimeout = time.Duration(n) * time.Millisecond }),
 	intKey("max.connections", "2147483647", "Connections the broker accepts at once; more are closed at accept.", 1, math.MaxInt32, func(c *Config, n int64) { c.MaxConnections = int(n) }),
+	enumKey("process.roles", "broker,controller", "Roles of this node: gregor runs combined nodes (every broker is a controller voter).", "broker,controller", "controller,broker"),
+	{name: "controller.quorum.voters", typ: "list", def: "", doc: "The controller quorum, id@host:port of each voter's CONTROLLER listener; empty for a single node.", apply: func(c *Config, v string) error {
+		vs, err := parseVoters(v)
+		c.Voters = vs
+		return err
+	}},
+	{name: "controller.listener.names", typ: "list", def: "CONTROLLER", doc: "The listener the controller quorum (Raft) uses; it serves no Kafka clients.", apply: func(c *Config, v string) error {
+		c.ControllerListener = strings.TrimSpace(strings.Split(v, ",")[0])
+		return nil
+	}},
+	{name: "inter.broker.listener.name", typ: "string", def: "", doc: "The listener brokers use to reach each other; default: the first non-controller listener.", apply: func(c *Config, v string) error {
+		c.InterBrokerListener = v
+		return nil
+	}},
+	{name: "broker.rack", typ: "string", def: "", doc: "Rack of this broker, for rack-aware replica placement.", apply: func(c *Config, v string) error {
+		if v != "" {
+			c.Rack = &v
+		}
+		return nil
+	}},
+	intKey("broker.session.timeout.ms", "9000", "The controller fences a broker that sent no heartbeat for this long.", 1, math.MaxInt32, func(c *Config, n int64) { c.BrokerSessionTimeout = time.Duration(n) * time.Millisecond }),
+	intKey("broker.heartbeat.interval.ms", "2000", "How often a broker heartbeats to the controller.", 1, math.MaxInt32, func(c *Config, n int64) { c.BrokerHeartbeatInterval = time.Duration(n) * time.Millisecond }),
+	longKey("replica.lag.time.max.ms", "30000", "A follower that has not caught up for this long leaves the ISR.", 1, func(c *Config, n int64) { c.ReplicaLagTimeMax = time.Duration(n) * time.Millisecond }),
+	intKey("replica.fetch.max.bytes", "1048576", "Bytes a follower fetches per partition (at least one batch).", 1, math.MaxInt32, func(c *Config, n int64) { c.ReplicaFetchMaxBytes = int32(n) }),
+	intKey("replica.fetch.response.max.bytes", "10485760", "Bytes a follower fetch returns in all.", 1, math.MaxInt32, func(c *Config, n int64) { c.ReplicaFetchRespMax = int32(n) }),
+	intKey("replica.fetch.wait.max.ms", "500", "How long a follower fetch waits for data at the leader.", 0, math.MaxInt32, func(c *Config, n int64) { c.ReplicaFetchWaitMax = time.Duration(n) * time.Millisecond }),
 	intKey("max.connections.per.ip", "2147483647", "Connections one client address may hold at once; more are closed at accept.", 1, math.MaxInt32, func(c *Config, n int64) { c.MaxConnectionsPerIP = int(n) }),
 	longKey("controlled.shutdown.timeout.ms", "30000", "How long shutdown waits for in-flight requests.", 0, func(c *Config, n int64) { c.ShutdownTimeout = time.Duration(n) * time.Millisecond }),
 	intKey("fetch.max.bytes", "57671680", "Largest Fetch response the broker builds.", 1024, math.MaxInt32, func(c *Config, n int64) { c.FetchMaxBytes = int32(n) }),
@@ -306,6 +347,9 @@ func build(kvs [][2]string) (Config, error) {
 		// As Kafka: advertise what we listen on, with a host a client on
 		// this machine can reach when the listener binds every address.
 		for _, l := range c.Listeners {
+			if l.Name == c.ControllerListener {
+				continue
+			}
 			if l.Host == "" || l.Host == "0.0.0.0" || l.Host == "::" {
 				l.Host = "localhost"
 			}
@@ -332,6 +376,33 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: advertised.listeners: %s: a client cannot connect to an unspecified host; set advertised.listeners", a)
 		}
 	}
+	var clientListeners []string
+	for _, l := range c.Listeners {
+		if l.Name != c.ControllerListener {
+			clientListeners = append(clientListeners, l.Name)
+		}
+	}
+	if len(clientListeners) == 0 {
+		return fmt.Errorf("config: listeners: a listener for clients is required besides %s", c.ControllerListener)
+	}
+	for _, a := range c.AdvertisedListeners {
+		if a.Name == c.ControllerListener {
+			return fmt.Errorf("config: advertised.listeners: %s is the controller listener and cannot be advertised to clients", a.Name)
+		}
+	}
+	if c.InterBrokerListener == "" {
+		c.InterBrokerListener = clientListeners[0]
+	} else if c.InterBrokerListener == c.ControllerListener || !slices.Contains(clientListeners, c.InterBrokerListener) {
+		return fmt.Errorf("config: inter.broker.listener.name: %s is not a client listener in listeners", c.InterBrokerListener)
+	}
+	if len(c.Voters) > 0 {
+		if _, ok := c.listener(c.ControllerListener); !ok {
+			return fmt.Errorf("config: controller.quorum.voters is set but listeners has no %s listener for the quorum", c.ControllerListener)
+		}
+		if !slices.ContainsFunc(c.Voters, func(v controller.Voter) bool { return v.ID == c.NodeID }) {
+			return fmt.Errorf("config: controller.quorum.voters does not include node.id %d (only combined broker+controller nodes are supported)", c.NodeID)
+		}
+	}
 	if c.MessageMaxBytes > c.SocketRequestMaxBytes {
 		return fmt.Errorf("config: message.max.bytes (%d) exceeds socket.request.max.bytes (%d)", c.MessageMaxBytes, c.SocketRequestMaxBytes)
 	}
@@ -352,6 +423,41 @@ func (c *Config) Keys() []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// listener returns the configured listener named name.
+func (c *Config) listener(name string) (Listener, bool) {
+	for _, l := range c.Listeners {
+		if l.Name == name {
+			return l, true
+		}
+	}
+	return Listener{}, false
+}
+
+// parseVoters parses controller.quorum.voters: id@host:port,...
+func parseVoters(v string) ([]controller.Voter, error) {
+	var vs []controller.Voter
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		id, addr, ok := strings.Cut(s, "@")
+		n, err := strconv.ParseInt(id, 10, 32)
+		if !ok || err != nil || n < 0 {
+			return nil, fmt.Errorf("%q is not id@host:port", s)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("%q: %v", s, err)
+		}
+		for _, o := range vs {
+			if o.ID == int32(n) {
+				return nil, fmt.Errorf("voter %d repeated", n)
+			}
+		}
+		vs = append(vs, controller.Voter{ID: int32(n), Addr: addr})
+	}
+	return vs, nil
 }
 
 func parseListeners(v string) ([]Listener, error) {

@@ -40,6 +40,12 @@ type conn struct {
 // outbound is one encoded response: byte chunks interleaved with file
 // regions sent with sendfile.
 type outbound struct {
+	// A response that waits (acks=all) is encoded by the writer after
+	// await returns.
+	corr  int32
+	resp  kmsg.Response
+	await func()
+
 	parts []outPart
 	buf   *[]byte // pooled encode buffer backing the byte parts
 }
@@ -159,6 +165,10 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 		return nil // acks=0 produce: no response at all
 	}
 	sent = true // send owns the regions from here
+	if r.await != nil {
+		c.out <- &outbound{corr: req.CorrelationID, resp: resp, await: r.await}
+		return nil
+	}
 	return c.send(req.CorrelationID, resp, r.regions)
 }
 
@@ -173,10 +183,24 @@ func releaseRegions(regions []storage.Region) {
 // the record placeholders of a Fetch response (see fetchMarker); send takes
 // ownership of them: they are released once written or dropped.
 func (c *conn) send(corr int32, resp kmsg.Response, regions []storage.Region) error {
+	if len(regions) > 0 {
+		return c.sendRegions(corr, resp, regions)
+	}
+	c.out <- encodeOutbound(corr, resp)
+	return nil
+}
+
+// encodeOutbound encodes a response with no file regions.
+func encodeOutbound(corr int32, resp kmsg.Response) *outbound {
 	bp := bufPool.Get().(*[]byte)
 	b := wire.AppendResponse((*bp)[:0], corr, resp)
 	*bp = b
-	ob := &outbound{buf: bp, parts: []outPart{{b: b}}}
+	return &outbound{buf: bp, parts: []outPart{{b: b}}}
+}
+
+func (c *conn) sendRegions(corr int32, resp kmsg.Response, regions []storage.Region) error {
+	ob := encodeOutbound(corr, resp)
+	b := *ob.buf
 	if len(regions) > 0 {
 		var err error
 		if ob.parts, err = spliceRegions(b, regions, resp.IsFlexible()); err != nil {
@@ -219,6 +243,16 @@ func (c *conn) writeLoop(done chan<- struct{}) {
 		var err error
 		bufs = bufs[:0]
 		for _, p := range pending {
+			if p.await != nil {
+				// Write what is ready before waiting (acks=all).
+				if len(bufs) > 0 && err == nil {
+					_, err = bufs.WriteTo(c.nc)
+					bufs = bufs[:0]
+				}
+				p.await()
+				*p = *encodeOutbound(p.corr, p.resp)
+				c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.ConnectionsMaxIdle))
+			}
 			for _, part := range p.parts {
 				if part.region.Len == 0 {
 					bufs = append(bufs, part.b)

@@ -6,6 +6,7 @@ package broker
 // partition's storage.Log.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -76,11 +77,21 @@ func (g *groups) ensure(p int32) (*controller.Topic, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if t = g.s.ctrl.Snapshot().Topic(controller.ConsumerOffsetsTopic); t == nil {
+		// offsets.topic.replication.factor, but no more than the live
+		// brokers, so a single node needs no configuration.
+		rf := int16(g.s.cfgInt("offsets.topic.replication.factor"))
+		live := int16(0)
+		for _, b := range g.s.ctrl.Snapshot().Brokers {
+			if !b.Fenced {
+				live++
+			}
+		}
+		rf = max(1, min(rf, live))
 		var err error
-		t, err = g.s.ctrl.CreateTopic(controller.CreateTopic{
+		t, err = g.s.createTopic(controller.CreateTopic{
 			Name:              controller.ConsumerOffsetsTopic,
 			NumPartitions:     g.n,
-			ReplicationFactor: int16(g.s.cfgInt("offsets.topic.replication.factor")),
+			ReplicationFactor: rf,
 			Configs:           map[string]string{"cleanup.policy": "compact", "compression.type": "producer", "segment.bytes": "104857600"},
 			Internal:          true,
 		})
@@ -104,9 +115,15 @@ func (g *groups) ensure(p int32) (*controller.Topic, error) {
 		if err != nil {
 			return nil, err
 		}
-		g.coord.Load(int32(i), &offsetsLog{s: g.s, p: part})
+		g.loadPartition(int32(i), part)
 	}
 	return t, nil
+}
+
+// loadPartition makes the coordinator serve __consumer_offsets partition i,
+// which this broker leads.
+func (g *groups) loadPartition(i int32, p *partition) {
+	g.coord.Load(i, &offsetsLog{s: g.s, p: p})
 }
 
 // coordinatorFor returns the node coordinating key's group, or an error
@@ -123,10 +140,11 @@ func (g *groups) coordinatorFor(key string, adv Listener) (node int32, host stri
 		return leader, adv.Host, adv.Port, 0
 	}
 	b, ok := g.s.ctrl.Snapshot().Broker(leader)
-	if !ok {
+	if !ok || b.Fenced {
 		return -1, "", -1, kerr.CoordinatorNotAvailable.Code
 	}
-	return b.NodeID, b.Host, b.Port, 0
+	host, port = b.Endpoint(adv.Name)
+	return b.NodeID, host, port, 0
 }
 
 // prepare makes sure group's partition is loaded before a group request;
@@ -167,6 +185,13 @@ func (l *offsetsLog) Append(batch []byte) (int64, error) {
 		return -1, err
 	}
 	l.p.wake()
+	l.p.afterAppend(l.s.cfg.NodeID)
+	// A commit is acknowledged only once the ISR has it.
+	ctx, cancel := context.WithTimeout(l.s.ctx, 5*time.Second) // offsets.commit.timeout.ms
+	defer cancel()
+	if code := l.s.waitHW(ctx, l.p, res.LastOffset+1, epoch); code != 0 {
+		return -1, fmt.Errorf("broker: __consumer_offsets-%d append not replicated: %w", l.p.index, kerr.ErrorForCode(code))
+	}
 	return res.BaseOffset, nil
 }
 
@@ -182,6 +207,7 @@ func (l *offsetsLog) ReadAll(fn func([]byte) error) error {
 			return err
 		}
 		b, err := reg.ReadAll()
+		reg.Release()
 		if err != nil {
 			return err
 		}

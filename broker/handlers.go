@@ -14,6 +14,12 @@ import (
 // API's own file (NN_name.go). The table built from it dispatches requests
 // and answers ApiVersions, so the two can never disagree.
 var handlers = []handler{
+	offsetForLeaderEpochHandler,
+	electLeadersHandler,
+	alterPartitionHandler,
+	brokerRegistrationHandler,
+	brokerHeartbeatHandler,
+	allocateProducerIDsHandler,
 	produceHandler,
 	fetchHandler,
 	listOffsetsHandler,
@@ -49,6 +55,10 @@ type request struct {
 	// regions are the record regions of a Fetch response, spliced into it
 	// in order in place of recordsMarker(i).
 	regions []storage.Region
+	// await, when set, is run by the connection's writer before the
+	// response is encoded (acks=all waits for replication there, so the
+	// connection keeps reading and appending meanwhile).
+	await func()
 }
 
 // handler serves one API key over [min, max] versions. fn returns the

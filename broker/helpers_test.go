@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -34,7 +35,11 @@ func startBroker(t testing.TB, overrides ...string) *testBroker {
 
 func startBrokerConfig(t testing.TB, cfg Config) *testBroker {
 	t.Helper()
-	srv, err := New(cfg, zerolog.Nop())
+	lg := zerolog.Nop()
+	if os.Getenv("GREGOR_TEST_LOG") != "" {
+		lg = zerolog.New(os.Stderr).Level(zerolog.DebugLevel)
+	}
+	srv, err := New(cfg, lg)
 	if err != nil {
 		t.Fatal(err)
 	}

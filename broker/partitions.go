@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,8 @@ type partition struct {
 
 	mu      sync.Mutex
 	waiters map[chan struct{}]struct{} // long-polling fetches to wake on append
+
+	rep replicaState // leader or follower state (replica.go), under rep.mu
 }
 
 // wake signals every long-polling fetch waiting on this partition.
@@ -84,6 +87,9 @@ func (ps *partitions) openAll() error {
 	want := map[string]bool{}
 	for _, t := range snap.Topics {
 		for _, p := range t.Partitions {
+			if !slices.Contains(p.Replicas, ps.s.cfg.NodeID) {
+				continue
+			}
 			want[filepath.Base(ps.logDir(t.Name, p.Index))] = true
 			if _, err := ps.get(t.Name, p.Index); err != nil {
 				return err
@@ -131,9 +137,38 @@ func (ps *partitions) get(topic string, index int32) (*partition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: open %s-%d: %w", topic, index, err)
 	}
+	if len(t.Partitions[index].Replicas) > 1 {
+		l.SetAutoHighWatermark(false) // the leader moves it as the ISR catches up
+	}
 	p = &partition{topic: topic, index: index, log: l}
 	ps.m[k] = p
 	return p, nil
+}
+
+// topics returns the names of topics with open partitions.
+func (ps *partitions) topics() []string {
+	ps.mu.RLock()
+	defer ps.mu.RUnlock()
+	seen := map[string]bool{}
+	var names []string
+	for k := range ps.m {
+		if !seen[k.topic] {
+			seen[k.topic] = true
+			names = append(names, k.topic)
+		}
+	}
+	return names
+}
+
+// all returns every open partition.
+func (ps *partitions) all() []*partition {
+	ps.mu.RLock()
+	defer ps.mu.RUnlock()
+	out := make([]*partition, 0, len(ps.m))
+	for _, p := range ps.m {
+		out = append(out, p)
+	}
+	return out
 }
 
 // lookup returns an open partition or nil, without opening anything.

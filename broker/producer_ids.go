@@ -1,19 +1,19 @@
 package broker
 
 import (
-	"fmt"
-	"os"
-	"strconv"
-	"strings"
+	"context"
 	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// producerIDs hands out producer ids that are never reused, also across
-// restarts: it persists the end of the block it hands out from before
-// giving out the first id of a block, so a crash skips at most a block.
-// (With a controller quorum this becomes Kafka's AllocateProducerIds.)
+// producerIDs hands out producer ids from blocks the controller allocates
+// (AllocateProducerIds): the quorum records every block, so no id is ever
+// handed out twice, across restarts and brokers.
 type producerIDs struct {
-	path string
+	s *Server
 
 	mu   sync.Mutex
 	next int64
@@ -22,50 +22,37 @@ type producerIDs struct {
 
 const producerIDBlock = 1000
 
-func openProducerIDs(path string) (*producerIDs, error) {
-	p := &producerIDs{path: path}
-	b, err := os.ReadFile(path)
-	switch {
-	case os.IsNotExist(err):
-	case err != nil:
-		return nil, fmt.Errorf("broker: producer ids: %w", err)
-	default:
-		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("broker: producer ids: corrupt %s", path)
-		}
-		p.next, p.end = n, n
-	}
-	return p, nil
-}
-
 // allocate returns a fresh producer id.
 func (p *producerIDs) allocate() (int64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.next == p.end {
-		end := p.end + producerIDBlock
-		tmp := p.path + ".tmp"
-		f, err := os.Create(tmp)
+		first, err := p.s.allocateProducerIDBlock()
 		if err != nil {
-			return 0, fmt.Errorf("broker: producer ids: %w", err)
+			return 0, err
 		}
-		_, err = f.WriteString(strconv.FormatInt(end, 10))
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(tmp, p.path)
-		}
-		if err != nil {
-			return 0, fmt.Errorf("broker: producer ids: %w", err)
-		}
-		p.end = end
+		p.next, p.end = first, first+producerIDBlock
 	}
 	id := p.next
 	p.next++
 	return id, nil
+}
+
+func (s *Server) allocateProducerIDBlock() (int64, error) {
+	if !s.clustered() || s.ctrl.IsLeader() {
+		return s.ctrl.AllocateProducerIDs(producerIDBlock)
+	}
+	req := kmsg.NewPtrAllocateProducerIDsRequest()
+	req.BrokerID = s.cfg.NodeID
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	resp, err := s.toController(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	ar := resp.(*kmsg.AllocateProducerIDsResponse)
+	if ar.ErrorCode != 0 {
+		return 0, kerr.ErrorForCode(ar.ErrorCode)
+	}
+	return ar.ProducerIDStart, nil
 }

@@ -25,9 +25,12 @@ type Server struct {
 	parts  *partitions
 	pids   *producerIDs
 	groups *groups // consumer group coordinator
+	repl   *replication
+	peers  *peers
 	table  *handlerTable
 
-	listeners []net.Listener
+	listeners   []net.Listener
+	listenerCfg []Listener // the listener each of listeners serves
 
 	// ctx is cancelled when shutdown starts: long polls return early.
 	ctx    context.Context
@@ -56,58 +59,49 @@ func New(cfg Config, log zerolog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("broker: log dir: %w", err)
 	}
 	metaDir := filepath.Join(dir, "__cluster_metadata-0")
-	ctrl, err := controller.Open(controller.Config{
-		NodeID:                   cfg.NodeID,
-		MetadataDir:              metaDir,
-		DefaultNumPartitions:     cfg.NumPartitions,
-		DefaultReplicationFactor: cfg.DefaultReplicationFactor,
-	})
+	ctrl, err := controller.Open(s.controllerConfig(metaDir))
 	if err != nil {
 		return nil, fmt.Errorf("broker: metadata: %w", err)
 	}
 	s.ctrl = ctrl
-	if s.pids, err = openProducerIDs(filepath.Join(metaDir, "producer-ids")); err != nil {
-		ctrl.Close()
-		return nil, err
-	}
-	adv := cfg.AdvertisedListeners[0]
-	if err := ctrl.RegisterBroker(controller.Broker{NodeID: cfg.NodeID, Host: adv.Host, Port: adv.Port}); err != nil {
-		ctrl.Close()
-		return nil, fmt.Errorf("broker: register: %w", err)
-	}
+	s.peers = &peers{s: s}
+	s.pids = &producerIDs{s: s}
 	s.parts = newPartitions(s, dir)
 	s.groups = newGroups(s)
-	if err := s.parts.openAll(); err != nil {
+	s.repl = newReplication(s)
+	fail := func(err error) (*Server, error) {
+		s.closeListeners()
 		s.parts.closeAll()
 		ctrl.Close()
 		return nil, err
 	}
-	for _, l := range cfg.Listeners {
+	if err := s.parts.openAll(); err != nil {
+		return fail(err)
+	}
+	// Client listeners; the controller listener belongs to the quorum.
+	for i, l := range cfg.Listeners {
+		if l.Name == cfg.ControllerListener {
+			continue
+		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(l.Host, fmt.Sprint(l.Port)))
 		if err != nil {
-			s.closeListeners()
-			s.parts.closeAll()
-			ctrl.Close()
-			return nil, fmt.Errorf("broker: listen %s: %w", l, err)
+			return fail(fmt.Errorf("broker: listen %s: %w", l, err))
 		}
-		s.listeners = append(s.listeners, ln)
-	}
-	// A listener on port 0 (tests) advertises the port it got.
-	for i, ln := range s.listeners {
-		if s.cfg.Listeners[i].Port == 0 {
+		if l.Port == 0 { // tests: advertise the port we got
 			port := int32(ln.Addr().(*net.TCPAddr).Port)
 			s.cfg.Listeners[i].Port = port
 			for j := range s.cfg.AdvertisedListeners {
-				if s.cfg.AdvertisedListeners[j].Name == s.cfg.Listeners[i].Name && s.cfg.AdvertisedListeners[j].Port == 0 {
+				if s.cfg.AdvertisedListeners[j].Name == l.Name && s.cfg.AdvertisedListeners[j].Port == 0 {
 					s.cfg.AdvertisedListeners[j].Port = port
 				}
 			}
-			if s.cfg.AdvertisedListeners[0].Name == s.cfg.Listeners[i].Name {
-				adv := s.cfg.AdvertisedListeners[0]
-				if err := ctrl.RegisterBroker(controller.Broker{NodeID: cfg.NodeID, Host: adv.Host, Port: adv.Port}); err != nil {
-					return nil, err
-				}
-			}
+		}
+		s.listeners = append(s.listeners, ln)
+		s.listenerCfg = append(s.listenerCfg, s.cfg.Listeners[i])
+	}
+	if !s.clustered() {
+		if err := ctrl.RegisterBroker(s.selfBroker()); err != nil {
+			return fail(fmt.Errorf("broker: register: %w", err))
 		}
 	}
 	return s, nil
@@ -120,14 +114,21 @@ func (s *Server) Addr() net.Addr { return s.listeners[0].Addr() }
 // gracefully: listeners close, each connection finishes the request it is
 // handling and writes every queued response, logs are flushed and closed.
 func (s *Server) Run(ctx context.Context) error {
+	if s.clustered() {
+		s.goroutine(s.membership)
+	}
+	s.goroutine(s.repl.run)
 	s.groups.start()
 	for i, ln := range s.listeners {
-		s.log.Info().Str("listener", s.cfg.Listeners[i].Name).Str("addr", ln.Addr().String()).Msg("listening")
-		s.goroutine(func() { s.accept(ln, s.advertisedFor(s.cfg.Listeners[i].Name)) })
+		s.log.Info().Str("listener", s.listenerCfg[i].Name).Str("addr", ln.Addr().String()).Msg("listening")
+		s.goroutine(func() { s.accept(ln, s.advertisedFor(s.listenerCfg[i].Name)) })
 	}
 	s.startLogMaintenance()
 	<-ctx.Done()
 	s.log.Info().Msg("shutting down")
+	if s.clustered() {
+		s.controlledShutdown()
+	}
 	s.cancel()
 	s.closeListeners()
 	s.mu.Lock()
@@ -150,6 +151,7 @@ func (s *Server) Run(ctx context.Context) error {
 		<-done
 	}
 	s.groups.close()
+	s.peers.closeAll()
 	var errs []error
 	errs = append(errs, s.parts.closeAll())
 	errs = append(errs, s.ctrl.Close())

@@ -212,6 +212,28 @@ type Broker struct {
 	// Epoch counts this broker's registrations that changed it (Kafka's
 	// broker epoch). Set by the controller; ignored by RegisterBroker.
 	Epoch int64 `json:"epoch,omitempty"`
+	// Endpoints are the broker's advertised listeners by name (Host and
+	// Port repeat the inter-broker one). Metadata answers a client with
+	// the endpoint of the listener it connected to.
+	Endpoints []Endpoint `json:"endpoints,omitempty"`
+}
+
+// Endpoint is one advertised listener of a broker.
+type Endpoint struct {
+	Name string `json:"name"`
+	Host string `json:"host"`
+	Port int32  `json:"port"`
+}
+
+// Endpoint returns the broker's advertised endpoint for listener name,
+// falling back to Host and Port.
+func (b Broker) Endpoint(name string) (host string, port int32) {
+	for _, e := range b.Endpoints {
+		if e.Name == name {
+			return e.Host, e.Port
+		}
+	}
+	return b.Host, b.Port
 }
 
 // Partition is one partition's assignment and leadership.
@@ -495,6 +517,7 @@ func (c *Controller) RegisterBroker(b Broker) error {
 		r := *b.Rack
 		b.Rack = &r
 	}
+	b.Endpoints = append([]Endpoint(nil), b.Endpoints...)
 	b.Fenced = false
 	b.Epoch = old.Epoch + 1
 	recs := []record{{Type: recBroker, Broker: &b}}
@@ -505,8 +528,13 @@ func (c *Controller) RegisterBroker(b Broker) error {
 }
 
 func brokerEqual(a, b Broker) bool {
-	if a.NodeID != b.NodeID || a.Host != b.Host || a.Port != b.Port || (a.Rack == nil) != (b.Rack == nil) {
+	if a.NodeID != b.NodeID || a.Host != b.Host || a.Port != b.Port || (a.Rack == nil) != (b.Rack == nil) || len(a.Endpoints) != len(b.Endpoints) {
 		return false
+	}
+	for i := range a.Endpoints {
+		if a.Endpoints[i] != b.Endpoints[i] {
+			return false
+		}
 	}
 	return a.Rack == nil || *a.Rack == *b.Rack
 }

@@ -75,3 +75,21 @@ func (l *Log) AppendReplicated(records []byte) (AppendResult, error) {
 	}
 	return AppendResult{BaseOffset: refs[0].h.BaseOffset, LastOffset: last, LogAppendTime: -1, LogStartOffset: l.logStart.Load()}, nil
 }
+
+// ResetTo empties the log and restarts it at offset, which may lie beyond
+// the log end (Kafka's truncateFullyAndStartAt): a follower whose log ends
+// below its leader's log start offset starts over there.
+func (l *Log) ResetTo(offset int64) error {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	if offset < 0 {
+		return fmt.Errorf("%w: reset to %d", ErrOffsetOutOfRange, offset)
+	}
+	l.truncations++
+	return l.truncateFullyLocked(offset)
+}

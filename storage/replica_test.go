@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"testing"
 )
 
@@ -76,5 +77,28 @@ func TestAppendReplicated(t *testing.T) {
 	}
 	if _, err := follower.AppendReplicated([]byte{1, 2, 3}); err == nil {
 		t.Fatal("garbage accepted")
+	}
+}
+
+func TestResetTo(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l := openLog(t, dir, DefaultConfig())
+	mustAppend(t, l, buildBatch(batchOpts{n: 5, pid: -1, seq: -1}))
+	if err := l.ResetTo(100); err != nil {
+		t.Fatal(err)
+	}
+	if l.LogStartOffset() != 100 || l.LogEndOffset() != 100 {
+		t.Fatalf("start %d end %d", l.LogStartOffset(), l.LogEndOffset())
+	}
+	b := buildBatch(batchOpts{n: 2, pid: -1, seq: -1})
+	binary.BigEndian.PutUint64(b, 100)
+	if _, err := l.AppendReplicated(b); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l = openLog(t, dir, DefaultConfig())
+	if l.LogStartOffset() != 100 || l.LogEndOffset() != 102 {
+		t.Fatalf("after restart: start %d end %d", l.LogStartOffset(), l.LogEndOffset())
 	}
 }

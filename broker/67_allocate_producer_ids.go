@@ -1,0 +1,21 @@
+package broker
+
+// AllocateProducerIDs (key 67), v0.
+//
+// Sent by gregor nodes to the active controller for a block of producer
+// ids, which the quorum records so no id is ever handed out twice.
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+var allocateProducerIDsHandler = handle(kmsg.AllocateProducerIDs, 0, 0, func(s *Server, r *request, req *kmsg.AllocateProducerIDsRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.AllocateProducerIDsResponse)
+	first, err := s.ctrl.AllocateProducerIDs(producerIDBlock)
+	if err != nil {
+		resp.ErrorCode = errCode(err)
+		return resp, nil
+	}
+	resp.ProducerIDStart, resp.ProducerIDLen = first, producerIDBlock
+	return resp, nil
+})

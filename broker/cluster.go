@@ -1,0 +1,309 @@
+package broker
+
+// A node's place in a cluster. Every gregor node is a broker and, when
+// controller.quorum.voters is set, a controller voter (KRaft's combined
+// mode): each node applies the replicated metadata log, so every broker
+// answers Metadata from its own copy, while changes (topics, configs,
+// brokers, ISRs, producer ids) are made by the quorum leader. Requests
+// that change metadata are forwarded over the Kafka protocol to the
+// leader's inter-broker listener, as Kafka brokers forward to the active
+// controller.
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/controller"
+)
+
+// forwardClientPrefix marks requests one broker forwards to another, so the
+// receiver never forwards them again (no loops while leadership moves).
+const forwardClientPrefix = "gregor-forward-"
+
+var (
+	errNoController = errors.New("broker: no active controller known")
+)
+
+// clustered reports whether this node is a member of a controller quorum.
+func (s *Server) clustered() bool { return len(s.cfg.Voters) > 0 }
+
+// controllerConfig maps the broker configuration to the controller's.
+func (s *Server) controllerConfig(metaDir string) controller.Config {
+	cfg := controller.Config{
+		NodeID:                   s.cfg.NodeID,
+		MetadataDir:              metaDir,
+		DefaultNumPartitions:     s.cfg.NumPartitions,
+		DefaultReplicationFactor: s.cfg.DefaultReplicationFactor,
+		BrokerSessionTimeout:     s.cfg.BrokerSessionTimeout,
+		Logger:                   s.log.With().Str("component", "controller").Logger(),
+	}
+	if s.clustered() {
+		cfg.Voters = s.cfg.Voters
+		if l, ok := s.cfg.listener(s.cfg.ControllerListener); ok {
+			cfg.RaftBind = net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
+		}
+	}
+	return cfg
+}
+
+// selfBroker is this node's registration: its advertised listeners, the
+// inter-broker one as the primary address.
+func (s *Server) selfBroker() controller.Broker {
+	b := controller.Broker{NodeID: s.cfg.NodeID, Rack: s.cfg.Rack}
+	for _, a := range s.cfg.AdvertisedListeners {
+		b.Endpoints = append(b.Endpoints, controller.Endpoint{Name: a.Name, Host: a.Host, Port: a.Port})
+	}
+	ib := s.advertisedFor(s.cfg.InterBrokerListener)
+	b.Host, b.Port = ib.Host, ib.Port
+	return b
+}
+
+// isForwarded reports whether r came from another gregor node forwarding.
+func (r *request) isForwarded() bool {
+	return r.ClientID != nil && strings.HasPrefix(*r.ClientID, forwardClientPrefix)
+}
+
+// peers caches connections to other nodes, one per node and purpose.
+type peers struct {
+	s  *Server
+	mu sync.Mutex
+	m  map[string]*peer
+}
+
+func (ps *peers) get(id int32, purpose string) (*peer, error) {
+	b, ok := ps.s.ctrl.Snapshot().Broker(id)
+	if !ok {
+		return nil, fmt.Errorf("broker: node %d is not registered", id)
+	}
+	host, port := b.Endpoint(ps.s.cfg.InterBrokerListener)
+	addr := net.JoinHostPort(host, strconv.Itoa(int(port)))
+	key := fmt.Sprintf("%d/%s/%s", id, purpose, addr)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.m == nil {
+		ps.m = map[string]*peer{}
+	}
+	p := ps.m[key]
+	if p == nil {
+		p = newPeer(addr, forwardClientPrefix+strconv.Itoa(int(ps.s.cfg.NodeID)))
+		ps.m[key] = p
+	}
+	return p, nil
+}
+
+func (ps *peers) closeAll() {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for _, p := range ps.m {
+		p.close()
+	}
+}
+
+// toController sends req to the active controller. The caller checked that
+// this node is not it.
+func (s *Server) toController(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	id, _, ok := s.ctrl.Leader()
+	if !ok || id == s.cfg.NodeID {
+		return nil, errNoController
+	}
+	p, err := s.peers.get(id, "controller")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errNoController, err)
+	}
+	return p.do(ctx, req)
+}
+
+// forwardIfNotController forwards a metadata-changing client request to
+// the active controller when this node is not it, returning the
+// controller's response unchanged. ok is false when the request should be
+// handled here: a single node, the controller itself, a request another
+// node forwarded, or no reachable controller (then the controller calls
+// fail with NOT_CONTROLLER and the client retries).
+func (s *Server) forwardIfNotController(r *request) (resp kmsg.Response, ok bool) {
+	if !s.clustered() || s.ctrl.IsLeader() || r.isForwarded() {
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	resp, err := s.toController(ctx, r.body)
+	if err != nil {
+		s.log.Debug().Err(err).Str("api", kmsg.NameForKey(r.Key)).Msg("forwarding to controller failed")
+		return nil, false
+	}
+	return resp, true
+}
+
+// createTopic creates a topic from inside the broker (auto-creation,
+// __consumer_offsets), forwarding to the controller when needed and
+// waiting until this node's metadata has it.
+func (s *Server) createTopic(ct controller.CreateTopic) (*controller.Topic, error) {
+	if !s.clustered() || s.ctrl.IsLeader() {
+		return s.ctrl.CreateTopic(ct)
+	}
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.Version = 7
+	req.TimeoutMillis = 30000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = ct.Name, ct.NumPartitions, ct.ReplicationFactor
+	for k, v := range ct.Configs {
+		c := kmsg.NewCreateTopicsRequestTopicConfig()
+		c.Name, c.Value = k, kmsg.StringPtr(v)
+		rt.Configs = append(rt.Configs, c)
+	}
+	req.Topics = append(req.Topics, rt)
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	resp, err := s.toController(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", controller.ErrNotController, err)
+	}
+	st := resp.(*kmsg.CreateTopicsResponse).Topics[0]
+	if st.ErrorCode != 0 && st.ErrorCode != kerr.TopicAlreadyExists.Code {
+		msg := kerr.ErrorForCode(st.ErrorCode).Error()
+		if st.ErrorMessage != nil {
+			msg = *st.ErrorMessage
+		}
+		return nil, fmt.Errorf("broker: create topic %s: %s", ct.Name, msg)
+	}
+	t := s.waitForTopic(ctx, ct.Name)
+	if t == nil {
+		return nil, fmt.Errorf("broker: topic %s created but not yet in local metadata", ct.Name)
+	}
+	if st.ErrorCode == kerr.TopicAlreadyExists.Code {
+		return t, fmt.Errorf("%w: %s", controller.ErrTopicExists, ct.Name)
+	}
+	return t, nil
+}
+
+// waitForTopic waits until the local metadata has topic name.
+func (s *Server) waitForTopic(ctx context.Context, name string) *controller.Topic {
+	ch, unsub := s.ctrl.Subscribe()
+	defer unsub()
+	for {
+		if t := s.ctrl.Snapshot().Topic(name); t != nil {
+			return t
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// membership registers this broker with the controller and heartbeats
+// until shutdown. Single nodes register once (in New) and need no
+// heartbeats.
+func (s *Server) membership() {
+	incarnation := [16]byte{}
+	rand.Read(incarnation[:])
+	registered := false
+	backoff := 100 * time.Millisecond
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !registered {
+			if err := s.register(incarnation); err != nil {
+				s.log.Debug().Err(err).Msg("broker registration failed, retrying")
+				t.Reset(backoff)
+				backoff = min(2*backoff, 2*time.Second)
+				continue
+			}
+			registered = true
+			s.log.Info().Msg("registered with the controller")
+		}
+		fenced, err := s.heartbeat(false)
+		switch {
+		case err != nil:
+			s.log.Debug().Err(err).Msg("broker heartbeat failed")
+		case fenced:
+			s.log.Warn().Msg("fenced by the controller, registering again")
+			registered = false
+		}
+		t.Reset(s.cfg.BrokerHeartbeatInterval)
+	}
+}
+
+func (s *Server) register(incarnation [16]byte) error {
+	b := s.selfBroker()
+	if s.ctrl.IsLeader() {
+		return s.ctrl.RegisterBroker(b)
+	}
+	req := kmsg.NewPtrBrokerRegistrationRequest()
+	req.BrokerID = b.NodeID
+	req.ClusterID = s.ctrl.Snapshot().ClusterID
+	req.IncarnationID = incarnation
+	req.Rack = b.Rack
+	for _, e := range b.Endpoints {
+		l := kmsg.NewBrokerRegistrationRequestListener()
+		l.Name, l.Host, l.Port = e.Name, e.Host, uint16(e.Port)
+		req.Listeners = append(req.Listeners, l)
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	resp, err := s.toController(ctx, req)
+	if err != nil {
+		return err
+	}
+	if code := resp.(*kmsg.BrokerRegistrationResponse).ErrorCode; code != 0 {
+		return kerr.ErrorForCode(code)
+	}
+	return nil
+}
+
+// heartbeat tells the controller this broker is alive; wantFence asks it to
+// move leadership away and fence us (controlled shutdown).
+func (s *Server) heartbeat(wantFence bool) (fenced bool, err error) {
+	if s.ctrl.IsLeader() {
+		return s.ctrl.BrokerHeartbeat(s.cfg.NodeID, wantFence)
+	}
+	req := kmsg.NewPtrBrokerHeartbeatRequest()
+	req.BrokerID = s.cfg.NodeID
+	req.WantFence = wantFence
+	req.WantShutdown = wantFence
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := s.toController(ctx, req)
+	if err != nil {
+		return false, err
+	}
+	hb := resp.(*kmsg.BrokerHeartbeatResponse)
+	if hb.ErrorCode != 0 {
+		return false, kerr.ErrorForCode(hb.ErrorCode)
+	}
+	return hb.IsFenced, nil
+}
+
+// controlledShutdown asks the controller to move this broker's
+// leaderships to other in-sync replicas before it stops, so clients fail
+// over without waiting for a session timeout.
+func (s *Server) controlledShutdown() {
+	deadline := time.Now().Add(s.cfg.ShutdownTimeout)
+	for time.Now().Before(deadline) {
+		fenced, err := s.heartbeat(true)
+		if err == nil && fenced {
+			s.log.Info().Msg("controlled shutdown: leadership moved")
+			return
+		}
+		if err != nil {
+			s.log.Debug().Err(err).Msg("controlled shutdown heartbeat failed")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.log.Warn().Msg("controlled shutdown timed out")
+}

@@ -1,0 +1,283 @@
+package broker
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// fetchTarget is a partition a follower replicates from one leader.
+type fetchTarget struct {
+	p     *partition
+	epoch int32 // the leader epoch it follows
+}
+
+type fetchState struct {
+	fetchTarget
+	truncated bool      // truncated to the leader's epoch end since epoch began
+	backoff   time.Time // skip until then after an error
+}
+
+// fetcher replicates every partition this node follows from one leader,
+// over one connection.
+type fetcher struct {
+	s      *Server
+	leader int32
+
+	mu    sync.Mutex
+	parts map[tp]*fetchState
+	kick  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newFetcher(s *Server, leader int32) *fetcher {
+	return &fetcher{s: s, leader: leader, parts: map[tp]*fetchState{}, kick: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// set replaces the partitions fetched; a new leader epoch means truncating
+// again before fetching.
+func (f *fetcher) set(targets map[tp]fetchTarget) {
+	f.mu.Lock()
+	for k := range f.parts {
+		if _, ok := targets[k]; !ok {
+			delete(f.parts, k)
+		}
+	}
+	for k, t := range targets {
+		if st := f.parts[k]; st == nil || st.epoch != t.epoch || st.p != t.p {
+			f.parts[k] = &fetchState{fetchTarget: t}
+		}
+	}
+	f.mu.Unlock()
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (f *fetcher) stop() { f.once.Do(func() { close(f.done) }) }
+
+func (f *fetcher) run() {
+	ctx, cancel := context.WithCancel(f.s.ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-f.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	log := f.s.log.With().Int32("leader", f.leader).Logger()
+	for ctx.Err() == nil {
+		f.mu.Lock()
+		var work []*fetchState
+		now := time.Now()
+		for _, st := range f.parts {
+			if now.After(st.backoff) {
+				work = append(work, st)
+			}
+		}
+		f.mu.Unlock()
+		if len(work) == 0 {
+			select {
+			case <-f.kick:
+			case <-time.After(100 * time.Millisecond):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		peer, err := f.s.peers.get(f.leader, "fetch")
+		if err == nil {
+			err = f.truncate(ctx, peer, work)
+		}
+		if err == nil {
+			err = f.fetch(ctx, peer, work)
+		}
+		if err != nil && ctx.Err() == nil {
+			log.Debug().Err(err).Msg("replica fetch failed")
+			select {
+			case <-time.After(500 * time.Millisecond):
+			case <-ctx.Done():
+			}
+		}
+	}
+}
+
+// truncate brings every partition that has not yet done so since its
+// leader epoch began back to the leader's end of our latest epoch.
+func (f *fetcher) truncate(ctx context.Context, peer *peer, work []*fetchState) error {
+	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	req.Version = 3
+	req.ReplicaID = f.s.cfg.NodeID
+	byTopic := map[string]int{}
+	var pending []*fetchState
+	for _, st := range work {
+		if st.truncated {
+			continue
+		}
+		epochs := st.p.log.LeaderEpochs()
+		if len(epochs) == 0 {
+			st.truncated = true // nothing of ours can diverge
+			continue
+		}
+		i, ok := byTopic[st.p.topic]
+		if !ok {
+			i = len(req.Topics)
+			byTopic[st.p.topic] = i
+			rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
+			rt.Topic = st.p.topic
+			req.Topics = append(req.Topics, rt)
+		}
+		rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+		rp.Partition, rp.CurrentLeaderEpoch, rp.LeaderEpoch = st.p.index, st.epoch, epochs[len(epochs)-1].Epoch
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+		pending = append(pending, st)
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp, err := peer.do(ctx, req)
+	if err != nil {
+		return err
+	}
+	for _, rt := range resp.(*kmsg.OffsetForLeaderEpochResponse).Topics {
+		for _, sp := range rt.Partitions {
+			st := f.find(pending, rt.Topic, sp.Partition)
+			if st == nil {
+				continue
+			}
+			if sp.ErrorCode != 0 {
+				st.backoff = time.Now().Add(200 * time.Millisecond)
+				continue
+			}
+			end := sp.EndOffset
+			if sp.LeaderEpoch >= 0 {
+				// KIP-279: never keep more than our own end of the epoch the
+				// leader answered for.
+				if mine, e := st.p.log.EndOffsetForEpoch(sp.LeaderEpoch); e == sp.LeaderEpoch && mine >= 0 {
+					end = min(end, mine)
+				}
+			}
+			if end >= 0 && end < st.p.log.LogEndOffset() {
+				f.s.log.Info().Str("topic", st.p.topic).Int32("partition", st.p.index).Int64("from", st.p.log.LogEndOffset()).Int64("to", end).Msg("truncating diverged replica")
+				if err := st.p.log.TruncateTo(end); err != nil {
+					return err
+				}
+			}
+			st.truncated = true
+		}
+	}
+	return nil
+}
+
+func (f *fetcher) find(sts []*fetchState, topic string, partition int32) *fetchState {
+	for _, st := range sts {
+		if st.p.topic == topic && st.p.index == partition {
+			return st
+		}
+	}
+	return nil
+}
+
+func (f *fetcher) fetch(ctx context.Context, peer *peer, work []*fetchState) error {
+	cfg := &f.s.cfg
+	req := kmsg.NewPtrFetchRequest()
+	req.Version = 12
+	req.ReplicaID = cfg.NodeID
+	req.MaxWaitMillis = int32(cfg.ReplicaFetchWaitMax.Milliseconds())
+	req.MinBytes = 1
+	req.MaxBytes = cfg.ReplicaFetchRespMax
+	req.SessionEpoch = -1
+	byTopic := map[string]int{}
+	var fetching []*fetchState
+	for _, st := range work {
+		if !st.truncated {
+			continue
+		}
+		i, ok := byTopic[st.p.topic]
+		if !ok {
+			i = len(req.Topics)
+			byTopic[st.p.topic] = i
+			rt := kmsg.NewFetchRequestTopic()
+			rt.Topic = st.p.topic
+			req.Topics = append(req.Topics, rt)
+		}
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition = st.p.index
+		rp.CurrentLeaderEpoch = st.epoch
+		rp.FetchOffset = st.p.log.LogEndOffset()
+		rp.LastFetchedEpoch = -1
+		rp.LogStartOffset = st.p.log.LogStartOffset()
+		rp.PartitionMaxBytes = cfg.ReplicaFetchMaxBytes
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+		fetching = append(fetching, st)
+	}
+	if len(fetching) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.ReplicaFetchWaitMax+30*time.Second)
+	defer cancel()
+	resp, err := peer.do(ctx, req)
+	if err != nil {
+		return err
+	}
+	fr := resp.(*kmsg.FetchResponse)
+	if fr.ErrorCode != 0 {
+		return kerr.ErrorForCode(fr.ErrorCode)
+	}
+	for _, rt := range fr.Topics {
+		for _, sp := range rt.Partitions {
+			st := f.find(fetching, rt.Topic, sp.Partition)
+			if st == nil {
+				continue
+			}
+			f.apply(st, &sp)
+		}
+	}
+	return nil
+}
+
+// apply appends one partition's fetched batches and follows the leader's
+// high watermark.
+func (f *fetcher) apply(st *fetchState, sp *kmsg.FetchResponseTopicPartition) {
+	l := st.p.log
+	switch sp.ErrorCode {
+	case 0:
+	case kerr.OffsetOutOfRange.Code:
+		if l.LogEndOffset() < sp.LogStartOffset {
+			// We are behind the leader's log start: start over there.
+			f.s.log.Info().Str("topic", st.p.topic).Int32("partition", st.p.index).Int64("offset", sp.LogStartOffset).Msg("replica behind leader log start, resetting")
+			if err := l.ResetTo(sp.LogStartOffset); err != nil {
+				f.s.log.Error().Err(err).Msg("resetting replica failed")
+			}
+		} else {
+			st.truncated = false // ahead of the leader: truncate again
+		}
+		return
+	default:
+		st.backoff = time.Now().Add(200 * time.Millisecond)
+		return
+	}
+	if len(sp.RecordBatches) > 0 {
+		if _, err := l.AppendReplicated(sp.RecordBatches); err != nil {
+			f.s.log.Error().Err(err).Str("topic", st.p.topic).Int32("partition", st.p.index).Msg("appending replicated batches failed")
+			st.backoff = time.Now().Add(time.Second)
+			return
+		}
+	}
+	if hw := min(sp.HighWatermark, l.LogEndOffset()); hw > l.HighWatermark() {
+		l.SetHighWatermark(hw)
+	}
+	// Follow the leader's log start (retention, DeleteRecords).
+	if lso := sp.LogStartOffset; lso > l.LogStartOffset() && lso <= l.HighWatermark() {
+		if _, err := l.DeleteRecords(lso); err != nil {
+			f.s.log.Debug().Err(err).Str("topic", st.p.topic).Int32("partition", st.p.index).Msg("following leader log start failed")
+		}
+	}
+}
