@@ -1,6 +1,6 @@
 package broker
 
-// Produce (key 0), v3-v13.
+// Produce (key 0), v3-v13 (advertised from v0, see advertiseFrom).
 //
 // Every partition's records are validated and appended by storage (magic
 // 2, lengths, CRC-32C, idempotent sequence checks, offsets stamped in
@@ -26,7 +26,7 @@ import (
 	"gregor/storage"
 )
 
-var produceHandler = handle(kmsg.Produce, 3, 13, func(s *Server, r *request, req *kmsg.ProduceRequest) (kmsg.Response, error) {
+var produceHandler = advertiseFrom(0, handle(kmsg.Produce, 3, 13, func(s *Server, r *request, req *kmsg.ProduceRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	var failed error
 	code := int16(0)
@@ -115,7 +115,17 @@ var produceHandler = handle(kmsg.Produce, 3, 13, func(s *Server, r *request, req
 		}
 	}
 	return resp, nil
-})
+}))
+
+// advertiseFrom makes ApiVersions advertise h from version min. Produce is
+// advertised from v0 as Kafka 4.0 does (KAFKA-18659): librdkafka (kcat,
+// confluent-kafka) only enables gzip, snappy and lz4 when the broker's
+// Produce range includes v0. Versions below the served minimum still close
+// the connection; no client picks them since all pick the highest version.
+func advertiseFrom(min int16, h handler) handler {
+	h.advertiseMin = &min
+	return h
+}
 
 // hwWait is an acks=all partition waiting for its high watermark.
 type hwWait struct {

@@ -579,10 +579,9 @@ func (s *segment) read(r *hdrReader, offset, maxOffset, maxBytes int64, minOneBa
 }
 
 // OffsetForTimestamp returns the first record with timestamp >= ts and its
-// timestamp, or (-1, -1, nil). Exact per record for uncompressed CreateTime
-// batches; for compressed batches it returns the batch's base offset and
-// maxTimestamp (the consumer skips earlier records itself); for LogAppendTime
-// batches every record has the batch's maxTimestamp, so that is exact.
+// timestamp, or (-1, -1, nil). Exact per record, as Kafka: compressed
+// batches are decompressed to find the record; in LogAppendTime batches
+// every record has the batch's maxTimestamp.
 func (l *Log) OffsetForTimestamp(ts int64) (int64, int64, error) {
 	if l.closed.Load() {
 		return -1, -1, ErrClosed
@@ -639,12 +638,20 @@ func (s *segment) offsetForTimestamp(r *hdrReader, ts int64) (int64, int64, bool
 // the batch at pos whose timestamp satisfies match, falling back to the
 // batch's base offset and maxTimestamp when records cannot be inspected.
 func (s *segment) resolveTimestamp(pos int64, h BatchHeader, match func(int64) bool) (int64, int64, error) {
-	if h.Codec() != 0 || h.IsLogAppendTime() {
-		return h.BaseOffset, h.MaxTimestamp, nil
+	if h.IsLogAppendTime() {
+		return h.BaseOffset, h.MaxTimestamp, nil // every record has the batch's time
 	}
 	b := make([]byte, h.Size())
 	if _, err := s.log.ReadAt(b, pos); err != nil {
 		return -1, -1, ioErr(err)
+	}
+	if h.Codec() != 0 {
+		// Kafka answers with the exact record: decompress to find it.
+		recs, err := batchRecords(b, h)
+		if err != nil {
+			return h.BaseOffset, h.MaxTimestamp, nil
+		}
+		b = append(b[:BatchHeaderSize:BatchHeaderSize], recs...)
 	}
 	off, ts := h.BaseOffset, h.MaxTimestamp
 	recordTimestamps(b, h, func(d int32, rt int64) bool {
@@ -671,7 +678,6 @@ func (l *Log) segmentMaxTimestamps() ([]*segment, []int64) {
 
 // MaxTimestamp returns the offset and timestamp of the record with the
 // largest timestamp (the first such record), or (-1, -1) on an empty log.
-// For compressed batches the offset is the batch's base offset.
 func (l *Log) MaxTimestamp() (int64, int64) {
 	l.mu.Lock()
 	var best *segment
