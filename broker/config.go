@@ -144,7 +144,12 @@ func aliasKey(name, target string, unit time.Duration, doc string) configDef {
 // start-up error.
 var configDefs = []configDef{
 	intKey("node.id", "1", "The node id of this broker.", 0, math.MaxInt32, func(c *Config, n int64) { c.NodeID = int32(n) }),
-	intKey("broker.id", "1", "Alias of node.id.", 0, math.MaxInt32, func(c *Config, n int64) { c.NodeID = int32(n) }),
+	{name: "broker.id", alias: true, typ: "int", doc: "Alias of node.id (ZooKeeper-era name).", apply: func(c *Config, v string) error {
+		if !c.set["node.id"] {
+			c.values["node.id"] = strings.TrimSpace(v)
+		}
+		return nil
+	}},
 	{name: "listeners", typ: "list", def: "PLAINTEXT://localhost:9092", doc: "Listener URIs, NAME://host:port.", apply: func(c *Config, v string) error {
 		ls, err := parseListeners(v)
 		c.Listeners = ls

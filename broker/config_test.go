@@ -31,6 +31,15 @@ func TestLoadConfig(t *testing.T) {
 		{name: "override beats env", file: file, env: []string{"GREGOR_NUM_PARTITIONS=5"}, overrides: []string{"num.partitions=7"}, check: func(c Config) bool { return c.NumPartitions == 7 }},
 		{name: "hours alias", overrides: []string{"log.retention.hours=1"}, check: func(c Config) bool { v, ex, _ := c.Value("log.retention.ms"); return v == "3600000" && ex }},
 		{name: "ms beats hours", overrides: []string{"log.retention.hours=1", "log.retention.ms=5"}, check: func(c Config) bool { v, _, _ := c.Value("log.retention.ms"); return v == "5" }},
+		{name: "node id", overrides: []string{"node.id=3"}, check: func(c Config) bool { return c.NodeID == 3 }},
+		{name: "broker.id alias", overrides: []string{"broker.id=4"}, check: func(c Config) bool { return c.NodeID == 4 }},
+		{name: "node.id beats broker.id", overrides: []string{"broker.id=4", "node.id=5"}, check: func(c Config) bool { return c.NodeID == 5 }},
+		{name: "voters", overrides: []string{"node.id=2", "listeners=PLAINTEXT://:9092,CONTROLLER://:9093", "controller.quorum.voters=1@a:9093,2@b:9093"}, check: func(c Config) bool {
+			return len(c.Voters) == 2 && c.Voters[1].Addr == "b:9093" && c.InterBrokerListener == "PLAINTEXT" && len(c.AdvertisedListeners) == 1
+		}},
+		{name: "voters without controller listener", overrides: []string{"controller.quorum.voters=1@a:9093"}, wantErr: "CONTROLLER"},
+		{name: "node not a voter", overrides: []string{"listeners=PLAINTEXT://:9092,CONTROLLER://:9093", "controller.quorum.voters=2@a:9093"}, wantErr: "does not include node.id"},
+		{name: "bad voters", overrides: []string{"controller.quorum.voters=x"}, wantErr: "id@host:port"},
 		{name: "unknown key", overrides: []string{"no.such=1"}, wantErr: `unknown key "no.such"`},
 		{name: "bad int", overrides: []string{"num.partitions=x"}, wantErr: "num.partitions"},
 		{name: "bad bool", env: []string{"GREGOR_AUTO_CREATE_TOPICS_ENABLE=maybe"}, wantErr: "auto.create.topics.enable"},

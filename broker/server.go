@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -42,6 +43,10 @@ type Server struct {
 	nextID uint64
 
 	wg sync.WaitGroup // every goroutine the server starts
+
+	// skipControlledShutdown makes Run stop as if the node had died
+	// (tests of failover by session expiry).
+	skipControlledShutdown atomic.Bool
 }
 
 // New opens the broker's state (metadata, logs) and binds its listeners.
@@ -126,7 +131,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.startLogMaintenance()
 	<-ctx.Done()
 	s.log.Info().Msg("shutting down")
-	if s.clustered() {
+	if s.clustered() && !s.skipControlledShutdown.Load() {
 		s.controlledShutdown()
 	}
 	s.cancel()
