@@ -182,7 +182,32 @@ func (h *harness) joinAsync(group, memberID string, instance *string, version in
 		resp, err := h.c.JoinGroup(ctxT(h.t), req, Client{ID: "client", Host: "/127.0.0.1"})
 		ch <- joinResult{resp, err}
 	}()
+	// Return once the coordinator has taken the request in: answered, or
+	// parked waiting for the rebalance. Otherwise a test could look at the
+	// group before the goroutine above even sent the request.
+	deadline := time.Now().Add(5 * time.Second)
+	for memberID != "" && len(ch) == 0 && !h.parked(group, memberID) {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("JoinGroup for %s neither answered nor parked", memberID)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	return ch
+}
+
+// parked reports whether memberID has a JoinGroup waiting in group.
+func (h *harness) parked(group, memberID string) bool {
+	var ok bool
+	for _, sh := range h.c.allShards() {
+		sh.call(context.Background(), func() {
+			if g := sh.groups[group]; g != nil {
+				if m := g.members[memberID]; m != nil && m.joinCh != nil {
+					ok = true
+				}
+			}
+		})
+	}
+	return ok
 }
 
 func (h *harness) wait(ch <-chan joinResult) *kmsg.JoinGroupResponse {
