@@ -6,7 +6,7 @@ FUZZTIME ?= 30s
 COMPOSE  := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test test-short test-unit lint fuzz bench compat compat-upstream docker cluster-up cluster-down clean
+.PHONY: build run test test-short test-unit lint fuzz bench compat compat-upstream docker cluster-up cluster-down cluster-test clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/gregor
@@ -53,6 +53,29 @@ compat: build
 
 compat-upstream: build
 	cd compat-tests && ./upstream.sh
+
+# The gregor:local image (Dockerfile: scratch + the static bin/gregor).
+# bin/empty becomes the image's data directory, owned by 65534. The build
+# context is only the files the Dockerfile copies (not ./data or .git).
+docker: build
+	mkdir -p bin/empty
+	tar -c Dockerfile $(BIN) bin/empty | docker build -t gregor:local -
+	docker image prune -f --filter label=org.opencontainers.image.title=gregor >/dev/null
+
+# Three nodes from docker-compose.yml (project "gregor"); clients on the
+# host bootstrap from localhost:19092,localhost:29092,localhost:39092.
+CLUSTER := COMPOSE="$(COMPOSE)" ./compat-tests/cluster.sh
+
+cluster-up: docker
+	$(CLUSTER) up
+
+cluster-down:
+	$(CLUSTER) down
+
+# Failover under load: stop and kill partition leaders, check every
+# acknowledged record and the rejoin (compat-tests/cluster.sh).
+cluster-test: docker
+	$(CLUSTER) test
 
 clean:
 	rm -rf bin

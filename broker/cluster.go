@@ -218,14 +218,19 @@ func (s *Server) membership() {
 		case <-t.C:
 		}
 		if !registered {
-			if err := s.register(incarnation); err != nil {
+			epoch, err := s.register(incarnation)
+			if err != nil {
 				s.log.Debug().Err(err).Msg("broker registration failed, retrying")
 				t.Reset(backoff)
 				backoff = min(2*backoff, 2*time.Second)
 				continue
 			}
 			registered = true
-			s.log.Info().Msg("registered with the controller")
+			if !s.awaitCaughtUp(epoch) {
+				return
+			}
+			s.log.Info().Int64("broker_epoch", epoch).Msg("registered with the controller and caught up")
+			s.readyOnce.Do(func() { close(s.ready) })
 		}
 		fenced, err := s.heartbeat(false)
 		switch {
@@ -239,10 +244,16 @@ func (s *Server) membership() {
 	}
 }
 
-func (s *Server) register(incarnation [16]byte) error {
+// register registers this broker with the active controller and returns
+// the broker epoch the registration got.
+func (s *Server) register(incarnation [16]byte) (int64, error) {
 	b := s.selfBroker()
 	if s.ctrl.IsLeader() {
-		return s.ctrl.RegisterBroker(b)
+		if err := s.ctrl.RegisterBroker(b); err != nil {
+			return 0, err
+		}
+		rb, _ := s.ctrl.Snapshot().Broker(b.NodeID)
+		return rb.Epoch, nil
 	}
 	req := kmsg.NewPtrBrokerRegistrationRequest()
 	req.BrokerID = b.NodeID
@@ -258,12 +269,34 @@ func (s *Server) register(incarnation [16]byte) error {
 	defer cancel()
 	resp, err := s.toController(ctx, req)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if code := resp.(*kmsg.BrokerRegistrationResponse).ErrorCode; code != 0 {
-		return kerr.ErrorForCode(code)
+	rr := resp.(*kmsg.BrokerRegistrationResponse)
+	if rr.ErrorCode != 0 {
+		return 0, kerr.ErrorForCode(rr.ErrorCode)
 	}
-	return nil
+	return rr.BrokerEpoch, nil
+}
+
+// awaitCaughtUp waits until this node's copy of the metadata log shows the
+// registration that got epoch: everything committed before it (leader
+// changes while we were down) has then been applied here too. Until then a
+// restarted node's metadata is stale and it must neither serve clients nor
+// act as a leader (Kafka: a broker unfences once caught up).
+func (s *Server) awaitCaughtUp(epoch int64) bool {
+	ch, unsub := s.ctrl.Subscribe()
+	defer unsub()
+	for {
+		if b, ok := s.ctrl.Snapshot().Broker(s.cfg.NodeID); ok && b.Epoch >= epoch && !b.Fenced {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-time.After(200 * time.Millisecond):
+		case <-s.ctx.Done():
+			return false
+		}
+	}
 }
 
 // heartbeat tells the controller this broker is alive; wantFence asks it to

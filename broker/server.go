@@ -44,6 +44,10 @@ type Server struct {
 
 	wg sync.WaitGroup // every goroutine the server starts
 
+	// ready is closed once a cluster node is registered and caught up.
+	ready     chan struct{}
+	readyOnce sync.Once
+
 	// skipControlledShutdown makes Run stop as if the node had died
 	// (tests of failover by session expiry).
 	skipControlledShutdown atomic.Bool
@@ -55,7 +59,7 @@ func New(cfg Config, log zerolog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, conns: map[*conn]struct{}{}, perIP: map[string]int{}}
+	s := &Server{cfg: cfg, log: log, conns: map[*conn]struct{}{}, perIP: map[string]int{}, ready: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.table = newHandlerTable(handlers)
 
@@ -120,7 +124,19 @@ func (s *Server) Addr() net.Addr { return s.listeners[0].Addr() }
 // handling and writes every queued response, logs are flushed and closed.
 func (s *Server) Run(ctx context.Context) error {
 	if s.clustered() {
+		// Serve nothing and lead nothing until registered and caught up
+		// with the metadata log (listeners are bound: clients wait in the
+		// accept backlog meanwhile).
 		s.goroutine(s.membership)
+		s.log.Info().Msg("waiting to register and catch up with the metadata log")
+		select {
+		case <-s.ready:
+		case <-ctx.Done():
+			s.cancel()
+			s.closeListeners()
+			s.wg.Wait()
+			return errors.Join(s.parts.closeAll(), s.ctrl.Close())
+		}
 	}
 	s.goroutine(s.repl.run)
 	s.groups.start()
