@@ -45,7 +45,7 @@ func (s *Server) controllerConfig(metaDir string) controller.Config {
 		DefaultNumPartitions:     s.cfg.NumPartitions,
 		DefaultReplicationFactor: s.cfg.DefaultReplicationFactor,
 		BrokerSessionTimeout:     s.cfg.BrokerSessionTimeout,
-		Logger:                   s.log.With().Str("component", "controller").Logger(),
+		Logger:                   s.log,
 	}
 	if s.clustered() {
 		cfg.Voters = s.cfg.Voters

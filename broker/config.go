@@ -252,7 +252,7 @@ var configDefs = []configDef{
 	longKey("log.cleaner.min.compaction.lag.ms", "0", "Topic default of min.compaction.lag.ms.", 0, nil),
 	longKey("log.cleaner.max.compaction.lag.ms", "9223372036854775807", "Topic default of max.compaction.lag.ms.", 1, nil),
 	longKey("log.segment.delete.delay.ms", "60000", "Topic default of file.delete.delay.ms.", 0, nil),
-	longKey("log.retention.check.interval.ms", "300000", "How often the broker deletes the segments retention allows.", 1, nil),
+	longKey("log.retention.check.interval.ms", "60000", "How often the broker deletes the segments retention allows (gregor's default is 1 minute; Kafka's is 5).", 1, nil),
 	longKey("log.flush.scheduler.interval.ms", "1000", "How often the background flusher applies flush.ms (gregor's default; Kafka's never checks).", 1, nil),
 	boolKey("log.cleaner.enable", "true", "Run the log cleaner, which compacts topics with cleanup.policy compact.", nil),
 	longKey("log.cleaner.backoff.ms", "15000", "How often the log cleaner looks for logs to compact.", 1, nil),

@@ -46,11 +46,23 @@ func (h *hcLogger) Log(level hclog.Level, msg string, args ...any) {
 	all := append(h.args[:len(h.args):len(h.args)], args...)
 	for i := 0; i+1 < len(all); i += 2 {
 		k := fmt.Sprint(all[i])
-		if err, ok := all[i+1].(error); ok {
-			e = e.AnErr(k, err)
-			continue
+		if k == "time" || k == "level" || k == "message" {
+			k = "raft_" + k // keep zerolog's own fields unique
 		}
-		e = e.Interface(k, all[i+1])
+		switch v := all[i+1].(type) {
+		case error:
+			e = e.AnErr(k, v)
+		case hclog.Format: // hclog.Fmt("%+v", x): format it now
+			if len(v) > 0 {
+				if f, ok := v[0].(string); ok {
+					e = e.Str(k, fmt.Sprintf(f, v[1:]...))
+					break
+				}
+			}
+			e = e.Str(k, fmt.Sprint(v...))
+		default:
+			e = e.Interface(k, v)
+		}
 	}
 	e.Msg(msg)
 }

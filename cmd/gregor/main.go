@@ -92,6 +92,9 @@ func newLogger(level, format string) (zerolog.Logger, error) {
 	if err != nil {
 		return zerolog.Logger{}, fmt.Errorf("--log-level: %w", err)
 	}
+	// Millisecond timestamps: failover and rebalance timings are read
+	// from the logs. (zerolog keeps this one setting package-wide.)
+	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
 	var log zerolog.Logger
 	switch {
 	case format == "console" || (format == "auto" && term.IsTerminal(int(os.Stderr.Fd()))):
