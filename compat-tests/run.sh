@@ -10,6 +10,7 @@
 # Environment:
 #   COMPAT_CLIENTS   space-separated subset of: franz-go sarama kafka-go kcat kafka-python confluent-kafka
 #   COMPAT_RUN       go test -run filter for the Go clients (default: all)
+#   COMPAT_PY_RUN    space-separated scenario names for the python clients (default: all)
 #   COMPAT_RECORDS   records for the volume scenarios (default per client)
 #   COMPAT_KEEP_LOGS keep broker and client logs even when everything passed
 #   CI=true          a missing client is a failure instead of a skip
@@ -85,6 +86,12 @@ PORT_NOAUTO=$(free_port)
 start_broker noauto "$PORT_NOAUTO" auto.create.topics.enable=false
 (cd "$HERE" && go build -o "$WORK/inspect" ./cmd/inspect)
 export COMPAT_INSPECT=$WORK/inspect
+# group_kill / group_restart start their own brokers (restartable) from this
+# binary and keep their broker and member logs under $WORK.
+(cd "$HERE" && go build -o "$WORK/groupcheck" ./cmd/groupcheck)
+export COMPAT_GROUPCHECK=$WORK/groupcheck
+export COMPAT_GREGOR=$GREGOR
+export COMPAT_WORK=$WORK
 export COMPAT_BOOTSTRAP=127.0.0.1:$PORT
 export COMPAT_BOOTSTRAP_NOAUTO=127.0.0.1:$PORT_NOAUTO
 
@@ -141,14 +148,14 @@ for c in $CLIENTS; do
     kafka-python)
       if v=$($PY -c 'import kafka; print(kafka.__version__)' 2>/dev/null); then
         version kafka-python "$v"
-        run_client kafka-python "$WORK/kafka-python.log" $PY python/kafka_python_compat.py
+        run_client kafka-python "$WORK/kafka-python.log" $PY python/kafka_python_compat.py ${COMPAT_PY_RUN:-}
       else
         version kafka-python "-"; missing kafka-python python3-kafka
       fi ;;
     confluent-kafka)
       if v=$($PY -c 'import confluent_kafka as c; print("%s (librdkafka %s)" % (c.version()[0], c.libversion()[0]))' 2>/dev/null); then
         version confluent-kafka "$v"
-        run_client confluent-kafka "$WORK/confluent-kafka.log" $PY python/confluent_compat.py
+        run_client confluent-kafka "$WORK/confluent-kafka.log" $PY python/confluent_compat.py ${COMPAT_PY_RUN:-}
       else
         version confluent-kafka "-"; missing confluent-kafka python3-confluent-kafka
       fi ;;

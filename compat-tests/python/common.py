@@ -122,10 +122,73 @@ def stored_batches(topic, partition=0):
 def check_codec(topic, codec_id, partition=0):
     bs = stored_batches(topic, partition)
     check(bs, "no batches stored")
+    # librdkafka sends a batch uncompressed when compressing it would not
+    # make it smaller (a lone small record under lz4's frame overhead):
+    # every batch of 10+ records must carry the codec, and most bytes must.
+    compressed = 0
     for b in bs:
-        check(b["Codec"] == codec_id, "batch at offset %d stored with codec %d, want %d" % (b["BaseOffset"], b["Codec"], codec_id))
+        if b["Codec"] == codec_id:
+            compressed += 1
+            continue
+        check(codec_id != 0 and b.get("Records", 0) < 10,
+              "batch at offset %d (%s records) stored with codec %d, want %d" % (b["BaseOffset"], b.get("Records", "?"), b["Codec"], codec_id))
+    check(compressed > 0, "no batch stored with codec %d" % codec_id)
     return len(bs)
 
 
 def seq_values(n):
     return [(("k%d" % i).encode(), ("value-%06d-%s" % (i, "q" * (i % 50))).encode()) for i in range(n)]
+
+
+# --- group_kill / group_restart -------------------------------------------
+# The driver is the Go helper run.sh builds (cmd/groupcheck, COMPAT_GROUPCHECK):
+# it starts its own broker, produces with franz-go, runs three member
+# processes (this script with --member), kills or restarts them and checks
+# every record they print. A member prints, unbuffered:
+#   R <partition> <offset> <value>   before the record is committed
+#   A <p>,<p>,...                    its whole assignment after each change
+
+def run_groupcheck(client, which, script):
+    """which: kill or restart. script: the member script's path."""
+    gc = os.environ.get("COMPAT_GROUPCHECK", "")
+    if not gc:
+        raise Fail("COMPAT_GROUPCHECK not set (run.sh builds cmd/groupcheck)")
+    p = subprocess.run([gc, which, "-client", client, "--", sys.executable, os.path.abspath(script), "--member"],
+                       stdout=subprocess.PIPE, text=True, timeout=400)
+    lines = p.stdout.strip().splitlines()
+    last = lines[-1] if lines else ""
+    if p.returncode == 0 and last.startswith("PASS "):
+        return last[len("PASS "):]
+    if last.startswith("FAIL "):
+        raise Fail(last[len("FAIL "):])
+    raise Fail("groupcheck exited %d: %r" % (p.returncode, last))
+
+
+def member_env():
+    e = os.environ
+    return {"bootstrap": e["COMPAT_MEMBER_BOOTSTRAP"], "group": e["COMPAT_MEMBER_GROUP"],
+            "topic": e["COMPAT_MEMBER_TOPIC"], "client_id": e["COMPAT_MEMBER_CLIENT_ID"],
+            "session_ms": int(e["COMPAT_MEMBER_SESSION_MS"]), "heartbeat_ms": int(e["COMPAT_MEMBER_HEARTBEAT_MS"])}
+
+
+def out_record(p, off, value):
+    os.write(1, b"R %d %d %s\n" % (p, off, value))
+
+
+def out_assigned(ps):
+    os.write(1, ("A " + ",".join(str(p) for p in sorted(ps)) + "\n").encode())
+
+
+def out_log(msg):
+    os.write(1, ("# %s\n" % msg).encode())
+
+
+def term_flag():
+    """A list whose first item turns True on SIGTERM."""
+    import signal
+    flag = [False]
+
+    def handler(*_):
+        flag[0] = True
+    signal.signal(signal.SIGTERM, handler)
+    return flag

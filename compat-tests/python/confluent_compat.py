@@ -8,8 +8,9 @@ import confluent_kafka
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
 
-from common import (BOOTSTRAP, BOOTSTRAP_NOAUTO, GROUP_APIS, check, check_codec, exit_code, require_apis,
-                    scenario, seq_values, stored_batches, topic_name)
+from common import (BOOTSTRAP, BOOTSTRAP_NOAUTO, GROUP_APIS, check, check_codec, exit_code, member_env, out_assigned,
+                    out_log, out_record, require_apis, run_groupcheck, scenario, seq_values, stored_batches,
+                    term_flag, topic_name)
 
 C = "confluent-kafka"
 
@@ -315,6 +316,57 @@ def t_group_commit_resume():
         c2.close()
 
 
+def member():
+    """One group member for group_kill/group_restart (run by cmd/groupcheck).
+
+    librdkafka's range assignor (eager); at-least-once: each message is
+    printed, then its offset stored (enable.auto.offset.store=false), and
+    librdkafka auto-commits stored offsets every 500 ms and on close.
+    SIGTERM closes the consumer (commit, LeaveGroup); SIGKILL does not.
+    """
+    e = member_env()
+    stop = term_flag()
+    cur = set()
+
+    def on_assign(_c, parts):
+        cur.clear()
+        cur.update(p.partition for p in parts)
+        out_assigned(cur)
+
+    def on_revoke(_c, parts):
+        for p in parts:
+            cur.discard(p.partition)
+        out_assigned(cur)
+    c = Consumer({"bootstrap.servers": e["bootstrap"], "group.id": e["group"], "client.id": e["client_id"],
+                  "session.timeout.ms": e["session_ms"], "heartbeat.interval.ms": e["heartbeat_ms"],
+                  "auto.offset.reset": "earliest", "enable.auto.commit": True, "auto.commit.interval.ms": 500,
+                  "enable.auto.offset.store": False})
+    c.subscribe([e["topic"]], on_assign=on_assign, on_revoke=on_revoke)
+    while not stop[0]:
+        for m in c.consume(100, 0.2):
+            if m.error():
+                if m.error().code() != KafkaError._PARTITION_EOF:
+                    out_log("consume: %s" % m.error())
+                continue
+            out_record(m.partition(), m.offset(), m.value())
+            try:
+                c.store_offsets(message=m)
+            except KafkaException as ex:  # partition revoked meanwhile
+                out_log("store_offsets: %s" % ex)
+    c.close()
+    return 0
+
+
+def t_group_kill():
+    require_apis(GROUP_APIS)
+    return run_groupcheck(C, "kill", __file__)
+
+
+def t_group_restart():
+    require_apis(GROUP_APIS)
+    return run_groupcheck(C, "restart", __file__)
+
+
 def t_unknown_topic():
     check(BOOTSTRAP_NOAUTO, "COMPAT_BOOTSTRAP_NOAUTO not set")
     topic = topic_name(C, "err_unknown_topic")
@@ -371,10 +423,14 @@ def main():
         ("admin_alter_configs", t_alter_configs),
         ("group_join", t_group_join),
         ("group_commit_resume", t_group_commit_resume),
+        ("group_kill", t_group_kill),
+        ("group_restart", t_group_restart),
         ("err_unknown_topic", t_unknown_topic),
         ("err_message_too_large", t_too_large),
         ("err_offset_out_of_range", t_out_of_range),
     ]
+    if sys.argv[1:] == ["--member"]:
+        return member()
     only = sys.argv[1:]
     for name, fn in tests:
         if not only or name in only:

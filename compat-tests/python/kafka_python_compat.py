@@ -4,13 +4,14 @@ import sys
 import time
 
 import kafka
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
-from kafka.errors import (KafkaTimeoutError, MessageSizeTooLargeError, TopicAlreadyExistsError,
+from kafka.errors import (CommitFailedError, KafkaTimeoutError, MessageSizeTooLargeError, TopicAlreadyExistsError,
                           UnknownTopicOrPartitionError)
 
-from common import (BOOTSTRAP, BOOTSTRAP_NOAUTO, GROUP_APIS, Skip, check, check_codec, exit_code,
-                    require_apis, scenario, seq_values, stored_batches, topic_name)
+from common import (BOOTSTRAP, BOOTSTRAP_NOAUTO, GROUP_APIS, Skip, check, check_codec, exit_code, member_env,
+                    out_assigned, out_log, out_record, require_apis, run_groupcheck, scenario, seq_values,
+                    stored_batches, term_flag, topic_name)
 
 C = "kafka-python"
 
@@ -320,6 +321,55 @@ def t_group_commit_resume():
         c2.close()
 
 
+def member():
+    """One group member for group_kill/group_restart (run by cmd/groupcheck).
+
+    kafka-python's default range assignor (eager); at-least-once: each
+    poll's records are printed, then committed synchronously. SIGTERM
+    closes the consumer (LeaveGroup); SIGKILL does not.
+    """
+    e = member_env()
+    stop = term_flag()
+    cur = set()
+
+    class Listener(ConsumerRebalanceListener):
+        def on_partitions_revoked(self, revoked):
+            for tp in revoked:
+                cur.discard(tp.partition)
+            out_assigned(cur)
+
+        def on_partitions_assigned(self, assigned):
+            cur.clear()
+            cur.update(tp.partition for tp in assigned)
+            out_assigned(cur)
+    c = KafkaConsumer(bootstrap_servers=e["bootstrap"], group_id=e["group"], client_id=e["client_id"],
+                      session_timeout_ms=e["session_ms"], heartbeat_interval_ms=e["heartbeat_ms"],
+                      auto_offset_reset="earliest", enable_auto_commit=False)
+    c.subscribe([e["topic"]], listener=Listener())
+    while not stop[0]:
+        batch = c.poll(timeout_ms=200)
+        for tp, recs in batch.items():
+            for r in recs:
+                out_record(tp.partition, r.offset, r.value)
+        if batch:
+            try:
+                c.commit()
+            except CommitFailedError as ex:  # rebalanced meanwhile: records come again
+                out_log("commit: %s" % ex)
+    c.close(autocommit=False)
+    return 0
+
+
+def t_group_kill():
+    require_apis(GROUP_APIS)
+    return run_groupcheck(C, "kill", __file__)
+
+
+def t_group_restart():
+    require_apis(GROUP_APIS)
+    return run_groupcheck(C, "restart", __file__)
+
+
 def t_unknown_topic():
     check(BOOTSTRAP_NOAUTO, "COMPAT_BOOTSTRAP_NOAUTO not set")
     topic = topic_name(C, "err_unknown_topic")
@@ -393,10 +443,14 @@ def main():
         ("admin_alter_configs", t_alter_configs),
         ("group_join", t_group_join),
         ("group_commit_resume", t_group_commit_resume),
+        ("group_kill", t_group_kill),
+        ("group_restart", t_group_restart),
         ("err_unknown_topic", t_unknown_topic),
         ("err_message_too_large", t_too_large),
         ("err_offset_out_of_range", t_out_of_range),
     ]
+    if sys.argv[1:] == ["--member"]:
+        return member()
     only = sys.argv[1:]
     for name, fn in tests:
         if not only or name in only:
