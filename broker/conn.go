@@ -55,6 +55,10 @@ type outPart struct {
 	region storage.Region
 }
 
+// maxReusedFrame is the largest request buffer a connection keeps between
+// requests.
+const maxReusedFrame = 16 << 20
+
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 func newConn(s *Server, nc net.Conn, id uint64, adv Listener) *conn {
@@ -102,8 +106,12 @@ func (c *conn) serve() {
 			c.logReadError(err)
 			return
 		}
-		if cap(frame) <= 1<<20 {
-			buf = frame[:0] // reuse modest buffers; let huge ones go
+		if cap(frame) <= maxReusedFrame {
+			// Reuse the buffer: producers send ~1 MiB frames back to
+			// back, and growing a fresh buffer for each costs more CPU
+			// than the append itself. Only a client that really sent
+			// such a frame makes its connection hold one.
+			buf = frame[:0]
 		} else {
 			buf = nil
 		}

@@ -10,6 +10,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -65,6 +68,7 @@ func serve(args []string) error {
 	configPath := fs.String("config", "", "Kafka-style server.properties file")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "auto", "log format: auto (console on a terminal, else json), console, json")
+	pprofAddr := fs.String("pprof-addr", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060) for profiling; off by default")
 	var overrides multiFlag
 	fs.Var(&overrides, "override", "key=value, overrides the file and environment (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -81,6 +85,14 @@ func serve(args []string) error {
 	srv, err := broker.New(cfg, log)
 	if err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		ln, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			return fmt.Errorf("--pprof-addr: %w", err)
+		}
+		log.Info().Str("addr", ln.Addr().String()).Msg("serving pprof")
+		go http.Serve(ln, nil) // net/http/pprof registers on the default mux
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
