@@ -35,6 +35,7 @@ type conn struct {
 
 	out      chan *outbound
 	stopping atomic.Bool
+	kept     int64 // bytes of request buffer counted in s.keptBuffers
 }
 
 // outbound is one encoded response: byte chunks interleaved with file
@@ -56,8 +57,30 @@ type outPart struct {
 }
 
 // maxReusedFrame is the largest request buffer a connection keeps between
-// requests.
-const maxReusedFrame = 16 << 20
+// requests, and maxKeptBuffers what all connections keep together.
+const (
+	maxReusedFrame = 16 << 20
+	maxKeptBuffers = 256 << 20
+)
+
+// keepBuffer returns the buffer to read the next request into. ReadBody
+// reuses old when the request fits, so frame either shares old's array or
+// is a new, larger one; the larger one is kept if it is not huge and the
+// broker-wide budget allows it, else old stays.
+func (c *conn) keepBuffer(old, frame []byte) []byte {
+	size := int64(cap(frame))
+	if size == c.kept {
+		return frame[:0]
+	}
+	if size > maxReusedFrame || c.s.keptBuffers.Add(size-c.kept) > maxKeptBuffers {
+		if size <= maxReusedFrame {
+			c.s.keptBuffers.Add(c.kept - size) // over budget: undo
+		}
+		return old[:0]
+	}
+	c.kept = size
+	return frame[:0]
+}
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
@@ -88,6 +111,7 @@ func (c *conn) serve() {
 		close(c.out)
 		<-writerDone
 		c.nc.Close()
+		c.s.keptBuffers.Add(-c.kept)
 		c.log.Debug().Msg("connection closed")
 	}()
 
@@ -106,15 +130,11 @@ func (c *conn) serve() {
 			c.logReadError(err)
 			return
 		}
-		if cap(frame) <= maxReusedFrame {
-			// Reuse the buffer: producers send ~1 MiB frames back to
-			// back, and growing a fresh buffer for each costs more CPU
-			// than the append itself. Only a client that really sent
-			// such a frame makes its connection hold one.
-			buf = frame[:0]
-		} else {
-			buf = nil
-		}
+		// Reuse the buffer: producers send ~1 MiB frames back to back, and
+		// growing a fresh buffer for each costs more CPU than the append
+		// itself. Buffers kept between requests count against one budget
+		// for the whole broker, so idle connections cannot pin memory.
+		buf = c.keepBuffer(buf, frame)
 		if err := c.handleFrame(frame); err != nil {
 			c.log.Warn().Err(err).Msg("closing connection")
 			return

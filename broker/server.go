@@ -37,6 +37,8 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	keptBuffers atomic.Int64 // request buffers connections keep (conn.keepBuffer)
+
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
 	perIP  map[string]int
