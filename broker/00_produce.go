@@ -11,7 +11,10 @@ package broker
 //
 // Transactional batches are refused (no transaction support yet), and so
 // are writes to internal topics (__consumer_offsets), which only the
-// broker itself writes.
+// broker itself writes. As in Kafka's LogValidator, control batches and
+// idempotent batches without a sequence number are INVALID_RECORD. Once a
+// read error took the log dir offline every append is KAFKA_STORAGE_ERROR;
+// a failed append (disk full) is KAFKA_STORAGE_ERROR for that request only.
 
 import (
 	"context"
@@ -149,19 +152,23 @@ func (s *Server) minInsyncReplicas(t *controller.Topic) int {
 
 // produce appends one partition's records and fills its response.
 func (s *Server) produce(req *kmsg.ProduceRequest, t *controller.Topic, leaderEpoch int32, records []byte, sp *kmsg.ProduceResponseTopicPartition) (*hwWait, error) {
-	if req.Version < 7 {
-		// zstd needs Produce v7 (KIP-110): an older client could not read it back.
-		for b := records; len(b) >= storage.BatchHeaderSize; {
-			h, err := storage.ParseBatchHeader(b)
-			if err != nil || int(h.Length)+12 > len(b) || h.Length < 0 {
-				break // storage reports the corruption
-			}
-			if h.Codec() == 4 {
-				sp.ErrorCode = kerr.UnsupportedCompressionType.Code
-				return nil, nil
-			}
-			b = b[int(h.Length)+12:]
+	for b := records; len(b) >= storage.BatchHeaderSize; {
+		h, err := storage.ParseBatchHeader(b)
+		if err != nil || int(h.Length)+12 > len(b) || h.Length < 0 {
+			break // storage reports the corruption
 		}
+		switch {
+		case h.Codec() == 4 && req.Version < 7:
+			// zstd needs Produce v7 (KIP-110): an older client could not read it back.
+			sp.ErrorCode = kerr.UnsupportedCompressionType.Code
+			return nil, nil
+		case h.IsControl():
+			// Only the broker writes control batches (Kafka's LogValidator).
+			return nil, fmt.Errorf("%w: clients may not write control batches", storage.ErrInvalidRecord)
+		case h.ProducerID >= 0 && h.BaseSequence < 0:
+			return nil, fmt.Errorf("%w: batch with producer id %d has no sequence number", storage.ErrInvalidRecord, h.ProducerID)
+		}
+		b = b[int(h.Length)+12:]
 	}
 	p, err := s.parts.get(t.Name, sp.Partition)
 	if err != nil {
@@ -175,6 +182,9 @@ func (s *Server) produce(req *kmsg.ProduceRequest, t *controller.Topic, leaderEp
 			sp.ErrorCode = kerr.NotEnoughReplicas.Code
 			return nil, nil
 		}
+	}
+	if err := s.logDirOffline(); err != nil {
+		return nil, err
 	}
 	res, err := p.log.Append(records, leaderEpoch)
 	if err != nil {

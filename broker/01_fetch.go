@@ -13,7 +13,9 @@ package broker
 // Fetch sessions (KIP-227) are declined: every response has session id 0,
 // which tells clients to keep sending full fetches. v13+ names topics by
 // id. Followers (replica id >= 0) read up to the log end offset, and their
-// fetch offsets move the leader's high watermark (replica.go).
+// fetch offsets move the leader's high watermark (replica.go). An I/O
+// error reading a log is KAFKA_STORAGE_ERROR and takes the log dir offline
+// for writes (Server.failLogDir), as Kafka does.
 
 import (
 	"time"
@@ -115,6 +117,9 @@ func (s *Server) fetchOnce(snap *controller.Snapshot, r *request, req *kmsg.Fetc
 						sp.ErrorCode = errCode(err)
 						if sp.ErrorCode == kerr.UnknownServerError.Code || sp.ErrorCode == kerr.KafkaStorageError.Code {
 							s.log.Error().Err(err).Str("topic", t.Name).Int32("partition", rp.Partition).Msg("fetch failed")
+						}
+						if sp.ErrorCode == kerr.KafkaStorageError.Code {
+							s.failLogDir(err)
 						}
 					}
 					total += n

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"gregor/controller"
+	"gregor/storage"
 )
 
 // Server is one broker node.
@@ -53,6 +54,27 @@ type Server struct {
 	// skipControlledShutdown makes Run stop as if the node had died
 	// (tests of failover by session expiry).
 	skipControlledShutdown atomic.Bool
+
+	// logDirFailure is the read error that took the log dir offline for
+	// writes (Kafka's LogDirFailureChannel): from then on every produce
+	// gets KAFKA_STORAGE_ERROR until the broker restarts. nil while online.
+	logDirFailure atomic.Pointer[error]
+}
+
+// failLogDir takes the log dir offline for writes after an I/O error
+// reading it. The first failure is logged; the process keeps running.
+func (s *Server) failLogDir(err error) {
+	if s.logDirFailure.CompareAndSwap(nil, &err) {
+		s.log.Error().Err(err).Str("log_dir", s.cfg.LogDirs[0]).Msg("log dir offline for writes after a read error")
+	}
+}
+
+// logDirOffline returns the error that took the log dir offline, or nil.
+func (s *Server) logDirOffline() error {
+	if e := s.logDirFailure.Load(); e != nil {
+		return fmt.Errorf("%w: log dir %s is offline after a read error: %w", storage.ErrStorage, s.cfg.LogDirs[0], *e)
+	}
+	return nil
 }
 
 // New opens the broker's state (metadata, logs) and binds its listeners.

@@ -163,9 +163,12 @@ func checkStoredCount(h BatchHeader) error {
 	return nil
 }
 
+// checkCount is Kafka's LogValidator check of a client's batch: an
+// offset range or count that disagree is INVALID_RECORD (the CRC matched,
+// so the batch is intact, just wrong).
 func checkCount(h BatchHeader) error {
 	if h.NumRecords <= 0 || h.LastOffsetDelta < 0 || int64(h.NumRecords) != int64(h.LastOffsetDelta)+1 {
-		return fmt.Errorf("%w: record count %d does not match lastOffsetDelta %d", ErrCorruptMessage, h.NumRecords, h.LastOffsetDelta)
+		return fmt.Errorf("%w: record count %d does not match lastOffsetDelta %d", ErrInvalidRecord, h.NumRecords, h.LastOffsetDelta)
 	}
 	return nil
 }

@@ -29,19 +29,25 @@ func writeFileAtomic(path string, data []byte) error {
 	if err != nil {
 		return ioErr(err)
 	}
+	// On failure remove the temp file: a partial one on a full disk holds
+	// space the log needs (Open would remove it, but only at restart).
+	fail := func(err error) error {
+		os.Remove(tmp)
+		return ioErr(err)
+	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
-		return ioErr(err)
+		return fail(err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return ioErr(err)
+		return fail(err)
 	}
 	if err := f.Close(); err != nil {
-		return ioErr(err)
+		return fail(err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return ioErr(err)
+		return fail(err)
 	}
 	return syncDir(filepath.Dir(path))
 }

@@ -5,15 +5,16 @@ import "errors"
 // Sentinel errors. The broker maps them to Kafka error codes (see each comment).
 // Errors returned by this package wrap one of these; test with errors.Is.
 var (
-	// ErrCorruptMessage: bad length, bad CRC, lastOffsetDelta/count mismatch,
-	// truncated batch. Kafka: CORRUPT_MESSAGE.
+	// ErrCorruptMessage: bad length, bad CRC, truncated batch. Kafka:
+	// CORRUPT_MESSAGE.
 	ErrCorruptMessage = errors.New("storage: corrupt message")
 	// ErrUnsupportedMagic: a batch whose magic is not 2. Kafka: UNSUPPORTED_FOR_MESSAGE_FORMAT.
 	ErrUnsupportedMagic = errors.New("storage: unsupported message format (magic != 2)")
 	// ErrMessageTooLarge: a batch larger than Config.MaxMessageBytes. Kafka: MESSAGE_TOO_LARGE.
 	ErrMessageTooLarge = errors.New("storage: message too large")
-	// ErrInvalidRecord: empty records, more than one batch in an append
-	// that carries a producer id, or a record without a key appended to a
+	// ErrInvalidRecord: empty records, a batch whose record count does not
+	// match its lastOffsetDelta, more than one batch in an append that
+	// carries a producer id, or a record without a key appended to a
 	// compacted log. Kafka: INVALID_RECORD.
 	ErrInvalidRecord = errors.New("storage: invalid record")
 	// ErrOutOfOrderSequence: sequence gap for an idempotent producer.

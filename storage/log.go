@@ -327,10 +327,11 @@ func (l *Log) Append(records []byte, leaderEpoch int32) (AppendResult, error) {
 func (l *Log) commitLocked(seg *segment, records []byte, refs []batchRef, leo, offset, numRecords, nowMs int64, cfg Config) error {
 	// Write, then indexes; on failure restore the writer state (nothing was
 	// published, later writes overwrite the garbage, Close trims indexes).
-	saved := seg.saveWriter()
+	saved, unflushed := seg.saveWriter(), l.unflushed
 	fail := func(err error) error {
 		seg.restoreWriter(saved)
 		seg.log.Truncate(seg.wsize)
+		l.unflushed = unflushed
 		return err
 	}
 	if _, err := seg.log.WriteAt(records, seg.wsize); err != nil {
@@ -369,9 +370,6 @@ func (l *Log) commitLocked(seg *segment, records []byte, refs []batchRef, leo, o
 		}
 	}
 
-	for _, r := range refs {
-		l.ps.update(r.h)
-	}
 	nEpochs := len(l.epochs)
 	for _, r := range refs {
 		if e := r.h.PartitionLeaderEpoch; e >= 0 && (len(l.epochs) == 0 || e > l.epochs[len(l.epochs)-1].Epoch) {
@@ -383,6 +381,11 @@ func (l *Log) commitLocked(seg *segment, records []byte, refs []batchRef, leo, o
 			l.epochs = l.epochs[:nEpochs]
 			return fail(err)
 		}
+	}
+	// Producer state last: after a failure above, a retry of these
+	// batches must not be taken for a duplicate of what was not written.
+	for _, r := range refs {
+		l.ps.update(r.h)
 	}
 
 	// Publish: segment first, then LEO, then HW.

@@ -183,12 +183,12 @@ func TestAppendValidation(t *testing.T) {
 		{"bad crc", mod(func(b []byte) []byte { b[len(b)-1] ^= 1; return b }), ErrCorruptMessage},
 		{"length too small", mod(func(b []byte) []byte { binary.BigEndian.PutUint32(b[offLength:], 10); return b }), ErrCorruptMessage},
 		{"negative length", mod(func(b []byte) []byte { binary.BigEndian.PutUint32(b[offLength:], 0xfffffff0); return b }), ErrCorruptMessage},
-		{"count mismatch", mod(func(b []byte) []byte { binary.BigEndian.PutUint32(b[offNumRecords:], 2); return recrc(b) }), ErrCorruptMessage},
+		{"count mismatch", mod(func(b []byte) []byte { binary.BigEndian.PutUint32(b[offNumRecords:], 2); return recrc(b) }), ErrInvalidRecord}, // Kafka's LogValidator
 		{"zero count", mod(func(b []byte) []byte {
 			binary.BigEndian.PutUint32(b[offNumRecords:], 0)
 			binary.BigEndian.PutUint32(b[offLastOffsetDelta:], 0xffffffff)
 			return recrc(b)
-		}), ErrCorruptMessage},
+		}), ErrInvalidRecord},
 		{"two idempotent batches", append(buildBatch(batchOpts{pid: 1}), buildBatch(batchOpts{pid: 1, seq: 1})...), ErrInvalidRecord},
 	}
 	for _, c := range cases {

@@ -15,7 +15,8 @@ import (
 // load opens the segments and restores all state. Without the clean-shutdown
 // marker it recovers (rescans, validates, truncates, reindexes) every segment
 // from the one holding the recovery point on; with it, it trusts the indexes
-// and reads only the active segment's tail after its last index entry. Any
+// and reads only the active segment's tail after its last index entry
+// (checking each batch there, CRC included). Any
 // segment whose index files are missing or fail a sanity check is rebuilt.
 func (l *Log) load() error {
 	if err := recoverSwaps(l.dir); err != nil {
@@ -216,7 +217,7 @@ func (s *segment) loadIndexes(active bool) (bool, error) {
 		if err != nil {
 			return false, nil
 		}
-		if checkLength(h, logSize-pos) != nil || checkStoredCount(h) != nil {
+		if checkLength(h, logSize-pos) != nil || checkStoredCount(h) != nil || !crcMatches(s.log, pos, h) {
 			return false, nil
 		}
 		if first && lastIdxOff >= 0 {
@@ -238,6 +239,19 @@ func (s *segment) loadIndexes(active bool) (bool, error) {
 	}
 	s.next = expect
 	return true, nil
+}
+
+// crcMatches reports whether the batch at pos (header h) in f matches its
+// CRC. The clean-shutdown path checks the active segment's unindexed tail
+// with it, so bytes appended after the last clean close (a torn write by
+// something else, a bad disk) send the segment through recoverSegment
+// instead of being served.
+func crcMatches(f *os.File, pos int64, h BatchHeader) bool {
+	hasher := crc32.New(castagnoli)
+	if _, err := io.Copy(hasher, io.NewSectionReader(f, pos+offAttributes, h.Size()-offAttributes)); err != nil {
+		return false
+	}
+	return hasher.Sum32() == h.CRC
 }
 
 // recoverSegment scans the whole segment, validating every batch (length,

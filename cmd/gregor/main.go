@@ -50,6 +50,8 @@ func run(args []string) error {
 		return serve(args[1:])
 	case "bench":
 		return bench(args[1:])
+	case "loadtest":
+		return loadtest(args[1:])
 	case "version", "--version":
 		fmt.Println("gregor", version)
 		return nil
