@@ -6,7 +6,7 @@ FUZZTIME ?= 30s
 COMPOSE  := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test test-short test-unit lint fuzz bench compat compat-upstream docker cluster-up cluster-down cluster-test clean
+.PHONY: build run test test-short test-unit lint fuzz bench compat compat-upstream docker cluster-up cluster-down cluster-test cluster-test-kills cluster-test-partition clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/gregor
@@ -76,6 +76,16 @@ cluster-down:
 # acknowledged record and the rejoin (compat-tests/cluster.sh).
 cluster-test: docker
 	$(CLUSTER) test
+
+# Ten kills in a row of partition 0's leader under acks=all idempotent load
+# (CLUSTER_KILLS=n for another count).
+cluster-test-kills: docker
+	$(CLUSTER) test-kills
+
+# Network partition of partition 0's leader: it must stop acknowledging,
+# the majority takes over; healed, it truncates and rejoins.
+cluster-test-partition: docker
+	$(CLUSTER) test-partition
 
 clean:
 	rm -rf bin

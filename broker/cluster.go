@@ -309,7 +309,10 @@ func (s *Server) heartbeat(wantFence bool) (fenced bool, err error) {
 	req.BrokerID = s.cfg.NodeID
 	req.WantFence = wantFence
 	req.WantShutdown = wantFence
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// A heartbeat stuck on an unreachable old controller must give up well
+	// within one session, or the new controller fences this live broker.
+	timeout := min(max(s.cfg.BrokerSessionTimeout/3, 250*time.Millisecond), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	resp, err := s.toController(ctx, req)
 	if err != nil {

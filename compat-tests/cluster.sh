@@ -6,11 +6,30 @@
 #   cluster.sh wait   wait until every node answers Metadata with 3 brokers
 #   cluster.sh down   remove the containers, the network and the volumes
 #   cluster.sh test   failover test (below); prints CLUSTER TEST PASS|FAIL
+#   cluster.sh test-kills      the same run with, instead of the stop and
+#                     the controller kill, CLUSTER_KILLS (10) kills in a row
+#                     of partition 0's current leader (clustercheck -kills)
+#   cluster.sh test-partition  the same run with, instead, a network
+#                     partition of partition 0's leader, or another
+#                     partition's if that is the controller (clustercheck
+#                     -partition): `docker network disconnect` from the
+#                     cluster network, the isolated node must acknowledge
+#                     nothing (acks=all) a client talking only to it sends,
+#                     the majority elects new leaders and keeps writing;
+#                     healed, the node truncates and rejoins every ISR
+#                     (CLUSTER_ARGS=-partition-controller cuts the active
+#                     controller instead)
+#
+# Every command layers cluster-compose.yml on ../docker-compose.yml:
+# broker.session.timeout.ms=4000 and broker.heartbeat.interval.ms=500
+# (Kafka: 9000 and 2000), so a killed or cut-off node is fenced, and its
+# partitions move, about 4 s after its last heartbeat.
 #
 # The test starts the cluster (or uses the running one), runs
 # cmd/clustercheck (franz-go: RF 3 topic, steady acks=all load and a
 # consumer; `docker stop` of a partition leader, then `docker kill` of the
-# controller; the other two keep serving; each node rejoins, ISR back to 3;
+# controller, then CLUSTER_KILLS (2) kills of partition 0's leader; the
+# other two keep serving; each node rejoins, ISR back to 3;
 # every acknowledged record read exactly once, in order, at its offset),
 # then checks the cluster with kcat (librdkafka) and the node logs for
 # panics, and removes the cluster it started (a cluster that was already
@@ -23,7 +42,13 @@
 #   CLUSTER_PORT1..3  host ports of the EXTERNAL listeners (19092 29092 39092)
 #   CLUSTER_WAIT   seconds `up` waits for the nodes (default 90)
 #   CLUSTER_KEEP=1 `test` leaves the cluster up
+#   CLUSTER_LOGS=DIR  copy the node logs and clustercheck's output to DIR
+#                  (otherwise kept only when the test fails)
 #   CLUSTER_ARGS   extra clustercheck flags, e.g. "-rate 600 -during 500"
+#   CLUSTER_KILLS  kills of partition 0's leader: test-kills 10, test 2
+#   CLUSTER_SESSION_TIMEOUT_MS, CLUSTER_HEARTBEAT_INTERVAL_MS
+#                  broker.session.timeout.ms and broker.heartbeat.interval.ms
+#                  of the nodes (4000, 500; cluster-compose.yml)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -47,7 +72,7 @@ fi
 
 compose() {
   # shellcheck disable=SC2086 # COMPOSE may be two words
-  timeout 300 $COMPOSE -p "$PROJECT" -f "$ROOT/docker-compose.yml" "$@"
+  timeout 300 $COMPOSE -p "$PROJECT" -f "$ROOT/docker-compose.yml" -f "$ROOT/compat-tests/cluster-compose.yml" "$@"
 }
 
 log() { echo "== $(date +%T) $*"; }
@@ -102,13 +127,21 @@ cmd_up() {
   cmd_wait
 }
 
+# The network clustercheck -partition attaches a cut-off node to (it
+# removes it itself; this is for a run that was interrupted).
+PROBE_NET=${PROJECT}_partition_probe
+
 cmd_down() {
   log "removing the cluster (containers, network, volumes)"
   compose down -v --remove-orphans
+  if docker network inspect "$PROBE_NET" >/dev/null 2>&1; then
+    docker network rm "$PROBE_NET" >/dev/null || true
+  fi
 }
 
+# cmd_test MODE: MODE is test, test-kills or test-partition.
 cmd_test() {
-  local need
+  local mode=$1 need
   for need in docker kcat jq go; do
     command -v "$need" >/dev/null || { echo "cluster.sh: $need is required" >&2; return 1; }
   done
@@ -123,6 +156,9 @@ cmd_test() {
     local code=$?
     trap - EXIT INT TERM
     compose logs --no-color >"$WORK/nodes.log" 2>&1 || true
+    if [[ -n ${CLUSTER_LOGS:-} ]]; then
+      mkdir -p "$CLUSTER_LOGS" && cp "$WORK"/*.log "$CLUSTER_LOGS"/ || true
+    fi
     if [[ $WAS_RUNNING -gt 0 ]]; then
       compose up -d --no-build >/dev/null 2>&1 || true # all three back up
     elif [[ -z ${CLUSTER_KEEP:-} ]]; then
@@ -150,15 +186,26 @@ cmd_test() {
     cmd_up
   fi
 
-  local args=() i id
+  local args=() i id net limit
   for i in 1 2 3; do
     id=$(compose ps -q "gregor$i")
     [[ -n $id ]] || { echo "cluster.sh: no container for gregor$i" >&2; return 1; }
     args+=(-container "$i=$id")
   done
-  log "clustercheck -brokers $BROKERS ${CLUSTER_ARGS:-}"
+  # The Compose network's real name (gregor_gregor): -partition cuts it.
+  net=$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{println $k}}{{end}}' "$id" | grep -vx "$PROBE_NET" | grep . | head -1)
+  args+=(-network "$net" -probe-network "$PROBE_NET")
+  # Every wait in clustercheck has its own timeout; -timeout bounds the
+  # whole check, and `timeout` clustercheck itself.
+  case $mode in
+  test) limit=$((480 + 90 * ${CLUSTER_KILLS:-2})) args+=(-kills "${CLUSTER_KILLS:-2}") ;;
+  test-kills) limit=$((480 + 90 * ${CLUSTER_KILLS:-10})) args+=(-stop-kill=false -kills "${CLUSTER_KILLS:-10}") ;;
+  test-partition) limit=720 args+=(-stop-kill=false -partition) ;;
+  esac
+  args+=(-timeout "${limit}s")
+  log "clustercheck -brokers $BROKERS ${args[*]} ${CLUSTER_ARGS:-}"
   # shellcheck disable=SC2086 # CLUSTER_ARGS is a list of flags
-  timeout 660 "$WORK/clustercheck" -brokers "$BROKERS" "${args[@]}" ${CLUSTER_ARGS:-} | tee "$WORK/clustercheck.log" || rc=1
+  timeout $((limit + 60)) "$WORK/clustercheck" -brokers "$BROKERS" "${args[@]}" ${CLUSTER_ARGS:-} | tee "$WORK/clustercheck.log" || rc=1
 
   # librdkafka's view after the failures: 3 brokers, a new RF 3 topic
   # (default.replication.factor) fully in sync, records round-trip.
@@ -190,9 +237,9 @@ case ${1:-} in
 up) cmd_up ;;
 wait) cmd_wait ;;
 down) cmd_down ;;
-test) cmd_test ;;
+test | test-kills | test-partition) cmd_test "$1" ;;
 *)
-  echo "usage: $0 up|wait|down|test" >&2
+  echo "usage: $0 up|wait|down|test|test-kills|test-partition" >&2
   exit 2
   ;;
 esac

@@ -82,7 +82,10 @@ func (c *Controller) fenceExpired() error {
 	var expired []int32
 	c.hbMu.Lock()
 	for _, b := range c.snap.Load().Brokers {
-		if b.Fenced {
+		if b.Fenced || b.NodeID == c.cfg.NodeID {
+			// Combined nodes: the active controller's own broker runs in
+			// this process, so it is alive; it leaves by controlled
+			// shutdown, or by losing the controller role with the process.
 			continue
 		}
 		last, ok := c.lastHB[b.NodeID]

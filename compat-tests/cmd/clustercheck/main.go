@@ -17,15 +17,39 @@
 //  4. does the same with `docker kill` (SIGKILL) of the active controller
 //     (or partition 0's leader if the controller leads no partition).
 //
+// -stop-kill=false skips 1-4. Then, optionally:
+//
+//   - -kills N (kills.go): N times in a row, `docker kill` partition 0's
+//     current leader, wait until both survivors name new leaders and no
+//     longer list it and -during more records per partition are
+//     acknowledged and read, `docker start` it, wait until it is back in
+//     every ISR; a table of the rounds' failover and rejoin times.
+//   - -partition (partition.go): cut partition 0's leader (another
+//     partition's if that is the active controller; with
+//     -partition-controller, the active controller) off the cluster
+//     network with `docker network disconnect`. A client that dials only
+//     the node's host port must get no acknowledgement (acks=all) for
+//     anything it sends after the cut; the majority elects new leaders
+//     and keeps acknowledging; after -partition-hold the network heals
+//     (`docker network connect`), the node truncates its divergent tail
+//     and rejoins every ISR, and a preferred leader election makes it
+//     leader again so that the final reads come from its log.
+//
+// After a kill or the cut, the survivors' logs must show no live broker
+// fenced for an expired session (WARN, a known broker bug; -strict fails).
+//
 // At the end every acknowledged record must be read back exactly once, in
 // produce order, at the offset its acknowledgement gave, by the live
-// consumer and by a fresh one. Each check prints
+// consumer and by a fresh one (and every record of the isolated client
+// that was acknowledged, once at its offset; none it sent after the cut).
+// Each check prints
 //
 //	RESULT cluster <check> PASS|FAIL|WARN <detail>
 //
 // WARN: a restarted node answered Metadata with leader epochs older than
 // the survivors' (a known broker bug: it serves its pre-restart state
-// until Raft catches it up); -strict makes that a failure.
+// until Raft catches it up), or the controller fenced a live broker;
+// -strict makes those failures.
 //
 // and the exit status is 1 if any failed. Every wait has a timeout.
 package main
@@ -64,18 +88,28 @@ func (c containers) Set(v string) error {
 }
 
 var (
-	brokers    = flag.String("brokers", "localhost:19092,localhost:29092,localhost:39092", "the addresses of nodes 1, 2 and 3, in that order")
-	partitions = flag.Int("partitions", 3, "partitions of the test topic")
-	rate       = flag.Int("rate", 300, "records per second, over all partitions")
-	warmup     = flag.Int("warmup", 1000, "records acknowledged per partition before the first failure")
-	during     = flag.Int("during", 300, "records per partition that must be acknowledged and consumed while a node is down")
-	valueBytes = flag.Int("value-bytes", 200, "record value size")
-	timeout    = flag.Duration("timeout", 8*time.Minute, "the whole check")
-	stopWait   = flag.Int("stop-timeout", 40, "docker stop -t: seconds before Docker kills a stopping node")
-	strict     = flag.Bool("strict", false, "fail when a restarted node serves metadata older than the quorum's (a known broker bug)")
-	retryEOF   = flag.Bool("retry-eof", true, "kgo.AlwaysRetryEOF: retry connections closed before the first response (Docker's port proxy does that while a node starts)")
-	metaMinAge = flag.Duration("metadata-min-age", 500*time.Millisecond, "kgo.MetadataMinAge of the producer and consumer: how soon they may refresh metadata after a failure (franz-go's default is 5s)")
-	ctrs       = containers{}
+	brokers       = flag.String("brokers", "localhost:19092,localhost:29092,localhost:39092", "the addresses of nodes 1, 2 and 3, in that order")
+	partitions    = flag.Int("partitions", 3, "partitions of the test topic")
+	rate          = flag.Int("rate", 300, "records per second, over all partitions")
+	warmup        = flag.Int("warmup", 1000, "records acknowledged per partition before the first failure")
+	during        = flag.Int("during", 300, "records per partition that must be acknowledged and consumed while a node is down")
+	valueBytes    = flag.Int("value-bytes", 200, "record value size")
+	timeout       = flag.Duration("timeout", 0, "the whole check (0: 8m, plus 90s per -kills, plus 4m for -partition)")
+	stopWait      = flag.Int("stop-timeout", 40, "docker stop -t: seconds before Docker kills a stopping node")
+	strict        = flag.Bool("strict", false, "fail when a restarted node serves metadata older than the quorum's (a known broker bug)")
+	retryEOF      = flag.Bool("retry-eof", true, "kgo.AlwaysRetryEOF: retry connections closed before the first response (Docker's port proxy does that while a node starts)")
+	metaMinAge    = flag.Duration("metadata-min-age", 500*time.Millisecond, "kgo.MetadataMinAge of the producer and consumer: how soon they may refresh metadata after a failure (franz-go's default is 5s)")
+	metaMaxAge    = flag.Duration("metadata-max-age", 0, "kgo.MetadataMaxAge of the producer and consumer (0: franz-go's default, 5m; -partition makes it 5s): a consumer fetching from an isolated leader sees no error, only no new records, until it refreshes metadata")
+	stopKill      = flag.Bool("stop-kill", true, "the stop of partition 0's leader and the kill of the controller (steps 1-4 above)")
+	kills         = flag.Int("kills", 0, "then kill partition 0's current leader this many times in a row (docker kill, failover, docker start, back in every ISR)")
+	partition     = flag.Bool("partition", false, "then cut partition 0's leader (another partition's if that is the active controller) off the cluster network (docker network disconnect), check it stops acknowledging, heal, check it truncates and rejoins")
+	network       = flag.String("network", "gregor_gregor", "-partition: the Docker network the nodes talk to each other on")
+	cutController = flag.Bool("partition-controller", false, "-partition: cut the active controller instead, if it leads a partition (Raft and partition leader at once)")
+	probeNet      = flag.String("probe-network", "gregor_partition_probe", "-partition: a network attached to the isolated node only, which carries its published port while it is cut off")
+	alias         = flag.String("alias", "gregor%d", "-partition: the node's DNS name on -network (its Compose service name), restored when the partition heals")
+	hold          = flag.Duration("partition-hold", 35*time.Second, "-partition: keep the node isolated at least this long after the majority elected new leaders (longer than replica.lag.time.max.ms, 30s, so the isolated leader tries to shrink its ISR)")
+	probeEvery    = flag.Duration("probe-interval", 100*time.Millisecond, "-partition: how often the isolated client sends a record to each partition the isolated node leads")
+	ctrs          = containers{}
 )
 
 var (
@@ -104,6 +138,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "clustercheck: need -container for nodes 1, 2 and 3")
 		os.Exit(2)
 	}
+	if *timeout == 0 {
+		*timeout = 8*time.Minute + time.Duration(*kills)*90*time.Second
+		if *partition {
+			*timeout += 4 * time.Minute
+		}
+	}
+	if *partition && *metaMaxAge == 0 {
+		*metaMaxAge = 5 * time.Second
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	if err := run(ctx); err != nil {
@@ -117,6 +160,7 @@ func main() {
 // rec is one record as the consumer read it.
 type rec struct {
 	seq, offset int64
+	probe       int64 // -1, or the number of a record of the isolated client (-partition)
 }
 
 // state is what the producer and the consumer saw, per partition.
@@ -132,6 +176,7 @@ type state struct {
 	lastAck  []time.Time       // when each partition last acknowledged a record
 	ev       *event            // the failure being measured, if any
 	readErrs int
+	probes   *probeState // -partition: the isolated client's records
 }
 
 // event measures one failure: per partition the longest pause between
@@ -205,6 +250,7 @@ func run(ctx context.Context) error {
 		kgo.MaxBufferedRecords(1<<20),
 		kgo.DialTimeout(2*time.Second),
 		kgo.MetadataMinAge(*metaMinAge),
+		metaMaxAgeOpt(),
 		retryEOFOpt(),
 	)
 	if err != nil {
@@ -225,25 +271,34 @@ func run(ctx context.Context) error {
 	err = waitFor(ctx, 120*time.Second, func() bool { return minAcked(st) >= *warmup && minRead(st) >= int64(*warmup-1) })
 	result("warmup", err, "%d records per partition acknowledged (acks=all) and read; ack latency %s", *warmup, latencies(st))
 
-	if err == nil {
+	if err == nil && *stopKill {
 		if m, err := clusterView(ctx, admCl, topic); err != nil {
 			result("stop_failover", err, "")
 		} else {
-			failover(ctx, admCl, st, topic, "stop", m.Topics[topic].Partitions[0].Leader)
+			failover(ctx, admCl, st, topic, "stop_failover", "stop", m.Topics[topic].Partitions[0].Leader)
+		}
+		if !failed {
+			if m, err := clusterView(ctx, admCl, topic); err != nil {
+				result("kill_failover", err, "")
+			} else {
+				victim := m.Topics[topic].Partitions[0].Leader
+				for _, p := range m.Topics[topic].Partitions.Sorted() {
+					if p.Leader == m.Controller {
+						victim = m.Controller // the harder case: partition leader and Raft leader at once
+					}
+				}
+				failover(ctx, admCl, st, topic, "kill_failover", "kill", victim)
+			}
 		}
 	}
-	if !failed {
-		if m, err := clusterView(ctx, admCl, topic); err != nil {
-			result("kill_failover", err, "")
-		} else {
-			victim := m.Topics[topic].Partitions[0].Leader
-			for _, p := range m.Topics[topic].Partitions.Sorted() {
-				if p.Leader == m.Controller {
-					victim = m.Controller // the harder case: partition leader and Raft leader at once
-				}
-			}
-			failover(ctx, admCl, st, topic, "kill", victim)
-		}
+	if !failed && *kills > 0 {
+		killLoop(ctx, admCl, st, topic)
+	}
+	if !failed && *partition {
+		probes := partitionLeader(ctx, admCl, st, seeds, topic)
+		st.mu.Lock()
+		st.probes = probes
+		st.mu.Unlock()
 	}
 
 	// Drain: every record produced must be acknowledged and read.
@@ -284,21 +339,25 @@ func run(ctx context.Context) error {
 	consWG.Wait()
 	st.mu.Lock()
 	verr := verify(st.read, st.acked, st.failures)
+	perr := st.probes.verify(st.read)
 	st.mu.Unlock()
 	if err != nil {
 		verr = errors.Join(fmt.Errorf("live consumer did not catch up: %w", err), verr)
 	}
 	result("exactly_once_in_order", verr, "live consumer: %d acknowledged records read once each, in order, at their acknowledged offsets (%d read errors retried)", total, st.readErrs)
+	if st.probes != nil {
+		result("isolated_client_records", perr, "live consumer: %s", st.probes.summary(st.read))
+	}
 
 	// A fresh consumer after both failures: nothing acknowledged was lost
 	// by the restarted nodes or the new leaders.
 	fresh, rerr := rereadAll(ctx, adm, seeds, topic, *partitions)
 	if rerr == nil {
 		st.mu.Lock()
-		rerr = verify(fresh, st.acked, st.failures)
+		rerr = errors.Join(verify(fresh, st.acked, st.failures), st.probes.verify(fresh))
 		st.mu.Unlock()
 	}
-	result("reread", rerr, "fresh consumer read %d records", count(fresh))
+	result("reread", rerr, "fresh consumer read %d records%s", count(fresh), st.probes.summaryIf(fresh))
 
 	m, err = clusterView(ctx, admCl, topic)
 	result("final_state", err, "all three nodes agree: brokers %v, controller %d, %s", brokerIDs(m), m.Controller, describe(m, topic))
@@ -314,8 +373,11 @@ func run(ctx context.Context) error {
 // failover takes node victim down with `docker <how>` under load, checks
 // the other two nodes keep serving, brings it back and waits for it to
 // rejoin every ISR.
-func failover(ctx context.Context, admCl *kgo.Client, st *state, topic, how string, victim int32) {
-	name := how + "_failover"
+//
+// name prefixes its RESULT lines; the figures are returned (ok false if a
+// check failed).
+func failover(ctx context.Context, admCl *kgo.Client, st *state, topic, name, how string, victim int32) (fs failStats) {
+	fs.victim = victim
 	ctr, ok := ctrs[victim]
 	if !ok {
 		result(name, fmt.Errorf("no container for node %d", victim), "")
@@ -333,6 +395,7 @@ func failover(ctx context.Context, admCl *kgo.Client, st *state, topic, how stri
 		}
 	}
 	isController := m.Controller == victim
+	fs.controller, fs.led = isController, led
 	var survivors []int32
 	for _, b := range brokerIDs(m) {
 		if b != victim {
@@ -440,6 +503,10 @@ func failover(ctx context.Context, admCl *kgo.Client, st *state, topic, how stri
 	st.ev = nil
 	st.mu.Unlock()
 	running := containerRunning(ctx, ctr)
+	if how == "kill" {
+		fs.liveFenced = len(fencedLive(ctx, name, survivors, victim, ev.at))
+	}
+	fs.leaderMoved, fs.gone, fs.stall, fs.maxLat = leaderMoved, gone, stall, maxLat
 	result(name, err, "node %d (controller: %v, leader of %v): docker %s returned after %.2fs, container exited after %.2fs; "+
 		"both survivors show new leaders after %.2fs and node %d gone after %.2fs; "+
 		"longest pause between acks (acks=all) %s, max %.2fs; worst ack latency %.2fs; "+
@@ -494,8 +561,14 @@ func failover(ctx context.Context, admCl *kgo.Client, st *state, topic, how stri
 	if serr := <-startDone; serr != nil {
 		err = serr
 	}
+	fs.answered, fs.listed, fs.rejoined = answered, registered, time.Since(back)
+	rejoined := fs.rejoined
+	if trunc := truncations(ctx, ctr, back, topic); len(trunc) > 0 {
+		logf("%s: node %d after docker start: %s", how, victim, strings.Join(trunc, "; "))
+		fs.truncated = len(trunc)
+	}
 	result(name+"_rejoin", err, "node %d: answering %.2fs after docker start, listed by the survivors after %.2fs, all three nodes agree on 3 brokers and ISR 3 after %.2fs: %s",
-		victim, answered.Seconds(), registered.Seconds(), time.Since(back).Seconds(), describe(views[victim], topic))
+		victim, answered.Seconds(), registered.Seconds(), rejoined.Seconds(), describe(views[victim], topic))
 	if stale != "" {
 		staleErr := fmt.Errorf("node %d served stale metadata after restart", victim)
 		if *strict {
@@ -506,6 +579,29 @@ func failover(ctx context.Context, admCl *kgo.Client, st *state, topic, how stri
 	} else {
 		result(name+"_restart_metadata", nil, "node %d never answered with leader epochs older than the survivors'", victim)
 	}
+	fs.stale = stale != ""
+	fs.ok = err == nil
+	return fs
+}
+
+// failStats are the figures of one failover.
+type failStats struct {
+	victim     int32
+	controller bool
+	led        []int32
+	// leaderMoved: both survivors name new leaders for the victim's
+	// partitions; gone: neither lists the victim any more (fenced).
+	leaderMoved, gone time.Duration
+	// stall: the longest pause between two acknowledgements of a
+	// partition; maxLat: the worst acknowledgement latency.
+	stall, maxLat time.Duration
+	// After docker start: the node answers Metadata, the survivors list it,
+	// all three agree on ISR 3 everywhere.
+	answered, listed, rejoined time.Duration
+	truncated                  int // "truncating diverged replica" lines for the topic in its log
+	liveFenced                 int // live brokers the controller fenced (a broker bug)
+	stale                      bool
+	ok                         bool
 }
 
 // clusterView waits until the three nodes, asked one by one, agree on
@@ -705,7 +801,7 @@ func newConsumer(seeds []string, topic string, n int) (*kgo.Client, error) {
 		offs[int32(p)] = kgo.NewOffset().At(0)
 	}
 	return kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offs}),
-		kgo.FetchMaxWait(500*time.Millisecond), kgo.DialTimeout(2*time.Second), kgo.MetadataMinAge(*metaMinAge), retryEOFOpt())
+		kgo.FetchMaxWait(500*time.Millisecond), kgo.DialTimeout(2*time.Second), kgo.MetadataMinAge(*metaMinAge), metaMaxAgeOpt(), retryEOFOpt())
 }
 
 func consumeLoop(ctx context.Context, cl *kgo.Client, st *state) {
@@ -719,8 +815,8 @@ func consumeLoop(ctx context.Context, cl *kgo.Client, st *state) {
 			}
 		})
 		fs.EachRecord(func(r *kgo.Record) {
-			seq := parseSeq(r.Value)
-			st.read[r.Partition] = append(st.read[r.Partition], rec{seq: seq, offset: r.Offset})
+			seq, probe := parseSeq(r.Value)
+			st.read[r.Partition] = append(st.read[r.Partition], rec{seq: seq, offset: r.Offset, probe: probe})
 			st.lastRead[r.Partition] = max(st.lastRead[r.Partition], seq)
 		})
 		st.mu.Unlock()
@@ -734,6 +830,13 @@ func retryEOFOpt() kgo.Opt {
 	return kgo.WithHooks() // no-op
 }
 
+func metaMaxAgeOpt() kgo.Opt {
+	if *metaMaxAge > 0 {
+		return kgo.MetadataMaxAge(*metaMaxAge)
+	}
+	return kgo.WithHooks() // no-op
+}
+
 func later(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a
@@ -741,16 +844,22 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-func parseSeq(v []byte) int64 {
+// parseSeq parses a value "P:SEQ:padding" (the producer's) or
+// "probe:N:padding" (the isolated client's): it returns SEQ and -1, or -1
+// and N.
+func parseSeq(v []byte) (seq, probe int64) {
 	parts := strings.SplitN(string(v), ":", 3)
 	if len(parts) != 3 {
-		return -1
+		return -1, -1
 	}
 	n, err := strconv.ParseInt(parts[1], 10, 64)
 	if err != nil {
-		return -1
+		return -1, -1
 	}
-	return n
+	if parts[0] == "probe" {
+		return -1, n
+	}
+	return n, -1
 }
 
 // verify checks each partition's records: offsets 0, 1, 2, ...; sequence
@@ -763,9 +872,13 @@ func verify(read [][]rec, acked []map[int64]int64, failures []map[int64]error) e
 		seen := map[int64]bool{}
 		last := int64(-1)
 		for i, r := range read[p] {
-			switch {
-			case r.offset != int64(i):
+			if r.offset != int64(i) {
 				errs = append(errs, fmt.Errorf("partition %d: record %d has offset %d", p, i, r.offset))
+			}
+			if r.probe >= 0 {
+				continue // the isolated client's: probeState.verify
+			}
+			switch {
 			case r.seq <= last:
 				errs = append(errs, fmt.Errorf("partition %d offset %d: sequence %d after %d (duplicate or reordered)", p, r.offset, r.seq, last))
 			}
@@ -825,7 +938,8 @@ func rereadAll(ctx context.Context, adm *kadm.Client, seeds []string, topic stri
 		}
 		fs := cl.PollFetches(rctx)
 		fs.EachRecord(func(r *kgo.Record) {
-			st.read[r.Partition] = append(st.read[r.Partition], rec{seq: parseSeq(r.Value), offset: r.Offset})
+			seq, probe := parseSeq(r.Value)
+			st.read[r.Partition] = append(st.read[r.Partition], rec{seq: seq, offset: r.Offset, probe: probe})
 		})
 	}
 	return st.read, nil
