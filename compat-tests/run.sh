@@ -22,7 +22,7 @@ GREGOR=$HERE/../bin/gregor
 PY=/usr/bin/python3
 export PYTHONDONTWRITEBYTECODE=1
 CLIENTS=${COMPAT_CLIENTS:-"franz-go sarama kafka-go kcat kafka-python confluent-kafka"}
-INSTALL_HINT="apt-get install -y kcat python3-kafka python3-confluent-kafka"
+INSTALL_HINT="apt-get install -y kcat python3-kafka python3-confluent-kafka python3-snappy python3-lz4 python3-zstandard"
 START=$(date +%s)
 
 if [[ ! -x $GREGOR ]]; then
