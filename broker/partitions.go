@@ -138,7 +138,9 @@ func (ps *partitions) get(topic string, index int32) (*partition, error) {
 		return nil, fmt.Errorf("broker: open %s-%d: %w", topic, index, err)
 	}
 	if len(t.Partitions[index].Replicas) > 1 {
-		l.SetAutoHighWatermark(false) // the leader moves it as the ISR catches up
+		// The leader moves it as the ISR catches up; after a restart it
+		// starts from the checkpoint, not the log end.
+		l.RestoreHighWatermark()
 	}
 	p = &partition{topic: topic, index: index, log: l}
 	ps.m[k] = p

@@ -93,3 +93,20 @@ func (l *Log) ResetTo(offset int64) error {
 	l.truncations++
 	return l.truncateFullyLocked(offset)
 }
+
+// RestoreHighWatermark sets the high watermark back to the one
+// checkpointed at the last flush or close (at most the log end offset).
+// Open starts it at the log end offset, which is right for a single
+// replica; a replicated partition calls this once after Open so that a
+// restarted replica does not expose records its ISR may never have had.
+func (l *Log) RestoreHighWatermark() {
+	ckpt, ok := readOffsetCheckpoint(l.dir, highWatermarkFile)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.autoHW = false
+	hw := l.leo.Load()
+	if ok {
+		hw = min(hw, max(ckpt, l.logStart.Load()))
+	}
+	l.hw.Store(hw)
+}

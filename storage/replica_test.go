@@ -102,3 +102,27 @@ func TestResetTo(t *testing.T) {
 		t.Fatalf("after restart: start %d end %d", l.LogStartOffset(), l.LogEndOffset())
 	}
 }
+
+func TestRestoreHighWatermark(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l := openLog(t, dir, DefaultConfig())
+	l.SetAutoHighWatermark(false)
+	for i := 0; i < 4; i++ {
+		mustAppend(t, l, buildBatch(batchOpts{n: 5, pid: -1, seq: -1}))
+	}
+	l.SetHighWatermark(10)
+	l.Close()
+	l = openLog(t, dir, DefaultConfig())
+	if l.HighWatermark() != 20 {
+		t.Fatalf("Open: HW %d, want the log end 20", l.HighWatermark())
+	}
+	l.RestoreHighWatermark()
+	if l.HighWatermark() != 10 || l.LogEndOffset() != 20 {
+		t.Fatalf("restored HW %d (LEO %d), want 10", l.HighWatermark(), l.LogEndOffset())
+	}
+	mustAppend(t, l, buildBatch(batchOpts{n: 1, pid: -1, seq: -1}))
+	if l.HighWatermark() != 10 {
+		t.Fatalf("HW moved to %d on append after restore", l.HighWatermark())
+	}
+}
