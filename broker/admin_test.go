@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +190,48 @@ func TestListOffsetsByTimestamp(t *testing.T) {
 	}
 	if o, _ := lo.Lookup("ts", 0); o.Offset != 9 || o.Timestamp != base.Add(9*time.Minute).UnixMilli() {
 		t.Errorf("max timestamp: %+v", o)
+	}
+}
+
+func TestRecreatedTopicGetsFreshLog(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	adm := b.admin()
+	ctx := context.Background()
+	for round := 0; round < 5; round++ {
+		if _, err := adm.CreateTopic(ctx, 1, 1, nil, "again"); err != nil {
+			t.Fatal(err)
+		}
+		// A fresh client each round: a client caches the old topic id.
+		p := b.client(kgo.DefaultProduceTopic("again"))
+		if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprint(round))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		ends, err := adm.ListEndOffsets(ctx, "again")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o, _ := ends.Lookup("again", 0); o.Err != nil || o.Offset != 1 {
+			t.Fatalf("round %d: end offset %d (%v), want 1: the recreated topic must not see old records", round, o.Offset, o.Err)
+		}
+		if _, err := adm.DeleteTopic(ctx, "again"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// After a restart, a directory left by a deleted incarnation is not
+	// reused for a new topic of the same name.
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.client().ProduceSync(ctx, &kgo.Record{Topic: "kept", Value: []byte("x")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	part, err := b.srv.parts.get("kept", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, ok := readPartitionMetadata(part.log.Dir())
+	if !ok || id != b.srv.ctrl.Snapshot().Topic("kept").ID {
+		t.Fatalf("partition.metadata: %x %v", id, ok)
 	}
 }

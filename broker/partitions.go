@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
@@ -18,9 +20,10 @@ import (
 
 // partition is this broker's replica of one topic partition.
 type partition struct {
-	topic string
-	index int32
-	log   *storage.Log
+	topic   string
+	index   int32
+	topicID [16]byte
+	log     *storage.Log
 
 	mu      sync.Mutex
 	waiters map[chan struct{}]struct{} // long-polling fetches to wake on append
@@ -102,6 +105,10 @@ func (ps *partitions) openAll() error {
 	}
 	for _, e := range entries {
 		name := e.Name()
+		if e.IsDir() && strings.HasSuffix(name, "-delete") {
+			os.RemoveAll(filepath.Join(ps.dir, name)) // interrupted deletion
+			continue
+		}
 		i := strings.LastIndexByte(name, '-')
 		if !e.IsDir() || i <= 0 || want[name] || strings.HasPrefix(name, "__cluster_metadata") {
 			continue
@@ -115,26 +122,40 @@ func (ps *partitions) openAll() error {
 	return nil
 }
 
-// get returns the partition, opening its log if the metadata has it.
+// get returns the partition, opening its log if the metadata has it. The
+// open log must belong to the topic's current incarnation: a topic deleted
+// and created again under the same name gets a fresh log (topic ids are
+// compared, in memory and through the partition.metadata file on disk).
 func (ps *partitions) get(topic string, index int32) (*partition, error) {
 	k := tp{topic, index}
-	ps.mu.RLock()
-	p := ps.m[k]
-	ps.mu.RUnlock()
-	if p != nil {
-		return p, nil
-	}
 	t := ps.s.ctrl.Snapshot().Topic(topic)
 	if t == nil || index < 0 || int(index) >= len(t.Partitions) {
 		return nil, errUnknownPartition
 	}
+	ps.mu.RLock()
+	p := ps.m[k]
+	ps.mu.RUnlock()
+	if p != nil && p.topicID == t.ID {
+		return p, nil
+	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if p = ps.m[k]; p != nil {
-		return p, nil
+		if p.topicID == t.ID {
+			return p, nil
+		}
+		ps.retireLocked(p) // an older incarnation of the topic
 	}
-	l, err := storage.Open(ps.logDir(topic, index), ps.s.storageConfig(t), time.Now)
+	dir := ps.logDir(topic, index)
+	if id, ok := readPartitionMetadata(dir); ok && id != t.ID {
+		ps.retireDir(dir) // left by an older incarnation while we were down
+	}
+	l, err := storage.Open(dir, ps.s.storageConfig(t), time.Now)
 	if err != nil {
+		return nil, fmt.Errorf("broker: open %s-%d: %w", topic, index, err)
+	}
+	if err := writePartitionMetadata(dir, t.ID); err != nil {
+		l.Close()
 		return nil, fmt.Errorf("broker: open %s-%d: %w", topic, index, err)
 	}
 	if len(t.Partitions[index].Replicas) > 1 {
@@ -142,9 +163,73 @@ func (ps *partitions) get(topic string, index int32) (*partition, error) {
 		// starts from the checkpoint, not the log end.
 		l.RestoreHighWatermark()
 	}
-	p = &partition{topic: topic, index: index, log: l}
+	p = &partition{topic: topic, index: index, topicID: t.ID, log: l}
 	ps.m[k] = p
 	return p, nil
+}
+
+// retireLocked closes p's log and moves its directory aside (Kafka's
+// "<dir>.<id>-delete"), so that a new incarnation can use the path at
+// once; the old files are removed in the background. ps.mu should be held.
+func (ps *partitions) retireLocked(p *partition) {
+	delete(ps.m, tp{p.topic, p.index})
+	p.wake()
+	if err := p.log.Close(); err != nil {
+		ps.s.log.Warn().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("closing deleted partition failed")
+	}
+	ps.retireDir(p.log.Dir())
+}
+
+func (ps *partitions) retireDir(dir string) {
+	var b [8]byte
+	rand.Read(b[:])
+	aside := fmt.Sprintf("%s.%x-delete", dir, b)
+	if err := os.Rename(dir, aside); err != nil {
+		if !os.IsNotExist(err) {
+			ps.s.log.Error().Err(err).Str("dir", dir).Msg("moving deleted partition aside failed")
+		}
+		return
+	}
+	ps.s.goroutine(func() { // Run waits for it at shutdown
+		if err := os.RemoveAll(aside); err != nil {
+			ps.s.log.Error().Err(err).Str("dir", aside).Msg("removing deleted partition failed")
+		}
+	})
+}
+
+// partition.metadata records which topic incarnation a log directory
+// belongs to (Kafka writes the same file, with its own format).
+const partitionMetadataFile = "partition.metadata"
+
+func readPartitionMetadata(dir string) ([16]byte, bool) {
+	var id [16]byte
+	b, err := os.ReadFile(filepath.Join(dir, partitionMetadataFile))
+	if err != nil {
+		return id, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "topic_id: "); ok {
+			raw, err := base64.RawURLEncoding.DecodeString(strings.TrimSpace(v))
+			if err != nil || len(raw) != 16 {
+				return id, false
+			}
+			copy(id[:], raw)
+			return id, true
+		}
+	}
+	return id, false
+}
+
+func writePartitionMetadata(dir string, id [16]byte) error {
+	if cur, ok := readPartitionMetadata(dir); ok && cur == id {
+		return nil
+	}
+	body := "version: 0\ntopic_id: " + base64.RawURLEncoding.EncodeToString(id[:]) + "\n"
+	tmp := filepath.Join(dir, partitionMetadataFile+".tmp")
+	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, partitionMetadataFile))
 }
 
 // topics returns the names of topics with open partitions.
@@ -183,20 +268,13 @@ func (ps *partitions) lookup(topic string, index int32) *partition {
 // dropTopic closes and deletes the logs of a deleted topic.
 func (ps *partitions) dropTopic(topic string) error {
 	ps.mu.Lock()
-	var drop []*partition
+	defer ps.mu.Unlock()
 	for k, p := range ps.m {
 		if k.topic == topic {
-			drop = append(drop, p)
-			delete(ps.m, k)
+			ps.retireLocked(p)
 		}
 	}
-	ps.mu.Unlock()
-	var errs []error
-	for _, p := range drop {
-		p.wake()
-		errs = append(errs, p.log.Delete())
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // reconfigure applies a topic's new configuration to its open logs.
