@@ -245,36 +245,26 @@ func (s *segment) timeEntry(i int64) (int64, int64, error) {
 // <= target (0 if none), searching the first n entries. The batch containing
 // target starts at or after the returned position.
 func (s *segment) lookup(target, n int64) (int64, error) {
-	lo, hi := int64(0), n // find first entry with offset > target
-	for lo < hi {
-		m := int64(uint64(lo+hi) >> 1)
-		off, _, err := s.offsetEntry(m)
-		if err != nil {
-			return 0, err
-		}
-		if off <= target {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	if lo == 0 {
-		return 0, nil
-	}
-	_, pos, err := s.offsetEntry(lo - 1)
-	return pos, err
+	return s.lastEntryPos(n, func(off, _ int64) bool { return off <= target })
 }
 
 // lookupPos returns the largest indexed batch position <= limit (0 if none).
 func (s *segment) lookupPos(limit, n int64) (int64, error) {
-	lo, hi := int64(0), n
+	return s.lastEntryPos(n, func(_, pos int64) bool { return pos <= limit })
+}
+
+// lastEntryPos binary-searches the first n offset-index entries, for which
+// ok is true on a prefix, and returns the position of the last entry of
+// that prefix (0 if none).
+func (s *segment) lastEntryPos(n int64, ok func(off, pos int64) bool) (int64, error) {
+	lo, hi := int64(0), n // find the first entry where ok is false
 	for lo < hi {
 		m := int64(uint64(lo+hi) >> 1)
-		_, pos, err := s.offsetEntry(m)
+		off, pos, err := s.offsetEntry(m)
 		if err != nil {
 			return 0, err
 		}
-		if pos <= limit {
+		if ok(off, pos) {
 			lo = m + 1
 		} else {
 			hi = m
