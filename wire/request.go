@@ -60,10 +60,9 @@ func ParseHeader(frame []byte) (Header, []byte, error) {
 // runs decoders for the requests it serves. A body kmsg rejects returns
 // ErrMalformed. It never panics, whatever the input.
 //
-// Known limitation (kmsg v1.15.0): kmsg reads a flexible message's tagged
-// field count and loops that many times even after the input has run out,
-// so a malformed flexible body with a huge count (up to 2^32) can take
-// about a minute of CPU before ErrMalformed is returned.
+// Flexible bodies are walked by checkTags before kmsg decodes them: kmsg
+// v1.15.0 loops over a tagged field count even after its input has run
+// out, so an unchecked count near 2^32 would cost up to a minute of CPU.
 func ParseRequest(frame []byte, serves func(key, version int16) bool) (req Request, err error) {
 	h, rest, err := ParseHeader(frame)
 	if err != nil {
@@ -80,6 +79,9 @@ func ParseRequest(frame []byte, serves func(key, version int16) bool) (req Reque
 	body.SetVersion(h.Version)
 	if body.IsFlexible() {
 		if rest, err = skipTags(rest); err != nil {
+			return req, err
+		}
+		if err := checkTags(h.Key, h.Version, rest); err != nil {
 			return req, err
 		}
 	}
