@@ -334,7 +334,7 @@ func (l *Log) commitLocked(seg *segment, records []byte, refs []batchRef, leo, o
 		l.unflushed = unflushed
 		return err
 	}
-	if _, err := seg.log.WriteAt(records, seg.wsize); err != nil {
+	if err := writeChunked(seg.log, records, seg.wsize); err != nil {
 		return fail(ioErr(err))
 	}
 	pos := seg.wsize
@@ -809,6 +809,21 @@ func (l *Log) Delete() error {
 	l.Close()
 	if err := os.RemoveAll(l.dir); err != nil {
 		return ioErr(err)
+	}
+	return nil
+}
+
+// writeChunk is the largest single write commitLocked issues.
+const writeChunk = 64 << 10
+
+// writeChunked writes b at off in writes of at most writeChunk bytes.
+func writeChunked(f *os.File, b []byte, off int64) error {
+	for len(b) > 0 {
+		n := min(len(b), writeChunk)
+		if _, err := f.WriteAt(b[:n], off); err != nil {
+			return err
+		}
+		b, off = b[n:], off+int64(n)
 	}
 	return nil
 }
