@@ -6,7 +6,7 @@ FUZZTIME ?= 30s
 COMPOSE  := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test test-short test-unit lint fuzz bench compat compat-upstream docker cluster-up cluster-down cluster-test cluster-test-kills cluster-test-partition clean
+.PHONY: build run test test-short test-unit lint fuzz bench scale compat compat-upstream docker cluster-up cluster-down cluster-test cluster-test-kills cluster-test-partition clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/gregor
@@ -46,6 +46,12 @@ BENCHTIME ?= 500ms
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./wire ./storage ./broker
 	./bench/run.sh
+
+# How one broker's cost grows with partitions, connections and log size
+# (bench/scale.sh; method and results in bench/SCALE.md). Writes up to
+# 40 GiB under SCALE_TMPDIR (default /var/tmp) and takes ~20 minutes.
+scale: build
+	SCALE_BIN=$(CURDIR)/$(BIN) ./bench/scale.sh
 
 # Real third-party clients against a real gregor process (compat-tests/).
 compat: build

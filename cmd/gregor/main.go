@@ -2,6 +2,7 @@
 //
 //	gregor serve [--config server.properties] [--override key=value]...
 //	gregor bench produce|consume|e2e|latency [flags]
+//	gregor scale partitions|connections|logsize|report [flags]
 //	gregor version
 package main
 
@@ -38,6 +39,7 @@ func usage() error {
 	return errors.New(`usage:
   gregor serve [--config FILE] [--override key=value]...   run a broker
   gregor bench produce|consume|e2e|latency [flags]        load and latency test any Kafka broker
+  gregor scale partitions|connections|logsize [flags]     how a gregor broker's cost grows (bench/scale.sh)
   gregor version                                            print the version`)
 }
 
@@ -52,6 +54,8 @@ func run(args []string) error {
 		return bench(args[1:])
 	case "loadtest":
 		return loadtest(args[1:])
+	case "scale":
+		return scale(args[1:])
 	case "version", "--version":
 		fmt.Println("gregor", version)
 		return nil
