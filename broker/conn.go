@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -236,8 +237,51 @@ func (c *conn) sendRegions(corr int32, resp kmsg.Response, regions []storage.Reg
 			releaseRegions(regions)
 			return err
 		}
+		if err := ob.inlineSmall(); err != nil {
+			ob.release()
+			return err
+		}
 	}
 	c.out <- ob
+	return nil
+}
+
+// inlineRegionMax is the most file bytes a response copies into its own
+// buffer instead of sending them with sendfile.
+const inlineRegionMax = 64 << 10
+
+// inlineSmall replaces ob's file regions with their bytes when they are few:
+// the whole response then leaves in one writev, one TCP segment on
+// loopback, instead of writev + sendfile + writev per partition, each of
+// which wakes the client. Tailing consumers fetch a few small batches at a
+// time; bulk reads keep sendfile.
+func (ob *outbound) inlineSmall() error {
+	var total, files int64
+	for _, p := range ob.parts {
+		total += int64(len(p.b)) + p.region.Len
+		files += p.region.Len
+	}
+	if files > inlineRegionMax {
+		return nil
+	}
+	bp := bufPool.Get().(*[]byte)
+	b := slices.Grow((*bp)[:0], int(total))
+	for _, p := range ob.parts {
+		if p.region.Len == 0 {
+			b = append(b, p.b...)
+			continue
+		}
+		n := len(b)
+		b = b[:n+int(p.region.Len)]
+		if _, err := p.region.File.ReadAt(b[n:], p.region.Pos); err != nil {
+			*bp = b
+			bufPool.Put(bp)
+			return err
+		}
+	}
+	*bp = b
+	ob.release()
+	ob.buf, ob.parts = bp, []outPart{{b: b}}
 	return nil
 }
 
