@@ -475,6 +475,9 @@ func (w *segWriter) finish() error {
 		return err
 	}
 	w.s.publish()
+	if err := w.s.trimIndexes(); err != nil {
+		return err
+	}
 	return w.s.sync()
 }
 

@@ -334,6 +334,7 @@ func (l *Log) commitLocked(seg *segment, records []byte, refs []batchRef, leo, o
 		l.unflushed = unflushed
 		return err
 	}
+	seg.limitIndexes(cfg.SegmentIndexBytes)
 	if err := writeChunked(seg.log, records, seg.wsize); err != nil {
 		return fail(ioErr(err))
 	}
@@ -424,6 +425,9 @@ func (l *Log) rollLocked(nowMs int64) error {
 		return err
 	}
 	old.publish()
+	if err := old.trimIndexes(); err != nil {
+		return err
+	}
 	if err := old.sync(); err != nil {
 		return err
 	}
@@ -775,11 +779,8 @@ func (l *Log) closeLocked(segs []*segment) error {
 	if err := s.log.Truncate(s.wsize); err != nil {
 		return ioErr(err)
 	}
-	if err := s.idx.Truncate(s.widxN * offsetEntrySize); err != nil {
-		return ioErr(err)
-	}
-	if err := s.tidx.Truncate(s.wtidxN * timeEntrySize); err != nil {
-		return ioErr(err)
+	if err := s.trimIndexes(); err != nil {
+		return err
 	}
 	for i, s := range segs {
 		if i == len(segs)-1 || segs[i+1].base > l.recoveryPoint {

@@ -169,15 +169,11 @@ func (l *Log) truncateEpochsLocked(off int64) {
 // to find the end offset and max timestamp. It returns false if the segment
 // must be recovered instead.
 func (s *segment) loadIndexes(active bool) (bool, error) {
-	var sizes [3]int64
-	for i, f := range []*os.File{s.log, s.idx, s.tidx} {
-		fi, err := f.Stat()
-		if err != nil {
-			return false, ioErr(err)
-		}
-		sizes[i] = fi.Size()
+	fi, err := s.log.Stat()
+	if err != nil {
+		return false, ioErr(err)
 	}
-	logSize, idxSize, tidxSize := sizes[0], sizes[1], sizes[2]
+	logSize, idxSize, tidxSize := fi.Size(), s.idx.Size(), s.tidx.Size()
 	if idxSize%offsetEntrySize != 0 || tidxSize%timeEntrySize != 0 || logSize > 1<<32 {
 		return false, nil
 	}
@@ -317,7 +313,7 @@ func (l *Log) recoverSegment(s *segment, sealed bool) (bool, error) {
 		}
 	}
 	for _, w := range []struct {
-		f *os.File
+		f *indexFile
 		b []byte
 	}{{s.idx, idxBuf}, {s.tidx, tidxBuf}} {
 		if err := w.f.Truncate(0); err != nil {
@@ -329,10 +325,14 @@ func (l *Log) recoverSegment(s *segment, sealed bool) (bool, error) {
 	}
 	s.wsize, s.next = pos, next
 	s.widxN, s.wtidxN = int64(len(idxBuf)/offsetEntrySize), int64(len(tidxBuf)/timeEntrySize)
+
 	if sealed {
 		if err := s.maybeAppendTimeEntry(s.maxTs, s.maxTsOff); err != nil {
 			return false, err
 		}
+	}
+	if err := s.trimIndexes(); err != nil {
+		return false, err
 	}
 	return truncated, s.sync()
 }

@@ -36,8 +36,8 @@ const (
 type segment struct {
 	base int64
 	log  *os.File
-	idx  *os.File
-	tidx *os.File
+	idx  *indexFile
+	tidx *indexFile
 	refs atomic.Int64
 	// retained, once the segment left the log, is the log's count of
 	// removed segments still open; closeFiles decrements it.
@@ -102,11 +102,11 @@ func openSegmentFiles(base int64, logPath, idxPath, tidxPath string, flag int) (
 	if s.log, err = os.OpenFile(logPath, os.O_RDWR|os.O_CREATE|flag, 0o644); err != nil {
 		return nil, ioErr(err)
 	}
-	if s.idx, err = os.OpenFile(idxPath, os.O_RDWR|os.O_CREATE|flag, 0o644); err != nil {
+	if s.idx, err = openIndexFile(idxPath, flag); err != nil {
 		s.closeFiles()
 		return nil, ioErr(err)
 	}
-	if s.tidx, err = os.OpenFile(tidxPath, os.O_RDWR|os.O_CREATE|flag, 0o644); err != nil {
+	if s.tidx, err = openIndexFile(tidxPath, flag); err != nil {
 		s.closeFiles()
 		return nil, ioErr(err)
 	}
@@ -143,15 +143,21 @@ func (s *segment) closeFiles() error {
 		r.Add(-1)
 	}
 	var first error
-	for _, f := range []*os.File{s.log, s.idx, s.tidx} {
-		if f == nil {
+	if s.log != nil {
+		first = s.log.Close()
+	}
+	for _, x := range []*indexFile{s.idx, s.tidx} {
+		if x == nil {
 			continue
 		}
-		if err := f.Close(); err != nil && first == nil {
-			first = ioErr(err)
+		if err := x.Close(); err != nil && first == nil {
+			first = err
 		}
 	}
-	return first
+	if first != nil {
+		return ioErr(first)
+	}
+	return nil
 }
 
 // remove unlinks the segment's files and drops the log's reference. Regions
@@ -173,12 +179,33 @@ func (s *segment) retire(retained *atomic.Int64) {
 
 // sync fdatasyncs the log and both indexes.
 func (s *segment) sync() error {
-	for _, f := range []*os.File{s.log, s.idx, s.tidx} {
-		if err := fdatasync(f); err != nil {
+	if err := fdatasync(s.log); err != nil {
+		return ioErr(err)
+	}
+	for _, x := range []*indexFile{s.idx, s.tidx} {
+		if err := x.Sync(); err != nil {
 			return ioErr(err)
 		}
 	}
 	return nil
+}
+
+// trimIndexes cuts both index files to their entries (they grow ahead of
+// them while the segment is written); done when a segment is sealed.
+func (s *segment) trimIndexes() error {
+	if err := s.idx.Truncate(s.widxN * offsetEntrySize); err != nil {
+		return ioErr(err)
+	}
+	if err := s.tidx.Truncate(s.wtidxN * timeEntrySize); err != nil {
+		return ioErr(err)
+	}
+	return nil
+}
+
+// limitIndexes keeps the index files from growing past what
+// segment.index.bytes lets them hold.
+func (s *segment) limitIndexes(maxIndexBytes int32) {
+	s.idx.limit, s.tidx.limit = int64(maxIndexBytes), int64(maxIndexBytes)
 }
 
 // publish makes everything written so far visible to readers. The index
