@@ -289,16 +289,36 @@ func (ps *partitions) reconfigure(t *controller.Topic) {
 	}
 }
 
+// closeAll closes every log, closeParallel at a time: each close fsyncs
+// and writes its checkpoints, and one after the other that took 33 s for
+// 6,000 partitions; the disk overlaps concurrent syncs.
 func (ps *partitions) closeAll() error {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	var errs []error
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, closeParallel)
+	)
 	for k, p := range ps.m {
-		errs = append(errs, p.log.Close())
 		delete(ps.m, k)
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := p.log.Close(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
+
+const closeParallel = 32
 
 // topicConfig returns a topic config's effective value and its source:
 // the topic's own setting, else the broker key that supplies its default
