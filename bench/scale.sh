@@ -7,7 +7,8 @@
 # afterwards), measures it, restarts it where the run asks, and stops it:
 #
 #   partitions   for each N: topics of 100 partitions totalling N; create
-#                time, broker RSS and open fds, Metadata latency, one 1 KiB
+#                time (until led, until the logs are open), broker RSS and
+#                open fds, Metadata latency, one 1 KiB
 #                record produced to every partition (acks=all) and fetched
 #                back, then a restart (SIGTERM, start) until every
 #                partition is led again
@@ -105,7 +106,7 @@ if [[ -z $virt ]]; then
   if grep -qw hypervisor /proc/cpuinfo; then virt="virtual machine"; else virt="no hypervisor flag"; fi
 fi
 if ct=$(systemd-detect-virt --container 2>/dev/null); then virt="$virt, container $ct"; fi
-fs=$(stat -f -c %T "$WORK")
+fs=$(df --output=fstype "$WORK" | tail -1)
 free=$(df -BG --output=avail "$WORK" | tail -1 | tr -d ' ')
 echo "== machine: $(nproc) cpus ($cpu), $mem RAM, $virt, kernel $(uname -r), work dir $WORK on $fs ($free free)"
 echo "== $("$GREGOR" version), $(go version 2>/dev/null | cut -d' ' -f3), commit $(git rev-parse --short HEAD 2>/dev/null || echo -)$(git diff --quiet HEAD -- . 2>/dev/null || echo '+changes')"

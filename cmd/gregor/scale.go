@@ -11,8 +11,10 @@ package main
 //	gregor scale logsize     --dir DIR --sizes 5,10     one partition grown to each size (GiB)
 //	gregor scale report      --result FILE              the tables of a result file
 //
-// partitions: creates N/--per-topic topics (kadm, 10 topics per request)
-// and waits until Metadata shows every partition led; samples the broker's
+// partitions: creates N/--per-topic topics (kadm, 10 topics per request),
+// waits until Metadata shows every partition led and then until the
+// broker's open file count stops changing (it opens the new logs in the
+// background, a few ms each); samples the broker's
 // RSS, open fds and threads; times --metadata-requests Metadata requests
 // for every topic on one connection; produces one --record-size record to
 // every partition (franz-go, acks=all) and reads them back (raw Fetch
@@ -29,7 +31,9 @@ package main
 //
 // logsize: grows one partition to each size in turn (--producers franz-go
 // clients, acks=1, 1 MiB batches), then: an unclean restart right after
-// the writes (SIGKILL, start, time until a Fetch at offset 0 returns data),
+// the writes, with the active segment grown to --unclean-fill of
+// segment.bytes first, so recovery rescans close to its worst case
+// (SIGKILL, start, time until a Fetch at offset 0 returns data),
 // a clean restart (SIGTERM, start, the same), Fetch latency at offset 0,
 // the middle and the end (the first request, then the median of 5) and a
 // ListOffsets timestamp lookup. With --drop-caches the page cache is
@@ -100,10 +104,11 @@ type scaleConfig struct {
 	records      int
 	dialParallel int
 
-	sizes      []int64
-	producers  int
-	minFree    int64
-	dropCaches bool
+	sizes       []int64
+	producers   int
+	minFree     int64
+	dropCaches  bool
+	uncleanFill float64
 }
 
 func scale(args []string) error {
@@ -131,6 +136,7 @@ func scale(args []string) error {
 	sizes := fs.String("sizes", "5,10,20,40", "logsize: log sizes in GiB, ascending, comma separated (fractions allowed)")
 	fs.IntVar(&cfg.producers, "producers", 4, "logsize: producer clients filling the log")
 	minFree := fs.Float64("min-free", 20, "logsize: GiB the file system must keep free")
+	fs.Float64Var(&cfg.uncleanFill, "unclean-fill", 0.9, "logsize: before the unclean restart, grow the active segment to this share of segment.bytes (what recovery rescans; 0: as it is)")
 	fs.BoolVar(&cfg.dropCaches, "drop-caches", false, "logsize: drop the page cache (sync; echo 3 > /proc/sys/vm/drop_caches) before each restart")
 	if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -273,6 +279,21 @@ func (s *scaler) settle(ctx context.Context) {
 	case <-time.After(s.cfg.settle):
 	case <-ctx.Done():
 	}
+}
+
+// waitFdsSettle polls the broker's open file count every 50 ms until it
+// has not changed for quiet (or timeout), and returns when it last changed
+// (since start) and the count.
+func (s *scaler) waitFdsSettle(ctx context.Context, start time.Time, quiet, timeout time.Duration) (time.Duration, int) {
+	last := sampleProc(s.b.pid()).fds
+	changed := time.Now()
+	for time.Since(changed) < quiet && time.Since(start) < timeout && ctx.Err() == nil && s.b.exitErr() == nil {
+		time.Sleep(50 * time.Millisecond)
+		if n := sampleProc(s.b.pid()).fds; n != last {
+			last, changed = n, time.Now()
+		}
+	}
+	return changed.Sub(start), last
 }
 
 // startBroker starts the broker and waits until it answers Metadata.
@@ -418,10 +439,15 @@ func (s *scaler) partitions(ctx context.Context) error {
 	created := time.Since(start)
 	s.set("create_s", created)
 	s.note("created %d topics, %d partitions in %v (responses after %v), errors: %s", len(specs), n, created.Round(time.Millisecond), createResp.Round(time.Millisecond), errSummary(createErrs))
-	s.settle(ctx)
+	// The broker opens the new logs in the background after Metadata
+	// shows them led: wait until its open files stop changing.
+	opened, fds := s.waitFdsSettle(ctx, start, 3*time.Second, 5*time.Minute)
+	s.set("open_s", opened)
+	s.note("logs opened: the broker's open fds stopped changing at %d, %v after the create requests", fds, opened.Round(time.Millisecond))
 	base := parseF(s.res["base_rss_mib"])
 	p := s.sample("created")
 	s.set("created_kib_per_part", (float64(p.rssKB)/1024-base)*1024/float64(n))
+	s.set("fds_per_part", float64(p.fds-parseInt(s.res["base_fds"]))/float64(n))
 
 	// Metadata for every topic, on one connection.
 	lat, size, err := timeMetadata(rc, cfg.metaReqs)
@@ -767,19 +793,21 @@ func (s *scaler) logsize(ctx context.Context) error {
 			return err
 		}
 		free := int64(st.Bavail) * int64(st.Bsize)
-		if free-(size-have) < cfg.minFree {
+		if free-(size-have)-s.segmentBytes() < cfg.minFree { // the fill, then the active segment's top-up
 			s.set("skipped", fmt.Sprintf("%.1f_GiB_free", float64(free)/(1<<30)))
 			s.note("skipping %.1f GiB: %.1f GiB free, growing by %.1f GiB would leave less than %.1f GiB", float64(size)/(1<<30), float64(free)/(1<<30), float64(size-have)/(1<<30), float64(cfg.minFree)/(1<<30))
 			s.flush()
 			break
 		}
 		start := time.Now()
-		n, err := s.fill(ctx, size-have)
+		n, err := s.fill(ctx, max(size-have, 0))
 		if err != nil {
 			return err
 		}
 		took := time.Since(start)
-		s.set("fill_mib_s", float64(n)/(1<<20)/took.Seconds())
+		if n > 0 {
+			s.set("fill_mib_s", float64(n)/(1<<20)/took.Seconds())
+		}
 		ds := dirStats(partDir)
 		s.set("segments", ds.segments)
 		s.set("log_gib", float64(ds.logBytes)/(1<<30))
@@ -789,12 +817,7 @@ func (s *scaler) logsize(ctx context.Context) error {
 			float64(ds.logBytes)/(1<<30), ds.segments, ds.indexBytes>>10, ds.activeBytes>>20, float64(n)/(1<<20)/took.Seconds())
 		s.sample("filled")
 
-		rc, err := dialRaw(ctx, s.b.addr, 30*time.Second)
-		if err != nil {
-			return err
-		}
-		leo, err := rc.listOffset(-1)
-		rc.close()
+		leo, err := s.logEnd(ctx)
 		if err != nil {
 			return err
 		}
@@ -803,6 +826,23 @@ func (s *scaler) logsize(ctx context.Context) error {
 		// Unclean restart right after the writes, as after a crash:
 		// everything after the recovery point (the start of the active
 		// segment: segments are fsynced when they roll) is scanned again.
+		// The active segment is grown first (--unclean-fill), so that the
+		// rescan is close to its worst case rather than whatever the fill
+		// happened to leave.
+		if want := int64(s.cfg.uncleanFill * float64(s.segmentBytes())); ds.activeBytes < want {
+			if _, err := s.fill(ctx, want-ds.activeBytes); err != nil {
+				return err
+			}
+			ds = dirStats(partDir)
+			s.set("log_gib", float64(ds.logBytes)/(1<<30))
+			s.set("segments", ds.segments)
+			s.set("index_kib", float64(ds.indexBytes)/1024)
+			if leo, err = s.logEnd(ctx); err != nil {
+				return err
+			}
+			s.set("leo", leo)
+			s.note("active segment grown to %d MiB (log %.2f GiB) before the unclean restart", ds.activeBytes>>20, float64(ds.logBytes)/(1<<30))
+		}
 		s.set("unclean_scan_mib", float64(ds.activeBytes)/(1<<20))
 		if _, err := s.b.stop(syscall.SIGKILL, time.Minute); err != nil && !strings.Contains(err.Error(), "killed") {
 			s.set("kill_exit", err.Error())
@@ -810,12 +850,7 @@ func (s *scaler) logsize(ctx context.Context) error {
 		if err := s.restartForFetch(ctx, "unclean"); err != nil {
 			return err
 		}
-		rc, err = dialRaw(ctx, s.b.addr, 30*time.Second)
-		if err != nil {
-			return err
-		}
-		leo2, err := rc.listOffset(-1)
-		rc.close()
+		leo2, err := s.logEnd(ctx)
 		if err != nil {
 			return err
 		}
@@ -846,6 +881,29 @@ func (s *scaler) logsize(ctx context.Context) error {
 		s.flush()
 	}
 	return nil
+}
+
+// logEnd returns the log end offset of the log topic.
+func (s *scaler) logEnd(ctx context.Context) (int64, error) {
+	rc, err := dialRaw(ctx, s.b.addr, 30*time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.close()
+	return rc.listOffset(-1)
+}
+
+// segmentBytes is the broker's log.segment.bytes (its default unless
+// --override sets it).
+func (s *scaler) segmentBytes() int64 {
+	for _, o := range s.cfg.overrides {
+		if k, v, ok := strings.Cut(o, "="); ok && strings.TrimSpace(k) == "log.segment.bytes" {
+			if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+				return n
+			}
+		}
+	}
+	return 1 << 30
 }
 
 // restartForFetch starts the broker (after dropping the page cache if
@@ -1466,6 +1524,11 @@ func median(d []time.Duration) time.Duration {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+func parseInt(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
 func parseF(s string) float64 {
 	f, _ := strconv.ParseFloat(s, 64)
 	return f
@@ -1567,9 +1630,9 @@ func scaleReport(w io.Writer, file string) error {
 	}
 	table("Partitions (one broker; N/100 topics of 100 partitions, replication factor 1)", rows["partitions"], []col{
 		{"partitions", get("n")},
-		{"create s", get("create_s")},
+		{"create s: all led / logs open", get("create_s", "open_s")},
 		{"RSS after create MiB (KiB/partition)", with("created_rss_mib", "created_kib_per_part")},
-		{"fds after create", get("created_fds")},
+		{"fds after create (per partition)", with("created_fds", "fds_per_part")},
 		{"Metadata all topics p50 ms (response KiB)", with("metadata_p50_ms", "metadata_kib")},
 		{"produce 1 KiB to each s (acked)", with("produce_s", "produce_acked")},
 		{"RSS after produce MiB (KiB/partition)", with("produced_rss_mib", "produced_kib_per_part")},
@@ -1593,7 +1656,7 @@ func scaleReport(w io.Writer, file string) error {
 		{"after close: RSS MiB / fds / threads", get("closed_rss_mib", "closed_fds", "closed_threads")},
 	}, []string{"open_error", "pc_error", "final_exit", "error"})
 	table("Log size (one partition, 1 GiB segments, 16 KiB records in ~1 MiB batches)", rows["logsize"], []col{
-		{"GiB", get("gib")},
+		{"log GiB", get("log_gib")},
 		{"segments", get("segments")},
 		{"index files KiB", get("index_kib")},
 		{"fill MiB/s", get("fill_mib_s")},
