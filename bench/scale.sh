@@ -27,7 +27,7 @@
 #
 # Environment (defaults in brackets):
 #   SCALE_WHAT         subset of: partitions connections logsize ["partitions connections logsize"]
-#   SCALE_PARTITIONS   partition counts ["1000 2000 5000 6000 6500 10000"]
+#   SCALE_PARTITIONS   partition counts ["1000 2000 5000 10000"]
 #   SCALE_CONNS        connection counts ["1000 2500 5000"]
 #   SCALE_SIZES        log sizes in GiB, ascending, comma separated ["5,10,20,40"]
 #   SCALE_MIN_FREE     GiB the file system must keep free [20]
@@ -41,7 +41,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 WHAT=${SCALE_WHAT:-"partitions connections logsize"}
-PARTITIONS=${SCALE_PARTITIONS:-"1000 2000 5000 6000 6500 10000"}
+PARTITIONS=${SCALE_PARTITIONS:-"1000 2000 5000 10000"}
 CONNS=${SCALE_CONNS:-"1000 2500 5000"}
 SIZES=${SCALE_SIZES:-"5,10,20,40"}
 MIN_FREE=${SCALE_MIN_FREE:-20}

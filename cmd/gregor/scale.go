@@ -261,16 +261,20 @@ func (s *scaler) flush() {
 	s.res = map[string]string{"step": s.cfg.what}
 }
 
-// sample records the broker's RSS and peak RSS since it started (MiB),
-// open fds and threads as prefix_rss_mib, prefix_hwm_mib, prefix_fds,
-// prefix_threads.
+// sample records the broker's RSS, its anonymous and file-backed parts and
+// the peak RSS since it started (MiB), open fds and threads as
+// prefix_rss_mib, prefix_anon_mib, prefix_file_mib, prefix_hwm_mib,
+// prefix_fds, prefix_threads.
 func (s *scaler) sample(prefix string) procSample {
 	p := sampleProc(s.b.pid())
 	s.set(prefix+"_rss_mib", float64(p.rssKB)/1024)
+	s.set(prefix+"_anon_mib", float64(p.anonKB)/1024)
+	s.set(prefix+"_file_mib", float64(p.fileKB)/1024)
 	s.set(prefix+"_hwm_mib", float64(p.hwmKB)/1024)
 	s.set(prefix+"_fds", p.fds)
 	s.set(prefix+"_threads", p.threads)
-	s.note("broker %s: RSS %.1f MiB (peak %.1f), %d open fds, %d threads", prefix, float64(p.rssKB)/1024, float64(p.hwmKB)/1024, p.fds, p.threads)
+	s.note("broker %s: RSS %.1f MiB (anon %.1f, file %.1f; peak %.1f), %d open fds, %d threads", prefix,
+		float64(p.rssKB)/1024, float64(p.anonKB)/1024, float64(p.fileKB)/1024, float64(p.hwmKB)/1024, p.fds, p.threads)
 	return p
 }
 
@@ -1275,13 +1279,15 @@ func (s *scaler) brokerLog() {
 // ---- /proc ----
 
 type procSample struct {
-	rssKB, hwmKB int64
-	threads      int64
-	fds          int
+	rssKB, hwmKB   int64
+	anonKB, fileKB int64 // RssAnon (heap, stacks) and RssFile (mapped files: the binary, index files)
+	threads        int64
+	fds            int
 }
 
 func sampleProc(pid int) procSample {
-	p := procSample{rssKB: procKB(pid, "VmRSS"), hwmKB: procKB(pid, "VmHWM"), threads: procKB(pid, "Threads"), fds: -1}
+	p := procSample{rssKB: procKB(pid, "VmRSS"), hwmKB: procKB(pid, "VmHWM"), anonKB: procKB(pid, "RssAnon"), fileKB: procKB(pid, "RssFile"),
+		threads: procKB(pid, "Threads"), fds: -1}
 	if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid)); err == nil {
 		p.fds = len(ents)
 	}
@@ -1593,6 +1599,15 @@ func scaleReport(w io.Writer, file string) error {
 			return fmtCell(r[key]) + " (" + fmtCell(r[paren]) + ")"
 		}
 	}
+	// rss shows PREFIX_rss_mib with its anonymous and file-backed parts.
+	rss := func(prefix string) func(map[string]string) string {
+		return func(r map[string]string) string {
+			if r[prefix+"_anon_mib"] == "" {
+				return fmtCell(r[prefix+"_rss_mib"])
+			}
+			return fmt.Sprintf("%s (%s + %s)", fmtCell(r[prefix+"_rss_mib"]), fmtCell(r[prefix+"_anon_mib"]), fmtCell(r[prefix+"_file_mib"]))
+		}
+	}
 	table := func(title string, rs []map[string]string, cols []col, notes []string) {
 		if len(rs) == 0 {
 			return
@@ -1640,7 +1655,7 @@ func scaleReport(w io.Writer, file string) error {
 		{"fetch all back s (partitions with data)", with("consume_s", "consume_got")},
 		{"alive / old conn / new conn / produce again", get("alive", "old_conn_ok", "new_conn_ok", "produce_again_ok")},
 		{"restart: shutdown s / all led s", get("shutdown_s", "restart_s")},
-		{"RSS after restart MiB (peak)", with("restarted_rss_mib", "restarted_hwm_mib")},
+		{"RSS after restart MiB (anon + file)", rss("restarted")},
 		{"fds after restart", get("restarted_fds")},
 	}, []string{"create_errors", "produce_errors", "consume_errors", "produce_again_error", "shutdown_exit", "restart_error", "final_exit", "error"})
 	table("Connections (idle, each after ApiVersions + Metadata)", rows["connections"], []col{
@@ -1662,12 +1677,13 @@ func scaleReport(w io.Writer, file string) error {
 		{"fill MiB/s", get("fill_mib_s")},
 		{"RSS before restart MiB", get("filled_rss_mib")},
 		{"clean restart s (shutdown s)", with("clean_s", "shutdown_s")},
-		{"RSS MiB / fds after", get("clean_rss_mib", "clean_fds")},
+		{"RSS MiB after (anon + file)", rss("clean")},
+		{"fds after", get("clean_fds")},
 		{"fetch ms first: start / mid / end", get("fetch_start_first_ms", "fetch_mid_first_ms", "fetch_end_first_ms")},
 		{"fetch ms median: start / mid / end", get("fetch_start_ms", "fetch_mid_ms", "fetch_end_ms")},
 		{"timestamp lookup ms first / median", get("ts_lookup_first_ms", "ts_lookup_ms")},
 		{"unclean restart s (active segment MiB rescanned)", with("unclean_s", "unclean_scan_mib")},
-		{"RSS MiB after unclean (peak)", with("unclean_rss_mib", "unclean_hwm_mib")},
+		{"RSS MiB after unclean (anon + file)", rss("unclean")},
 		{"log end kept", get("unclean_leo_kept")},
 	}, []string{"skipped", "ts_lookup_off_ok", "shutdown_exit", "kill_exit", "drop_caches_error", "final_exit", "error"})
 	return nil
