@@ -793,7 +793,7 @@ func (s *scaler) logsize(ctx context.Context) error {
 		s.set("gib", float64(size)/(1<<30))
 		have := dirStats(partDir).logBytes
 		var st syscall.Statfs_t
-		if err := syscall.Statfs(partDir, &st); err != nil {
+		if err := syscall.Statfs(s.b.dataDir, &st); err != nil {
 			return err
 		}
 		free := int64(st.Bavail) * int64(st.Bsize)
