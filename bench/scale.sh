@@ -109,7 +109,12 @@ if ct=$(systemd-detect-virt --container 2>/dev/null); then virt="$virt, containe
 fs=$(df --output=fstype "$WORK" | tail -1)
 free=$(df -BG --output=avail "$WORK" | tail -1 | tr -d ' ')
 echo "== machine: $(nproc) cpus ($cpu), $mem RAM, $virt, kernel $(uname -r), work dir $WORK on $fs ($free free)"
-echo "== $("$GREGOR" version), $(go version 2>/dev/null | cut -d' ' -f3), commit $(git rev-parse --short HEAD 2>/dev/null || echo -)$(git diff --quiet HEAD -- . 2>/dev/null || echo '+changes')"
+if commit=$(git rev-parse --short HEAD 2>/dev/null); then
+  git diff --quiet HEAD -- . 2>/dev/null || commit="$commit + uncommitted changes"
+else
+  commit="not a git checkout"
+fi
+echo "== $GREGOR ($("$GREGOR" version)), $(go version 2>/dev/null | cut -d' ' -f3), source: $commit"
 echo "== RLIMIT_NOFILE: soft $(ulimit -Sn), hard $(ulimit -Hn) (a Go broker raises its soft limit to the hard one)"
 
 for what in $WHAT; do
