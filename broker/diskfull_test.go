@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/storage"
 )
 
 // mountTmpfs mounts a tmpfs of the given size at a fresh directory and
@@ -255,6 +258,26 @@ func TestReadErrorTakesLogDirOffline(t *testing.T) {
 		}
 		if code := fetch(topic); code != 0 {
 			t.Fatalf("fetch %s after restart: %v", topic, kerr.ErrorForCode(code))
+		}
+	}
+}
+
+// TestDescriptorExhaustionIsNotDiskFailure: an open that fails because the
+// process ran out of file descriptors (or memory) does not take the log
+// dir offline; a real I/O error does.
+func TestDescriptorExhaustionIsNotDiskFailure(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		disk bool
+	}{
+		{fmt.Errorf("broker: open t-0: %w: %w", storage.ErrStorage, &os.PathError{Op: "open", Path: "x.index", Err: syscall.EMFILE}), false},
+		{fmt.Errorf("%w: %w", storage.ErrStorage, syscall.ENFILE), false},
+		{fmt.Errorf("%w: %w", storage.ErrStorage, syscall.EIO), true},
+		{fmt.Errorf("%w: %w", storage.ErrStorage, syscall.EISDIR), true},
+	} {
+		if got := isDiskFailure(tc.err); got != tc.disk {
+			t.Errorf("isDiskFailure(%v) = %v, want %v", tc.err, got, tc.disk)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -63,10 +64,24 @@ type Server struct {
 
 // failLogDir takes the log dir offline for writes after an I/O error
 // reading it. The first failure is logged; the process keeps running.
+//
+// Running out of file descriptors (EMFILE, ENFILE) or memory is the
+// process's limit, not the disk's: the read fails, the log dir stays.
+// (gregor scale found one consumer fetch of a partition whose log could not
+// be opened under a full descriptor table making every partition read-only.)
 func (s *Server) failLogDir(err error) {
+	if !isDiskFailure(err) {
+		return
+	}
 	if s.logDirFailure.CompareAndSwap(nil, &err) {
 		s.log.Error().Err(err).Str("log_dir", s.cfg.LogDirs[0]).Msg("log dir offline for writes after a read error")
 	}
+}
+
+// isDiskFailure reports whether a storage error says something about the
+// disk, rather than about the process's own resources.
+func isDiskFailure(err error) bool {
+	return !errors.Is(err, syscall.EMFILE) && !errors.Is(err, syscall.ENFILE) && !errors.Is(err, syscall.ENOMEM)
 }
 
 // logDirOffline returns the error that took the log dir offline, or nil.
