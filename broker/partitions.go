@@ -72,10 +72,47 @@ type partitions struct {
 
 	mu sync.RWMutex
 	m  map[tp]*partition
+	// opening has a channel per log being opened, closed when it is done:
+	// logs open outside mu (an open fsyncs; under mu they queued behind
+	// each other and stalled every lookup) and at most once at a time.
+	opening map[tp]chan struct{}
+	closed  bool // closeAll ran: opens that finish later close their log
 }
 
 func newPartitions(s *Server, dir string) *partitions {
-	return &partitions{s: s, dir: dir, m: map[tp]*partition{}}
+	return &partitions{s: s, dir: dir, m: map[tp]*partition{}, opening: map[tp]chan struct{}{}}
+}
+
+// openParallel is how many logs openMany opens at once.
+const openParallel = 16
+
+// openMany opens the logs of keys (those not open yet) openParallel at a
+// time; errors are left for the callers of get to see again.
+func (ps *partitions) openMany(keys []tp) {
+	sem := make(chan struct{}, openParallel)
+	var wg sync.WaitGroup
+	for _, k := range keys {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ps.get(k.topic, k.index)
+		}()
+	}
+	wg.Wait()
+}
+
+// missing returns the keys of keys whose logs are not open.
+func (ps *partitions) missing(keys []tp) []tp {
+	ps.mu.RLock()
+	defer ps.mu.RUnlock()
+	var out []tp
+	for _, k := range keys {
+		if ps.m[k] == nil {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func (ps *partitions) logDir(topic string, index int32) string {
@@ -88,6 +125,15 @@ func (ps *partitions) logDir(topic string, index int32) string {
 func (ps *partitions) openAll() error {
 	snap := ps.s.ctrl.Snapshot()
 	want := map[string]bool{}
+	var keys []tp
+	for _, t := range snap.Topics {
+		for _, p := range t.Partitions {
+			if slices.Contains(p.Replicas, ps.s.cfg.NodeID) {
+				keys = append(keys, tp{t.Name, p.Index})
+			}
+		}
+	}
+	ps.openMany(keys)
 	for _, t := range snap.Topics {
 		for _, p := range t.Partitions {
 			if !slices.Contains(p.Replicas, ps.s.cfg.NodeID) {
@@ -128,44 +174,90 @@ func (ps *partitions) openAll() error {
 // compared, in memory and through the partition.metadata file on disk).
 func (ps *partitions) get(topic string, index int32) (*partition, error) {
 	k := tp{topic, index}
-	t := ps.s.ctrl.Snapshot().Topic(topic)
-	if t == nil || index < 0 || int(index) >= len(t.Partitions) {
-		return nil, errUnknownPartition
-	}
-	ps.mu.RLock()
-	p := ps.m[k]
-	ps.mu.RUnlock()
-	if p != nil && p.topicID == t.ID {
-		return p, nil
-	}
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if p = ps.m[k]; p != nil {
-		if p.topicID == t.ID {
+	for {
+		t := ps.s.ctrl.Snapshot().Topic(topic)
+		if t == nil || index < 0 || int(index) >= len(t.Partitions) {
+			return nil, errUnknownPartition
+		}
+		ps.mu.RLock()
+		p := ps.m[k]
+		ps.mu.RUnlock()
+		if p != nil && p.topicID == t.ID {
 			return p, nil
 		}
-		ps.retireLocked(p) // an older incarnation of the topic
+		ps.mu.Lock()
+		if p = ps.m[k]; p != nil {
+			if p.topicID == t.ID {
+				ps.mu.Unlock()
+				return p, nil
+			}
+			ps.retireLocked(p) // an older incarnation of the topic
+		}
+		if ps.closed {
+			ps.mu.Unlock()
+			return nil, fmt.Errorf("broker: open %s-%d: %w", topic, index, storage.ErrClosed)
+		}
+		if w := ps.opening[k]; w != nil {
+			ps.mu.Unlock()
+			<-w // someone else is opening it: use theirs
+			continue
+		}
+		w := make(chan struct{})
+		ps.opening[k] = w
+		ps.mu.Unlock()
+
+		p, err := ps.open(t, index)
+
+		ps.mu.Lock()
+		delete(ps.opening, k)
+		if err == nil {
+			// The topic may have been deleted (or deleted and created
+			// again) while the log opened: then it is not ours to keep.
+			if cur := ps.s.ctrl.Snapshot().Topic(topic); ps.closed || cur == nil || cur.ID != t.ID {
+				p.log.Close()
+				if !ps.closed {
+					ps.retireDir(p.log.Dir())
+				}
+				p, err = nil, errUnknownPartition
+			} else {
+				ps.m[k] = p
+			}
+		}
+		close(w)
+		ps.mu.Unlock()
+		if err == errUnknownPartition && !ps.isClosed() {
+			continue // look again: a new incarnation may be there
+		}
+		return p, err
 	}
-	dir := ps.logDir(topic, index)
+}
+
+func (ps *partitions) isClosed() bool {
+	ps.mu.RLock()
+	defer ps.mu.RUnlock()
+	return ps.closed
+}
+
+// open opens the log of partition index of t. Callers hold opening[k].
+func (ps *partitions) open(t *controller.Topic, index int32) (*partition, error) {
+	dir := ps.logDir(t.Name, index)
 	if id, ok := readPartitionMetadata(dir); ok && id != t.ID {
 		ps.retireDir(dir) // left by an older incarnation while we were down
 	}
 	l, err := storage.Open(dir, ps.s.storageConfig(t), time.Now)
 	if err != nil {
-		return nil, fmt.Errorf("broker: open %s-%d: %w", topic, index, err)
+		return nil, fmt.Errorf("broker: open %s-%d: %w", t.Name, index, err)
 	}
 	if err := writePartitionMetadata(dir, t.ID); err != nil {
 		l.Close()
-		return nil, fmt.Errorf("broker: open %s-%d: %w", topic, index, err)
+		return nil, fmt.Errorf("broker: open %s-%d: %w", t.Name, index, err)
 	}
 	if len(t.Partitions[index].Replicas) > 1 {
 		// The leader moves it as the ISR catches up; after a restart it
 		// starts from the checkpoint, not the log end.
 		l.RestoreHighWatermark()
 	}
-	p = &partition{topic: topic, index: index, topicID: t.ID, log: l}
-	ps.m[k] = p
-	return p, nil
+	return &partition{topic: t.Name, index: index, topicID: t.ID, log: l}, nil
 }
 
 // retireLocked closes p's log and moves its directory aside (Kafka's
@@ -295,6 +387,7 @@ func (ps *partitions) reconfigure(t *controller.Topic) {
 func (ps *partitions) closeAll() error {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
+	ps.closed = true
 	var (
 		mu   sync.Mutex
 		errs []error

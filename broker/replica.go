@@ -157,6 +157,19 @@ func (rp *replication) reconcile() {
 	self := s.cfg.NodeID
 	wantFetch := map[int32]map[tp]fetchTarget{}
 	seen := map[string]*controller.Topic{}
+	// Open new replicas' logs in parallel first (10,000 new partitions
+	// took 29 s one at a time); the loop below then finds them open.
+	var local []tp
+	for _, t := range snap.Topics {
+		for i := range t.Partitions {
+			if slices.Contains(t.Partitions[i].Replicas, self) {
+				local = append(local, tp{t.Name, t.Partitions[i].Index})
+			}
+		}
+	}
+	if missing := s.parts.missing(local); len(missing) > 1 {
+		s.parts.openMany(missing)
+	}
 	for _, t := range snap.Topics {
 		// Snapshots copy only changed topics: a new pointer may carry new
 		// configs (AlterConfigs on the controller node).
