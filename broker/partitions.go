@@ -220,6 +220,11 @@ func (ps *partitions) get(topic string, index int32) (*partition, error) {
 				}
 				p, err = nil, errUnknownPartition
 			} else {
+				if cur != t {
+					// Its configs may have changed while it opened,
+					// and reconfigure only reaches logs in m.
+					p.log.SetConfig(ps.s.storageConfig(cur))
+				}
 				ps.m[k] = p
 			}
 		}
