@@ -229,18 +229,13 @@ func (ps *partitions) get(topic string, index int32) (*partition, error) {
 			}
 		}
 		close(w)
+		closed := ps.closed
 		ps.mu.Unlock()
-		if err == errUnknownPartition && !ps.isClosed() {
+		if err == errUnknownPartition && !closed {
 			continue // look again: a new incarnation may be there
 		}
 		return p, err
 	}
-}
-
-func (ps *partitions) isClosed() bool {
-	ps.mu.RLock()
-	defer ps.mu.RUnlock()
-	return ps.closed
 }
 
 // open opens the log of partition index of t. Callers hold opening[k].

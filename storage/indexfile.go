@@ -131,8 +131,13 @@ func (x *indexFile) remap(size int64, grow bool) error {
 	return nil
 }
 
-// Sync makes the entries and the file's size durable.
+// Sync makes the entries and the file's size durable: msync of the
+// mapping (on Linux an fdatasync of the file), or, with nothing mapped, an
+// fdatasync through a descriptor opened for it.
 func (x *indexFile) Sync() error {
+	if len(x.data) > 0 {
+		return unix.Msync(x.data, unix.MS_SYNC)
+	}
 	f, err := os.OpenFile(x.path, os.O_RDWR, 0)
 	if err != nil {
 		return err

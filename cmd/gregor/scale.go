@@ -181,12 +181,8 @@ func scale(args []string) error {
 	if err := os.MkdirAll(filepath.Join(cfg.dir, "data"), 0o755); err != nil {
 		return err
 	}
-	// The connections run holds --conns sockets of its own.
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-	}
+	// The connections run holds --conns sockets of its own: Go's runtime
+	// has already raised the soft RLIMIT_NOFILE to the hard limit.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
