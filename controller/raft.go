@@ -33,6 +33,7 @@ const applyTimeout = 10 * time.Second
 
 // raftRuntime is what the replicated mode adds to a Controller.
 type raftRuntime struct {
+	trans    raft.Transport
 	logs     *raftboltdb.BoltStore
 	observer *raft.Observer
 	cancel   context.CancelFunc
@@ -141,6 +142,7 @@ func (c *Controller) startRaft() (err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	obsCh := make(chan raft.Observation, 16)
 	c.rs = &raftRuntime{
+		trans:  trans,
 		logs:   logs,
 		cancel: cancel,
 		observer: raft.NewObserver(obsCh, false, func(o *raft.Observation) bool {
@@ -195,6 +197,12 @@ func (c *Controller) checkAheadOfLog(logs raft.LogStore, snaps raft.SnapshotStor
 func (c *Controller) stopRaft() error {
 	c.rs.cancel()
 	err := c.raft.Shutdown().Error()
+	// Shutdown closes the TCP transport's listener but not the pooled
+	// connections it dialled, so the peers' handlers of those connections
+	// would wait on them until the process exits.
+	if nt, ok := c.rs.trans.(*raft.NetworkTransport); ok {
+		nt.CloseStreams()
+	}
 	c.rs.wg.Wait()
 	c.raft.DeregisterObserver(c.rs.observer)
 	if cerr := c.rs.logs.Close(); cerr != nil && err == nil {
