@@ -2,7 +2,6 @@ package storage
 
 import (
 	"fmt"
-	"hash/crc32"
 	"sync"
 	"testing"
 )
@@ -78,15 +77,4 @@ func BenchmarkAppendOneLogParallel(b *testing.B) {
 			}
 		}
 	})
-}
-
-// BenchmarkCRC32C is the checksum every appended batch is validated with,
-// over a 16 KiB batch: the floor of the per-byte cost of an append.
-func BenchmarkCRC32C(b *testing.B) {
-	batch := benchBatch()
-	table := crc32.MakeTable(crc32.Castagnoli)
-	b.SetBytes(int64(len(batch) - 21))
-	for b.Loop() {
-		crc32.Checksum(batch[21:], table)
-	}
 }

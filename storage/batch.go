@@ -3,7 +3,7 @@ package storage
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
+
 	"math"
 )
 
@@ -37,8 +37,6 @@ const (
 	attrTransactional = 0x10
 	attrControl       = 0x20
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // BatchHeader is the parsed header of a magic-2 record batch.
 type BatchHeader struct {
@@ -144,7 +142,7 @@ func validateBatch(b []byte) (BatchHeader, error) {
 		return h, err
 	}
 	b = b[:h.Size()]
-	if crc := crc32.Checksum(b[offAttributes:], castagnoli); crc != h.CRC {
+	if crc := crc32c(b[offAttributes:]); crc != h.CRC {
 		return h, fmt.Errorf("%w: crc mismatch (stored %08x, computed %08x)", ErrCorruptMessage, h.CRC, crc)
 	}
 	if err := checkCount(h); err != nil {
@@ -186,7 +184,7 @@ func stampLogAppendTime(b []byte, ts int64) {
 	binary.BigEndian.PutUint16(b[offAttributes:], attrs|attrLogAppendTime)
 	binary.BigEndian.PutUint64(b[offBaseTimestamp:], uint64(ts))
 	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(ts))
-	binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], castagnoli))
+	binary.BigEndian.PutUint32(b[offCRC:], crc32c(b[offAttributes:]))
 }
 
 // recordTimestamps calls fn(offsetDelta, timestamp) for each record of an

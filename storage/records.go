@@ -3,7 +3,6 @@ package storage
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 )
 
 // attrDeleteHorizon is attribute bit 6 (KIP-534): baseTimestamp holds the
@@ -129,6 +128,6 @@ func encodeBatch(h BatchHeader, numRecords int32, payload []byte) []byte {
 	binary.BigEndian.PutUint32(b[offBaseSequence:], uint32(h.BaseSequence))
 	binary.BigEndian.PutUint32(b[offNumRecords:], uint32(numRecords))
 	b = append(b, payload...)
-	binary.BigEndian.PutUint32(b[offCRC:], crc32.Checksum(b[offAttributes:], castagnoli))
+	binary.BigEndian.PutUint32(b[offCRC:], crc32c(b[offAttributes:]))
 	return b
 }

@@ -2,9 +2,10 @@ package storage
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
-	"hash/crc32"
+
 	"io"
 	"os"
 	"path/filepath"
@@ -243,11 +244,11 @@ func (s *segment) loadIndexes(active bool) (bool, error) {
 // something else, a bad disk) send the segment through recoverSegment
 // instead of being served.
 func crcMatches(f *os.File, pos int64, h BatchHeader) bool {
-	hasher := crc32.New(castagnoli)
-	if _, err := io.Copy(hasher, io.NewSectionReader(f, pos+offAttributes, h.Size()-offAttributes)); err != nil {
+	var sum crcWriter
+	if _, err := io.Copy(&sum, io.NewSectionReader(f, pos+offAttributes, h.Size()-offAttributes)); err != nil {
 		return false
 	}
-	return hasher.Sum32() == h.CRC
+	return sum.sum == h.CRC
 }
 
 // recoverSegment scans the whole segment, validating every batch (length,
@@ -267,7 +268,8 @@ func (l *Log) recoverSegment(s *segment, sealed bool) (bool, error) {
 	var idxBuf, tidxBuf []byte
 	br := bufio.NewReaderSize(io.NewSectionReader(s.log, 0, size), 256<<10)
 	hdr := make([]byte, BatchHeaderSize)
-	hasher := crc32.New(castagnoli)
+	var hasher crcWriter
+	copyBuf := make([]byte, 64<<10)
 	pos, next := int64(0), s.base
 	for size-pos >= BatchHeaderSize {
 		if _, err := io.ReadFull(br, hdr); err != nil {
@@ -280,12 +282,12 @@ func (l *Log) recoverSegment(s *segment, sealed bool) (bool, error) {
 		if pos+h.Size() > 1<<32 {
 			break // not addressable by the index
 		}
-		hasher.Reset()
-		hasher.Write(hdr[offAttributes:])
-		if _, err := io.CopyN(hasher, br, h.Size()-BatchHeaderSize); err != nil {
-			return false, ioErr(err)
+		hasher.sum = crc32cUpdate(0, hdr[offAttributes:])
+		body := h.Size() - BatchHeaderSize
+		if n, err := io.CopyBuffer(&hasher, io.LimitReader(br, body), copyBuf); err != nil || n < body {
+			return false, ioErr(cmp.Or(err, io.ErrUnexpectedEOF))
 		}
-		if hasher.Sum32() != h.CRC {
+		if hasher.sum != h.CRC {
 			break
 		}
 		if h.MaxTimestamp > s.maxTs {
