@@ -90,11 +90,32 @@ func (x *indexFile) WriteAt(b []byte, off int64) (int, error) {
 }
 
 // Truncate sets the file's size to n (cutting or zero-extending it).
+// Cutting needs no file descriptor (mremap and truncate by path), so a
+// log can still be sealed and closed when the process has none left.
 func (x *indexFile) Truncate(n int64) error {
 	if n == int64(len(x.data)) {
 		return nil
 	}
-	return x.remap(n, false)
+	if n > int64(len(x.data)) {
+		return x.remap(n, false)
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	// Shrink the mapping first: a mapping shorter than the file cannot
+	// fault, one longer than it can.
+	if n == 0 {
+		if err := unix.Munmap(x.data); err != nil {
+			return err
+		}
+		x.data = nil
+	} else {
+		data, err := unix.Mremap(x.data, int(n), 0)
+		if err != nil {
+			return err
+		}
+		x.data = data
+	}
+	return unix.Truncate(x.path, n)
 }
 
 // remap resizes the file to size and maps it again: with fallocate when

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -90,5 +91,84 @@ func TestIndexFilesMapped(t *testing.T) {
 	l = openLog(t, dir, cfg)
 	if got := readAll(t, l, 0, 1<<20); !bytes.Equal(got, want) {
 		t.Fatalf("after a clean restart: %d bytes read, want %d", len(got), len(want))
+	}
+}
+
+// TestIndexTrimNeedsNoDescriptor: cutting an index file back to its
+// entries (what sealing and closing a segment do) works with no file
+// descriptor left, so a shutdown under descriptor exhaustion can still
+// close its logs cleanly.
+func TestIndexTrimNeedsNoDescriptor(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "00000000000000000000.index")
+	x, err := openIndexFile(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := bytes.Repeat([]byte{1, 2, 3, 4, 5, 6, 7, 8}, 20)
+	if _, err := x.WriteAt(entries, 0); err != nil {
+		t.Fatal(err)
+	}
+	if x.Size() <= int64(len(entries)) {
+		t.Fatalf("file did not grow ahead of its entries: %d bytes", x.Size())
+	}
+
+	var saved syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &saved); err != nil {
+		t.Fatal(err)
+	}
+	lowered := saved
+	lowered.Cur = 3 // stdin, stdout, stderr: no descriptor can be opened
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lowered); err != nil {
+		t.Skip("cannot lower RLIMIT_NOFILE:", err)
+	}
+	_, openErr := os.Open(path)
+	trimErr := x.Truncate(int64(len(entries)) - 8)
+	halfErr := x.Truncate(0)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &saved); err != nil {
+		t.Fatal(err)
+	}
+	if openErr == nil {
+		t.Fatal("opening a file succeeded under the lowered limit: the test proves nothing")
+	}
+	if trimErr != nil || halfErr != nil {
+		t.Fatalf("trim without descriptors: %v, %v", trimErr, halfErr)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != 0 {
+		t.Fatalf("after trims: %v, %v", fi, err)
+	}
+}
+
+func TestIndexTrimKeepsEntries(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "00000000000000000000.timeindex")
+	x, err := openIndexFile(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	entries := bytes.Repeat([]byte{9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2}, 30)
+	if _, err := x.WriteAt(entries, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Truncate(int64(len(entries))); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(entries))
+	if _, err := x.ReadAt(got, 0); err != nil || !bytes.Equal(got, entries) {
+		t.Fatalf("read after trim: %v, equal %v", err, bytes.Equal(got, entries))
+	}
+	if _, err := x.ReadAt(got[:1], int64(len(entries))); err == nil {
+		t.Fatal("read past the trimmed end succeeded")
+	}
+	onDisk, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(onDisk, entries) {
+		t.Fatalf("file after trim: %d bytes, %v", len(onDisk), err)
+	}
+	// Growing again after a trim works (a recovered active segment).
+	if _, err := x.WriteAt(entries, int64(len(entries))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.ReadAt(got, int64(len(entries))); err != nil || !bytes.Equal(got, entries) {
+		t.Fatalf("read after regrow: %v", err)
 	}
 }
