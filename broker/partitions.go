@@ -3,7 +3,6 @@ package broker
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -381,34 +380,20 @@ func (ps *partitions) reconfigure(t *controller.Topic) {
 	}
 }
 
-// closeAll closes every log, closeParallel at a time: each close fsyncs
-// and writes its checkpoints, and one after the other that took 33 s for
-// 6,000 partitions; the disk overlaps concurrent syncs.
+// closeAll closes every log with storage.CloseAll: closeParallel at a
+// time, and made durable with a syncfs of the log dir instead of a dozen
+// fsyncs per partition (one after the other, 6,000 partitions took 33 s
+// to close; 32 at a time with per-file fsyncs ~1.6 ms per partition).
 func (ps *partitions) closeAll() error {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	ps.closed = true
-	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, closeParallel)
-	)
+	logs := make([]*storage.Log, 0, len(ps.m))
 	for k, p := range ps.m {
 		delete(ps.m, k)
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := p.log.Close(); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}()
+		logs = append(logs, p.log)
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return storage.CloseAll(logs, closeParallel)
 }
 
 const closeParallel = 32

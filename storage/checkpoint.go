@@ -23,7 +23,7 @@ const (
 
 // writeFileAtomic writes data to path via a temp file, fsync and rename,
 // then fsyncs the directory.
-func writeFileAtomic(path string, data []byte) error {
+func writeFileAtomic(path string, data []byte, mode syncMode) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -39,9 +39,11 @@ func writeFileAtomic(path string, data []byte) error {
 		f.Close()
 		return fail(err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fail(err)
+	if mode == durable {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fail(err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return fail(err)
@@ -49,8 +51,21 @@ func writeFileAtomic(path string, data []byte) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fail(err)
 	}
+	if mode == deferred {
+		return nil
+	}
 	return syncDir(filepath.Dir(path))
 }
+
+// syncMode says whether a file write is made durable on its own (fsync of
+// the file, then of its directory after the rename) or left to a syncfs
+// that covers many files at once (CloseAll).
+type syncMode bool
+
+const (
+	durable  syncMode = true
+	deferred syncMode = false
+)
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
@@ -64,8 +79,8 @@ func syncDir(dir string) error {
 	return nil
 }
 
-func writeOffsetCheckpoint(dir, name string, off int64) error {
-	return writeFileAtomic(filepath.Join(dir, name), fmt.Appendf(nil, "0\n%d\n", off))
+func writeOffsetCheckpoint(dir, name string, off int64, mode syncMode) error {
+	return writeFileAtomic(filepath.Join(dir, name), fmt.Appendf(nil, "0\n%d\n", off), mode)
 }
 
 // readOffsetCheckpoint returns the stored offset, or ok=false if the file is
@@ -94,13 +109,13 @@ type EpochEntry struct {
 }
 
 // leader-epoch-checkpoint: "0\n<count>\n<epoch> <startOffset>\n..." (Kafka's format).
-func writeEpochCheckpoint(dir string, es []EpochEntry) error {
+func writeEpochCheckpoint(dir string, es []EpochEntry, mode syncMode) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "0\n%d\n", len(es))
 	for _, e := range es {
 		fmt.Fprintf(&b, "%d %d\n", e.Epoch, e.StartOffset)
 	}
-	return writeFileAtomic(filepath.Join(dir, leaderEpochFile), b.Bytes())
+	return writeFileAtomic(filepath.Join(dir, leaderEpochFile), b.Bytes(), mode)
 }
 
 func readEpochCheckpoint(dir string) []EpochEntry {

@@ -133,7 +133,7 @@ func (l *Log) Compact(ctx context.Context, now time.Time) (CompactStats, error) 
 	l.cleanerCheckpoint = max(l.cleanerCheckpoint, p.endDirty)
 	l.deleteHorizon = p.minHorizon
 	st.Duration = time.Since(start)
-	return st, writeOffsetCheckpoint(l.dir, cleanerFile, l.cleanerCheckpoint)
+	return st, writeOffsetCheckpoint(l.dir, cleanerFile, l.cleanerCheckpoint, durable)
 }
 
 // abortErr turns an error into ErrCompactionAborted when the log changed
@@ -503,7 +503,7 @@ func (l *Log) swapLocked(p *cleanPlan, olds []*segment, ns *segment, end int64) 
 		return false, errTestCrash
 	}
 	manifest := segmentName(l.dir, base, manifestSuffix)
-	if err := writeFileAtomic(manifest, fmt.Appendf(nil, "0\n%d\n", end)); err != nil {
+	if err := writeFileAtomic(manifest, fmt.Appendf(nil, "0\n%d\n", end), durable); err != nil {
 		return abort(err)
 	}
 	if hook(2) {

@@ -111,12 +111,12 @@ func rollSteps(t *testing.T, l *Log, n int, only string) {
 		}
 	}
 	if n >= 3 {
-		if err := l.writeSnapshotLocked(leo); err != nil {
+		if err := l.writeSnapshotLocked(leo, durable); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if n >= 4 {
-		if err := writeOffsetCheckpoint(l.dir, recoveryPointFile, leo); err != nil {
+		if err := writeOffsetCheckpoint(l.dir, recoveryPointFile, leo, durable); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -224,6 +224,6 @@ func snapshotOffsets(dir string) []int64 {
 	return offs
 }
 
-func writeSnapshot(dir string, offset int64, ps *producerState) error {
-	return writeFileAtomic(filepath.Join(dir, fmt.Sprintf("%020d%s", offset, snapshotSuffix)), ps.encode())
+func writeSnapshot(dir string, offset int64, ps *producerState, mode syncMode) error {
+	return writeFileAtomic(filepath.Join(dir, fmt.Sprintf("%020d%s", offset, snapshotSuffix)), ps.encode(), mode)
 }

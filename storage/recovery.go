@@ -145,10 +145,10 @@ func (l *Log) load() error {
 		return err
 	}
 	if !clean {
-		if err := writeEpochCheckpoint(l.dir, l.epochs); err != nil {
+		if err := writeEpochCheckpoint(l.dir, l.epochs, durable); err != nil {
 			return err
 		}
-		if err := writeOffsetCheckpoint(l.dir, recoveryPointFile, leo); err != nil {
+		if err := writeOffsetCheckpoint(l.dir, recoveryPointFile, leo, durable); err != nil {
 			return err
 		}
 	}

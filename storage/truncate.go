@@ -58,7 +58,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	l.hw.Store(min(l.hw.Load(), leo))
 	if l.logStart.Load() > leo {
 		l.logStart.Store(leo)
-		if err := writeOffsetCheckpoint(l.dir, logStartFile, leo); err != nil {
+		if err := writeOffsetCheckpoint(l.dir, logStartFile, leo, durable); err != nil {
 			return err
 		}
 	}
@@ -161,7 +161,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	l.hw.Store(offset)
 	l.logStart.Store(offset)
 	l.epochs = nil
-	if err := writeOffsetCheckpoint(l.dir, logStartFile, offset); err != nil {
+	if err := writeOffsetCheckpoint(l.dir, logStartFile, offset, durable); err != nil {
 		return err
 	}
 	return l.afterTruncateLocked(offset)
@@ -183,16 +183,16 @@ func (l *Log) afterTruncateLocked(leo int64) error {
 	if err := l.loadProducerState(leo); err != nil {
 		return err
 	}
-	if err := writeEpochCheckpoint(l.dir, l.epochs); err != nil {
+	if err := writeEpochCheckpoint(l.dir, l.epochs, durable); err != nil {
 		return err
 	}
-	if err := writeOffsetCheckpoint(l.dir, recoveryPointFile, l.recoveryPoint); err != nil {
+	if err := writeOffsetCheckpoint(l.dir, recoveryPointFile, l.recoveryPoint, durable); err != nil {
 		return err
 	}
-	if err := writeOffsetCheckpoint(l.dir, cleanerFile, l.cleanerCheckpoint); err != nil {
+	if err := writeOffsetCheckpoint(l.dir, cleanerFile, l.cleanerCheckpoint, durable); err != nil {
 		return err
 	}
-	return writeOffsetCheckpoint(l.dir, highWatermarkFile, l.hw.Load())
+	return writeOffsetCheckpoint(l.dir, highWatermarkFile, l.hw.Load(), durable)
 }
 
 // EndOffsetForEpoch answers OffsetForLeaderEpoch from the leader epoch
