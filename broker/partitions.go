@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"gregor/controller"
@@ -76,10 +78,29 @@ type partitions struct {
 	// each other and stalled every lookup) and at most once at a time.
 	opening map[tp]chan struct{}
 	closed  bool // closeAll ran: opens that finish later close their log
+	// fileBudget is how many descriptors logs may hold (one per segment):
+	// no log is opened beyond it, so that running short of descriptors
+	// fails some partitions (KAFKA_STORAGE_ERROR) rather than the
+	// listener's accepts and the broker's own files.
+	fileBudget atomic.Int64
 }
 
 func newPartitions(s *Server, dir string) *partitions {
-	return &partitions{s: s, dir: dir, m: map[tp]*partition{}, opening: map[tp]chan struct{}{}}
+	ps := &partitions{s: s, dir: dir, m: map[tp]*partition{}, opening: map[tp]chan struct{}{}}
+	ps.fileBudget.Store(logFileBudget())
+	return ps
+}
+
+// logFileBudget is the process's RLIMIT_NOFILE less a tenth of it (at
+// least 64) kept for connections, metadata and checkpoint writes. Go
+// raises the soft limit to the hard one at start-up.
+func logFileBudget() int64 {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	limit := int64(rl.Cur)
+	return limit - max(limit/10, 64)
 }
 
 // openParallel is how many logs openMany opens at once.
@@ -133,6 +154,8 @@ func (ps *partitions) openAll() error {
 		}
 	}
 	ps.openMany(keys)
+	var short int
+	var shortErr error
 	for _, t := range snap.Topics {
 		for _, p := range t.Partitions {
 			if !slices.Contains(p.Replicas, ps.s.cfg.NodeID) {
@@ -140,9 +163,20 @@ func (ps *partitions) openAll() error {
 			}
 			want[filepath.Base(ps.logDir(t.Name, p.Index))] = true
 			if _, err := ps.get(t.Name, p.Index); err != nil {
-				return err
+				if isDiskFailure(err) {
+					return err
+				}
+				// Out of descriptors or memory: start anyway. These
+				// partitions answer KAFKA_STORAGE_ERROR and are opened
+				// when next used, once the resource is there.
+				short++
+				shortErr = err
 			}
 		}
+	}
+	if short > 0 {
+		ps.s.log.Error().Err(shortErr).Int("partitions", short).Int("opened", len(keys)-short).
+			Msg("logs not opened at start-up: out of file descriptors or memory")
 	}
 	entries, err := os.ReadDir(ps.dir)
 	if err != nil {
@@ -242,6 +276,10 @@ func (ps *partitions) open(t *controller.Topic, index int32) (*partition, error)
 	dir := ps.logDir(t.Name, index)
 	if id, ok := readPartitionMetadata(dir); ok && id != t.ID {
 		ps.retireDir(dir) // left by an older incarnation while we were down
+	}
+	if n, budget := storage.OpenSegmentFiles(), ps.fileBudget.Load(); n >= budget {
+		return nil, fmt.Errorf("broker: open %s-%d: %w: logs hold %d file descriptors, the most they may (%d) under RLIMIT_NOFILE: %w",
+			t.Name, index, storage.ErrStorage, n, budget, syscall.EMFILE)
 	}
 	l, err := storage.Open(dir, ps.s.storageConfig(t), time.Now)
 	if err != nil {

@@ -170,6 +170,14 @@ func (rp *replication) reconcile() {
 	if missing := s.parts.missing(local); len(missing) > 1 {
 		s.parts.openMany(missing)
 	}
+	var short int
+	var shortErr error
+	defer func() {
+		if short > 0 {
+			s.log.Error().Err(shortErr).Int("partitions", short).
+				Msg("replicas not opened: out of file descriptors or memory")
+		}
+	}()
 	for _, t := range snap.Topics {
 		// Snapshots copy only changed topics: a new pointer may carry new
 		// configs (AlterConfigs on the controller node).
@@ -184,7 +192,11 @@ func (rp *replication) reconcile() {
 			}
 			p, err := s.parts.get(t.Name, meta.Index)
 			if err != nil {
-				s.log.Error().Err(err).Str("topic", t.Name).Int32("partition", meta.Index).Msg("opening replica failed")
+				if isDiskFailure(err) {
+					s.log.Error().Err(err).Str("topic", t.Name).Int32("partition", meta.Index).Msg("opening replica failed")
+				} else {
+					short, shortErr = short+1, err // one line for all below
+				}
 				continue
 			}
 			becameLeader, lostLeader := rp.apply(p, t, meta)

@@ -291,7 +291,7 @@ func groupSegments(p *cleanPlan) []segGroup {
 // (and removes them) when nothing would change.
 func (l *Log) cleanGroup(p *cleanPlan, g segGroup, keys map[string]int64, st *CompactStats) (*segment, bool, error) {
 	base := p.segs[g.from].base
-	ns, err := openSegmentFiles(base, segmentName(l.dir, base, logSuffix+cleanedSuffix),
+	ns, err := openSegmentFrom(base, segmentName(l.dir, base, logSuffix+cleanedSuffix),
 		segmentName(l.dir, base, indexSuffix+cleanedSuffix), segmentName(l.dir, base, timeIndexSuffix+cleanedSuffix), os.O_TRUNC)
 	if err != nil {
 		return nil, false, err

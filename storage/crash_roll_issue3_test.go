@@ -79,7 +79,7 @@ func TestCrashDuringRoll(t *testing.T) {
 
 // rollSteps does the first n steps of rollLocked at the log end offset.
 // With only set, step 2 creates only the segment files up to that suffix
-// (log, then index: openSegmentFiles' order).
+// (log, then index: openSegmentFrom's order).
 func rollSteps(t *testing.T, l *Log, n int, only string) {
 	t.Helper()
 	l.mu.Lock()

@@ -90,18 +90,27 @@ func parseSegmentName(name, suffix string) (int64, bool) {
 }
 
 func openSegment(dir string, base int64) (*segment, error) {
-	return openSegmentFiles(base, segmentName(dir, base, logSuffix), segmentName(dir, base, indexSuffix), segmentName(dir, base, timeIndexSuffix), 0)
+	return openSegmentFrom(base, segmentName(dir, base, logSuffix), segmentName(dir, base, indexSuffix), segmentName(dir, base, timeIndexSuffix), 0)
 }
 
-// openSegmentFiles opens (creating) a segment from explicit paths; flag is
+// openSegmentFiles counts the segment files (.log descriptors) open in
+// this process; a segment holds no other descriptor.
+var openSegmentFiles atomic.Int64
+
+// OpenSegmentFiles returns how many file descriptors the process's logs
+// hold: one per segment.
+func OpenSegmentFiles() int64 { return openSegmentFiles.Load() }
+
+// openSegmentFrom opens (creating) a segment from explicit paths; flag is
 // added to the open flags (os.O_TRUNC for the cleaner's new files).
-func openSegmentFiles(base int64, logPath, idxPath, tidxPath string, flag int) (*segment, error) {
+func openSegmentFrom(base int64, logPath, idxPath, tidxPath string, flag int) (*segment, error) {
 	s := &segment{base: base, next: base, lastTidxTs: -1, maxTs: -1, maxTsOff: -1}
 	s.refs.Store(1)
 	var err error
 	if s.log, err = os.OpenFile(logPath, os.O_RDWR|os.O_CREATE|flag, 0o644); err != nil {
 		return nil, ioErr(err)
 	}
+	openSegmentFiles.Add(1)
 	if s.idx, err = openIndexFile(idxPath, flag); err != nil {
 		s.closeFiles()
 		return nil, ioErr(err)
@@ -145,6 +154,7 @@ func (s *segment) closeFiles() error {
 	var first error
 	if s.log != nil {
 		first = s.log.Close()
+		openSegmentFiles.Add(-1)
 	}
 	for _, x := range []*indexFile{s.idx, s.tidx} {
 		if x == nil {

@@ -1,0 +1,44 @@
+package broker
+
+import (
+	"math"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/storage"
+)
+
+// TestLogFileBudget: logs are not opened beyond the descriptors they may
+// hold (RLIMIT_NOFILE less a reserve); partitions past it answer
+// KAFKA_STORAGE_ERROR while the others and new connections keep working,
+// and open once descriptors are there again. Not parallel: the count of
+// open segment files is the whole process's.
+func TestLogFileBudget(t *testing.T) {
+	b := startBroker(t)
+	createTopic(t, b, "opened", 1)
+	rc := b.raw(t)
+	produce := func(topic string) int16 {
+		resp := rc.do(produceReq(topic, 0, 1, batch(-1, -1, -1, 1, []byte("v")))).(*kmsg.ProduceResponse)
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	if code := produce("opened"); code != 0 {
+		t.Fatalf("produce: %v", kerr.ErrorForCode(code))
+	}
+
+	b.srv.parts.fileBudget.Store(storage.OpenSegmentFiles())
+	createTopic(t, b, "over", 2)
+	if code := produce("over"); code != kerr.KafkaStorageError.Code {
+		t.Fatalf("produce past the descriptor budget: %v, want KAFKA_STORAGE_ERROR", kerr.ErrorForCode(code))
+	}
+	if code := produce("opened"); code != 0 {
+		t.Fatalf("produce to an open partition: %v", kerr.ErrorForCode(code))
+	}
+	b.raw(t).aliveAfter()
+
+	b.srv.parts.fileBudget.Store(math.MaxInt64)
+	if code := produce("over"); code != 0 {
+		t.Fatalf("produce once descriptors are there: %v", kerr.ErrorForCode(code))
+	}
+}
