@@ -10,6 +10,8 @@
 #   produce  1 KiB random records, 8 partitions, acks=all, as fast as possible
 #   consume  fill 256 MiB, then read it from offset 0 over and over
 #   latency  1,000 records/s, linger 0: produce->ack and produce->consume
+#   rtt      1,000 Produce requests/s of one record over one raw connection
+#            (no client library): the broker's own round trip
 #
 # Every run gets a fresh topic, deleted afterwards. On a shared or small
 # machine the client competes with the broker for CPU: figures are noisy,
@@ -17,7 +19,7 @@
 #
 # Environment (defaults in brackets):
 #   BENCH_REPS              runs per workload and broker, median reported [3]
-#   BENCH_WORKLOADS         subset of: produce consume latency ["produce consume latency"]
+#   BENCH_WORKLOADS         subset of: produce consume latency rtt ["produce consume latency rtt"]
 #   BENCH_TARGETS           subset of: gregor kfake ["gregor kfake"]
 #   BENCH_DURATION          measured time of produce and latency [8s]
 #   BENCH_WARMUP            unmeasured time before it [1s]
@@ -37,7 +39,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 GREGOR=$ROOT/bin/gregor
 REPS=${BENCH_REPS:-3}
-WORKLOADS=${BENCH_WORKLOADS:-"produce consume latency"}
+WORKLOADS=${BENCH_WORKLOADS:-"produce consume latency rtt"}
 TARGETS=${BENCH_TARGETS:-"gregor kfake"}
 DURATION=${BENCH_DURATION:-8s}
 WARMUP=${BENCH_WARMUP:-1s}
@@ -136,6 +138,7 @@ workload_args() {
   produce) echo "--duration $DURATION --warmup $WARMUP --producers $PRODUCERS --acks $ACKS" ;;
   consume) echo "--duration $CONSUME_DURATION --records $CONSUME_RECORDS --consumers $CONSUMERS" ;;
   latency) echo "--duration $DURATION --warmup $WARMUP --rate $LATENCY_RATE --acks $ACKS" ;;
+  rtt) echo "--duration $DURATION --warmup $WARMUP --rate $LATENCY_RATE --acks $ACKS --partitions 1" ;;
   *)
     echo "unknown workload $1" >&2
     return 2
@@ -231,6 +234,11 @@ for w in $WORKLOADS; do
     row latency e2e p99_ms "p99 produce->consume ms"
     row latency e2e p999_ms "p999 produce->consume ms"
     row latency produce cpu_pct "broker cpu % of a core"
+    ;;
+  rtt)
+    row rtt rtt p50_ms "p50 raw produce RTT ms"
+    row rtt rtt p99_ms "p99 raw produce RTT ms"
+    row rtt rtt p999_ms "p999 raw produce RTT ms"
     ;;
   esac
 done

@@ -92,6 +92,7 @@ const benchUsage = `usage: gregor bench produce|consume|e2e|latency [flags]
   consume   fill a fresh topic with --records records, then read it from offset 0, over and over, for --duration
   e2e       produce at --rate with consumers tailing: produce → consume latency
   latency   e2e at a low fixed rate (1,000/s) with linger 0
+  rtt       Produce round trips at 1,000/s over one raw connection (no client library): the broker's latency
 
 gregor bench WORKLOAD -h lists the flags.`
 
@@ -151,6 +152,16 @@ func bench(args []string) error {
 		}
 		if !set["linger"] {
 			cfg.linger = 0
+		}
+	case "rtt":
+		if !set["rate"] {
+			cfg.rate = 1000
+		}
+		if !set["partitions"] {
+			cfg.partitions = 1
+		}
+		if cfg.acks == "0" {
+			return errors.New("bench: rtt needs responses: --acks all or 1")
 		}
 	default:
 		fmt.Fprintln(os.Stderr, benchUsage)
@@ -312,6 +323,14 @@ func (r *benchRun) run(ctx context.Context) error {
 	case "e2e", "latency":
 		produced = r.newSeries("produce", true)
 		consumed = r.newSeries("e2e", true)
+	case "rtt":
+		produced = r.newSeries("rtt", true)
+	}
+	var rttAddr string
+	if cfg.workload == "rtt" {
+		if rttAddr, err = leaderAddr(ctx, adm, topic); err != nil {
+			return err
+		}
 	}
 
 	// Consumers first: on a fresh topic they read from offset 0 and miss
@@ -361,6 +380,10 @@ func (r *benchRun) run(ctx context.Context) error {
 			pwg.Add(1)
 			go func() {
 				defer pwg.Done()
+				if cfg.workload == "rtt" {
+					r.rawProduce(ctx, pctx, rttAddr, produced)
+					return
+				}
 				r.produce(ctx, pctx, produced, &issued, &acked)
 			}()
 		}

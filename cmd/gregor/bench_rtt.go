@@ -1,0 +1,188 @@
+package main
+
+// The rtt workload: Produce round trips over one raw connection, without a
+// client library. At a fixed low rate (default 1,000/s) one request with
+// one record is sent, its response read, and the next sent: the latency
+// is the broker's (and the kernel's), not the client's. Against the same
+// broker, kgo's produce → ack latency (the latency workload) adds its own
+// batching, goroutine hand-offs and callbacks on top.
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// rttProduceVersion is the Produce version rtt sends: flexible, by topic
+// name, served by every broker this tool is pointed at.
+const rttProduceVersion = 9
+
+// leaderAddr returns the address of the leader of topic's partition 0.
+func leaderAddr(ctx context.Context, adm *kadm.Client, topic string) (string, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		md, err := adm.Metadata(ctx, topic)
+		if err != nil {
+			return "", err
+		}
+		if t, ok := md.Topics[topic]; ok {
+			if p, ok := t.Partitions[0]; ok && p.Leader >= 0 {
+				for _, b := range md.Brokers {
+					if b.NodeID == p.Leader {
+						return net.JoinHostPort(b.Host, strconv.Itoa(int(b.Port))), nil
+					}
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("bench: no leader for %s/0", topic)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// rawProduce sends Produce requests of one record to partition 0 of the
+// topic at addr, one at a time (paced by --rate), until pctx ends.
+func (r *benchRun) rawProduce(ctx, pctx context.Context, addr string, s *series) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		r.logErr("rtt dial", err)
+		return
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	acks := int16(-1)
+	if r.cfg.acks == "1" {
+		acks = 1
+	}
+	var interval time.Duration
+	if r.cfg.rate > 0 {
+		interval = time.Duration(float64(time.Second) * float64(r.cfg.producers) / r.cfg.rate)
+	}
+	var frame, resp []byte
+	next := time.Now()
+	for corr := int32(0); pctx.Err() == nil; corr++ {
+		if r.cfg.records > 0 && int64(corr) >= r.cfg.records {
+			return
+		}
+		if d := time.Until(next); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-pctx.Done():
+				return
+			}
+		}
+		next = next.Add(interval)
+		start := time.Now()
+		frame = rttRequest(frame[:0], corr, acks, r.cfg.topic, r.value(start))
+		if _, err := c.Write(frame); err != nil {
+			r.logRTTErr(ctx, s, err)
+			return
+		}
+		if resp, err = rttResponse(c, resp, corr); err != nil {
+			r.logRTTErr(ctx, s, err)
+			return
+		}
+		now := time.Now()
+		s.seen.Add(1)
+		if !start.Before(r.start) {
+			s.add(r.cfg.recordSize, now.Sub(start), now)
+		}
+	}
+}
+
+func (r *benchRun) logRTTErr(ctx context.Context, s *series, err error) {
+	if ctx.Err() == nil {
+		s.m.errors.Add(1)
+		r.logErr("rtt", err)
+	}
+}
+
+// rttRequest appends a size-prefixed Produce request (header v2) with one
+// batch of one record holding value.
+func rttRequest(b []byte, corr int32, acks int16, topic string, value []byte) []byte {
+	req := kmsg.NewPtrProduceRequest()
+	req.Version, req.Acks, req.TimeoutMillis = rttProduceVersion, acks, 5000
+	req.Topics = []kmsg.ProduceRequestTopic{{
+		Topic:      topic,
+		Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: rttBatch(value)}},
+	}}
+	start := len(b)
+	b = append(b, 0, 0, 0, 0)
+	b = binary.BigEndian.AppendUint16(b, uint16(kmsg.Produce))
+	b = binary.BigEndian.AppendUint16(b, rttProduceVersion)
+	b = binary.BigEndian.AppendUint32(b, uint32(corr))
+	b = binary.BigEndian.AppendUint16(b, 3)
+	b = append(b, "rtt"...)
+	b = append(b, 0) // no tagged fields
+	b = req.AppendTo(b)
+	binary.BigEndian.PutUint32(b[start:], uint32(len(b)-start-4))
+	return b
+}
+
+var rttCRC = crc32.MakeTable(crc32.Castagnoli)
+
+// rttBatch is a magic-2 batch of one record (no producer id), length and
+// CRC filled in.
+func rttBatch(value []byte) []byte {
+	rec := kmsg.Record{Value: value}
+	rec.Length = int32(len(rec.AppendTo(nil)) - 1) // the body after a 1-byte length (0)
+	recBytes := rec.AppendTo(nil)
+	now := time.Now().UnixMilli()
+	batch := kmsg.RecordBatch{
+		PartitionLeaderEpoch: -1, Magic: 2, FirstTimestamp: now, MaxTimestamp: now,
+		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: 1, Records: recBytes,
+	}
+	raw := batch.AppendTo(nil)
+	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
+	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], rttCRC))
+	return raw
+}
+
+// rttResponse reads the response to corr and returns an error for a
+// partition error.
+func rttResponse(c net.Conn, buf []byte, corr int32) ([]byte, error) {
+	var size [4]byte
+	if _, err := io.ReadFull(c, size[:]); err != nil {
+		return buf, err
+	}
+	n := int(binary.BigEndian.Uint32(size[:]))
+	if n < 5 || n > 1<<20 {
+		return buf, fmt.Errorf("response of %d bytes", n)
+	}
+	buf = append(buf[:0], make([]byte, n)...)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		return buf, err
+	}
+	if got := int32(binary.BigEndian.Uint32(buf)); got != corr {
+		return buf, fmt.Errorf("response to %d, want %d", got, corr)
+	}
+	if buf[4] != 0 {
+		return buf, errors.New("response header with tagged fields")
+	}
+	resp := kmsg.NewPtrProduceResponse()
+	resp.Version = rttProduceVersion
+	if err := resp.ReadFrom(buf[5:]); err != nil {
+		return buf, err
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return buf, err
+			}
+		}
+	}
+	return buf, nil
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"net"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/wire"
+)
+
+// TestRTTRequest: the hand-framed Produce request parses as one (header
+// v2, body by kmsg) and carries a valid magic-2 batch (length, CRC-32C)
+// with one record holding the value.
+func TestRTTRequest(t *testing.T) {
+	t.Parallel()
+	value := bytes.Repeat([]byte{7}, 1024)
+	frame := rttRequest(nil, 42, -1, "bench-rtt", value)
+	if n := binary.BigEndian.Uint32(frame); int(n) != len(frame)-4 {
+		t.Fatalf("size prefix %d for %d bytes", n, len(frame)-4)
+	}
+	req, err := wire.ParseRequest(frame[4:], func(key, version int16) bool { return key == 0 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.Key != 0 || req.Version != rttProduceVersion || req.CorrelationID != 42 {
+		t.Fatalf("header: %+v", req.Header)
+	}
+	pr := req.Body.(*kmsg.ProduceRequest)
+	if pr.Acks != -1 || len(pr.Topics) != 1 || pr.Topics[0].Topic != "bench-rtt" || len(pr.Topics[0].Partitions) != 1 {
+		t.Fatalf("request: %+v", pr)
+	}
+	raw := pr.Topics[0].Partitions[0].Records
+	var batch kmsg.RecordBatch
+	if err := batch.ReadFrom(raw); err != nil {
+		t.Fatal(err)
+	}
+	if int(batch.Length) != len(raw)-12 || uint32(batch.CRC) != crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)) {
+		t.Fatalf("batch length %d for %d bytes, or bad CRC", batch.Length, len(raw))
+	}
+	if batch.Magic != 2 || batch.NumRecords != 1 || batch.ProducerID != -1 {
+		t.Fatalf("batch: %+v", batch)
+	}
+	var rec kmsg.Record
+	if err := rec.ReadFrom(batch.Records); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(rec.Value, value) {
+		t.Fatal("record value differs")
+	}
+	if got := len(batch.Records); int(rec.Length) != got-2 { // 2-byte varint length for 1 KiB
+		t.Fatalf("record length %d for %d bytes", rec.Length, got)
+	}
+}
+
+// TestRTTResponse: a partition error in the response is reported, and so
+// is a response to another request.
+func TestRTTResponse(t *testing.T) {
+	t.Parallel()
+	respond := func(corr int32, code int16) []byte {
+		resp := kmsg.NewPtrProduceResponse()
+		resp.Version = rttProduceVersion
+		resp.Topics = []kmsg.ProduceResponseTopic{{Topic: "t", Partitions: []kmsg.ProduceResponseTopicPartition{{ErrorCode: code}}}}
+		return wire.AppendResponse(nil, corr, resp)
+	}
+	for _, tc := range []struct {
+		name    string
+		frame   []byte
+		corr    int32
+		wantErr error
+		anyErr  bool
+	}{
+		{"ok", respond(5, 0), 5, nil, false},
+		{"partition error", respond(5, kerr.NotLeaderForPartition.Code), 5, kerr.NotLeaderForPartition, true},
+		{"other correlation id", respond(6, 0), 5, nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := net.Pipe()
+			defer a.Close()
+			defer b.Close()
+			go b.Write(tc.frame)
+			_, err := rttResponse(a, nil, tc.corr)
+			switch {
+			case !tc.anyErr && err != nil:
+				t.Fatal(err)
+			case tc.anyErr && err == nil:
+				t.Fatal("no error")
+			case tc.wantErr != nil && err != tc.wantErr:
+				t.Fatalf("error %v, want %v", err, tc.wantErr)
+			}
+		})
+	}
+}
