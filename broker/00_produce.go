@@ -80,7 +80,7 @@ var produceHandler = advertiseFrom(0, handle(kmsg.Produce, 3, 13, func(s *Server
 			if err != nil {
 				sp.ErrorCode = errCode(err)
 				if sp.ErrorCode == kerr.UnknownServerError.Code || sp.ErrorCode == kerr.KafkaStorageError.Code {
-					s.log.Error().Err(err).Str("topic", t.Name).Int32("partition", rp.Partition).Msg("produce failed")
+					logFailure(s, err).Str("topic", t.Name).Int32("partition", rp.Partition).Msg("produce failed")
 				}
 				if req.Version >= 8 {
 					sp.ErrorMessage = errMessage(err)

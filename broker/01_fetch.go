@@ -116,7 +116,7 @@ func (s *Server) fetchOnce(snap *controller.Snapshot, r *request, req *kmsg.Fetc
 					if err != nil {
 						sp.ErrorCode = errCode(err)
 						if sp.ErrorCode == kerr.UnknownServerError.Code || sp.ErrorCode == kerr.KafkaStorageError.Code {
-							s.log.Error().Err(err).Str("topic", t.Name).Int32("partition", rp.Partition).Msg("fetch failed")
+							logFailure(s, err).Str("topic", t.Name).Int32("partition", rp.Partition).Msg("fetch failed")
 						}
 						if sp.ErrorCode == kerr.KafkaStorageError.Code {
 							s.failLogDir(err)

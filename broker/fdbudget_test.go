@@ -1,9 +1,14 @@
 package broker
 
 import (
+	"bytes"
+	"fmt"
 	"math"
+	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -40,5 +45,33 @@ func TestLogFileBudget(t *testing.T) {
 	b.srv.parts.fileBudget.Store(math.MaxInt64)
 	if code := produce("over"); code != 0 {
 		t.Fatalf("produce once descriptors are there: %v", kerr.ErrorForCode(code))
+	}
+}
+
+// TestShortFailuresLoggedOnce: produce and fetch failures for want of
+// descriptors log one error line per shortLogEvery, disk failures one
+// each.
+func TestShortFailuresLoggedOnce(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	s := &Server{log: zerolog.New(&out).Level(zerolog.InfoLevel)}
+	short := fmt.Errorf("%w: %w", storage.ErrStorage, syscall.EMFILE)
+	disk := fmt.Errorf("%w: %w", storage.ErrStorage, syscall.EIO)
+	for range 3 {
+		logFailure(s, short).Msg("produce failed")
+		logFailure(s, disk).Msg("produce failed")
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var shorts, disks int
+	for _, l := range lines {
+		switch {
+		case strings.Contains(l, "too many open files"):
+			shorts++
+		case strings.Contains(l, "input/output error"):
+			disks++
+		}
+	}
+	if shorts != 1 || disks != 3 {
+		t.Fatalf("%d descriptor lines (want 1) and %d disk lines (want 3):\n%s", shorts, disks, out.String())
 	}
 }

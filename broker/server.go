@@ -60,6 +60,9 @@ type Server struct {
 	// writes (Kafka's LogDirFailureChannel): from then on every produce
 	// gets KAFKA_STORAGE_ERROR until the broker restarts. nil while online.
 	logDirFailure atomic.Pointer[error]
+	// lastShortLog is when logFailure last logged a failure for want of
+	// descriptors or memory at error level (UnixNano).
+	lastShortLog atomic.Int64
 }
 
 // failLogDir takes the log dir offline for writes after an I/O error
@@ -83,6 +86,23 @@ func (s *Server) failLogDir(err error) {
 func isDiskFailure(err error) bool {
 	return !errors.Is(err, syscall.EMFILE) && !errors.Is(err, syscall.ENFILE) && !errors.Is(err, syscall.ENOMEM)
 }
+
+// logFailure starts the log line of a failed produce or fetch at error
+// level, except for partitions whose log cannot be opened for want of
+// descriptors or memory: one such line every shortLogEvery, the others at
+// debug level (otherwise every request to every such partition logs one).
+func logFailure(s *Server, err error) *zerolog.Event {
+	if isDiskFailure(err) {
+		return s.log.Error().Err(err)
+	}
+	now := time.Now().UnixNano()
+	if last := s.lastShortLog.Load(); now-last >= int64(shortLogEvery) && s.lastShortLog.CompareAndSwap(last, now) {
+		return s.log.Error().Err(err).Dur("next_in", shortLogEvery)
+	}
+	return s.log.Debug().Err(err)
+}
+
+const shortLogEvery = 10 * time.Second
 
 // logDirOffline returns the error that took the log dir offline, or nil.
 func (s *Server) logDirOffline() error {
