@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -45,6 +46,20 @@ func TestLogFileBudget(t *testing.T) {
 	b.srv.parts.fileBudget.Store(math.MaxInt64)
 	if code := produce("over"); code != 0 {
 		t.Fatalf("produce once descriptors are there: %v", kerr.ErrorForCode(code))
+	}
+	// The log opened outside reconcile still gets its replica state
+	// (leadership: what acks=all on replicated partitions and loading
+	// __consumer_offsets depend on), and its record is visible.
+	p, err := b.srv.parts.get("over", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "over-0 led by this broker", 5*time.Second, func() bool {
+		_, leader := p.leaderISR(b.srv.cfg.NodeID)
+		return leader
+	})
+	if hw := p.log.HighWatermark(); hw != 1 {
+		t.Fatalf("high watermark %d, want 1", hw)
 	}
 }
 

@@ -259,6 +259,7 @@ func (ps *partitions) get(topic string, index int32) (*partition, error) {
 					p.log.SetConfig(ps.s.storageConfig(cur))
 				}
 				ps.m[k] = p
+				ps.s.repl.requestReconcile()
 			}
 		}
 		close(w)

@@ -120,10 +120,24 @@ type replication struct {
 
 	mu       sync.Mutex
 	fetchers map[int32]*fetcher
+
+	// kick asks run for a reconcile although the metadata did not change:
+	// a log was opened outside reconcile (a request got there first, or
+	// an earlier open failed), and only reconcile gives it its replica
+	// state (leadership, high watermark, fetcher, group loading).
+	kick chan struct{}
 }
 
 func newReplication(s *Server) *replication {
-	return &replication{s: s, fetchers: map[int32]*fetcher{}}
+	return &replication{s: s, fetchers: map[int32]*fetcher{}, kick: make(chan struct{}, 1)}
+}
+
+// requestReconcile makes run reconcile soon; requests coalesce.
+func (rp *replication) requestReconcile() {
+	select {
+	case rp.kick <- struct{}{}:
+	default:
+	}
 }
 
 // run applies metadata snapshots until shutdown, and checks ISRs.
@@ -143,6 +157,8 @@ func (rp *replication) run() {
 			rp.mu.Unlock()
 			return
 		case <-ch:
+			rp.reconcile()
+		case <-rp.kick:
 			rp.reconcile()
 		case <-tick.C:
 			rp.checkISRs()
