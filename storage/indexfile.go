@@ -82,22 +82,22 @@ func (x *indexFile) WriteAt(b []byte, off int64) (int, error) {
 		if x.limit > 0 {
 			size = max(min(size, x.limit), end)
 		}
-		if err := x.remap(size, true); err != nil {
+		if err := x.grow(size); err != nil {
 			return 0, err
 		}
 	}
 	return copy(x.data[off:], b), nil
 }
 
-// Truncate sets the file's size to n (cutting or zero-extending it).
-// Cutting needs no file descriptor (mremap and truncate by path), so a
-// log can still be sealed and closed when the process has none left.
+// Truncate sets the file's size to n (cutting it, or growing it with
+// zeroes). Cutting needs no file descriptor (mremap and truncate by path),
+// so a log can still be sealed and closed when the process has none left.
 func (x *indexFile) Truncate(n int64) error {
 	if n == int64(len(x.data)) {
 		return nil
 	}
 	if n > int64(len(x.data)) {
-		return x.remap(n, false)
+		return x.grow(n)
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -118,9 +118,9 @@ func (x *indexFile) Truncate(n int64) error {
 	return unix.Truncate(x.path, n)
 }
 
-// remap resizes the file to size and maps it again: with fallocate when
-// grow (blocks allocated, ENOSPC reported here), else with ftruncate.
-func (x *indexFile) remap(size int64, grow bool) error {
+// grow extends the file to size with fallocate (blocks allocated, so a
+// full disk is ENOSPC here rather than a SIGBUS later) and maps it again.
+func (x *indexFile) grow(size int64) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	f, err := os.OpenFile(x.path, os.O_RDWR, 0)
@@ -128,22 +128,16 @@ func (x *indexFile) remap(size int64, grow bool) error {
 		return err
 	}
 	defer f.Close()
-	if grow && size > int64(len(x.data)) {
-		err = unix.Fallocate(int(f.Fd()), 0, int64(len(x.data)), size-int64(len(x.data)))
-		if err == unix.EOPNOTSUPP {
-			err = f.Truncate(size)
-		}
-	} else {
+	err = unix.Fallocate(int(f.Fd()), 0, int64(len(x.data)), size-int64(len(x.data)))
+	if err == unix.EOPNOTSUPP {
 		err = f.Truncate(size)
 	}
 	if err != nil {
 		return err
 	}
-	var data []byte
-	if size > 0 {
-		if data, err = unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
-			return err
-		}
+	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return err
 	}
 	if x.data != nil {
 		unix.Munmap(x.data)

@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -753,16 +752,25 @@ func (l *Log) Flush() error {
 // clean-shutdown marker, and closes all files. Regions returned by Read
 // become unreadable. Close is idempotent.
 func (l *Log) Close() error {
+	_, err := l.close(durable)
+	return err
+}
+
+// close closes the log unless it was closed already (ran is false then).
+// With mode durable it syncs everything and writes the clean-shutdown
+// marker; with mode deferred it syncs nothing and leaves the marker to
+// CloseAll.
+func (l *Log) close(mode syncMode) (ran bool, err error) {
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed.Swap(true) {
-		return nil
+		return false, nil
 	}
 	segs := l.segments()
-	err := l.closeLocked(segs, durable)
-	if err == nil {
+	err = l.closeLocked(segs, mode)
+	if err == nil && mode == durable {
 		err = writeFileAtomic(filepath.Join(l.dir, cleanShutdownMarker), nil, durable)
 	}
 	for _, s := range segs {
@@ -770,7 +778,7 @@ func (l *Log) Close() error {
 			err = cerr
 		}
 	}
-	return err
+	return true, err
 }
 
 // closeLocked seals the active segment's indexes and writes the producer
@@ -826,54 +834,38 @@ func CloseAll(logs []*Log, parallel int) error {
 		mu   sync.Mutex
 		errs []error
 	)
-	each := func(logs []*Log, fn func(*Log) error) []*Log {
+	// each runs fn over logs, parallel at a time, and returns those for
+	// which it reported keep without an error.
+	each := func(logs []*Log, fn func(*Log) (keep bool, err error)) []*Log {
 		var (
 			wg   sync.WaitGroup
 			sem  = make(chan struct{}, max(parallel, 1))
-			done []*Log
+			kept []*Log
 		)
 		for _, l := range logs {
 			sem <- struct{}{}
 			wg.Add(1)
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				err := fn(l)
+				keep, err := fn(l)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
 					errs = append(errs, fmt.Errorf("close %s: %w", l.dir, err))
-					return
+				} else if keep {
+					kept = append(kept, l)
 				}
-				done = append(done, l)
 			}()
 		}
 		wg.Wait()
-		return done
+		return kept
 	}
-	errSkip := errors.New("already closed")
-	closed := each(logs, func(l *Log) error {
-		l.flushMu.Lock()
-		defer l.flushMu.Unlock()
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		if l.closed.Swap(true) {
-			return errSkip
-		}
-		segs := l.segments()
-		err := l.closeLocked(segs, deferred)
-		for _, s := range segs {
-			if cerr := s.close(); err == nil {
-				err = cerr
-			}
-		}
-		return err
-	})
-	errs = slices.DeleteFunc(errs, func(err error) bool { return errors.Is(err, errSkip) })
+	closed := each(logs, func(l *Log) (bool, error) { return l.close(deferred) })
 	if err := syncFilesystems(closed); err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	marked := each(closed, func(l *Log) error {
-		return writeFileAtomic(filepath.Join(l.dir, cleanShutdownMarker), nil, deferred)
+	marked := each(closed, func(l *Log) (bool, error) {
+		return true, writeFileAtomic(filepath.Join(l.dir, cleanShutdownMarker), nil, deferred)
 	})
 	if err := syncFilesystems(marked); err != nil {
 		errs = append(errs, err)

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-
 	"io"
 	"os"
 	"path/filepath"
@@ -327,7 +326,6 @@ func (l *Log) recoverSegment(s *segment, sealed bool) (bool, error) {
 	}
 	s.wsize, s.next = pos, next
 	s.widxN, s.wtidxN = int64(len(idxBuf)/offsetEntrySize), int64(len(tidxBuf)/timeEntrySize)
-
 	if sealed {
 		if err := s.maybeAppendTimeEntry(s.maxTs, s.maxTsOff); err != nil {
 			return false, err
