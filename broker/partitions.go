@@ -116,10 +116,23 @@ func (ps *partitions) openMany(keys []tp) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			ps.get(k.topic, k.index)
+			ps.getReconciled(k.topic, k.index)
 		}()
 	}
 	wg.Wait()
+}
+
+// localPartitions returns the partitions of snap with a replica on node.
+func localPartitions(snap *controller.Snapshot, node int32) []tp {
+	var keys []tp
+	for _, t := range snap.Topics {
+		for _, p := range t.Partitions {
+			if slices.Contains(p.Replicas, node) {
+				keys = append(keys, tp{t.Name, p.Index})
+			}
+		}
+	}
+	return keys
 }
 
 // missing returns the keys of keys whose logs are not open.
@@ -143,35 +156,22 @@ func (ps *partitions) logDir(topic string, index int32) string {
 // directories of partitions the metadata no longer has (topics deleted
 // while the broker was down).
 func (ps *partitions) openAll() error {
-	snap := ps.s.ctrl.Snapshot()
-	want := map[string]bool{}
-	var keys []tp
-	for _, t := range snap.Topics {
-		for _, p := range t.Partitions {
-			if slices.Contains(p.Replicas, ps.s.cfg.NodeID) {
-				keys = append(keys, tp{t.Name, p.Index})
-			}
-		}
-	}
+	keys := localPartitions(ps.s.ctrl.Snapshot(), ps.s.cfg.NodeID)
 	ps.openMany(keys)
+	want := map[string]bool{}
 	var short int
 	var shortErr error
-	for _, t := range snap.Topics {
-		for _, p := range t.Partitions {
-			if !slices.Contains(p.Replicas, ps.s.cfg.NodeID) {
-				continue
+	for _, k := range keys {
+		want[filepath.Base(ps.logDir(k.topic, k.index))] = true
+		if _, err := ps.getReconciled(k.topic, k.index); err != nil {
+			if isDiskFailure(err) {
+				return err
 			}
-			want[filepath.Base(ps.logDir(t.Name, p.Index))] = true
-			if _, err := ps.get(t.Name, p.Index); err != nil {
-				if isDiskFailure(err) {
-					return err
-				}
-				// Out of descriptors or memory: start anyway. These
-				// partitions answer KAFKA_STORAGE_ERROR and are opened
-				// when next used, once the resource is there.
-				short++
-				shortErr = err
-			}
+			// Out of descriptors or memory: start anyway. These
+			// partitions answer KAFKA_STORAGE_ERROR and are opened
+			// when next used, once the resource is there.
+			short++
+			shortErr = err
 		}
 	}
 	if short > 0 {
@@ -206,6 +206,18 @@ func (ps *partitions) openAll() error {
 // and created again under the same name gets a fresh log (topic ids are
 // compared, in memory and through the partition.metadata file on disk).
 func (ps *partitions) get(topic string, index int32) (*partition, error) {
+	return ps.getOpen(topic, index, true)
+}
+
+// getReconciled is get for reconcile and start-up, which give the logs
+// they open their replica state themselves: no reconcile is requested.
+func (ps *partitions) getReconciled(topic string, index int32) (*partition, error) {
+	return ps.getOpen(topic, index, false)
+}
+
+// getOpen is get; a log it opens asks for a reconcile when reconcile
+// is true (see replication.kick).
+func (ps *partitions) getOpen(topic string, index int32, reconcile bool) (*partition, error) {
 	k := tp{topic, index}
 	for {
 		t := ps.s.ctrl.Snapshot().Topic(topic)
@@ -259,7 +271,9 @@ func (ps *partitions) get(topic string, index int32) (*partition, error) {
 					p.log.SetConfig(ps.s.storageConfig(cur))
 				}
 				ps.m[k] = p
-				ps.s.repl.requestReconcile()
+				if reconcile {
+					ps.s.repl.requestReconcile()
+				}
 			}
 		}
 		close(w)

@@ -175,15 +175,7 @@ func (rp *replication) reconcile() {
 	seen := map[string]*controller.Topic{}
 	// Open new replicas' logs in parallel first (10,000 new partitions
 	// took 29 s one at a time); the loop below then finds them open.
-	var local []tp
-	for _, t := range snap.Topics {
-		for i := range t.Partitions {
-			if slices.Contains(t.Partitions[i].Replicas, self) {
-				local = append(local, tp{t.Name, t.Partitions[i].Index})
-			}
-		}
-	}
-	if missing := s.parts.missing(local); len(missing) > 1 {
+	if missing := s.parts.missing(localPartitions(snap, self)); len(missing) > 1 {
 		s.parts.openMany(missing)
 	}
 	var short int
@@ -206,7 +198,7 @@ func (rp *replication) reconcile() {
 			if !slices.Contains(meta.Replicas, self) {
 				continue
 			}
-			p, err := s.parts.get(t.Name, meta.Index)
+			p, err := s.parts.getReconciled(t.Name, meta.Index)
 			if err != nil {
 				if isDiskFailure(err) {
 					s.log.Error().Err(err).Str("topic", t.Name).Int32("partition", meta.Index).Msg("opening replica failed")
