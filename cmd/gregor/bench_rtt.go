@@ -10,10 +10,8 @@ package main
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"net"
 	"strconv"
 	"time"
@@ -52,16 +50,16 @@ func leaderAddr(ctx context.Context, adm *kadm.Client, topic string) (string, er
 }
 
 // rawProduce sends Produce requests of one record to partition 0 of the
-// topic at addr, one at a time (paced by --rate), until pctx ends.
+// topic at addr over one raw connection (rawConn), one at a time (paced by
+// --rate), until pctx ends.
 func (r *benchRun) rawProduce(ctx, pctx context.Context, addr string, s *series) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
+	rc, err := dialRaw(ctx, addr, 10*time.Second)
 	if err != nil {
 		r.logErr("rtt dial", err)
 		return
 	}
-	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer rc.close()
+	stop := context.AfterFunc(ctx, rc.close)
 	defer stop()
 	acks := int16(-1)
 	if r.cfg.acks == "1" {
@@ -71,10 +69,9 @@ func (r *benchRun) rawProduce(ctx, pctx context.Context, addr string, s *series)
 	if r.cfg.rate > 0 {
 		interval = time.Duration(float64(time.Second) * float64(r.cfg.producers) / r.cfg.rate)
 	}
-	var frame, resp []byte
 	next := time.Now()
-	for corr := int32(0); pctx.Err() == nil; corr++ {
-		if r.cfg.records > 0 && int64(corr) >= r.cfg.records {
+	for n := int64(0); pctx.Err() == nil; n++ {
+		if r.cfg.records > 0 && n >= r.cfg.records {
 			return
 		}
 		if d := time.Until(next); d > 0 {
@@ -86,13 +83,15 @@ func (r *benchRun) rawProduce(ctx, pctx context.Context, addr string, s *series)
 		}
 		next = next.Add(interval)
 		start := time.Now()
-		frame = rttRequest(frame[:0], corr, acks, r.cfg.topic, r.value(start))
-		if _, err := c.Write(frame); err != nil {
-			r.logRTTErr(ctx, s, err)
-			return
+		resp, _, err := rc.do(rttProduceRequest(acks, r.cfg.topic, r.value(start)))
+		if err == nil {
+			err = produceErr(resp.(*kmsg.ProduceResponse))
 		}
-		if resp, err = rttResponse(c, resp, corr); err != nil {
-			r.logRTTErr(ctx, s, err)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.m.errors.Add(1)
+				r.logErr("rtt", err)
+			}
 			return
 		}
 		now := time.Now()
@@ -103,33 +102,16 @@ func (r *benchRun) rawProduce(ctx, pctx context.Context, addr string, s *series)
 	}
 }
 
-func (r *benchRun) logRTTErr(ctx context.Context, s *series, err error) {
-	if ctx.Err() == nil {
-		s.m.errors.Add(1)
-		r.logErr("rtt", err)
-	}
-}
-
-// rttRequest appends a size-prefixed Produce request (header v2) with one
-// batch of one record holding value.
-func rttRequest(b []byte, corr int32, acks int16, topic string, value []byte) []byte {
+// rttProduceRequest is a Produce request with one batch of one record
+// holding value, for partition 0 of topic.
+func rttProduceRequest(acks int16, topic string, value []byte) *kmsg.ProduceRequest {
 	req := kmsg.NewPtrProduceRequest()
 	req.Version, req.Acks, req.TimeoutMillis = rttProduceVersion, acks, 5000
 	req.Topics = []kmsg.ProduceRequestTopic{{
 		Topic:      topic,
 		Partitions: []kmsg.ProduceRequestTopicPartition{{Partition: 0, Records: rttBatch(value)}},
 	}}
-	start := len(b)
-	b = append(b, 0, 0, 0, 0)
-	b = binary.BigEndian.AppendUint16(b, uint16(kmsg.Produce))
-	b = binary.BigEndian.AppendUint16(b, rttProduceVersion)
-	b = binary.BigEndian.AppendUint32(b, uint32(corr))
-	b = binary.BigEndian.AppendUint16(b, 3)
-	b = append(b, "rtt"...)
-	b = append(b, 0) // no tagged fields
-	b = req.AppendTo(b)
-	binary.BigEndian.PutUint32(b[start:], uint32(len(b)-start-4))
-	return b
+	return req
 }
 
 var rttCRC = crc32.MakeTable(crc32.Castagnoli)
@@ -139,11 +121,10 @@ var rttCRC = crc32.MakeTable(crc32.Castagnoli)
 func rttBatch(value []byte) []byte {
 	rec := kmsg.Record{Value: value}
 	rec.Length = int32(len(rec.AppendTo(nil)) - 1) // the body after a 1-byte length (0)
-	recBytes := rec.AppendTo(nil)
 	now := time.Now().UnixMilli()
 	batch := kmsg.RecordBatch{
 		PartitionLeaderEpoch: -1, Magic: 2, FirstTimestamp: now, MaxTimestamp: now,
-		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: 1, Records: recBytes,
+		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: 1, Records: rec.AppendTo(nil),
 	}
 	raw := batch.AppendTo(nil)
 	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
@@ -151,38 +132,14 @@ func rttBatch(value []byte) []byte {
 	return raw
 }
 
-// rttResponse reads the response to corr and returns an error for a
-// partition error.
-func rttResponse(c net.Conn, buf []byte, corr int32) ([]byte, error) {
-	var size [4]byte
-	if _, err := io.ReadFull(c, size[:]); err != nil {
-		return buf, err
-	}
-	n := int(binary.BigEndian.Uint32(size[:]))
-	if n < 5 || n > 1<<20 {
-		return buf, fmt.Errorf("response of %d bytes", n)
-	}
-	buf = append(buf[:0], make([]byte, n)...)
-	if _, err := io.ReadFull(c, buf); err != nil {
-		return buf, err
-	}
-	if got := int32(binary.BigEndian.Uint32(buf)); got != corr {
-		return buf, fmt.Errorf("response to %d, want %d", got, corr)
-	}
-	if buf[4] != 0 {
-		return buf, errors.New("response header with tagged fields")
-	}
-	resp := kmsg.NewPtrProduceResponse()
-	resp.Version = rttProduceVersion
-	if err := resp.ReadFrom(buf[5:]); err != nil {
-		return buf, err
-	}
+// produceErr returns the first partition error of resp.
+func produceErr(resp *kmsg.ProduceResponse) error {
 	for _, t := range resp.Topics {
 		for _, p := range t.Partitions {
 			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-				return buf, err
+				return err
 			}
 		}
 	}
-	return buf, nil
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -13,13 +14,13 @@ import (
 	"gregor/wire"
 )
 
-// TestRTTRequest: the hand-framed Produce request parses as one (header
-// v2, body by kmsg) and carries a valid magic-2 batch (length, CRC-32C)
-// with one record holding the value.
+// TestRTTRequest: the Produce request rtt sends, framed as rawConn frames
+// it, parses as one (header v2, body by kmsg) and carries a valid magic-2
+// batch (length, CRC-32C) with one record holding the value.
 func TestRTTRequest(t *testing.T) {
 	t.Parallel()
 	value := bytes.Repeat([]byte{7}, 1024)
-	frame := rttRequest(nil, 42, -1, "bench-rtt", value)
+	frame := kmsg.NewRequestFormatter(kmsg.FormatterClientID("rtt")).AppendRequest(nil, rttProduceRequest(-1, "bench-rtt", value), 42)
 	if n := binary.BigEndian.Uint32(frame); int(n) != len(frame)-4 {
 		t.Fatalf("size prefix %d for %d bytes", n, len(frame)-4)
 	}
@@ -67,23 +68,31 @@ func TestRTTResponse(t *testing.T) {
 		resp.Topics = []kmsg.ProduceResponseTopic{{Topic: "t", Partitions: []kmsg.ProduceResponseTopicPartition{{ErrorCode: code}}}}
 		return wire.AppendResponse(nil, corr, resp)
 	}
+	// rawConn numbers its requests from 1.
 	for _, tc := range []struct {
 		name    string
 		frame   []byte
-		corr    int32
 		wantErr error
 		anyErr  bool
 	}{
-		{"ok", respond(5, 0), 5, nil, false},
-		{"partition error", respond(5, kerr.NotLeaderForPartition.Code), 5, kerr.NotLeaderForPartition, true},
-		{"other correlation id", respond(6, 0), 5, nil, true},
+		{"ok", respond(1, 0), nil, false},
+		{"partition error", respond(1, kerr.NotLeaderForPartition.Code), kerr.NotLeaderForPartition, true},
+		{"other correlation id", respond(2, 0), nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := net.Pipe()
 			defer a.Close()
 			defer b.Close()
-			go b.Write(tc.frame)
-			_, err := rttResponse(a, nil, tc.corr)
+			go func() {
+				if _, err := wire.ReadFrame(b, nil, 1<<20); err == nil {
+					b.Write(tc.frame)
+				}
+			}()
+			rc := &rawConn{c: a, f: kmsg.NewRequestFormatter(), timeout: 5 * time.Second}
+			resp, _, err := rc.do(rttProduceRequest(-1, "t", []byte("12345678")))
+			if err == nil {
+				err = produceErr(resp.(*kmsg.ProduceResponse))
+			}
 			switch {
 			case !tc.anyErr && err != nil:
 				t.Fatal(err)
