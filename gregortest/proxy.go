@@ -35,18 +35,37 @@ type proxy struct {
 }
 
 type link struct {
-	src       int32
-	down, up  net.Conn
-	closeOnce sync.Once
+	src  int32
+	down net.Conn
+
+	mu     sync.Mutex
+	up     net.Conn
+	closed bool
 }
 
+// close closes both sides; an upstream connection set later is closed by
+// setUp.
 func (l *link) close() {
-	l.closeOnce.Do(func() {
-		l.down.Close()
-		if l.up != nil {
-			l.up.Close()
-		}
-	})
+	l.mu.Lock()
+	l.closed = true
+	up := l.up
+	l.mu.Unlock()
+	l.down.Close()
+	if up != nil {
+		up.Close()
+	}
+}
+
+// setUp records the upstream connection, or reports false if the link is
+// closed already.
+func (l *link) setUp(up net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.up = up
+	return true
 }
 
 const (
@@ -93,20 +112,11 @@ func (p *proxy) accept() {
 }
 
 func (p *proxy) serve(nc net.Conn) {
-	_ = nc.SetReadDeadline(time.Now().Add(30 * time.Second))
-	var first bytes.Buffer
-	var src int32
-	switch p.kind {
-	case kindRaft:
-		src = sniffRaft(io.TeeReader(nc, &first))
-	default:
-		src = sniffKafka(io.TeeReader(nc, &first))
-	}
-	_ = nc.SetReadDeadline(time.Time{})
-	l := &link{src: src, down: nc}
+	// The link is registered while its first message is read, so close
+	// and Isolate cut it meanwhile too.
+	l := &link{src: -1, down: nc}
 	p.mu.Lock()
-	target := p.target
-	if p.closed || target == "" || p.c.cut(src, p.dst) {
+	if p.closed {
 		p.mu.Unlock()
 		nc.Close()
 		return
@@ -120,16 +130,34 @@ func (p *proxy) serve(nc net.Conn) {
 		p.mu.Unlock()
 	}()
 
+	_ = nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var first bytes.Buffer
+	var src int32
+	switch p.kind {
+	case kindRaft:
+		src = sniffRaft(io.TeeReader(nc, &first))
+	default:
+		src = sniffKafka(io.TeeReader(nc, &first))
+	}
+	_ = nc.SetReadDeadline(time.Time{})
+	p.mu.Lock()
+	l.src = src
+	target := p.target
+	cut := p.closed || target == "" || p.c.cut(src, p.dst)
+	p.mu.Unlock()
+	if cut {
+		return
+	}
+
 	up, err := net.DialTimeout("tcp", target, 5*time.Second)
 	if err != nil {
 		return
 	}
+	// Isolate or close may have run while dialling.
 	p.mu.Lock()
-	l.up = up
-	// Isolate may have run while dialling.
-	cut := p.closed || p.c.cut(src, p.dst)
+	cut = p.closed || p.c.cut(src, p.dst)
 	p.mu.Unlock()
-	if cut {
+	if cut || !l.setUp(up) {
 		up.Close()
 		return
 	}
