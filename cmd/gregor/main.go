@@ -80,6 +80,11 @@ func serve(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		// kafka-server-start.sh takes the file as an argument; say so
+		// rather than start with the defaults.
+		return fmt.Errorf("serve: unexpected argument %q (the properties file goes in --config FILE)", fs.Arg(0))
+	}
 	cfg, err := broker.Load(*configPath, os.Environ(), overrides)
 	if err != nil {
 		return err
