@@ -233,7 +233,7 @@ func aliasKey(name, target string, unit time.Duration, min int64, doc string) co
 	}}
 }
 
-// listKey splits a comma-separated list, dropping empty entries.
+// splitList splits a comma-separated list, dropping empty entries.
 func splitList(v string) []string {
 	var out []string
 	for _, s := range strings.Split(v, ",") {
@@ -280,6 +280,9 @@ var configDefs = []configDef{
 		return nil
 	}},
 	{name: "log.dir", alias: true, typ: "string", doc: "Used when log.dirs is not set.", apply: func(c *Config, v string) error {
+		if n := len(splitList(v)); n > 1 {
+			return fmt.Errorf("several log dirs are not supported yet (got %d)", n)
+		}
 		if !c.set["log.dirs"] {
 			c.values["log.dirs"] = v
 		}

@@ -315,7 +315,7 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{name: "second log dir in a file", file: twoDirs, wantErr: "log.dirs: several log dirs are not supported yet (got 2)"},
 		{name: "second log dir", overrides: []string{"log.dirs=/a,/b,/c"}, wantErr: "log.dirs: several log dirs are not supported yet (got 3)"},
-		{name: "second log dir through log.dir", overrides: []string{"log.dir=/a,/b"}, wantErr: "log.dirs: several log dirs are not supported yet (got 2)"},
+		{name: "second log dir through log.dir", overrides: []string{"log.dir=/a,/b"}, wantErr: "log.dir: several log dirs are not supported yet (got 2)"},
 		{name: "no log dir", overrides: []string{"log.dirs= , "}, wantErr: "log.dirs: must name a directory"},
 		{name: "second controller listener", overrides: []string{"controller.listener.names=A,B"}, wantErr: "controller.listener.names: several controller listeners are not supported yet (got 2)"},
 		{name: "unknown key", overrides: []string{"no.such=1"}, wantErr: `unknown key "no.such"`},
