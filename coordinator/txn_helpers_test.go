@@ -173,6 +173,15 @@ func (h *txnHarness) waitFor(what string, cond func() bool) {
 	}
 }
 
+// pendingRetries counts the retries scheduled on the shards.
+func (h *txnHarness) pendingRetries() int {
+	n := 0
+	for _, sh := range h.c.allShards() {
+		sh.call(context.Background(), func() { n += len(sh.pendingTimers) })
+	}
+	return n
+}
+
 func (h *txnHarness) init(id string, timeoutMs int32, version int16, pid int64, epoch int16) *kmsg.InitProducerIDResponse {
 	h.t.Helper()
 	req := kmsg.NewPtrInitProducerIDRequest()

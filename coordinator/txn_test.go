@@ -184,7 +184,8 @@ func TestTxnMarkerRetry(t *testing.T) {
 	h.markers.mu.Unlock()
 	h.end(3, "tx", pid, epoch, true)
 	for i := 1; i <= 2; i++ {
-		h.waitFor("marker attempt", func() bool { return len(h.markers.all()) == i })
+		// The failed attempt is back on the shard, its retry scheduled.
+		h.waitFor("marker attempt", func() bool { return len(h.markers.all()) == i && h.pendingRetries() == 1 })
 		if s := h.state("tx"); s != "PrepareCommit" {
 			t.Fatalf("after %d failed attempts: %s", i, s)
 		}
