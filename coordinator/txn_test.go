@@ -594,3 +594,30 @@ func TestTxnAppendFailure(t *testing.T) {
 	}
 	h.waitState("tx", "CompleteCommit")
 }
+
+func TestTxnInvalidRequests(t *testing.T) {
+	t.Parallel()
+	h := newTxnHarness(t, nil)
+	if r := h.init("", 60_000, 4, -1, -1); r.ErrorCode != codeInvalidReq {
+		t.Fatalf("InitProducerId with an empty id: %d", r.ErrorCode)
+	}
+	if code := h.addOne("", 1, 0, "t", 0); code != codeInvalidReq {
+		t.Fatalf("AddPartitionsToTxn with an empty id: %d", code)
+	}
+	if code := h.end(3, "", 1, 0, true); code != codeInvalidReq {
+		t.Fatalf("EndTxn with an empty id: %d", code)
+	}
+	if d := h.describe(""); d.ErrorCode != codeInvalidReq {
+		t.Fatalf("DescribeTransactions with an empty id: %d", d.ErrorCode)
+	}
+	// Without a transactional id: a fresh idempotent producer id.
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.Version = 4
+	r, err := h.c.InitProducerID(ctxT(t), req)
+	if err != nil || r.ErrorCode != 0 || r.ProducerID != 1 || r.ProducerEpoch != 0 {
+		t.Fatalf("idempotent InitProducerId: %+v %v", r, err)
+	}
+	if _, err := NewTxnCoordinator(DefaultTxnConfig()); err == nil {
+		t.Fatal("a config without ProducerIDs and Markers accepted")
+	}
+}
