@@ -228,6 +228,9 @@ func TestTxnTimeout(t *testing.T) {
 	if _, e := h.initOK("tx"); e != epoch+2 {
 		t.Fatalf("epoch after re-init: %d", e)
 	}
+	if d := h.describe("tx"); d.TimeoutMillis != 60_000 {
+		t.Fatalf("InitProducerId kept the old timeout: %d", d.TimeoutMillis)
+	}
 }
 
 func TestTxnExpiry(t *testing.T) {
