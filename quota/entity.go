@@ -66,7 +66,9 @@ func Resolve(s Store, user, clientID, key string) (matched Entity, value float64
 		e.ClientID, e.ClientIDDefault, e.HasClientID = name, def, true
 		return e
 	}
-	c := func(name string, def bool) Entity { return Entity{ClientID: name, ClientIDDefault: def, HasClientID: true} }
+	c := func(name string, def bool) Entity {
+		return Entity{ClientID: name, ClientIDDefault: def, HasClientID: true}
+	}
 	candidates := []Entity{
 		withC(u(user, false), clientID, false),
 		withC(u(user, false), "", true),
