@@ -93,11 +93,11 @@ type ACLFilter struct {
 func ValidateFilter(f ACLFilter) error {
 	if f.ResourceType < kmsg.ACLResourceTypeAny || f.ResourceType > kmsg.ACLResourceTypeUser ||
 		f.PatternType < kmsg.ACLResourcePatternTypeAny || f.PatternType > kmsg.ACLResourcePatternTypePrefixed {
-		return fmt.Errorf("%w: Unknown patternFilter.", kerr.InvalidRequest)
+		return fmt.Errorf("%w: Unknown patternFilter", kerr.InvalidRequest)
 	}
 	if f.Operation < kmsg.ACLOperationAny || f.Operation > kmsg.ACLOperationDescribeTokens ||
 		f.Permission < kmsg.ACLPermissionTypeAny || f.Permission > kmsg.ACLPermissionTypeAllow {
-		return fmt.Errorf("%w: Unknown entryFilter.", kerr.InvalidRequest)
+		return fmt.Errorf("%w: Unknown entryFilter", kerr.InvalidRequest)
 	}
 	return nil
 }
