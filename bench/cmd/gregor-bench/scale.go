@@ -1,15 +1,15 @@
 package main
 
-// gregor scale: how a broker's cost grows with partitions, client
+// gregor-bench scale: how a broker's cost grows with partitions, client
 // connections and log size. Each run starts its own gregor broker process
 // (--broker-bin serve, data and broker log under --dir), measures it
 // through /proc and through the Kafka protocol, restarts it where the run
 // asks for it, and stops it at the end.
 //
-//	gregor scale partitions  --dir DIR --partitions N   topics totalling N partitions
-//	gregor scale connections --dir DIR --conns C        C idle client connections
-//	gregor scale logsize     --dir DIR --sizes 5,10     one partition grown to each size (GiB)
-//	gregor scale report      --result FILE              the tables of a result file
+//	gregor-bench scale partitions  --dir DIR --partitions N   topics totalling N partitions
+//	gregor-bench scale connections --dir DIR --conns C        C idle client connections
+//	gregor-bench scale logsize     --dir DIR --sizes 5,10     one partition grown to each size (GiB)
+//	gregor-bench scale report      --result FILE              the tables of a result file
 //
 // partitions: creates N/--per-topic topics (kadm, 10 topics per request),
 // waits until Metadata shows every partition led and then until the
@@ -42,7 +42,7 @@ package main
 // past the point where the file system would keep less than --min-free.
 //
 // Every run prints what it measured and, with --result FILE, appends one
-// key=value line per measurement to FILE; `gregor scale report` turns
+// key=value line per measurement to FILE; `gregor-bench scale report` turns
 // those lines into the tables of bench/SCALE.md. bench/scale.sh drives
 // the whole series.
 
@@ -76,7 +76,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-const scaleUsage = `usage: gregor scale partitions|connections|logsize|report [flags]
+const scaleUsage = `usage: gregor-bench scale partitions|connections|logsize|report [flags]
 
   partitions   topics totalling --partitions partitions: create, Metadata, produce and fetch all, restart
   connections  --conns idle client connections: broker memory and threads, Metadata and produce/consume alongside
@@ -84,7 +84,7 @@ const scaleUsage = `usage: gregor scale partitions|connections|logsize|report [f
   report       print the tables of the --result file the runs appended to
 
 Each run starts (and stops) its own broker: --broker-bin serve, data and log under --dir.
-gregor scale WHAT -h lists the flags.`
+gregor-bench scale WHAT -h lists the flags.`
 
 type scaleConfig struct {
 	what      string
@@ -119,8 +119,9 @@ func scale(args []string) error {
 	cfg := scaleConfig{what: args[0]}
 	fs := flag.NewFlagSet("scale "+cfg.what, flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), scaleUsage+"\n\nflags:"); fs.PrintDefaults() }
+	// The broker binary defaults to bin/gregor next to bin/gregor-bench.
 	self, _ := os.Executable()
-	fs.StringVar(&cfg.brokerBin, "broker-bin", self, "gregor binary to run as the broker")
+	fs.StringVar(&cfg.brokerBin, "broker-bin", filepath.Join(filepath.Dir(self), "gregor"), "gregor binary to run as the broker")
 	fs.StringVar(&cfg.dir, "dir", "", "work directory: broker data (DIR/data) and log (DIR/broker.log); must not hold data yet")
 	fs.Var(&cfg.overrides, "override", "key=value passed to the broker (repeatable)")
 	fs.StringVar(&cfg.result, "result", "", "append one key=value line per measurement to this file")

@@ -1,6 +1,6 @@
 package main
 
-// gregor loadtest: a hostile crowd against a running broker. Many
+// gregor-bench loadtest: a hostile crowd against a running broker. Many
 // connections (a share of them sending garbage, oversized or never-finished
 // frames, or nothing at all; the rest polite Metadata requests) while a
 // franz-go producer and consumer move records through one topic. It checks
