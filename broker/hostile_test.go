@@ -549,11 +549,12 @@ func TestRequestSizeLimits(t *testing.T) {
 	// A produce frame of exactly frameMax bytes (after the size prefix).
 	sized := func(extra int) []byte {
 		req := produceReq("big", 0, 1, nil)
-		f := rc.f.AppendRequest(nil, req, 1)
+		rf := kmsg.NewRequestFormatter(kmsg.FormatterClientID("raw-test"))
+		f := rf.AppendRequest(nil, req, 1)
 		value := make([]byte, frameMax-(len(f)-4)-200+extra)
 		for {
 			req.Topics[0].Partitions[0].Records = batch(-1, -1, -1, 1, value)
-			f = rc.f.AppendRequest(nil, req, 1)
+			f = rf.AppendRequest(nil, req, 1)
 			switch d := frameMax + extra - (len(f) - 4); {
 			case d == 0:
 				return f
@@ -941,17 +942,13 @@ func TestHostileCrowd(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		rc := &rawConn{t: t, c: c, r: newReader(c), f: kmsg.NewRequestFormatter(kmsg.FormatterClientID("polite"))}
+		wc := wire.NewClient(c, "polite")
+		wc.Timeout = 10 * time.Second
 		for pause(r) {
 			req := &kmsg.MetadataRequest{Version: 1, Topics: []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr("crowd")}}}
-			rc.corr++
-			if _, err := c.Write(rc.f.AppendRequest(nil, req, rc.corr)); err != nil {
-				politeErr.CompareAndSwap(nil, fmt.Errorf("polite write: %w", err))
-				return
-			}
-			resp, err := rc.tryRecv(req, rc.corr)
+			resp, err := wc.Do(context.Background(), req)
 			if err != nil {
-				politeErr.CompareAndSwap(nil, fmt.Errorf("polite read: %w", err))
+				politeErr.CompareAndSwap(nil, fmt.Errorf("polite request: %w", err))
 				return
 			}
 			if md := resp.(*kmsg.MetadataResponse); len(md.Topics) != 1 || len(md.Topics[0].Partitions) != partitions {

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -17,13 +18,12 @@ import (
 )
 
 // rawConn speaks the protocol directly, for tests that need exact control
-// of requests (pipelining, garbage, idempotent retries).
+// of requests (pipelining, garbage, idempotent retries): a wire.Client
+// that fails the test on errors, plus the connection for raw writes.
 type rawConn struct {
-	t    testing.TB
-	c    net.Conn
-	r    *bufio.Reader
-	corr int32
-	f    *kmsg.RequestFormatter
+	t  testing.TB
+	c  net.Conn
+	wc *wire.Client
 }
 
 func (b *testBroker) raw(t testing.TB) *rawConn {
@@ -33,17 +33,23 @@ func (b *testBroker) raw(t testing.TB) *rawConn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &rawConn{t: t, c: c, r: newReader(c), f: kmsg.NewRequestFormatter(kmsg.FormatterClientID("raw-test"))}
+	return newRawConn(t, c, "raw-test")
+}
+
+func newRawConn(t testing.TB, c net.Conn, clientID string) *rawConn {
+	wc := wire.NewClient(c, clientID)
+	wc.Timeout = 10 * time.Second
+	return &rawConn{t: t, c: c, wc: wc}
 }
 
 // send writes a request and returns its correlation id.
 func (rc *rawConn) send(req kmsg.Request) int32 {
 	rc.t.Helper()
-	rc.corr++
-	if _, err := rc.c.Write(rc.f.AppendRequest(nil, req, rc.corr)); err != nil {
+	corr, err := rc.wc.Send(context.Background(), req)
+	if err != nil {
 		rc.t.Fatal(err)
 	}
-	return rc.corr
+	return corr
 }
 
 // recv reads the response to req (sent with corr) and decodes it.
@@ -57,23 +63,7 @@ func (rc *rawConn) recv(req kmsg.Request, corr int32) kmsg.Response {
 }
 
 func (rc *rawConn) tryRecv(req kmsg.Request, corr int32) (kmsg.Response, error) {
-	rc.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	frame, err := wire.ReadFrame(rc.r, nil, 1<<30)
-	if err != nil {
-		return nil, err
-	}
-	if got := int32(binary.BigEndian.Uint32(frame)); got != corr {
-		rc.t.Fatalf("correlation id %d, want %d", got, corr)
-	}
-	body := frame[4:]
-	resp := req.ResponseKind()
-	if wire.ResponseHeaderFlexible(resp) {
-		body = body[1:] // empty tagged fields
-	}
-	if err := resp.ReadFrom(body); err != nil {
-		rc.t.Fatalf("decode %T: %v", resp, err)
-	}
-	return resp, nil
+	return rc.wc.Recv(context.Background(), req, corr)
 }
 
 func (rc *rawConn) do(req kmsg.Request) kmsg.Response {
@@ -85,7 +75,7 @@ func (rc *rawConn) do(req kmsg.Request) kmsg.Response {
 func (rc *rawConn) expectClosed() {
 	rc.t.Helper()
 	rc.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, err := io.ReadAll(rc.r)
+	_, err := io.ReadAll(rc.c)
 	if err != nil && !errors.Is(err, syscall.ECONNRESET) { // unread input makes close send RST
 		rc.t.Fatalf("expected a clean close, got %v", err)
 	}

@@ -88,7 +88,7 @@ func TestRTTResponse(t *testing.T) {
 					b.Write(tc.frame)
 				}
 			}()
-			rc := &rawConn{c: a, f: kmsg.NewRequestFormatter(), timeout: 5 * time.Second}
+			rc := newRawConn(a, 5*time.Second)
 			resp, _, err := rc.do(rttProduceRequest(-1, "t", []byte("12345678")))
 			if err == nil {
 				err = produceErr(resp.(*kmsg.ProduceResponse))

@@ -74,6 +74,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/wire"
 )
 
 const scaleUsage = `usage: gregor-bench scale partitions|connections|logsize|report [flags]
@@ -1309,13 +1311,7 @@ func procLimit(pid int, name string) string {
 
 // ---- a raw Kafka connection ----
 
-type rawConn struct {
-	c       net.Conn
-	f       *kmsg.RequestFormatter
-	corr    int32
-	timeout time.Duration
-	wbuf    []byte
-}
+type rawConn struct{ c *wire.Client }
 
 func dialRaw(ctx context.Context, addr string, timeout time.Duration) (*rawConn, error) {
 	d := net.Dialer{Timeout: timeout}
@@ -1323,7 +1319,13 @@ func dialRaw(ctx context.Context, addr string, timeout time.Duration) (*rawConn,
 	if err != nil {
 		return nil, err
 	}
-	return &rawConn{c: c, f: kmsg.NewRequestFormatter(kmsg.FormatterClientID("gregor-scale")), timeout: timeout}, nil
+	return newRawConn(c, timeout), nil
+}
+
+func newRawConn(c net.Conn, timeout time.Duration) *rawConn {
+	wc := wire.NewClient(c, "gregor-scale")
+	wc.Timeout = timeout
+	return &rawConn{c: wc}
 }
 
 func (rc *rawConn) close() { rc.c.Close() }
@@ -1331,60 +1333,11 @@ func (rc *rawConn) close() { rc.c.Close() }
 // do sends req and reads its response; it returns the response and the
 // response frame's size.
 func (rc *rawConn) do(req kmsg.Request) (kmsg.Response, int, error) {
-	rc.corr++
-	rc.c.SetDeadline(time.Now().Add(rc.timeout))
-	rc.wbuf = rc.f.AppendRequest(rc.wbuf[:0], req, rc.corr)
-	if _, err := rc.c.Write(rc.wbuf); err != nil {
+	resp, err := rc.c.Do(context.Background(), req)
+	if err != nil {
 		return nil, 0, err
 	}
-	var hdr [4]byte
-	if _, err := io.ReadFull(rc.c, hdr[:]); err != nil {
-		return nil, 0, err
-	}
-	n := binary.BigEndian.Uint32(hdr[:])
-	if n < 4 || n > 1<<30 {
-		return nil, 0, fmt.Errorf("response frame of %d bytes", n)
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(rc.c, body); err != nil {
-		return nil, 0, err
-	}
-	if corr := int32(binary.BigEndian.Uint32(body)); corr != rc.corr {
-		return nil, 0, fmt.Errorf("correlation id %d, want %d", corr, rc.corr)
-	}
-	body = body[4:]
-	// Flexible responses carry header tags, except ApiVersions' (always v0).
-	if req.IsFlexible() && req.Key() != int16(kmsg.ApiVersions) {
-		var err error
-		if body, err = skipTags(body); err != nil {
-			return nil, 0, err
-		}
-	}
-	resp := req.ResponseKind()
-	if err := resp.ReadFrom(body); err != nil {
-		return nil, 0, err
-	}
-	return resp, int(n) + 4, nil
-}
-
-func skipTags(b []byte) ([]byte, error) {
-	n, k := binary.Uvarint(b)
-	if k <= 0 {
-		return nil, errors.New("bad response header tags")
-	}
-	b = b[k:]
-	for ; n > 0; n-- {
-		_, k1 := binary.Uvarint(b)
-		if k1 <= 0 {
-			return nil, errors.New("bad response header tag")
-		}
-		size, k2 := binary.Uvarint(b[k1:])
-		if k2 <= 0 || uint64(len(b)) < uint64(k1+k2)+size {
-			return nil, errors.New("bad response header tag")
-		}
-		b = b[uint64(k1+k2)+size:]
-	}
-	return b, nil
+	return resp, rc.c.LastResponseSize(), nil
 }
 
 func apiVersionsRequest() kmsg.Request {
