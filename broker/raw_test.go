@@ -3,9 +3,7 @@ package broker
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"io"
 	"net"
 	"syscall"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/storage"
 	"gregor/wire"
 )
 
@@ -85,36 +84,18 @@ func (rc *rawConn) expectClosed() {
 // id, epoch and base sequence (-1 for none).
 func batch(pid int64, epoch int16, seq int32, n int, value []byte) []byte {
 	now := time.Now().UnixMilli()
-	b := kmsg.RecordBatch{
+	recs := make([]storage.Record, n)
+	for i := range recs {
+		recs[i] = storage.Record{Value: value}
+	}
+	return storage.BuildBatch(storage.BatchHeader{
 		PartitionLeaderEpoch: -1,
-		Magic:                2,
-		LastOffsetDelta:      int32(n - 1),
-		FirstTimestamp:       now,
+		BaseTimestamp:        now,
 		MaxTimestamp:         now,
 		ProducerID:           pid,
 		ProducerEpoch:        epoch,
-		FirstSequence:        seq,
-		NumRecords:           int32(n),
-	}
-	var recs []byte
-	for i := 0; i < n; i++ {
-		r := kmsg.Record{OffsetDelta: int32(i), Value: value}
-		var body []byte
-		body = append(body, 0)                                // attributes
-		body = binary.AppendVarint(body, 0)                   // timestamp delta
-		body = binary.AppendVarint(body, int64(i))            // offset delta
-		body = binary.AppendVarint(body, -1)                  // key
-		body = binary.AppendVarint(body, int64(len(r.Value))) // value
-		body = append(body, r.Value...)
-		body = binary.AppendVarint(body, 0) // headers
-		recs = binary.AppendVarint(recs, int64(len(body)))
-		recs = append(recs, body...)
-	}
-	b.Records = recs
-	raw := b.AppendTo(nil)
-	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
-	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
-	return raw
+		BaseSequence:         seq,
+	}, recs)
 }
 
 func produceReq(topic string, partition int32, acks int16, records []byte) *kmsg.ProduceRequest {
