@@ -210,13 +210,13 @@ func TestReadErrorTakesLogDirOffline(t *testing.T) {
 		return rc.do(produceReq(topic, 0, 1, batch(-1, -1, -1, 1, []byte("y")))).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
 	}
 
-	seg := filepath.Join(b.cfg.LogDirs[0], "sick-0", "00000000000000000000.log")
+	seg := filepath.Join(b.cfg.Log.Dir, "sick-0", "00000000000000000000.log")
 	fd := fdOf(t, seg)
 	saved, err := syscall.Dup(fd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dirFd, err := syscall.Open(b.cfg.LogDirs[0], syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+	dirFd, err := syscall.Open(b.cfg.Log.Dir, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
