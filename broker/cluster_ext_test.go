@@ -2,9 +2,7 @@ package broker_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"slices"
 	"sync"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/gregortest"
+	"gregor/storage"
 )
 
 // partitionMeta returns a partition's leader and ISR as broker i sees them.
@@ -229,21 +228,8 @@ func produceReq(topicID [16]byte, acks int16, records []byte) *kmsg.ProduceReque
 // batch is a v2 record batch of one record, no producer id.
 func batch(value []byte) []byte {
 	now := time.Now().UnixMilli()
-	b := kmsg.RecordBatch{PartitionLeaderEpoch: -1, Magic: 2, FirstTimestamp: now, MaxTimestamp: now,
-		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: 1}
-	var body []byte
-	body = append(body, 0)                              // attributes
-	body = binary.AppendVarint(body, 0)                 // timestamp delta
-	body = binary.AppendVarint(body, 0)                 // offset delta
-	body = binary.AppendVarint(body, -1)                // key
-	body = binary.AppendVarint(body, int64(len(value))) // value
-	body = append(body, value...)
-	body = binary.AppendVarint(body, 0) // headers
-	b.Records = append(binary.AppendVarint(nil, int64(len(body))), body...)
-	raw := b.AppendTo(nil)
-	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
-	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
-	return raw
+	return storage.BuildBatch(storage.BatchHeader{PartitionLeaderEpoch: -1, BaseTimestamp: now, MaxTimestamp: now,
+		ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, []storage.Record{{Value: value}})
 }
 
 func TestClusterCrashWithGroup(t *testing.T) {
