@@ -18,7 +18,7 @@ import (
 	"gregor/storage"
 )
 
-// leaderIndex returns the index of the partition's leader as the running
+// waitLeader returns the index of the partition's leader as the running
 // brokers agree on it, waiting for a leader with a full-enough ISR.
 func waitLeader(t *testing.T, c *gregortest.Cluster, topic string, minISR int, not int32) int {
 	t.Helper()
