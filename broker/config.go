@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gregor/controller"
+
+	"gregor/storage/vfs"
 )
 
 // Listener is one entry of listeners / advertised.listeners:
@@ -59,6 +61,8 @@ type Config struct {
 	ReplicaFetchRespMax     int32
 	ReplicaFetchWaitMax     time.Duration
 	FetchMaxBytes           int32 // broker cap on a Fetch response (fetch.max.bytes)
+
+	FS vfs.FS // filesystem the partition logs are opened through; nil: the operating system's (tests inject faults)
 
 	// values holds every known key's effective value as a string, and set
 	// the keys given explicitly (file, env or flag): DescribeConfigs reports
