@@ -11,11 +11,9 @@ import (
 )
 
 // indexFile is a .index or .timeindex file mapped into memory, as Kafka
-// maps its indexes. It holds no file descriptor: a partition's active
-// segment then costs one descriptor (its .log) instead of three, which is
-// what lets one broker hold 10,000 partitions under a 20,000 file limit,
-// and appending an index entry is a store into memory instead of a
-// pwrite per batch.
+// maps its indexes. It holds no file descriptor, so a segment costs one
+// descriptor (its .log) instead of three, and appending an index entry is
+// a store into memory instead of a pwrite per batch.
 //
 // The mapping always covers the whole file, so no access can fault past
 // its end. Growing extends the file with fallocate (real blocks, never a
