@@ -34,8 +34,8 @@ var fetchHandler = handle(kmsg.Fetch, 4, 18, func(s *Server, r *request, req *km
 		return resp, nil
 	}
 	maxBytes := req.MaxBytes
-	if maxBytes <= 0 || maxBytes > s.cfg.FetchMaxBytes {
-		maxBytes = s.cfg.FetchMaxBytes
+	if maxBytes <= 0 || maxBytes > s.cfg.Limits.FetchMaxBytes {
+		maxBytes = s.cfg.Limits.FetchMaxBytes
 	}
 	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	var wake chan struct{}

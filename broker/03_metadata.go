@@ -64,7 +64,7 @@ var metadataHandler = handle(kmsg.Metadata, 0, 13, func(s *Server, r *request, r
 		}
 		return resp, nil
 	}
-	autoCreate := s.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
+	autoCreate := s.cfg.Topics.AutoCreate && (req.Version < 4 || req.AllowAutoTopicCreation)
 	for _, rt := range req.Topics {
 		var t *controller.Topic
 		var name string

@@ -47,7 +47,7 @@ var deleteTopicsHandler = handle(kmsg.DeleteTopics, 0, 6, func(s *Server, r *req
 			st.ErrorCode = kerr.UnknownTopicID.Code
 		case t == nil:
 			st.ErrorCode = kerr.UnknownTopicOrPartition.Code
-		case !s.cfg.DeleteTopicEnable:
+		case !s.cfg.Topics.DeleteEnable:
 			st.ErrorCode = kerr.TopicDeletionDisabled.Code
 		case t.Internal:
 			st.ErrorCode = kerr.InvalidRequest.Code

@@ -89,7 +89,7 @@ func (s *Server) describeTopicConfig(req *kmsg.DescribeConfigsRequest, t *contro
 			rc.ConfigSynonyms = append(rc.ConfigSynonyms, synonym(def.Name, tv, configSourceTopic))
 		}
 		if def.BrokerKey != "" {
-			if bv, explicit, ok := s.cfg.Value(def.BrokerKey); ok && explicit {
+			if bv, explicit, ok := s.cfg.value(def.BrokerKey); ok && explicit {
 				rc.ConfigSynonyms = append(rc.ConfigSynonyms, synonym(def.BrokerKey, bv, configSourceStaticBroker))
 			}
 		}
@@ -104,7 +104,7 @@ func (s *Server) describeTopicConfig(req *kmsg.DescribeConfigsRequest, t *contro
 
 func (s *Server) describeBrokerConfig(req *kmsg.DescribeConfigsRequest, def configDef) kmsg.DescribeConfigsResponseResourceConfig {
 	rc := kmsg.NewDescribeConfigsResponseResourceConfig()
-	v, explicit, ok := s.cfg.Value(def.name)
+	v, explicit, ok := s.cfg.value(def.name)
 	rc.Name = def.name
 	if ok {
 		rc.Value = kmsg.StringPtr(v)

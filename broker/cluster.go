@@ -35,21 +35,21 @@ var (
 )
 
 // clustered reports whether this node is a member of a controller quorum.
-func (s *Server) clustered() bool { return len(s.cfg.Voters) > 0 }
+func (s *Server) clustered() bool { return len(s.cfg.Cluster.Voters) > 0 }
 
 // controllerConfig maps the broker configuration to the controller's.
 func (s *Server) controllerConfig(metaDir string) controller.Config {
 	cfg := controller.Config{
 		NodeID:                   s.cfg.NodeID,
 		MetadataDir:              metaDir,
-		DefaultNumPartitions:     s.cfg.NumPartitions,
-		DefaultReplicationFactor: s.cfg.DefaultReplicationFactor,
-		BrokerSessionTimeout:     s.cfg.BrokerSessionTimeout,
+		DefaultNumPartitions:     s.cfg.Topics.NumPartitions,
+		DefaultReplicationFactor: s.cfg.Topics.DefaultReplicationFactor,
+		BrokerSessionTimeout:     s.cfg.Cluster.BrokerSessionTimeout,
 		Logger:                   s.log,
 	}
 	if s.clustered() {
-		cfg.Voters = s.cfg.Voters
-		if l, ok := s.cfg.listener(s.cfg.ControllerListener); ok {
+		cfg.Voters = s.cfg.Cluster.Voters
+		if l, ok := s.cfg.listener(s.cfg.Cluster.ControllerListener); ok {
 			cfg.RaftBind = net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
 		}
 	}
@@ -59,11 +59,11 @@ func (s *Server) controllerConfig(metaDir string) controller.Config {
 // selfBroker is this node's registration: its advertised listeners, the
 // inter-broker one as the primary address.
 func (s *Server) selfBroker() controller.Broker {
-	b := controller.Broker{NodeID: s.cfg.NodeID, Rack: s.cfg.Rack}
-	for _, a := range s.cfg.AdvertisedListeners {
+	b := controller.Broker{NodeID: s.cfg.NodeID, Rack: s.cfg.Cluster.Rack}
+	for _, a := range s.cfg.Socket.AdvertisedListeners {
 		b.Endpoints = append(b.Endpoints, controller.Endpoint{Name: a.Name, Host: a.Host, Port: a.Port})
 	}
-	ib := s.advertisedFor(s.cfg.InterBrokerListener)
+	ib := s.advertisedFor(s.cfg.Cluster.InterBrokerListener)
 	b.Host, b.Port = ib.Host, ib.Port
 	return b
 }
@@ -85,7 +85,7 @@ func (ps *peers) get(id int32, purpose string) (*peer, error) {
 	if !ok {
 		return nil, fmt.Errorf("broker: node %d is not registered", id)
 	}
-	host, port := b.Endpoint(ps.s.cfg.InterBrokerListener)
+	host, port := b.Endpoint(ps.s.cfg.Cluster.InterBrokerListener)
 	addr := net.JoinHostPort(host, strconv.Itoa(int(port)))
 	key := fmt.Sprintf("%d/%s/%s", id, purpose, addr)
 	ps.mu.Lock()
@@ -240,7 +240,7 @@ func (s *Server) membership() {
 			s.log.Warn().Msg("fenced by the controller, registering again")
 			registered = false
 		}
-		t.Reset(s.cfg.BrokerHeartbeatInterval)
+		t.Reset(s.cfg.Cluster.BrokerHeartbeatInterval)
 	}
 }
 
@@ -311,7 +311,7 @@ func (s *Server) heartbeat(wantFence bool) (fenced bool, err error) {
 	req.WantShutdown = wantFence
 	// A heartbeat stuck on an unreachable old controller must give up well
 	// within one session, or the new controller fences this live broker.
-	timeout := min(max(s.cfg.BrokerSessionTimeout/3, 250*time.Millisecond), 5*time.Second)
+	timeout := min(max(s.cfg.Cluster.BrokerSessionTimeout/3, 250*time.Millisecond), 5*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	resp, err := s.toController(ctx, req)
@@ -329,7 +329,7 @@ func (s *Server) heartbeat(wantFence bool) (fenced bool, err error) {
 // leaderships to other in-sync replicas before it stops, so clients fail
 // over without waiting for a session timeout.
 func (s *Server) controlledShutdown() {
-	deadline := time.Now().Add(s.cfg.ShutdownTimeout)
+	deadline := time.Now().Add(s.cfg.Cluster.ShutdownTimeout)
 	for time.Now().Before(deadline) {
 		fenced, err := s.heartbeat(true)
 		if err == nil && fenced {

@@ -2,12 +2,12 @@ package broker
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"math"
 	"net"
 	"os"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -29,40 +29,24 @@ func (l Listener) String() string {
 	return l.Name + "://" + net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
 }
 
-// Config is the broker's configuration. Fields are set from Kafka's key
-// names (see configDefs); Default() gives a broker that runs with no file.
+// Config is the broker's configuration, one sub-struct per component.
+// Every field is parsed once, by Load, from the key table configDefs
+// (Kafka's key names, in the field comments); DefaultConfig gives a broker
+// that runs with no file. Code reads the typed fields; the table's string
+// values serve only DescribeConfigs and the broker defaults of topic
+// configs (keys such as log.retention.ms, which have no field: topics
+// resolve them as strings, with their own overrides).
 type Config struct {
-	NodeID                   int32
-	Listeners                []Listener
-	AdvertisedListeners      []Listener
-	LogDirs                  []string
-	AutoCreateTopics         bool
-	NumPartitions            int32
-	DefaultReplicationFactor int16
-	DeleteTopicEnable        bool
-	MessageMaxBytes          int32
-	SocketRequestMaxBytes    int32
-	QueuedMaxRequests        int
-	ConnectionsMaxIdle       time.Duration
-	ShutdownTimeout          time.Duration
-	RequestReadTimeout       time.Duration
-	MaxConnections           int
-	MaxConnectionsPerIP      int
+	NodeID int32 // node.id (broker.id)
 
-	// Cluster (combined broker+controller nodes, KRaft's key names).
-	Voters                  []controller.Voter // controller.quorum.voters; none: a single node
-	ControllerListener      string             // controller.listener.names (the raft transport)
-	InterBrokerListener     string             // inter.broker.listener.name
-	Rack                    *string            // broker.rack
-	BrokerSessionTimeout    time.Duration
-	BrokerHeartbeatInterval time.Duration
-	ReplicaLagTimeMax       time.Duration
-	ReplicaFetchMaxBytes    int32
-	ReplicaFetchRespMax     int32
-	ReplicaFetchWaitMax     time.Duration
-	FetchMaxBytes           int32 // broker cap on a Fetch response (fetch.max.bytes)
-
-	FS vfs.FS // filesystem the partition logs are opened through; nil: the operating system's (tests inject faults)
+	Socket      SocketConfig
+	Limits      LimitsConfig
+	Log         LogConfig
+	Topics      TopicsConfig
+	Groups      GroupsConfig
+	Replication ReplicationConfig
+	Cluster     ClusterConfig
+	Security    SecurityConfig
 
 	// values holds every known key's effective value as a string, and set
 	// the keys given explicitly (file, env or flag): DescribeConfigs reports
@@ -71,26 +55,110 @@ type Config struct {
 	set    map[string]bool
 }
 
-// configDef describes one broker key: its Kafka default and how it is applied.
+// SocketConfig is the client-facing network side.
+type SocketConfig struct {
+	Listeners           []Listener    // listeners
+	AdvertisedListeners []Listener    // advertised.listeners; default: listeners except the controller's
+	RequestMaxBytes     int32         // socket.request.max.bytes
+	QueuedMaxRequests   int           // queued.max.requests, per connection
+	ConnectionsMaxIdle  time.Duration // connections.max.idle.ms
+	RequestReadTimeout  time.Duration // socket.request.read.timeout.ms (gregor)
+}
+
+// LimitsConfig bounds what clients may hold or ask for.
+type LimitsConfig struct {
+	MaxConnections      int   // max.connections
+	MaxConnectionsPerIP int   // max.connections.per.ip
+	MessageMaxBytes     int32 // message.max.bytes (also the topic default of max.message.bytes)
+	FetchMaxBytes       int32 // fetch.max.bytes: cap on one Fetch response
+}
+
+// LogConfig is the broker-wide side of log storage. The topic defaults
+// (log.segment.bytes, log.retention.ms, ...) are resolved per topic.
+type LogConfig struct {
+	Dir                    string        // log.dirs (log.dir): one directory
+	FlushOnAppend          bool          // log.flush.on.append (gregor): fsync before acknowledging
+	RetentionCheckInterval time.Duration // log.retention.check.interval.ms
+	FlushSchedulerInterval time.Duration // log.flush.scheduler.interval.ms
+	CleanerEnable          bool          // log.cleaner.enable
+	CleanerBackoff         time.Duration // log.cleaner.backoff.ms
+	FS                     vfs.FS        // filesystem the partition logs are opened through (no key; tests inject faults); nil: the operating system's
+}
+
+// TopicsConfig is how topics are created and deleted.
+type TopicsConfig struct {
+	AutoCreate               bool  // auto.create.topics.enable
+	NumPartitions            int32 // num.partitions
+	DefaultReplicationFactor int16 // default.replication.factor
+	DeleteEnable             bool  // delete.topic.enable
+}
+
+// GroupsConfig is the group coordinator and __consumer_offsets.
+type GroupsConfig struct {
+	OffsetsTopicPartitions        int32         // offsets.topic.num.partitions
+	OffsetsTopicReplicationFactor int16         // offsets.topic.replication.factor (capped by live brokers)
+	MinSessionTimeout             time.Duration // group.min.session.timeout.ms
+	MaxSessionTimeout             time.Duration // group.max.session.timeout.ms
+	InitialRebalanceDelay         time.Duration // group.initial.rebalance.delay.ms
+	MaxSize                       int           // group.max.size
+	OffsetsRetention              time.Duration // offsets.retention.minutes
+	OffsetsRetentionCheckInterval time.Duration // offsets.retention.check.interval.ms
+	OffsetMetadataMaxBytes        int           // offset.metadata.max.bytes
+}
+
+// ReplicationConfig is the follower side of replication and ISR upkeep.
+type ReplicationConfig struct {
+	LagTimeMax            time.Duration // replica.lag.time.max.ms
+	FetchMaxBytes         int32         // replica.fetch.max.bytes, per partition
+	FetchResponseMaxBytes int32         // replica.fetch.response.max.bytes
+	FetchWaitMax          time.Duration // replica.fetch.wait.max.ms
+}
+
+// ClusterConfig is the controller quorum and this broker's place in it
+// (combined broker+controller nodes, KRaft's key names).
+type ClusterConfig struct {
+	Voters                  []controller.Voter // controller.quorum.voters; none: a single node
+	ControllerListener      string             // controller.listener.names (the raft transport)
+	InterBrokerListener     string             // inter.broker.listener.name; default: the first client listener
+	Rack                    *string            // broker.rack
+	BrokerSessionTimeout    time.Duration      // broker.session.timeout.ms
+	BrokerHeartbeatInterval time.Duration      // broker.heartbeat.interval.ms
+	ShutdownTimeout         time.Duration      // controlled.shutdown.timeout.ms
+}
+
+// SecurityConfig will hold authentication and authorization settings; it
+// has none yet (every listener is PLAINTEXT without authentication).
+type SecurityConfig struct{}
+
+// configDef describes one broker key: its default, its Kafka ConfigType
+// name and how its value is parsed into Config.
 type configDef struct {
 	name  string
 	alias bool   // fills in another key; applied first, only when set
 	typ   string // Kafka's ConfigType name: boolean, string, int, long, short, list, double
 	def   string
 	doc   string
-	apply func(c *Config, v string) error
+	apply func(c *Config, v string) error // v is trimmed; the error does not repeat the key
+}
+
+func parseInt(v string, min, max int64) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, fmt.Errorf("not an integer: %q", v)
+	}
+	if err != nil || n < min || n > max {
+		return 0, fmt.Errorf("%s is out of range [%d, %d]", v, min, max)
+	}
+	return n, nil
 }
 
 func intKey(name, def, doc string, min, max int64, set func(*Config, int64)) configDef {
 	return configDef{name: name, typ: "int", def: def, doc: doc, apply: func(c *Config, v string) error {
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-		if err != nil || n < min || n > max {
-			return fmt.Errorf("must be an integer in [%d, %d]", min, max)
-		}
-		if set != nil {
+		n, err := parseInt(v, min, max)
+		if err == nil && set != nil {
 			set(c, n)
 		}
-		return nil
+		return err
 	}}
 }
 
@@ -100,14 +168,39 @@ func longKey(name, def, doc string, min int64, set func(*Config, int64)) configD
 	return d
 }
 
+// msKey is an int (or, with max math.MaxInt64, a long) key holding
+// milliseconds.
+func msKey(name, def, doc string, min, max int64, set func(*Config, time.Duration)) configDef {
+	d := intKey(name, def, doc, min, max, func(c *Config, n int64) { set(c, scaled(n, time.Millisecond)) })
+	if max > math.MaxInt32 {
+		d.typ = "long"
+	}
+	return d
+}
+
+// scaled is n units as a Duration, saturating where a Duration cannot
+// hold it (Kafka's Long.MAX_VALUE "forever").
+func scaled(n int64, unit time.Duration) time.Duration {
+	if n > int64(math.MaxInt64/unit) {
+		return math.MaxInt64
+	}
+	return time.Duration(n) * unit
+}
+
 func boolKey(name, def, doc string, set func(*Config, bool)) configDef {
 	return configDef{name: name, typ: "boolean", def: def, doc: doc, apply: func(c *Config, v string) error {
-		b, err := strconv.ParseBool(strings.TrimSpace(v))
-		if err != nil {
-			return fmt.Errorf("must be true or false")
-		}
-		if set != nil {
-			set(c, b)
+		// Kafka's boolean parsing: true or false, any case.
+		switch strings.ToLower(v) {
+		case "true":
+			if set != nil {
+				set(c, true)
+			}
+		case "false":
+			if set != nil {
+				set(c, false)
+			}
+		default:
+			return fmt.Errorf("not true or false: %q", v)
 		}
 		return nil
 	}}
@@ -115,22 +208,21 @@ func boolKey(name, def, doc string, set func(*Config, bool)) configDef {
 
 func enumKey(name, def, doc string, allowed ...string) configDef {
 	return configDef{name: name, typ: "string", def: def, doc: doc, apply: func(_ *Config, v string) error {
-		for _, a := range allowed {
-			if v == a {
-				return nil
-			}
+		if !slices.Contains(allowed, v) {
+			return fmt.Errorf("%q is not one of %s", v, strings.Join(allowed, ", "))
 		}
-		return fmt.Errorf("must be one of %s", strings.Join(allowed, ", "))
+		return nil
 	}}
 }
 
 // aliasKey is a coarser unit of another key (log.retention.hours for
-// log.retention.ms): setting it sets the target in milliseconds.
-func aliasKey(name, target string, unit time.Duration, doc string) configDef {
+// log.retention.ms): setting it sets the target in milliseconds, unless
+// the target is set itself. A negative value sets the target to -1.
+func aliasKey(name, target string, unit time.Duration, min int64, doc string) configDef {
 	return configDef{name: name, alias: true, typ: "int", doc: doc, apply: func(c *Config, v string) error {
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		n, err := parseInt(v, min, math.MaxInt32)
 		if err != nil {
-			return fmt.Errorf("must be an integer")
+			return err
 		}
 		if !c.set[target] {
 			if n < 0 {
@@ -144,101 +236,125 @@ func aliasKey(name, target string, unit time.Duration, doc string) configDef {
 	}}
 }
 
-// configDefs lists every broker key gregor understands. An unknown key is a
-// start-up error.
+// splitList splits a comma-separated list, dropping empty entries.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// configDefs lists every broker key gregor understands, with its default
+// (Kafka's, except where the doc says gregor's) and its parser. An unknown
+// key is a start-up error.
 var configDefs = []configDef{
 	intKey("node.id", "1", "The node id of this broker.", 0, math.MaxInt32, func(c *Config, n int64) { c.NodeID = int32(n) }),
 	{name: "broker.id", alias: true, typ: "int", doc: "Alias of node.id (ZooKeeper-era name).", apply: func(c *Config, v string) error {
+		if _, err := parseInt(v, 0, math.MaxInt32); err != nil {
+			return err
+		}
 		if !c.set["node.id"] {
-			c.values["node.id"] = strings.TrimSpace(v)
+			c.values["node.id"] = v
 		}
 		return nil
 	}},
 	{name: "listeners", typ: "list", def: "PLAINTEXT://localhost:9092", doc: "Listener URIs, NAME://host:port.", apply: func(c *Config, v string) error {
 		ls, err := parseListeners(v)
-		c.Listeners = ls
+		c.Socket.Listeners = ls
 		return err
 	}},
 	{name: "advertised.listeners", typ: "list", def: "", doc: "Listener URIs given to clients; defaults to listeners.", apply: func(c *Config, v string) error {
 		ls, err := parseListeners(v)
-		c.AdvertisedListeners = ls
+		c.Socket.AdvertisedListeners = ls
 		return err
 	}},
-	{name: "log.dirs", typ: "list", def: "./data", doc: "Directories holding the log data.", apply: func(c *Config, v string) error {
-		c.LogDirs = nil
-		for _, d := range strings.Split(v, ",") {
-			if d = strings.TrimSpace(d); d != "" {
-				c.LogDirs = append(c.LogDirs, d)
-			}
+	{name: "log.dirs", typ: "list", def: "./data", doc: "Directories holding the log data (gregor supports one).", apply: func(c *Config, v string) error {
+		dirs := splitList(v)
+		switch {
+		case len(dirs) == 0:
+			return fmt.Errorf("must name a directory")
+		case len(dirs) > 1:
+			return fmt.Errorf("several log dirs are not supported yet (got %d)", len(dirs))
 		}
-		if len(c.LogDirs) == 0 {
-			return fmt.Errorf("must name at least one directory")
-		}
+		c.Log.Dir = dirs[0]
 		return nil
 	}},
 	{name: "log.dir", alias: true, typ: "string", doc: "Used when log.dirs is not set.", apply: func(c *Config, v string) error {
+		if n := len(splitList(v)); n > 1 {
+			return fmt.Errorf("several log dirs are not supported yet (got %d)", n)
+		}
 		if !c.set["log.dirs"] {
 			c.values["log.dirs"] = v
 		}
 		return nil
 	}},
-	boolKey("auto.create.topics.enable", "true", "Create a topic when a client asks for its metadata or produces to it.", func(c *Config, b bool) { c.AutoCreateTopics = b }),
-	intKey("num.partitions", "1", "Default partition count of new topics.", 1, 1<<20, func(c *Config, n int64) { c.NumPartitions = int32(n) }),
-	intKey("default.replication.factor", "1", "Default replication factor of new topics.", 1, math.MaxInt16, func(c *Config, n int64) { c.DefaultReplicationFactor = int16(n) }),
-	boolKey("delete.topic.enable", "true", "Allow DeleteTopics.", func(c *Config, b bool) { c.DeleteTopicEnable = b }),
-	intKey("message.max.bytes", "1048588", "Largest record batch size allowed (topic default of max.message.bytes).", 0, math.MaxInt32, func(c *Config, n int64) { c.MessageMaxBytes = int32(n) }),
-	intKey("socket.request.max.bytes", "104857600", "Largest request frame accepted; larger ones close the connection.", 1, math.MaxInt32, func(c *Config, n int64) { c.SocketRequestMaxBytes = int32(n) }),
-	intKey("queued.max.requests", "500", "Requests a connection may have in flight before the broker stops reading from it.", 1, 1<<20, func(c *Config, n int64) { c.QueuedMaxRequests = int(n) }),
-	longKey("connections.max.idle.ms", "600000", "Idle connections are closed after this many milliseconds.", 1, func(c *Config, n int64) { c.ConnectionsMaxIdle = time.Duration(n) * time.Millisecond }),
-	longKey("socket.request.read.timeout.ms", "30000", "gregor: a request's body must arrive within this many milliseconds of its size prefix.", 1, func(c *Config, n int64) { c.RequestReadTimeout = time.Duration(n) * time.Millisecond }),
-	intKey("max.connections", "2147483647", "Connections the broker accepts at once; more are closed at accept.", 1, math.MaxInt32, func(c *Config, n int64) { c.MaxConnections = int(n) }),
+	boolKey("auto.create.topics.enable", "true", "Create a topic when a client asks for its metadata or produces to it.", func(c *Config, b bool) { c.Topics.AutoCreate = b }),
+	intKey("num.partitions", "1", "Default partition count of new topics.", 1, 1<<20, func(c *Config, n int64) { c.Topics.NumPartitions = int32(n) }),
+	intKey("default.replication.factor", "1", "Default replication factor of new topics.", 1, math.MaxInt16, func(c *Config, n int64) { c.Topics.DefaultReplicationFactor = int16(n) }),
+	boolKey("delete.topic.enable", "true", "Allow DeleteTopics.", func(c *Config, b bool) { c.Topics.DeleteEnable = b }),
+	intKey("message.max.bytes", "1048588", "Largest record batch size allowed (topic default of max.message.bytes).", 0, math.MaxInt32, func(c *Config, n int64) { c.Limits.MessageMaxBytes = int32(n) }),
+	intKey("socket.request.max.bytes", "104857600", "Largest request frame accepted; larger ones close the connection.", 1, math.MaxInt32, func(c *Config, n int64) { c.Socket.RequestMaxBytes = int32(n) }),
+	intKey("queued.max.requests", "500", "Requests a connection may have in flight before the broker stops reading from it.", 1, 1<<20, func(c *Config, n int64) { c.Socket.QueuedMaxRequests = int(n) }),
+	msKey("connections.max.idle.ms", "600000", "Idle connections are closed after this many milliseconds.", 1, math.MaxInt64, func(c *Config, d time.Duration) { c.Socket.ConnectionsMaxIdle = d }),
+	msKey("socket.request.read.timeout.ms", "30000", "gregor: a request's body must arrive within this many milliseconds of its size prefix.", 1, math.MaxInt64, func(c *Config, d time.Duration) { c.Socket.RequestReadTimeout = d }),
+	intKey("max.connections", "2147483647", "Connections the broker accepts at once; more are closed at accept.", 1, math.MaxInt32, func(c *Config, n int64) { c.Limits.MaxConnections = int(n) }),
+	intKey("max.connections.per.ip", "2147483647", "Connections one client address may hold at once; more are closed at accept.", 1, math.MaxInt32, func(c *Config, n int64) { c.Limits.MaxConnectionsPerIP = int(n) }),
+	intKey("fetch.max.bytes", "57671680", "Largest Fetch response the broker builds.", 1024, math.MaxInt32, func(c *Config, n int64) { c.Limits.FetchMaxBytes = int32(n) }),
 	enumKey("process.roles", "broker,controller", "Roles of this node: gregor runs combined nodes (every broker is a controller voter).", "broker,controller", "controller,broker"),
 	{name: "controller.quorum.voters", typ: "list", def: "", doc: "The controller quorum, id@host:port of each voter's CONTROLLER listener; empty for a single node.", apply: func(c *Config, v string) error {
 		vs, err := parseVoters(v)
-		c.Voters = vs
+		c.Cluster.Voters = vs
 		return err
 	}},
 	{name: "controller.listener.names", typ: "list", def: "CONTROLLER", doc: "The listener the controller quorum (Raft) uses; it serves no Kafka clients.", apply: func(c *Config, v string) error {
-		c.ControllerListener = strings.TrimSpace(strings.Split(v, ",")[0])
+		names := splitList(v)
+		switch {
+		case len(names) == 0:
+			return fmt.Errorf("must name a listener")
+		case len(names) > 1:
+			return fmt.Errorf("several controller listeners are not supported yet (got %d)", len(names))
+		}
+		c.Cluster.ControllerListener = names[0]
 		return nil
 	}},
 	{name: "inter.broker.listener.name", typ: "string", def: "", doc: "The listener brokers use to reach each other; default: the first non-controller listener.", apply: func(c *Config, v string) error {
-		c.InterBrokerListener = v
+		c.Cluster.InterBrokerListener = v
 		return nil
 	}},
 	{name: "broker.rack", typ: "string", def: "", doc: "Rack of this broker, for rack-aware replica placement.", apply: func(c *Config, v string) error {
 		if v != "" {
-			c.Rack = &v
+			c.Cluster.Rack = &v
 		}
 		return nil
 	}},
-	intKey("broker.session.timeout.ms", "9000", "The controller fences a broker that sent no heartbeat for this long.", 1, math.MaxInt32, func(c *Config, n int64) { c.BrokerSessionTimeout = time.Duration(n) * time.Millisecond }),
-	intKey("broker.heartbeat.interval.ms", "2000", "How often a broker heartbeats to the controller.", 1, math.MaxInt32, func(c *Config, n int64) { c.BrokerHeartbeatInterval = time.Duration(n) * time.Millisecond }),
-	longKey("replica.lag.time.max.ms", "30000", "A follower that has not caught up for this long leaves the ISR.", 1, func(c *Config, n int64) { c.ReplicaLagTimeMax = time.Duration(n) * time.Millisecond }),
-	intKey("replica.fetch.max.bytes", "1048576", "Bytes a follower fetches per partition (at least one batch).", 1, math.MaxInt32, func(c *Config, n int64) { c.ReplicaFetchMaxBytes = int32(n) }),
-	intKey("replica.fetch.response.max.bytes", "10485760", "Bytes a follower fetch returns in all.", 1, math.MaxInt32, func(c *Config, n int64) { c.ReplicaFetchRespMax = int32(n) }),
-	intKey("replica.fetch.wait.max.ms", "500", "How long a follower fetch waits for data at the leader.", 0, math.MaxInt32, func(c *Config, n int64) { c.ReplicaFetchWaitMax = time.Duration(n) * time.Millisecond }),
-	intKey("max.connections.per.ip", "2147483647", "Connections one client address may hold at once; more are closed at accept.", 1, math.MaxInt32, func(c *Config, n int64) { c.MaxConnectionsPerIP = int(n) }),
-	longKey("controlled.shutdown.timeout.ms", "30000", "How long shutdown waits for in-flight requests.", 0, func(c *Config, n int64) { c.ShutdownTimeout = time.Duration(n) * time.Millisecond }),
-	intKey("fetch.max.bytes", "57671680", "Largest Fetch response the broker builds.", 1024, math.MaxInt32, func(c *Config, n int64) { c.FetchMaxBytes = int32(n) }),
+	msKey("broker.session.timeout.ms", "9000", "The controller fences a broker that sent no heartbeat for this long.", 1, math.MaxInt32, func(c *Config, d time.Duration) { c.Cluster.BrokerSessionTimeout = d }),
+	msKey("broker.heartbeat.interval.ms", "2000", "How often a broker heartbeats to the controller.", 1, math.MaxInt32, func(c *Config, d time.Duration) { c.Cluster.BrokerHeartbeatInterval = d }),
+	msKey("controlled.shutdown.timeout.ms", "30000", "gregor: how long shutdown waits for in-flight requests and for leadership to move away.", 0, math.MaxInt64, func(c *Config, d time.Duration) { c.Cluster.ShutdownTimeout = d }),
+	msKey("replica.lag.time.max.ms", "30000", "A follower that has not caught up for this long leaves the ISR.", 1, math.MaxInt64, func(c *Config, d time.Duration) { c.Replication.LagTimeMax = d }),
+	intKey("replica.fetch.max.bytes", "1048576", "Bytes a follower fetches per partition (at least one batch).", 1, math.MaxInt32, func(c *Config, n int64) { c.Replication.FetchMaxBytes = int32(n) }),
+	intKey("replica.fetch.response.max.bytes", "10485760", "Bytes a follower fetch returns in all.", 1, math.MaxInt32, func(c *Config, n int64) { c.Replication.FetchResponseMaxBytes = int32(n) }),
+	msKey("replica.fetch.wait.max.ms", "500", "How long a follower fetch waits for data at the leader.", 0, math.MaxInt32, func(c *Config, d time.Duration) { c.Replication.FetchWaitMax = d }),
 	intKey("min.insync.replicas", "1", "Topic default of min.insync.replicas.", 1, math.MaxInt32, nil),
-	longKey("log.segment.bytes", "1073741824", "Topic default of segment.bytes.", 14, nil),
+	intKey("log.segment.bytes", "1073741824", "Topic default of segment.bytes.", 14, math.MaxInt32, nil),
 	longKey("log.roll.ms", "604800000", "Topic default of segment.ms.", 1, nil),
-	aliasKey("log.roll.hours", "log.roll.ms", time.Hour, "Topic default of segment.ms, in hours."),
+	aliasKey("log.roll.hours", "log.roll.ms", time.Hour, 1, "Topic default of segment.ms, in hours."),
 	longKey("log.retention.ms", "604800000", "Topic default of retention.ms (-1: forever).", -1, nil),
-	aliasKey("log.retention.minutes", "log.retention.ms", time.Minute, "Topic default of retention.ms, in minutes."),
-	aliasKey("log.retention.hours", "log.retention.ms", time.Hour, "Topic default of retention.ms, in hours."),
-	longKey("log.retention.bytes", "-1", "Topic default of retention.bytes (-1: no limit).", -1, nil),
+	aliasKey("log.retention.minutes", "log.retention.ms", time.Minute, math.MinInt32, "Topic default of retention.ms, in minutes."),
+	aliasKey("log.retention.hours", "log.retention.ms", time.Hour, math.MinInt32, "Topic default of retention.ms, in hours."),
+	longKey("log.retention.bytes", "-1", "Topic default of retention.bytes (-1: no limit).", math.MinInt64, nil),
 	intKey("log.index.interval.bytes", "4096", "Topic default of index.interval.bytes.", 0, math.MaxInt32, nil),
 	intKey("log.index.size.max.bytes", "10485760", "Topic default of segment.index.bytes.", 4, math.MaxInt32, nil),
 	longKey("log.flush.interval.messages", "9223372036854775807", "Topic default of flush.messages.", 1, nil),
 	longKey("log.flush.interval.ms", "9223372036854775807", "Topic default of flush.ms.", 0, nil),
-	boolKey("log.flush.on.append", "false", "gregor: fsync every append before acknowledging it.", nil),
+	boolKey("log.flush.on.append", "false", "gregor: fsync every append before acknowledging it.", func(c *Config, b bool) { c.Log.FlushOnAppend = b }),
 	enumKey("log.message.timestamp.type", "CreateTime", "Topic default of message.timestamp.type.", "CreateTime", "LogAppendTime"),
 	{name: "log.cleanup.policy", typ: "list", def: "delete", doc: "Topic default of cleanup.policy.", apply: func(_ *Config, v string) error {
-		for _, p := range strings.Split(v, ",") {
-			if p = strings.TrimSpace(p); p != "delete" && p != "compact" {
-				return fmt.Errorf("must be a list of delete, compact")
+		for _, p := range splitList(v) {
+			if p != "delete" && p != "compact" {
+				return fmt.Errorf("%q is not delete or compact", p)
 			}
 		}
 		return nil
@@ -248,28 +364,31 @@ var configDefs = []configDef{
 	longKey("log.cleaner.delete.retention.ms", "86400000", "Topic default of delete.retention.ms.", 0, nil),
 	{name: "log.cleaner.min.cleanable.ratio", typ: "double", def: "0.5", doc: "Topic default of min.cleanable.dirty.ratio.", apply: func(_ *Config, v string) error {
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || f > 1 {
-			return fmt.Errorf("must be a number in [0, 1]")
+		if err != nil {
+			return fmt.Errorf("not a number: %q", v)
+		}
+		if f < 0 || f > 1 {
+			return fmt.Errorf("%s is out of range [0, 1]", v)
 		}
 		return nil
 	}},
 	longKey("log.cleaner.min.compaction.lag.ms", "0", "Topic default of min.compaction.lag.ms.", 0, nil),
 	longKey("log.cleaner.max.compaction.lag.ms", "9223372036854775807", "Topic default of max.compaction.lag.ms.", 1, nil),
 	longKey("log.segment.delete.delay.ms", "60000", "Topic default of file.delete.delay.ms.", 0, nil),
-	longKey("log.retention.check.interval.ms", "60000", "How often the broker deletes the segments retention allows (gregor's default is 1 minute; Kafka's is 5).", 1, nil),
-	longKey("log.flush.scheduler.interval.ms", "1000", "How often the background flusher applies flush.ms (gregor's default; Kafka's never checks).", 1, nil),
-	boolKey("log.cleaner.enable", "true", "Run the log cleaner, which compacts topics with cleanup.policy compact.", nil),
-	longKey("log.cleaner.backoff.ms", "15000", "How often the log cleaner looks for logs to compact.", 1, nil),
+	msKey("log.retention.check.interval.ms", "60000", "How often the broker deletes the segments retention allows (gregor's default is 1 minute; Kafka's is 5).", 1, math.MaxInt64, func(c *Config, d time.Duration) { c.Log.RetentionCheckInterval = d }),
+	msKey("log.flush.scheduler.interval.ms", "1000", "How often the background flusher applies flush.ms (gregor's default; Kafka's never checks).", 1, math.MaxInt64, func(c *Config, d time.Duration) { c.Log.FlushSchedulerInterval = d }),
+	boolKey("log.cleaner.enable", "true", "Run the log cleaner, which compacts topics with cleanup.policy compact.", func(c *Config, b bool) { c.Log.CleanerEnable = b }),
+	msKey("log.cleaner.backoff.ms", "15000", "How often the log cleaner looks for logs to compact.", 1, math.MaxInt64, func(c *Config, d time.Duration) { c.Log.CleanerBackoff = d }),
 	boolKey("log.preallocate", "false", "Topic default of preallocate.", nil),
-	intKey("offsets.topic.num.partitions", "50", "Partitions of __consumer_offsets.", 1, 1<<16, nil),
-	intKey("group.min.session.timeout.ms", "6000", "Smallest session timeout a group member may ask for.", 0, math.MaxInt32, nil),
-	intKey("group.max.session.timeout.ms", "1800000", "Largest session timeout a group member may ask for.", 0, math.MaxInt32, nil),
-	intKey("group.initial.rebalance.delay.ms", "3000", "How long an empty group's first rebalance waits for more members.", 0, math.MaxInt32, nil),
-	intKey("group.max.size", "2147483647", "Most members a consumer group may have.", 1, math.MaxInt32, nil),
-	intKey("offsets.retention.minutes", "10080", "Committed offsets of empty groups are deleted after this many minutes.", 1, math.MaxInt32, nil),
-	longKey("offsets.retention.check.interval.ms", "600000", "How often expired offsets are looked for.", 1, nil),
-	intKey("offset.metadata.max.bytes", "4096", "Largest metadata string of an offset commit.", 0, math.MaxInt32, nil),
-	intKey("offsets.topic.replication.factor", "1", "Replication factor of __consumer_offsets.", 1, math.MaxInt16, nil),
+	intKey("offsets.topic.num.partitions", "50", "Partitions of __consumer_offsets.", 1, 1<<16, func(c *Config, n int64) { c.Groups.OffsetsTopicPartitions = int32(n) }),
+	intKey("offsets.topic.replication.factor", "1", "Replication factor of __consumer_offsets, at most the live brokers (gregor's default; Kafka's is 3).", 1, math.MaxInt16, func(c *Config, n int64) { c.Groups.OffsetsTopicReplicationFactor = int16(n) }),
+	msKey("group.min.session.timeout.ms", "6000", "Smallest session timeout a group member may ask for.", 0, math.MaxInt32, func(c *Config, d time.Duration) { c.Groups.MinSessionTimeout = d }),
+	msKey("group.max.session.timeout.ms", "1800000", "Largest session timeout a group member may ask for.", 0, math.MaxInt32, func(c *Config, d time.Duration) { c.Groups.MaxSessionTimeout = d }),
+	msKey("group.initial.rebalance.delay.ms", "3000", "How long an empty group's first rebalance waits for more members.", 0, math.MaxInt32, func(c *Config, d time.Duration) { c.Groups.InitialRebalanceDelay = d }),
+	intKey("group.max.size", "2147483647", "Most members a consumer group may have.", 1, math.MaxInt32, func(c *Config, n int64) { c.Groups.MaxSize = int(n) }),
+	intKey("offsets.retention.minutes", "10080", "Committed offsets of empty groups are deleted after this many minutes.", 1, math.MaxInt32, func(c *Config, n int64) { c.Groups.OffsetsRetention = scaled(n, time.Minute) }),
+	msKey("offsets.retention.check.interval.ms", "600000", "How often expired offsets are looked for.", 1, math.MaxInt64, func(c *Config, d time.Duration) { c.Groups.OffsetsRetentionCheckInterval = d }),
+	intKey("offset.metadata.max.bytes", "4096", "Largest metadata string of an offset commit.", 0, math.MaxInt32, func(c *Config, n int64) { c.Groups.OffsetMetadataMaxBytes = int(n) }),
 }
 
 func configDefByName(name string) (configDef, bool) {
@@ -281,11 +400,11 @@ func configDefByName(name string) (configDef, bool) {
 	return configDef{}, false
 }
 
-// Default returns the configuration of a broker started with no file.
-func Default() Config {
+// DefaultConfig returns the configuration of a broker started with no file.
+func DefaultConfig() Config {
 	c, err := build(nil)
 	if err != nil {
-		panic(err) // the defaults above are constants
+		panic(err) // the table's defaults are constants; config_test checks them
 	}
 	return c
 }
@@ -293,7 +412,8 @@ func Default() Config {
 // Load builds a Config from a Java properties file (path may be empty), then
 // environment variables GREGOR_<KEY> (dots as underscores, upper case, e.g.
 // GREGOR_LOG_DIRS), then key=value overrides, later sources winning.
-// An unknown key or a bad value is an error naming the key.
+// An unknown key, a value that does not parse or is out of range, and a
+// setting gregor does not support are errors naming the key.
 func Load(path string, environ []string, overrides []string) (Config, error) {
 	var kvs [][2]string
 	if path != "" {
@@ -321,18 +441,20 @@ func Load(path string, environ []string, overrides []string) (Config, error) {
 		if !ok {
 			return Config{}, fmt.Errorf("config: override %q is not key=value", o)
 		}
-		kvs = append(kvs, [2]string{strings.TrimSpace(k), strings.TrimSpace(v)})
+		kvs = append(kvs, [2]string{strings.TrimSpace(k), v})
 	}
 	return build(kvs)
 }
 
+// build applies kvs over the table's defaults, then derives the listener
+// defaults and validates the result.
 func build(kvs [][2]string) (Config, error) {
 	c := Config{values: map[string]string{}, set: map[string]bool{}}
 	for _, kv := range kvs {
 		if _, ok := configDefByName(kv[0]); !ok {
 			return Config{}, fmt.Errorf("config: unknown key %q", kv[0])
 		}
-		c.values[kv[0]] = kv[1]
+		c.values[kv[0]] = strings.TrimSpace(kv[1])
 		c.set[kv[0]] = true
 	}
 	for _, d := range configDefs {
@@ -348,95 +470,136 @@ func build(kvs [][2]string) (Config, error) {
 				continue
 			}
 			if err := d.apply(&c, v); err != nil {
-				return Config{}, fmt.Errorf("config: %s=%q: %w", d.name, v, err)
+				return Config{}, fmt.Errorf("config: %s: %w", d.name, err)
 			}
 		}
 	}
-	if len(c.AdvertisedListeners) == 0 {
+	if len(c.Socket.AdvertisedListeners) == 0 {
 		// As Kafka: advertise what we listen on, with a host a client on
 		// this machine can reach when the listener binds every address.
-		for _, l := range c.Listeners {
-			if l.Name == c.ControllerListener {
+		for _, l := range c.Socket.Listeners {
+			if l.Name == c.Cluster.ControllerListener {
 				continue
 			}
 			if l.Host == "" || l.Host == "0.0.0.0" || l.Host == "::" {
 				l.Host = "localhost"
 			}
-			c.AdvertisedListeners = append(c.AdvertisedListeners, l)
+			c.Socket.AdvertisedListeners = append(c.Socket.AdvertisedListeners, l)
+		}
+	}
+	if c.Cluster.InterBrokerListener == "" {
+		for _, l := range c.Socket.Listeners {
+			if l.Name != c.Cluster.ControllerListener {
+				c.Cluster.InterBrokerListener = l.Name
+				break
+			}
 		}
 	}
 	return c, c.Validate()
 }
 
-// Validate checks relations between keys.
+// Validate checks what one key's parser cannot: relations between keys,
+// and, for a Config changed after Load, that the fields the broker runs
+// tickers and timeouts on are positive. Errors name the keys.
 func (c *Config) Validate() error {
-	if len(c.Listeners) == 0 {
+	if len(c.Socket.Listeners) == 0 {
 		return fmt.Errorf("config: listeners: at least one listener is required")
 	}
-	for _, a := range c.AdvertisedListeners {
-		found := false
-		for _, l := range c.Listeners {
-			found = found || l.Name == a.Name
-		}
-		if !found {
+	if c.Log.Dir == "" {
+		return fmt.Errorf("config: log.dirs: must name a directory")
+	}
+	for _, a := range c.Socket.AdvertisedListeners {
+		if _, ok := c.listener(a.Name); !ok {
 			return fmt.Errorf("config: advertised.listeners: %s names no listener in listeners", a)
 		}
 		if a.Host == "" || a.Host == "0.0.0.0" || a.Host == "::" {
 			return fmt.Errorf("config: advertised.listeners: %s: a client cannot connect to an unspecified host; set advertised.listeners", a)
 		}
-	}
-	var clientListeners []string
-	for _, l := range c.Listeners {
-		if l.Name != c.ControllerListener {
-			clientListeners = append(clientListeners, l.Name)
-		}
-	}
-	if len(clientListeners) == 0 {
-		return fmt.Errorf("config: listeners: a listener for clients is required besides %s", c.ControllerListener)
-	}
-	for _, a := range c.AdvertisedListeners {
-		if a.Name == c.ControllerListener {
+		if a.Name == c.Cluster.ControllerListener {
 			return fmt.Errorf("config: advertised.listeners: %s is the controller listener and cannot be advertised to clients", a.Name)
 		}
 	}
-	if c.InterBrokerListener == "" {
-		c.InterBrokerListener = clientListeners[0]
-	} else if c.InterBrokerListener == c.ControllerListener || !slices.Contains(clientListeners, c.InterBrokerListener) {
-		return fmt.Errorf("config: inter.broker.listener.name: %s is not a client listener in listeners", c.InterBrokerListener)
+	if !slices.ContainsFunc(c.Socket.Listeners, func(l Listener) bool { return l.Name != c.Cluster.ControllerListener }) {
+		return fmt.Errorf("config: listeners: a listener for clients is required besides %s", c.Cluster.ControllerListener)
 	}
-	if len(c.Voters) > 0 {
-		if _, ok := c.listener(c.ControllerListener); !ok {
-			return fmt.Errorf("config: controller.quorum.voters is set but listeners has no %s listener for the quorum", c.ControllerListener)
+	if _, ok := c.listener(c.Cluster.InterBrokerListener); !ok || c.Cluster.InterBrokerListener == c.Cluster.ControllerListener {
+		return fmt.Errorf("config: inter.broker.listener.name: %q is not a client listener in listeners", c.Cluster.InterBrokerListener)
+	}
+	if len(c.Cluster.Voters) > 0 {
+		if _, ok := c.listener(c.Cluster.ControllerListener); !ok {
+			return fmt.Errorf("config: controller.quorum.voters is set but listeners has no %s listener for the quorum", c.Cluster.ControllerListener)
 		}
-		if !slices.ContainsFunc(c.Voters, func(v controller.Voter) bool { return v.ID == c.NodeID }) {
+		if !slices.ContainsFunc(c.Cluster.Voters, func(v controller.Voter) bool { return v.ID == c.NodeID }) {
 			return fmt.Errorf("config: controller.quorum.voters does not include node.id %d (only combined broker+controller nodes are supported)", c.NodeID)
 		}
 	}
-	if c.MessageMaxBytes > c.SocketRequestMaxBytes {
-		return fmt.Errorf("config: message.max.bytes (%d) exceeds socket.request.max.bytes (%d)", c.MessageMaxBytes, c.SocketRequestMaxBytes)
+	if c.Limits.MessageMaxBytes > c.Socket.RequestMaxBytes {
+		return fmt.Errorf("config: message.max.bytes (%d) exceeds socket.request.max.bytes (%d)", c.Limits.MessageMaxBytes, c.Socket.RequestMaxBytes)
+	}
+	// Relations the broker would misbehave under: a follower dropping out
+	// of the ISR while it waits, a broker fenced between heartbeats, a
+	// group no member can join.
+	if c.Replication.FetchWaitMax > c.Replication.LagTimeMax {
+		return fmt.Errorf("config: replica.fetch.wait.max.ms (%d) exceeds replica.lag.time.max.ms (%d)", c.Replication.FetchWaitMax.Milliseconds(), c.Replication.LagTimeMax.Milliseconds())
+	}
+	if c.Cluster.BrokerHeartbeatInterval > c.Cluster.BrokerSessionTimeout {
+		return fmt.Errorf("config: broker.heartbeat.interval.ms (%d) exceeds broker.session.timeout.ms (%d)", c.Cluster.BrokerHeartbeatInterval.Milliseconds(), c.Cluster.BrokerSessionTimeout.Milliseconds())
+	}
+	if c.Groups.MinSessionTimeout > c.Groups.MaxSessionTimeout {
+		return fmt.Errorf("config: group.min.session.timeout.ms (%d) exceeds group.max.session.timeout.ms (%d)", c.Groups.MinSessionTimeout.Milliseconds(), c.Groups.MaxSessionTimeout.Milliseconds())
+	}
+	for _, p := range []struct {
+		key string
+		d   time.Duration
+	}{
+		{"connections.max.idle.ms", c.Socket.ConnectionsMaxIdle},
+		{"socket.request.read.timeout.ms", c.Socket.RequestReadTimeout},
+		{"broker.session.timeout.ms", c.Cluster.BrokerSessionTimeout},
+		{"broker.heartbeat.interval.ms", c.Cluster.BrokerHeartbeatInterval},
+		{"replica.lag.time.max.ms", c.Replication.LagTimeMax},
+		{"log.retention.check.interval.ms", c.Log.RetentionCheckInterval},
+		{"log.flush.scheduler.interval.ms", c.Log.FlushSchedulerInterval},
+		{"log.cleaner.backoff.ms", c.Log.CleanerBackoff},
+		{"offsets.retention.check.interval.ms", c.Groups.OffsetsRetentionCheckInterval},
+	} {
+		if p.d <= 0 {
+			return fmt.Errorf("config: %s: must be positive", p.key)
+		}
+	}
+	for _, p := range []struct {
+		key string
+		n   int64
+	}{
+		{"socket.request.max.bytes", int64(c.Socket.RequestMaxBytes)},
+		{"queued.max.requests", int64(c.Socket.QueuedMaxRequests)},
+		{"max.connections", int64(c.Limits.MaxConnections)},
+		{"max.connections.per.ip", int64(c.Limits.MaxConnectionsPerIP)},
+		{"fetch.max.bytes", int64(c.Limits.FetchMaxBytes)},
+		{"replica.fetch.max.bytes", int64(c.Replication.FetchMaxBytes)},
+		{"replica.fetch.response.max.bytes", int64(c.Replication.FetchResponseMaxBytes)},
+		{"offsets.topic.num.partitions", int64(c.Groups.OffsetsTopicPartitions)},
+		{"offsets.topic.replication.factor", int64(c.Groups.OffsetsTopicReplicationFactor)},
+		{"num.partitions", int64(c.Topics.NumPartitions)},
+		{"default.replication.factor", int64(c.Topics.DefaultReplicationFactor)},
+	} {
+		if p.n <= 0 {
+			return fmt.Errorf("config: %s: must be positive", p.key)
+		}
 	}
 	return nil
 }
 
-// Value returns a key's effective value and whether it was set explicitly.
-func (c *Config) Value(key string) (v string, explicit, ok bool) {
+// value returns a key's effective value as the table holds it, and whether
+// it was set explicitly. Only DescribeConfigs and the broker defaults of
+// topic configs read it; everything else reads the typed fields.
+func (c *Config) value(key string) (v string, explicit, ok bool) {
 	v, ok = c.values[key]
 	return v, c.set[key], ok
 }
 
-// Keys returns every known key, sorted.
-func (c *Config) Keys() []string {
-	ks := make([]string, 0, len(configDefs))
-	for _, d := range configDefs {
-		ks = append(ks, d.name)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
 // listener returns the configured listener named name.
 func (c *Config) listener(name string) (Listener, bool) {
-	for _, l := range c.Listeners {
+	for _, l := range c.Socket.Listeners {
 		if l.Name == name {
 			return l, true
 		}

@@ -92,7 +92,7 @@ func newConn(s *Server, nc net.Conn, id uint64, adv Listener) *conn {
 		id:  id,
 		adv: adv,
 		log: s.log.With().Uint64("conn", id).Str("remote", nc.RemoteAddr().String()).Logger(),
-		out: make(chan *outbound, s.cfg.QueuedMaxRequests),
+		out: make(chan *outbound, s.cfg.Socket.QueuedMaxRequests),
 	}
 }
 
@@ -118,13 +118,13 @@ func (c *conn) serve() {
 
 	var buf []byte
 	for !c.stopping.Load() {
-		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.ConnectionsMaxIdle))
-		n, err := wire.ReadSize(c.nc, c.s.cfg.SocketRequestMaxBytes)
+		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.Socket.ConnectionsMaxIdle))
+		n, err := wire.ReadSize(c.nc, c.s.cfg.Socket.RequestMaxBytes)
 		var frame []byte
 		if err == nil {
 			// Once a request has started it must arrive in time: a slow
 			// sender cannot hold a connection and its buffer forever.
-			c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.RequestReadTimeout))
+			c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.Socket.RequestReadTimeout))
 			frame, err = wire.ReadBody(c.nc, buf, n)
 		}
 		if err != nil {
@@ -149,7 +149,7 @@ func (c *conn) logReadError(err error) {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	case c.stopping.Load():
 	case errors.As(err, &ne) && ne.Timeout():
-		c.log.Info().Dur("idle", c.s.cfg.ConnectionsMaxIdle).Msg("closing idle connection")
+		c.log.Info().Dur("idle", c.s.cfg.Socket.ConnectionsMaxIdle).Msg("closing idle connection")
 	case errors.Is(err, wire.ErrFrameSize):
 		c.log.Warn().Err(err).Msg("closing connection: bad frame size")
 	default:
@@ -311,7 +311,7 @@ func (c *conn) writeLoop(done chan<- struct{}) {
 				break drain
 			}
 		}
-		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.ConnectionsMaxIdle))
+		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.Socket.ConnectionsMaxIdle))
 		var err error
 		bufs = bufs[:0]
 		for _, p := range pending {
@@ -323,7 +323,7 @@ func (c *conn) writeLoop(done chan<- struct{}) {
 				}
 				p.await()
 				*p = *encodeOutbound(p.corr, p.resp)
-				c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.ConnectionsMaxIdle))
+				c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.Socket.ConnectionsMaxIdle))
 			}
 			for _, part := range p.parts {
 				if part.region.Len == 0 {

@@ -327,7 +327,7 @@ func TestCrashFaultFSDuringProduce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.FS = ffs
+	cfg.Log.FS = ffs
 	b := startBrokerConfig(t, cfg)
 	const topic, parts = "crash", 4
 	ctx := context.Background()
@@ -388,9 +388,9 @@ func TestCrashFaultFSDuringProduce(t *testing.T) {
 	cl.Close()
 
 	cfg = b.cfg
-	cfg.FS = nil
-	cfg.Listeners = append([]Listener(nil), b.srv.cfg.Listeners...)
-	cfg.AdvertisedListeners = append([]Listener(nil), b.srv.cfg.AdvertisedListeners...)
+	cfg.Log.FS = nil
+	cfg.Socket.Listeners = append([]Listener(nil), b.srv.cfg.Socket.Listeners...)
+	cfg.Socket.AdvertisedListeners = append([]Listener(nil), b.srv.cfg.Socket.AdvertisedListeners...)
 	b = startBrokerConfig(t, cfg)
 	mu.Lock()
 	defer mu.Unlock()

@@ -79,7 +79,7 @@ func TestDiskFullFaultFS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.FS = ffs
+	cfg.Log.FS = ffs
 	b := startBrokerConfig(t, cfg)
 	createTopic(t, b, "full", 1)
 	ffs.SetSpace(256 << 10)
@@ -236,13 +236,13 @@ func TestReadErrorTakesLogDirOffline(t *testing.T) {
 	t.Parallel()
 	b := startBroker(t)
 	testReadError(t, b, func() func() {
-		seg := filepath.Join(b.cfg.LogDirs[0], "sick-0", "00000000000000000000.log")
+		seg := filepath.Join(b.cfg.Log.Dir, "sick-0", "00000000000000000000.log")
 		fd := fdOf(t, seg)
 		saved, err := syscall.Dup(fd)
 		if err != nil {
 			t.Fatal(err)
 		}
-		dirFd, err := syscall.Open(b.cfg.LogDirs[0], syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+		dirFd, err := syscall.Open(b.cfg.Log.Dir, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,7 +272,7 @@ func TestReadErrorFaultFS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.FS = ffs
+	cfg.Log.FS = ffs
 	b := startBrokerConfig(t, cfg)
 	testReadError(t, b, func() func() {
 		ffs.Fail(vfs.Rule{Ops: vfs.OpRead, Path: "sick-0", Err: syscall.EIO})

@@ -190,9 +190,9 @@ func (f *fetcher) fetch(ctx context.Context, peer *peer, work []*fetchState) err
 	req := kmsg.NewPtrFetchRequest()
 	req.Version = 12
 	req.ReplicaID = cfg.NodeID
-	req.MaxWaitMillis = int32(cfg.ReplicaFetchWaitMax.Milliseconds())
+	req.MaxWaitMillis = int32(cfg.Replication.FetchWaitMax.Milliseconds())
 	req.MinBytes = 1
-	req.MaxBytes = cfg.ReplicaFetchRespMax
+	req.MaxBytes = cfg.Replication.FetchResponseMaxBytes
 	req.SessionEpoch = -1
 	byTopic := map[string]int{}
 	var fetching []*fetchState
@@ -214,14 +214,14 @@ func (f *fetcher) fetch(ctx context.Context, peer *peer, work []*fetchState) err
 		rp.FetchOffset = st.p.log.LogEndOffset()
 		rp.LastFetchedEpoch = -1
 		rp.LogStartOffset = st.p.log.LogStartOffset()
-		rp.PartitionMaxBytes = cfg.ReplicaFetchMaxBytes
+		rp.PartitionMaxBytes = cfg.Replication.FetchMaxBytes
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 		fetching = append(fetching, st)
 	}
 	if len(fetching) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.ReplicaFetchWaitMax+30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, cfg.Replication.FetchWaitMax+30*time.Second)
 	defer cancel()
 	resp, err := peer.do(ctx, req)
 	if err != nil {

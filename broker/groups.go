@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -31,28 +30,20 @@ type groups struct {
 
 func newGroups(s *Server) *groups {
 	cfg := coordinator.DefaultConfig()
-	ms := func(key string) time.Duration { return time.Duration(s.cfgInt(key)) * time.Millisecond }
-	cfg.Partitions = int32(s.cfgInt("offsets.topic.num.partitions"))
-	cfg.MinSessionTimeout = ms("group.min.session.timeout.ms")
-	cfg.MaxSessionTimeout = ms("group.max.session.timeout.ms")
-	cfg.InitialRebalanceDelay = ms("group.initial.rebalance.delay.ms")
-	cfg.MaxGroupSize = int(s.cfgInt("group.max.size"))
-	cfg.OffsetsRetention = time.Duration(s.cfgInt("offsets.retention.minutes")) * time.Minute
-	cfg.RetentionCheckInterval = ms("offsets.retention.check.interval.ms")
-	cfg.MaxMetadataSize = int(s.cfgInt("offset.metadata.max.bytes"))
+	cfg.Partitions = s.cfg.Groups.OffsetsTopicPartitions
+	cfg.MinSessionTimeout = s.cfg.Groups.MinSessionTimeout
+	cfg.MaxSessionTimeout = s.cfg.Groups.MaxSessionTimeout
+	cfg.InitialRebalanceDelay = s.cfg.Groups.InitialRebalanceDelay
+	cfg.MaxGroupSize = s.cfg.Groups.MaxSize
+	cfg.OffsetsRetention = s.cfg.Groups.OffsetsRetention
+	cfg.RetentionCheckInterval = s.cfg.Groups.OffsetsRetentionCheckInterval
+	cfg.MaxMetadataSize = s.cfg.Groups.OffsetMetadataMaxBytes
 	cfg.Logger = s.log.With().Str("component", "coordinator").Logger()
 	cfg.PartitionExists = func(topic string, partition int32) bool {
 		t := s.ctrl.Snapshot().Topic(topic)
 		return t != nil && partition >= 0 && int(partition) < len(t.Partitions)
 	}
 	return &groups{s: s, coord: coordinator.New(cfg), n: cfg.Partitions}
-}
-
-// cfgInt reads an integer broker key (validated at load).
-func (s *Server) cfgInt(key string) int64 {
-	v, _, _ := s.cfg.Value(key)
-	n, _ := strconv.ParseInt(v, 10, 64)
-	return n
 }
 
 // start loads the partitions of an existing __consumer_offsets topic, so
@@ -79,7 +70,7 @@ func (g *groups) ensure(p int32) (*controller.Topic, error) {
 	if t = g.s.ctrl.Snapshot().Topic(controller.ConsumerOffsetsTopic); t == nil {
 		// offsets.topic.replication.factor, but no more than the live
 		// brokers, so a single node needs no configuration.
-		rf := int16(g.s.cfgInt("offsets.topic.replication.factor"))
+		rf := g.s.cfg.Groups.OffsetsTopicReplicationFactor
 		live := int16(0)
 		for _, b := range g.s.ctrl.Snapshot().Brokers {
 			if !b.Fenced {

@@ -59,7 +59,7 @@ func TestFindCoordinator(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if resp.ErrorCode != 0 || resp.NodeID != b.srv.cfg.NodeID || resp.Port != b.srv.cfg.AdvertisedListeners[0].Port {
+		if resp.ErrorCode != 0 || resp.NodeID != b.srv.cfg.NodeID || resp.Port != b.srv.cfg.Socket.AdvertisedListeners[0].Port {
 			t.Fatalf("v%d: %+v", v, resp)
 		}
 	}

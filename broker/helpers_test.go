@@ -81,8 +81,8 @@ func (b *testBroker) restart() *testBroker {
 	b.t.Helper()
 	b.stop()
 	cfg := b.cfg
-	cfg.Listeners = append([]Listener(nil), b.srv.cfg.Listeners...)
-	cfg.AdvertisedListeners = append([]Listener(nil), b.srv.cfg.AdvertisedListeners...)
+	cfg.Socket.Listeners = append([]Listener(nil), b.srv.cfg.Socket.Listeners...)
+	cfg.Socket.AdvertisedListeners = append([]Listener(nil), b.srv.cfg.Socket.AdvertisedListeners...)
 	return startBrokerConfig(b.t, cfg)
 }
 

@@ -461,7 +461,7 @@ func (s *Server) topicConfig(t *controller.Topic, def controller.ConfigDef) (val
 		}
 	}
 	if def.BrokerKey != "" {
-		if v, explicit, ok := s.cfg.Value(def.BrokerKey); ok {
+		if v, explicit, ok := s.cfg.value(def.BrokerKey); ok {
 			if explicit {
 				return v, configSourceStaticBroker
 			}
@@ -481,7 +481,7 @@ const (
 // storageConfig resolves the topic's effective storage configuration.
 func (s *Server) storageConfig(t *controller.Topic) storage.Config {
 	cfg := storage.DefaultConfig()
-	cfg.FS = s.cfg.FS
+	cfg.FS = s.cfg.Log.FS
 	get := func(name string) string {
 		def, ok := controller.LookupTopicConfig(name)
 		if !ok {
@@ -525,9 +525,7 @@ func (s *Server) storageConfig(t *controller.Topic) storage.Config {
 	if f, err := strconv.ParseFloat(strings.TrimSpace(get("min.cleanable.dirty.ratio")), 64); err == nil {
 		cfg.MinCleanableDirtyRatio = f
 	}
-	if v, _, _ := s.cfg.Value("log.flush.on.append"); v == "true" {
-		cfg.FsyncOnAppend = true
-	}
+	cfg.FsyncOnAppend = s.cfg.Log.FlushOnAppend
 	if cfg.FlushMessages <= 0 {
 		cfg.FlushMessages = math.MaxInt64
 	}

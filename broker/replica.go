@@ -145,7 +145,7 @@ func (rp *replication) run() {
 	ch, unsub := rp.s.ctrl.Subscribe()
 	defer unsub()
 	rp.reconcile()
-	tick := time.NewTicker(max(rp.s.cfg.ReplicaLagTimeMax/4, 50*time.Millisecond))
+	tick := time.NewTicker(max(rp.s.cfg.Replication.LagTimeMax/4, 50*time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {
@@ -357,7 +357,7 @@ func (rp *replication) checkISRs() {
 		var keep []int32
 		for _, id := range r.isr {
 			f := r.followers[id]
-			if id == s.cfg.NodeID || f == nil || now.Sub(f.lastCaughtUp) <= s.cfg.ReplicaLagTimeMax {
+			if id == s.cfg.NodeID || f == nil || now.Sub(f.lastCaughtUp) <= s.cfg.Replication.LagTimeMax {
 				keep = append(keep, id)
 			}
 		}

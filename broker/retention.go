@@ -8,7 +8,6 @@ package broker
 
 import (
 	"errors"
-	"strconv"
 	"time"
 
 	"gregor/storage"
@@ -17,28 +16,15 @@ import (
 // startLogMaintenance starts the retention/flush loop and the log cleaner.
 func (s *Server) startLogMaintenance() {
 	s.goroutine(s.retentionLoop)
-	if v, _, _ := s.cfg.Value("log.cleaner.enable"); v != "false" {
+	if s.cfg.Log.CleanerEnable {
 		s.goroutine(s.cleanerLoop)
 	}
 }
 
-// msKey reads a broker key holding milliseconds.
-func (s *Server) msKey(key string, def time.Duration) time.Duration {
-	v, _, _ := s.cfg.Value(key)
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n <= 0 {
-		return def
-	}
-	if n > int64(24*time.Hour/time.Millisecond) {
-		n = int64(24 * time.Hour / time.Millisecond)
-	}
-	return time.Duration(n) * time.Millisecond
-}
-
 func (s *Server) retentionLoop() {
-	retention := time.NewTicker(s.msKey("log.retention.check.interval.ms", 5*time.Minute))
+	retention := time.NewTicker(s.cfg.Log.RetentionCheckInterval)
 	defer retention.Stop()
-	flush := time.NewTicker(s.msKey("log.flush.scheduler.interval.ms", time.Second))
+	flush := time.NewTicker(s.cfg.Log.FlushSchedulerInterval)
 	defer flush.Stop()
 	for {
 		select {
@@ -96,7 +82,7 @@ func (s *Server) flushDue(now time.Time) {
 
 // cleanerLoop compacts the logs of compacted topics that need it.
 func (s *Server) cleanerLoop() {
-	t := time.NewTicker(s.msKey("log.cleaner.backoff.ms", 15*time.Second))
+	t := time.NewTicker(s.cfg.Log.CleanerBackoff)
 	defer t.Stop()
 	for {
 		select {

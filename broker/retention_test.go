@@ -179,7 +179,7 @@ func TestAlterTopicConfigs(t *testing.T) {
 
 func segmentFiles(t *testing.T, b *testBroker, topic string) int {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(b.cfg.LogDirs[0], topic+"-0", "*.log"))
+	m, err := filepath.Glob(filepath.Join(b.cfg.Log.Dir, topic+"-0", "*.log"))
 	if err != nil {
 		t.Fatal(err)
 	}

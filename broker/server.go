@@ -77,7 +77,7 @@ func (s *Server) failLogDir(err error) {
 		return
 	}
 	if s.logDirFailure.CompareAndSwap(nil, &err) {
-		s.log.Error().Err(err).Str("log_dir", s.cfg.LogDirs[0]).Msg("log dir offline for writes after a read error")
+		s.log.Error().Err(err).Str("log_dir", s.cfg.Log.Dir).Msg("log dir offline for writes after a read error")
 	}
 }
 
@@ -107,7 +107,7 @@ const shortLogEvery = 10 * time.Second
 // logDirOffline returns the error that took the log dir offline, or nil.
 func (s *Server) logDirOffline() error {
 	if e := s.logDirFailure.Load(); e != nil {
-		return fmt.Errorf("%w: log dir %s is offline after a read error: %w", storage.ErrStorage, s.cfg.LogDirs[0], *e)
+		return fmt.Errorf("%w: log dir %s is offline after a read error: %w", storage.ErrStorage, s.cfg.Log.Dir, *e)
 	}
 	return nil
 }
@@ -122,7 +122,7 @@ func New(cfg Config, log zerolog.Logger) (*Server, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.table = newHandlerTable(handlers)
 
-	dir := cfg.LogDirs[0]
+	dir := cfg.Log.Dir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("broker: log dir: %w", err)
 	}
@@ -147,8 +147,8 @@ func New(cfg Config, log zerolog.Logger) (*Server, error) {
 		return fail(err)
 	}
 	// Client listeners; the controller listener belongs to the quorum.
-	for i, l := range cfg.Listeners {
-		if l.Name == cfg.ControllerListener {
+	for i, l := range cfg.Socket.Listeners {
+		if l.Name == cfg.Cluster.ControllerListener {
 			continue
 		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(l.Host, fmt.Sprint(l.Port)))
@@ -157,15 +157,15 @@ func New(cfg Config, log zerolog.Logger) (*Server, error) {
 		}
 		if l.Port == 0 { // tests: advertise the port we got
 			port := int32(ln.Addr().(*net.TCPAddr).Port)
-			s.cfg.Listeners[i].Port = port
-			for j := range s.cfg.AdvertisedListeners {
-				if s.cfg.AdvertisedListeners[j].Name == l.Name && s.cfg.AdvertisedListeners[j].Port == 0 {
-					s.cfg.AdvertisedListeners[j].Port = port
+			s.cfg.Socket.Listeners[i].Port = port
+			for j := range s.cfg.Socket.AdvertisedListeners {
+				if s.cfg.Socket.AdvertisedListeners[j].Name == l.Name && s.cfg.Socket.AdvertisedListeners[j].Port == 0 {
+					s.cfg.Socket.AdvertisedListeners[j].Port = port
 				}
 			}
 		}
 		s.listeners = append(s.listeners, ln)
-		s.listenerCfg = append(s.listenerCfg, s.cfg.Listeners[i])
+		s.listenerCfg = append(s.listenerCfg, s.cfg.Socket.Listeners[i])
 	}
 	if !s.clustered() {
 		if err := ctrl.RegisterBroker(s.selfBroker()); err != nil {
@@ -221,8 +221,8 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(s.cfg.ShutdownTimeout):
-		s.log.Warn().Dur("timeout", s.cfg.ShutdownTimeout).Msg("shutdown timed out, closing connections")
+	case <-time.After(s.cfg.Cluster.ShutdownTimeout):
+		s.log.Warn().Dur("timeout", s.cfg.Cluster.ShutdownTimeout).Msg("shutdown timed out, closing connections")
 		s.mu.Lock()
 		for c := range s.conns {
 			c.nc.Close()
@@ -257,12 +257,12 @@ func (s *Server) closeListeners() {
 // advertisedFor returns the advertised listener with the given name, or
 // the first advertised listener.
 func (s *Server) advertisedFor(name string) Listener {
-	for _, a := range s.cfg.AdvertisedListeners {
+	for _, a := range s.cfg.Socket.AdvertisedListeners {
 		if a.Name == name {
 			return a
 		}
 	}
-	return s.cfg.AdvertisedListeners[0]
+	return s.cfg.Socket.AdvertisedListeners[0]
 }
 
 func (s *Server) accept(ln net.Listener, adv Listener) {
@@ -291,7 +291,7 @@ func (s *Server) accept(ln net.Listener, adv Listener) {
 			return
 		}
 		ip := remoteIP(nc)
-		if len(s.conns) >= s.cfg.MaxConnections || s.perIP[ip] >= s.cfg.MaxConnectionsPerIP {
+		if len(s.conns) >= s.cfg.Limits.MaxConnections || s.perIP[ip] >= s.cfg.Limits.MaxConnectionsPerIP {
 			total, mine := len(s.conns), s.perIP[ip]
 			s.mu.Unlock()
 			nc.Close()
