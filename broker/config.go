@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"gregor/controller"
-
 	"gregor/storage/vfs"
 )
 
