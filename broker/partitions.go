@@ -481,6 +481,7 @@ const (
 // storageConfig resolves the topic's effective storage configuration.
 func (s *Server) storageConfig(t *controller.Topic) storage.Config {
 	cfg := storage.DefaultConfig()
+	cfg.FS = s.cfg.Log.FS
 	get := func(name string) string {
 		def, ok := controller.LookupTopicConfig(name)
 		if !ok {
