@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker"
+	"gregor/storage/vfs"
 )
 
 // An Option configures a Cluster.
@@ -68,8 +69,9 @@ type Broker struct {
 	id         int32
 	dir        string
 	clientPort int
-	raft       *proxy // fronts the broker's Raft transport
-	kafka      *proxy // fronts its inter-broker listener
+	raft       *proxy       // fronts the broker's Raft transport
+	kafka      *proxy       // fronts its inter-broker listener
+	fs         *vfs.FaultFS // its partition logs' filesystem, kept across restarts
 
 	mu     sync.Mutex
 	srv    *broker.Server
@@ -96,7 +98,7 @@ func NewCluster(t testing.TB, opts ...Option) *Cluster {
 	}
 	t.Cleanup(c.close)
 	for i := 0; i < o.brokers; i++ {
-		b := &Broker{c: c, id: int32(i + 1), dir: dirs[i]}
+		b := &Broker{c: c, id: int32(i + 1), dir: dirs[i], fs: vfs.NewFaultFS(nil)}
 		var err error
 		if b.raft, err = newProxy(c, b.id, kindRaft); err != nil {
 			t.Fatal(err)
@@ -219,12 +221,13 @@ func (c *Cluster) Heal(i int) {
 	c.mu.Unlock()
 }
 
-// DiskFaults is meant to return a handle that makes broker i's disk slow
-// or fail through storage's filesystem seam. The seam does not exist yet:
-// it fails the test.
-func (c *Cluster) DiskFaults(i int) {
-	c.t.Helper()
-	c.t.Fatalf("gregortest: DiskFaults(%d): storage has no filesystem seam yet", i)
+// DiskFaults returns the filesystem broker i's partition logs go through
+// (storage's seam): Fail, SetSpace, CrashAfter and SetDelay on it make that
+// disk fail or slow down while the broker runs, Heal makes it healthy
+// again. It is the same across restarts of the broker. The metadata
+// quorum's files do not go through it.
+func (c *Cluster) DiskFaults(i int) *vfs.FaultFS {
+	return c.brokers[i].fs
 }
 
 // cut reports whether traffic from node src to node dst is cut.
@@ -378,6 +381,7 @@ func (b *Broker) start() error {
 		if lerr != nil {
 			return lerr
 		}
+		cfg.Log.FS = b.fs
 		srv, err = broker.New(cfg, b.c.opts.log.With().Int32("node", b.id).Logger())
 		if err == nil || !errors.Is(err, syscall.EADDRINUSE) && !strings.Contains(err.Error(), "address already in use") {
 			break

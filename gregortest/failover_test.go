@@ -173,24 +173,7 @@ func TestIsolateLeader(t *testing.T) {
 	// The isolated leader cannot reach the other replicas nor the
 	// controller: it never acknowledges an acks=all produce. (Asked
 	// directly: a kgo client would find the new leader through the others.)
-	req := kmsg.NewPtrProduceRequest()
-	req.Acks, req.TimeoutMillis = -1, 3000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = "iso"
-	td, err := kadm.NewClient(c.Broker(old).Client()).ListTopics(ctx, "iso")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt.TopicID = td["iso"].ID // kgo sends Produce v13, which names topics by ID
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Records = oneRecordBatch([]byte("isolated"))
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := c.Broker(old).Request(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code := resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; code == 0 {
+	if code := produceDirect(ctx, t, c, old, "iso", "isolated"); code == 0 {
 		t.Fatal("isolated leader acknowledged an acks=all produce")
 	} else {
 		t.Logf("isolated leader answered acks=all with %v", kerr.ErrorForCode(code))
@@ -245,6 +228,31 @@ func TestIsolateLeader(t *testing.T) {
 }
 
 // oneRecordBatch is a v2 record batch of one record, no producer id.
+// produceDirect sends one acks=all record to partition 0 of topic on
+// broker i itself (no routing, no retries) and returns the partition's
+// error code.
+func produceDirect(ctx context.Context, t *testing.T, c *gregortest.Cluster, i int, topic, value string) int16 {
+	t.Helper()
+	td, err := kadm.NewClient(c.Broker(i).Client()).ListTopics(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks, req.TimeoutMillis = -1, 3000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	rt.TopicID = td[topic].ID // kgo sends Produce v13, which names topics by ID
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = oneRecordBatch([]byte(value))
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := c.Broker(i).Request(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
+}
+
 func oneRecordBatch(value []byte) []byte {
 	now := time.Now().UnixMilli()
 	return storage.BuildBatch(storage.BatchHeader{PartitionLeaderEpoch: -1, BaseTimestamp: now, MaxTimestamp: now,
