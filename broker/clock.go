@@ -65,11 +65,11 @@ func (t *ticker) arm() {
 			return
 		default:
 		}
+		t.arm() // before the tick: the receiver sees the next one armed
 		select {
 		case t.C <- struct{}{}:
 		default:
 		}
-		t.arm()
 	})
 }
 

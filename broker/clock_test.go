@@ -23,8 +23,10 @@ type fakeTimer struct {
 	done bool
 }
 
+// newFakeClock returns a fake clock starting at the wall clock's now, so
+// that record timestamps clients stamp are near it.
 func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	return &fakeClock{now: time.Now()}
 }
 
 func (c *fakeClock) Now() time.Time {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -25,6 +26,8 @@ type maintenance struct {
 	clock Clock
 	log   zerolog.Logger
 	ctx   context.Context // ends at shutdown
+
+	retentionPasses atomic.Int64 // retention passes completed
 }
 
 func newMaintenance(cfg LogConfig, parts *partitions, clock Clock, log zerolog.Logger, ctx context.Context) *maintenance {
@@ -77,6 +80,7 @@ func (m *maintenance) enforceRetention(now time.Time) {
 	if total > 0 {
 		m.log.Debug().Int("segments", total).Dur("took", m.clock.Now().Sub(start)).Msg("retention pass")
 	}
+	m.retentionPasses.Add(1)
 }
 
 func (m *maintenance) flushDue(now time.Time) {
