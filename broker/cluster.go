@@ -292,6 +292,9 @@ func (l *link) allocateProducerIDs(n int) (int64, error) {
 // membership registers this broker with the controller and heartbeats
 // until shutdown. Single nodes register once (in New) and need no
 // heartbeats.
+//
+// Membership runs on the wall clock, not the broker's Clock: the
+// controller expires broker sessions on its own (wall) time.
 func (s *Server) membership() {
 	incarnation := [16]byte{}
 	rand.Read(incarnation[:])

@@ -24,7 +24,8 @@ import (
 // the same order, so writing one response overlaps handling the next. The
 // queue between them is bounded by queued.max.requests: a client that
 // pipelines without reading its responses stalls its own reader, not the
-// broker's memory.
+// broker's memory. Idle and slow-request limits are socket deadlines, which
+// the kernel enforces on the wall clock, not on the broker's Clock.
 type conn struct {
 	d       *deps // what handlers use
 	sock    SocketConfig

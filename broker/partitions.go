@@ -290,8 +290,8 @@ func (ps *partitions) getOpen(topic string, index int32, reconcile bool) (*parti
 		closed := ps.closed
 		ps.mu.Unlock()
 		if stale != nil {
-			// Closing fsyncs: outside mu. The close waits for nobody
-			// else: the log was never in m.
+			// Closing fsyncs: outside mu. Nobody else has the log: it
+			// was never in m.
 			stale.log.Close()
 			if !closed {
 				ps.retireDir(stale.log.Dir())

@@ -77,7 +77,7 @@ func (p *partition) leaderISR(self int32) ([]int32, bool) {
 }
 
 // advanceHWLocked moves the high watermark to the smallest log end offset
-// in the ISR. Lock rep.mu should be held; p must be the leader.
+// in the ISR. p.rep.mu must be held; p must be the leader.
 func (p *partition) advanceHWLocked(self int32) {
 	hw := p.log.LogEndOffset()
 	for _, id := range p.rep.isr {
@@ -197,8 +197,8 @@ func (rp *replication) reconcile() {
 	self := rp.self
 	wantFetch := map[int32]map[tp]fetchTarget{}
 	seen := map[string]*controller.Topic{}
-	// Open new replicas' logs in parallel first (10,000 new partitions
-	// took 29 s one at a time); the loop below then finds them open.
+	// Open new replicas' logs in parallel first (openMany); the loop
+	// below then finds them open.
 	if missing := rp.parts.missing(localPartitions(snap, self)); len(missing) > 1 {
 		rp.parts.openMany(missing)
 	}
