@@ -11,8 +11,10 @@ import (
 // and AfterFunc. Retention, flush and cleaner passes, ISR lag, replica
 // fetch back-off, long polls, request and session timeouts and the
 // rate limit of descriptor-failure log lines all read it; storage gets its
-// Now. Socket deadlines are the exception: the kernel enforces them on the
-// wall clock.
+// Now. The exceptions run on the wall clock: socket deadlines (idle and
+// slow connections, and the timeouts of round trips to other nodes, which
+// become deadlines) and membership heartbeats, which the controller times
+// on its own clock.
 type Clock = coordinator.Clock
 
 // Timer is a scheduled Clock.AfterFunc call.
