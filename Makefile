@@ -1,15 +1,21 @@
 # gregor: a Kafka-compatible broker. `make run` starts one, `make test` tests everything.
 GO       ?= go
 BIN      := bin/gregor
+BENCHBIN := bin/gregor-bench
 FUZZTIME ?= 30s
 # Docker Compose is `docker compose` (plugin) or `docker-compose` (standalone).
 COMPOSE  := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test test-short test-unit lint fuzz bench scale compat compat-upstream docker cluster-up cluster-down cluster-test cluster-test-kills cluster-test-partition clean
+.PHONY: build build-bench run test test-short test-unit lint fuzz bench scale compat compat-upstream docker cluster-up cluster-down cluster-test cluster-test-kills cluster-test-partition clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/gregor
+
+# The benchmark, scale and load tools: their own module (bench/go.mod) and
+# binary, so bin/gregor and the image carry only the broker.
+build-bench:
+	cd bench && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(BENCHBIN) ./cmd/gregor-bench
 
 # A broker on localhost:9092 with its data in ./data: no configuration needed.
 run: build
@@ -19,6 +25,7 @@ run: build
 test: build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+	cd bench && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 5m ./...
 	$(MAKE) compat
 
 test-short:
@@ -26,11 +33,13 @@ test-short:
 
 test-unit:
 	$(GO) test -race -count=1 ./...
+	cd bench && $(GO) test -race -count=1 ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	cd bench && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
 # Every fuzz target for FUZZTIME each (make fuzz FUZZTIME=5m).
 fuzz:
@@ -43,15 +52,15 @@ fuzz:
 BENCHTIME ?= 500ms
 # Micro-benchmarks, then gregor against franz-go's kfake side by side
 # (bench/run.sh; BENCH_* environment variables tune it).
-bench: build
+bench: build build-bench
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./wire ./storage ./broker
 	./bench/run.sh
 
 # How one broker's cost grows with partitions, connections and log size
 # (bench/scale.sh; method and results in bench/SCALE.md). Writes up to
 # 40 GiB under SCALE_TMPDIR (default /var/tmp) and takes ~20 minutes.
-scale: build
-	SCALE_BIN=$(CURDIR)/$(BIN) ./bench/scale.sh
+scale: build build-bench
+	SCALE_BIN=$(CURDIR)/$(BIN) SCALE_TOOL=$(CURDIR)/$(BENCHBIN) ./bench/scale.sh
 
 # Real third-party clients against a real gregor process (compat-tests/).
 compat: build

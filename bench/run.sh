@@ -3,7 +3,7 @@
 #
 # Starts one fresh gregor process (temp data dir, loopback port) and one
 # kfake cluster process (bench/kfake: one broker, loopback port, its own
-# temp data dir), then runs the standard workloads of `gregor bench` against
+# temp data dir), then runs the standard workloads of `gregor-bench bench` against
 # both, interleaved (gregor, kfake, gregor, kfake, ...), BENCH_REPS times,
 # and prints the median of each figure with the ratio gregor/kfake:
 #
@@ -38,6 +38,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 GREGOR=$ROOT/bin/gregor
+TOOL=$ROOT/bin/gregor-bench
 REPS=${BENCH_REPS:-3}
 WORKLOADS=${BENCH_WORKLOADS:-"produce consume latency rtt"}
 TARGETS=${BENCH_TARGETS:-"gregor kfake"}
@@ -76,8 +77,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "== building"
-if [[ ! -x $GREGOR || -n ${BENCH_REBUILD:-} ]]; then
-  make -s build
+if [[ ! -x $GREGOR || ! -x $TOOL || -n ${BENCH_REBUILD:-} ]]; then
+  make -s build build-bench
 fi
 (cd bench/kfake && go build -o "$WORK/kfake" .)
 
@@ -152,7 +153,7 @@ for w in $WORKLOADS; do
     for t in $TARGETS; do
       before=$(wc -l <"$RESULTS")
       # shellcheck disable=SC2086
-      if ! "$GREGOR" bench "$w" --quiet --brokers "${ADDR[$t]}" --pid "${PID[$t]}" --label "$t" \
+      if ! "$TOOL" bench "$w" --quiet --brokers "${ADDR[$t]}" --pid "${PID[$t]}" --label "$t" \
         --result "$RESULTS" --record-size "$RECORD_SIZE" --partitions "$PARTITIONS" $args \
         >"$WORK/$w-$t-$rep.out" 2>&1; then
         echo "   $w $t #$rep FAILED:" >&2

@@ -2,7 +2,7 @@
 # How one gregor broker's cost grows with partitions, client connections
 # and log size (`make scale`; results and method in bench/SCALE.md).
 #
-# Every measurement is one `gregor scale` run, which starts its own fresh
+# Every measurement is one `gregor-bench scale` run, which starts its own fresh
 # broker process (data and broker log in a work dir of its own, deleted
 # afterwards), measures it, restarts it where the run asks, and stops it:
 #
@@ -19,7 +19,7 @@
 #                (SIGKILL) and clean (SIGTERM) restart times, RSS, fetch at
 #                the start, middle and end, timestamp lookup
 #
-# Then it prints the tables (`gregor scale report`).
+# Then it prints the tables (`gregor-bench scale report`).
 #
 # The work dir must be on a real disk (the log size runs write tens of GiB):
 # a tmpfs is refused. The log size run never leaves less than
@@ -34,7 +34,8 @@
 #   SCALE_DROP_CACHES  1: drop the page cache before each log size restart
 #                      (needs root) [1 if /proc/sys/vm/drop_caches is writable]
 #   SCALE_TMPDIR       where the work dir is made [${TMPDIR:-/var/tmp}]
-#   SCALE_BIN          gregor binary (tool and broker) [bin/gregor, built by make build]
+#   SCALE_BIN          gregor binary (the broker) [bin/gregor, built by make build]
+#   SCALE_TOOL         gregor-bench binary (the tool) [bin/gregor-bench, built by make build-bench]
 #   SCALE_KEEP=1       keep the work dir's outputs and broker logs (data is always deleted)
 set -euo pipefail
 
@@ -56,6 +57,12 @@ if [[ -z ${SCALE_BIN:-} ]]; then
   GREGOR=$ROOT/bin/gregor
 else
   GREGOR=$SCALE_BIN
+fi
+if [[ -z ${SCALE_TOOL:-} ]]; then
+  make -s build-bench
+  BENCHTOOL=$ROOT/bin/gregor-bench
+else
+  BENCHTOOL=$SCALE_TOOL
 fi
 
 mkdir -p "$TMPBASE"
@@ -82,14 +89,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# run NAME ARGS...: one `gregor scale` run in $WORK/NAME, its output shown
+# run NAME ARGS...: one `gregor-bench scale` run in $WORK/NAME, its output shown
 # and kept in $WORK/NAME.out; its data deleted afterwards.
 run() {
   local name=$1
   shift
   echo "== $name"
   : >"$WORK/$name.out"
-  "$GREGOR" scale "$@" --dir "$WORK/$name" --result "$RESULTS" >"$WORK/$name.out" 2>&1 &
+  "$BENCHTOOL" scale "$@" --broker-bin "$GREGOR" --dir "$WORK/$name" --result "$RESULTS" >"$WORK/$name.out" 2>&1 &
   TOOL=$!
   tail -n +1 -f --pid "$TOOL" "$WORK/$name.out" | grep -v '  e\.g\. ' || true
   if ! wait "$TOOL"; then
@@ -143,6 +150,6 @@ done
 
 echo
 echo "== results (page cache dropped before log size restarts: $SCALE_DROP_CACHES)"
-"$GREGOR" scale report --result "$RESULTS"
+"$BENCHTOOL" scale report --result "$RESULTS"
 echo
 echo "== done in $(($(date +%s) - START))s"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Storage and fetch-path evidence on this machine:
 #
-#   1. a fresh gregor process is filled with `gregor bench produce`, then the
+#   1. a fresh gregor process is filled with `gregor-bench bench produce`, then the
 #      topic is read from the beginning while strace follows the broker's
 #      sendfile(2) calls: the bytes sendfile carried against the bytes of the
 #      topic's .log files;
-#   2. consume throughput from the page cache (`gregor bench consume`, and
+#   2. consume throughput from the page cache (`gregor-bench bench consume`, and
 #      BenchmarkRawFetch: Fetch without decoding records) next to one
 #      loopback TCP connection's limit (BenchmarkLoopbackTCP: write and
 #      sendfile);
@@ -28,7 +28,7 @@ DURATION=${STORAGE_PRODUCE_DURATION:-5s}
 RECOVERY=${STORAGE_RECOVERY_BYTES:-1073741824}
 
 command -v strace >/dev/null || { echo "strace not found: apt-get install -y strace" >&2; exit 1; }
-make -s build
+make -s build build-bench
 WORK=$(mktemp -d)
 PID=
 cleanup() {
@@ -44,7 +44,7 @@ PID=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 
 echo "== produce ($DURATION) into topic t"
-bin/gregor bench produce --brokers $ADDR --duration "$DURATION" --topic t --keep-topic --quiet 2>&1 | grep -E '^ *(series|produce) '
+bin/gregor-bench bench produce --brokers $ADDR --duration "$DURATION" --topic t --keep-topic --quiet 2>&1 | grep -E '^ *(series|produce) '
 LOGBYTES=$(find "$WORK"/data/t-* -name '*.log' -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s}')
 
 echo "== consume topic t from the beginning under strace -f -e trace=sendfile"
@@ -65,7 +65,7 @@ awk -v disk="$LOGBYTES" '/sendfile/ && / = [0-9]+$/ {n++; s += $NF} /sendfile/ &
 	END {printf "sendfile: %d calls carried %.0f bytes (%.1f MiB, %.0f bytes per call; %d EAGAIN); topic .log files: %.0f bytes\n", n, s, s/1048576, s/(n?n:1), eagain, disk}' "$WORK/strace.out"
 
 echo "== consume throughput from the page cache vs loopback TCP"
-bin/gregor bench consume --brokers $ADDR --duration 5s --pid $PID --quiet 2>&1 | grep -E '^ *(series|consume) |^broker pid'
+bin/gregor-bench bench consume --brokers $ADDR --duration 5s --pid $PID --quiet 2>&1 | grep -E '^ *(series|consume) |^broker pid'
 GREGOR_BENCH_BROKER=$ADDR GREGOR_BENCH_TOPIC=t go test -run '^$' -bench 'BenchmarkRawFetch|BenchmarkLoopbackTCP' -benchtime 3s ./broker | grep Benchmark
 
 if [ "$RECOVERY" != 0 ]; then

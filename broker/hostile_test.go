@@ -12,11 +12,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
-	"math/rand"
 	"net"
 	"os"
 	"os/exec"
@@ -34,6 +31,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/gregortest/crowd"
+	"gregor/storage"
 	"gregor/wire"
 )
 
@@ -260,7 +259,7 @@ func TestCaptureFuzzSeeds(t *testing.T) {
 // recrc recomputes a batch's CRC after a test edited it, so that only the
 // intended defect remains.
 func recrc(b []byte) []byte {
-	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
+	storage.StampCRC(b)
 	return b
 }
 
@@ -549,11 +548,12 @@ func TestRequestSizeLimits(t *testing.T) {
 	// A produce frame of exactly frameMax bytes (after the size prefix).
 	sized := func(extra int) []byte {
 		req := produceReq("big", 0, 1, nil)
-		f := rc.f.AppendRequest(nil, req, 1)
+		rf := kmsg.NewRequestFormatter(kmsg.FormatterClientID("raw-test"))
+		f := rf.AppendRequest(nil, req, 1)
 		value := make([]byte, frameMax-(len(f)-4)-200+extra)
 		for {
 			req.Topics[0].Partitions[0].Records = batch(-1, -1, -1, 1, value)
-			f = rc.f.AppendRequest(nil, req, 1)
+			f = rf.AppendRequest(nil, req, 1)
 			switch d := frameMax + extra - (len(f) - 4); {
 			case d == 0:
 				return f
@@ -853,127 +853,12 @@ func TestHostileCrowd(t *testing.T) {
 	before := connCount()
 	base := liveHeap()
 	heap := sampleHeap()
-	crowdCtx, stopCrowd := context.WithCancel(ctx)
-	var crowd sync.WaitGroup
-	var opened, closedByBroker, answered atomic.Int64
-	var politeErr atomic.Value
-	dial := func() net.Conn {
-		c, err := net.Dial("tcp", b.addr)
-		if err != nil {
-			return nil
-		}
-		opened.Add(1)
-		return c
-	}
-	// waitClosed reads until the broker closes c or the crowd stops.
-	waitClosed := func(c net.Conn) {
-		for crowdCtx.Err() == nil {
-			c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-			if _, err := c.Read(make([]byte, 512)); err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					continue
-				}
-				closedByBroker.Add(1)
-				return
-			}
-		}
-	}
-	pause := func(r *rand.Rand) bool {
-		select {
-		case <-crowdCtx.Done():
-			return false
-		case <-time.After(time.Duration(50+r.Intn(150)) * time.Millisecond):
-			return true
-		}
-	}
-	hostile := []func(r *rand.Rand){
-		// Nothing at all: connect and hold the connection.
-		func(r *rand.Rand) {
-			if c := dial(); c != nil {
-				<-crowdCtx.Done()
-				c.Close()
-			}
-		},
-		// Garbage, again and again: random bytes until the broker hangs up.
-		func(r *rand.Rand) {
-			for {
-				c := dial()
-				if c == nil {
-					return
-				}
-				junk := make([]byte, 64+r.Intn(4096))
-				r.Read(junk)
-				c.Write(junk)
-				waitClosed(c)
-				c.Close()
-				if !pause(r) {
-					return
-				}
-			}
-		},
-		// Oversized: a size prefix over socket.request.max.bytes, or a
-		// huge frame that never finishes (the read timeout cuts it off).
-		func(r *rand.Rand) {
-			for {
-				c := dial()
-				if c == nil {
-					return
-				}
-				if r.Intn(2) == 0 {
-					c.Write(binary.BigEndian.AppendUint32(nil, uint32(frameMax+1+r.Intn(1<<30))))
-				} else {
-					c.Write(binary.BigEndian.AppendUint32(nil, frameMax))
-					c.Write(make([]byte, 100<<10))
-				}
-				waitClosed(c)
-				c.Close()
-				if !pause(r) {
-					return
-				}
-			}
-		},
-	}
-	polite := func(r *rand.Rand) {
-		c := dial()
-		if c == nil {
-			politeErr.CompareAndSwap(nil, errors.New("polite client could not connect"))
-			return
-		}
-		defer c.Close()
-		rc := &rawConn{t: t, c: c, r: newReader(c), f: kmsg.NewRequestFormatter(kmsg.FormatterClientID("polite"))}
-		for pause(r) {
-			req := &kmsg.MetadataRequest{Version: 1, Topics: []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr("crowd")}}}
-			rc.corr++
-			if _, err := c.Write(rc.f.AppendRequest(nil, req, rc.corr)); err != nil {
-				politeErr.CompareAndSwap(nil, fmt.Errorf("polite write: %w", err))
-				return
-			}
-			resp, err := rc.tryRecv(req, rc.corr)
-			if err != nil {
-				politeErr.CompareAndSwap(nil, fmt.Errorf("polite read: %w", err))
-				return
-			}
-			if md := resp.(*kmsg.MetadataResponse); len(md.Topics) != 1 || len(md.Topics[0].Partitions) != partitions {
-				politeErr.CompareAndSwap(nil, fmt.Errorf("polite metadata: %+v", md.Topics))
-				return
-			}
-			answered.Add(1)
-		}
-	}
-	for i := 0; i < conns; i++ {
-		crowd.Add(1)
-		go func(i int) {
-			defer crowd.Done()
-			r := rand.New(rand.NewSource(int64(i)))
-			if i%2 == 0 {
-				polite(r)
-			} else {
-				hostile[(i/2)%len(hostile)](r)
-			}
-		}(i)
-	}
-	waitFor(t, "the crowd to connect", 30*time.Second, func() bool { return opened.Load() >= conns })
+	// Half the crowd misbehaves; the polite half checks its Metadata.
+	cr := crowd.Start(ctx, crowd.Config{
+		Addrs: []string{b.addr}, Conns: conns, Hostile: 0.5, FrameMax: frameMax,
+		Topic: "crowd", Partitions: partitions, RequestTimeout: 10 * time.Second,
+	})
+	waitFor(t, "the crowd to connect", 30*time.Second, func() bool { return cr.Opened() >= conns })
 
 	// The well-behaved franz-go clients, concurrently.
 	start := time.Now()
@@ -1031,14 +916,13 @@ func TestHostileCrowd(t *testing.T) {
 	took := time.Since(start)
 	p.Close()
 	c.Close()
-	stopCrowd()
-	crowd.Wait()
+	res := cr.Stop()
 	peak := heap.Stop()
-	if err, _ := politeErr.Load().(error); err != nil {
-		t.Fatal(err)
+	if res.PoliteErr != nil {
+		t.Fatal(res.PoliteErr)
 	}
 	t.Logf("%d connections (%d opened in all, %d closed by the broker, %d polite answers); %d records produced and consumed in %v",
-		conns, opened.Load(), closedByBroker.Load(), answered.Load(), records, took.Round(time.Millisecond))
+		conns, res.Opened, res.ClosedByBroker, res.Answered, records, took.Round(time.Millisecond))
 	t.Logf("heap: base %.1f MiB, peak %.1f MiB; process peak RSS (VmHWM, clients included) %d MiB",
 		float64(base)/(1<<20), float64(peak)/(1<<20), vmHWM("self")>>10)
 	if peak > base+256<<20 {

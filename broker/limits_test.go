@@ -41,7 +41,7 @@ func TestConnectionLimits(t *testing.T) {
 	}
 	defer slow.Close()
 	slow.Write([]byte{0, 0, 0, 100, 0})
-	rc := &rawConn{t: t, c: slow, r: newReader(slow)}
+	rc := newRawConn(t, slow, "slow")
 	start = time.Now()
 	rc.expectClosed()
 	if took := time.Since(start); took > 2*time.Second {

@@ -1,11 +1,8 @@
 package broker
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"net"
 	"sync"
 	"time"
 
@@ -24,15 +21,12 @@ type peer struct {
 	addr     string
 	clientID string
 
-	mu   sync.Mutex
-	nc   net.Conn
-	r    *bufio.Reader
-	corr int32
-	f    *kmsg.RequestFormatter
+	mu sync.Mutex
+	c  *wire.Client // nil until dialled, and after an error
 }
 
 func newPeer(addr, clientID string) *peer {
-	return &peer{addr: addr, clientID: clientID, f: kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID))}
+	return &peer{addr: addr, clientID: clientID}
 }
 
 // do sends req and returns its response. Any error closes the connection;
@@ -40,50 +34,25 @@ func newPeer(addr, clientID string) *peer {
 func (p *peer) do(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.nc == nil {
-		var d net.Dialer
-		nc, err := d.DialContext(ctx, "tcp", p.addr)
+	if p.c == nil {
+		c, err := wire.Dial(ctx, p.addr, p.clientID)
 		if err != nil {
 			return nil, err
 		}
-		p.nc, p.r = nc, bufio.NewReaderSize(nc, 64<<10)
+		c.Timeout = 60 * time.Second // for a ctx without a deadline
+		p.c = c
 	}
 	resp, err := p.roundTrip(ctx, req)
 	if err != nil {
-		p.nc.Close()
-		p.nc = nil
+		p.c.Close()
+		p.c = nil
 	}
 	return resp, err
 }
 
 func (p *peer) roundTrip(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
-	deadline := time.Now().Add(60 * time.Second)
-	if d, ok := ctx.Deadline(); ok {
-		deadline = d
-	}
-	p.nc.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { p.nc.SetDeadline(time.Now()) })
-	defer stop()
-	p.corr++
-	if _, err := p.nc.Write(p.f.AppendRequest(nil, req, p.corr)); err != nil {
-		return nil, err
-	}
-	frame, err := wire.ReadFrame(p.r, nil, 1<<30)
+	resp, err := p.c.Do(ctx, req)
 	if err != nil {
-		return nil, err
-	}
-	if len(frame) < 4 || int32(binary.BigEndian.Uint32(frame)) != p.corr {
-		return nil, fmt.Errorf("peer %s: bad correlation id", p.addr)
-	}
-	resp := req.ResponseKind()
-	body := frame[4:]
-	if wire.ResponseHeaderFlexible(resp) {
-		if len(body) == 0 {
-			return nil, fmt.Errorf("peer %s: short response", p.addr)
-		}
-		body = body[1:] // we send no tags and expect none back
-	}
-	if err := resp.ReadFrom(body); err != nil {
 		return nil, fmt.Errorf("peer %s: %w", p.addr, err)
 	}
 	return resp, nil
@@ -92,8 +61,8 @@ func (p *peer) roundTrip(ctx context.Context, req kmsg.Request) (kmsg.Response, 
 func (p *peer) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.nc != nil {
-		p.nc.Close()
-		p.nc = nil
+	if p.c != nil {
+		p.c.Close()
+		p.c = nil
 	}
 }

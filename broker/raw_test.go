@@ -2,9 +2,8 @@ package broker
 
 import (
 	"bufio"
-	"encoding/binary"
+	"context"
 	"errors"
-	"hash/crc32"
 	"io"
 	"net"
 	"syscall"
@@ -13,17 +12,17 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/storage"
 	"gregor/wire"
 )
 
 // rawConn speaks the protocol directly, for tests that need exact control
-// of requests (pipelining, garbage, idempotent retries).
+// of requests (pipelining, garbage, idempotent retries): a wire.Client
+// that fails the test on errors, plus the connection for raw writes.
 type rawConn struct {
-	t    testing.TB
-	c    net.Conn
-	r    *bufio.Reader
-	corr int32
-	f    *kmsg.RequestFormatter
+	t  testing.TB
+	c  net.Conn
+	wc *wire.Client
 }
 
 func (b *testBroker) raw(t testing.TB) *rawConn {
@@ -33,17 +32,23 @@ func (b *testBroker) raw(t testing.TB) *rawConn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &rawConn{t: t, c: c, r: newReader(c), f: kmsg.NewRequestFormatter(kmsg.FormatterClientID("raw-test"))}
+	return newRawConn(t, c, "raw-test")
+}
+
+func newRawConn(t testing.TB, c net.Conn, clientID string) *rawConn {
+	wc := wire.NewClient(c, clientID)
+	wc.Timeout = 10 * time.Second
+	return &rawConn{t: t, c: c, wc: wc}
 }
 
 // send writes a request and returns its correlation id.
 func (rc *rawConn) send(req kmsg.Request) int32 {
 	rc.t.Helper()
-	rc.corr++
-	if _, err := rc.c.Write(rc.f.AppendRequest(nil, req, rc.corr)); err != nil {
+	corr, err := rc.wc.Send(context.Background(), req)
+	if err != nil {
 		rc.t.Fatal(err)
 	}
-	return rc.corr
+	return corr
 }
 
 // recv reads the response to req (sent with corr) and decodes it.
@@ -57,23 +62,7 @@ func (rc *rawConn) recv(req kmsg.Request, corr int32) kmsg.Response {
 }
 
 func (rc *rawConn) tryRecv(req kmsg.Request, corr int32) (kmsg.Response, error) {
-	rc.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	frame, err := wire.ReadFrame(rc.r, nil, 1<<30)
-	if err != nil {
-		return nil, err
-	}
-	if got := int32(binary.BigEndian.Uint32(frame)); got != corr {
-		rc.t.Fatalf("correlation id %d, want %d", got, corr)
-	}
-	body := frame[4:]
-	resp := req.ResponseKind()
-	if wire.ResponseHeaderFlexible(resp) {
-		body = body[1:] // empty tagged fields
-	}
-	if err := resp.ReadFrom(body); err != nil {
-		rc.t.Fatalf("decode %T: %v", resp, err)
-	}
-	return resp, nil
+	return rc.wc.Recv(context.Background(), req, corr)
 }
 
 func (rc *rawConn) do(req kmsg.Request) kmsg.Response {
@@ -85,7 +74,7 @@ func (rc *rawConn) do(req kmsg.Request) kmsg.Response {
 func (rc *rawConn) expectClosed() {
 	rc.t.Helper()
 	rc.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, err := io.ReadAll(rc.r)
+	_, err := io.ReadAll(rc.c)
 	if err != nil && !errors.Is(err, syscall.ECONNRESET) { // unread input makes close send RST
 		rc.t.Fatalf("expected a clean close, got %v", err)
 	}
@@ -95,36 +84,18 @@ func (rc *rawConn) expectClosed() {
 // id, epoch and base sequence (-1 for none).
 func batch(pid int64, epoch int16, seq int32, n int, value []byte) []byte {
 	now := time.Now().UnixMilli()
-	b := kmsg.RecordBatch{
+	recs := make([]storage.Record, n)
+	for i := range recs {
+		recs[i] = storage.Record{Value: value}
+	}
+	return storage.BuildBatch(storage.BatchHeader{
 		PartitionLeaderEpoch: -1,
-		Magic:                2,
-		LastOffsetDelta:      int32(n - 1),
-		FirstTimestamp:       now,
+		BaseTimestamp:        now,
 		MaxTimestamp:         now,
 		ProducerID:           pid,
 		ProducerEpoch:        epoch,
-		FirstSequence:        seq,
-		NumRecords:           int32(n),
-	}
-	var recs []byte
-	for i := 0; i < n; i++ {
-		r := kmsg.Record{OffsetDelta: int32(i), Value: value}
-		var body []byte
-		body = append(body, 0)                                // attributes
-		body = binary.AppendVarint(body, 0)                   // timestamp delta
-		body = binary.AppendVarint(body, int64(i))            // offset delta
-		body = binary.AppendVarint(body, -1)                  // key
-		body = binary.AppendVarint(body, int64(len(r.Value))) // value
-		body = append(body, r.Value...)
-		body = binary.AppendVarint(body, 0) // headers
-		recs = binary.AppendVarint(recs, int64(len(body)))
-		recs = append(recs, body...)
-	}
-	b.Records = recs
-	raw := b.AppendTo(nil)
-	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
-	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
-	return raw
+		BaseSequence:         seq,
+	}, recs)
 }
 
 func produceReq(topic string, partition int32, acks int16, records []byte) *kmsg.ProduceRequest {

@@ -15,11 +15,12 @@ package coordinator
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
-	"hash/crc32"
 
-	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/storage"
 )
 
 const (
@@ -28,8 +29,6 @@ const (
 	groupMetadataKeyVersion   = 2
 	groupMetadataValueVersion = 3
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // kv is one record to write: a nil value is a tombstone.
 type kv struct{ key, value []byte }
@@ -58,60 +57,35 @@ func groupMetadataKey(group string) []byte {
 // buildBatch encodes records as one uncompressed magic-2 batch with base
 // offset 0 (the log stamps the real one).
 func buildBatch(nowMs int64, recs []kv) []byte {
-	var body []byte
+	rs := make([]storage.Record, len(recs))
 	for i, r := range recs {
-		rec := kmsg.Record{OffsetDelta: int32(i), Key: r.key, Value: r.value}
-		enc := rec.AppendTo(nil) // Length 0 as a one-byte varint
-		body = kbin.AppendVarint(body, int32(len(enc)-1))
-		body = append(body, enc[1:]...)
+		rs[i] = storage.Record{Key: r.key, Value: r.value}
 	}
-	b := kmsg.RecordBatch{
-		FirstOffset:     0,
-		Magic:           2,
-		LastOffsetDelta: int32(len(recs) - 1),
-		FirstTimestamp:  nowMs,
-		MaxTimestamp:    nowMs,
-		ProducerID:      -1,
-		ProducerEpoch:   -1,
-		FirstSequence:   -1,
-		NumRecords:      int32(len(recs)),
-		Records:         body,
-	}
-	out := b.AppendTo(nil)
-	binary.BigEndian.PutUint32(out[8:], uint32(len(out)-12))
-	binary.BigEndian.PutUint32(out[17:], crc32.Checksum(out[21:], castagnoli))
-	return out
+	return storage.BuildBatch(storage.BatchHeader{
+		BaseTimestamp: nowMs,
+		MaxTimestamp:  nowMs,
+		ProducerID:    -1,
+		ProducerEpoch: -1,
+		BaseSequence:  -1,
+	}, rs)
 }
 
 // forEachRecord calls fn with every record of the whole batches in b.
 // Control batches are skipped; compressed batches are an error (the
 // coordinator never writes them). A truncated final batch ends the walk.
 func forEachRecord(b []byte, fn func(offset int64, key, value []byte) error) error {
-	for len(b) >= 61 {
-		length := int32(binary.BigEndian.Uint32(b[8:]))
-		if length < 49 || int64(length)+12 > int64(len(b)) {
-			if length < 49 {
-				return fmt.Errorf("%w: batch length %d", ErrCorruptRecord, length)
-			}
+	err := storage.WalkBatches(b, func(h storage.BatchHeader, batch []byte) error {
+		if h.IsControl() {
 			return nil
 		}
-		raw := b[:12+length]
-		b = b[12+length:]
-		var batch kmsg.RecordBatch
-		if err := batch.ReadFrom(raw); err != nil {
-			return fmt.Errorf("%w: %v", ErrCorruptRecord, err)
-		}
-		if batch.Magic != 2 {
-			return fmt.Errorf("%w: magic %d", ErrCorruptRecord, batch.Magic)
-		}
-		if batch.Attributes&0x20 != 0 { // control batch
-			continue
-		}
-		if batch.Attributes&0x07 != 0 {
+		if h.Codec() != 0 {
 			return fmt.Errorf("%w: compressed batch", ErrCorruptRecord)
 		}
-		recs := batch.Records
-		for i := int32(0); i < batch.NumRecords; i++ {
+		recs, err := storage.BatchRecords(batch, h)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrCorruptRecord, err)
+		}
+		for i := int32(0); i < h.NumRecords; i++ {
 			l, n := binary.Varint(recs)
 			if n <= 0 || l < 0 || int64(n)+l > int64(len(recs)) {
 				return fmt.Errorf("%w: record length", ErrCorruptRecord)
@@ -121,12 +95,16 @@ func forEachRecord(b []byte, fn func(offset int64, key, value []byte) error) err
 				return fmt.Errorf("%w: %v", ErrCorruptRecord, err)
 			}
 			recs = recs[int64(n)+l:]
-			if err := fn(batch.FirstOffset+int64(r.OffsetDelta), r.Key, r.Value); err != nil {
+			if err := fn(h.BaseOffset+int64(r.OffsetDelta), r.Key, r.Value); err != nil {
 				return err
 			}
 		}
+		return nil
+	})
+	if errors.Is(err, storage.ErrCorruptMessage) || errors.Is(err, storage.ErrUnsupportedMagic) {
+		return fmt.Errorf("%w: %v", ErrCorruptRecord, err)
 	}
-	return nil
+	return err
 }
 
 // record is one decoded __consumer_offsets record. Exactly one of offset

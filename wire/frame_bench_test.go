@@ -2,13 +2,13 @@ package wire
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/storage"
 )
 
 // benchProduceFrame returns a whole Produce request frame (size prefix
@@ -18,27 +18,16 @@ func benchProduceFrame(tb testing.TB, version int16) []byte {
 	tb.Helper()
 	const n, size = 16, 1000
 	now := time.Now().UnixMilli()
-	rb := kmsg.RecordBatch{PartitionLeaderEpoch: -1, Magic: 2, LastOffsetDelta: n - 1, FirstTimestamp: now,
-		MaxTimestamp: now, ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: n}
 	value := make([]byte, size)
 	for i := range value {
 		value[i] = byte(i * 31)
 	}
-	for i := 0; i < n; i++ {
-		var body []byte
-		body = append(body, 0)                        // attributes
-		body = binary.AppendVarint(body, 0)           // timestamp delta
-		body = binary.AppendVarint(body, int64(i))    // offset delta
-		body = binary.AppendVarint(body, -1)          // key
-		body = binary.AppendVarint(body, int64(size)) // value
-		body = append(body, value...)
-		body = binary.AppendVarint(body, 0) // headers
-		rb.Records = binary.AppendVarint(rb.Records, int64(len(body)))
-		rb.Records = append(rb.Records, body...)
+	recs := make([]storage.Record, n)
+	for i := range recs {
+		recs[i] = storage.Record{Value: value}
 	}
-	batch := rb.AppendTo(nil)
-	binary.BigEndian.PutUint32(batch[8:], uint32(len(batch)-12))
-	binary.BigEndian.PutUint32(batch[17:], crc32.Checksum(batch[21:], crc32.MakeTable(crc32.Castagnoli)))
+	batch := storage.BuildBatch(storage.BatchHeader{PartitionLeaderEpoch: -1, BaseTimestamp: now, MaxTimestamp: now,
+		ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}, recs)
 
 	req := kmsg.NewPtrProduceRequest()
 	req.Version = version

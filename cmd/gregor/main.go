@@ -1,8 +1,8 @@
-// Command gregor is a Kafka-compatible broker in one binary.
+// Command gregor is a Kafka-compatible broker in one binary. The
+// benchmark, scale and load tools are a separate command,
+// bench/cmd/gregor-bench.
 //
 //	gregor serve [--config server.properties] [--override key=value]...
-//	gregor bench produce|consume|e2e|latency [flags]
-//	gregor scale partitions|connections|logsize|report [flags]
 //	gregor version
 package main
 
@@ -38,8 +38,6 @@ func main() {
 func usage() error {
 	return errors.New(`usage:
   gregor serve [--config FILE] [--override key=value]...   run a broker
-  gregor bench produce|consume|e2e|latency [flags]        load and latency test any Kafka broker
-  gregor scale partitions|connections|logsize [flags]     how a gregor broker's cost grows (bench/scale.sh)
   gregor version                                            print the version`)
 }
 
@@ -50,12 +48,6 @@ func run(args []string) error {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:])
-	case "bench":
-		return bench(args[1:])
-	case "loadtest":
-		return loadtest(args[1:])
-	case "scale":
-		return scale(args[1:])
 	case "version", "--version":
 		fmt.Println("gregor", version)
 		return nil

@@ -1,15 +1,15 @@
 package main
 
-// gregor scale: how a broker's cost grows with partitions, client
+// gregor-bench scale: how a broker's cost grows with partitions, client
 // connections and log size. Each run starts its own gregor broker process
 // (--broker-bin serve, data and broker log under --dir), measures it
 // through /proc and through the Kafka protocol, restarts it where the run
 // asks for it, and stops it at the end.
 //
-//	gregor scale partitions  --dir DIR --partitions N   topics totalling N partitions
-//	gregor scale connections --dir DIR --conns C        C idle client connections
-//	gregor scale logsize     --dir DIR --sizes 5,10     one partition grown to each size (GiB)
-//	gregor scale report      --result FILE              the tables of a result file
+//	gregor-bench scale partitions  --dir DIR --partitions N   topics totalling N partitions
+//	gregor-bench scale connections --dir DIR --conns C        C idle client connections
+//	gregor-bench scale logsize     --dir DIR --sizes 5,10     one partition grown to each size (GiB)
+//	gregor-bench scale report      --result FILE              the tables of a result file
 //
 // partitions: creates N/--per-topic topics (kadm, 10 topics per request),
 // waits until Metadata shows every partition led and then until the
@@ -42,7 +42,7 @@ package main
 // past the point where the file system would keep less than --min-free.
 //
 // Every run prints what it measured and, with --result FILE, appends one
-// key=value line per measurement to FILE; `gregor scale report` turns
+// key=value line per measurement to FILE; `gregor-bench scale report` turns
 // those lines into the tables of bench/SCALE.md. bench/scale.sh drives
 // the whole series.
 
@@ -74,9 +74,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/wire"
 )
 
-const scaleUsage = `usage: gregor scale partitions|connections|logsize|report [flags]
+const scaleUsage = `usage: gregor-bench scale partitions|connections|logsize|report [flags]
 
   partitions   topics totalling --partitions partitions: create, Metadata, produce and fetch all, restart
   connections  --conns idle client connections: broker memory and threads, Metadata and produce/consume alongside
@@ -84,7 +86,7 @@ const scaleUsage = `usage: gregor scale partitions|connections|logsize|report [f
   report       print the tables of the --result file the runs appended to
 
 Each run starts (and stops) its own broker: --broker-bin serve, data and log under --dir.
-gregor scale WHAT -h lists the flags.`
+gregor-bench scale WHAT -h lists the flags.`
 
 type scaleConfig struct {
 	what      string
@@ -119,8 +121,9 @@ func scale(args []string) error {
 	cfg := scaleConfig{what: args[0]}
 	fs := flag.NewFlagSet("scale "+cfg.what, flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), scaleUsage+"\n\nflags:"); fs.PrintDefaults() }
+	// The broker binary defaults to bin/gregor next to bin/gregor-bench.
 	self, _ := os.Executable()
-	fs.StringVar(&cfg.brokerBin, "broker-bin", self, "gregor binary to run as the broker")
+	fs.StringVar(&cfg.brokerBin, "broker-bin", filepath.Join(filepath.Dir(self), "gregor"), "gregor binary to run as the broker")
 	fs.StringVar(&cfg.dir, "dir", "", "work directory: broker data (DIR/data) and log (DIR/broker.log); must not hold data yet")
 	fs.Var(&cfg.overrides, "override", "key=value passed to the broker (repeatable)")
 	fs.StringVar(&cfg.result, "result", "", "append one key=value line per measurement to this file")
@@ -1308,13 +1311,7 @@ func procLimit(pid int, name string) string {
 
 // ---- a raw Kafka connection ----
 
-type rawConn struct {
-	c       net.Conn
-	f       *kmsg.RequestFormatter
-	corr    int32
-	timeout time.Duration
-	wbuf    []byte
-}
+type rawConn struct{ c *wire.Client }
 
 func dialRaw(ctx context.Context, addr string, timeout time.Duration) (*rawConn, error) {
 	d := net.Dialer{Timeout: timeout}
@@ -1322,7 +1319,13 @@ func dialRaw(ctx context.Context, addr string, timeout time.Duration) (*rawConn,
 	if err != nil {
 		return nil, err
 	}
-	return &rawConn{c: c, f: kmsg.NewRequestFormatter(kmsg.FormatterClientID("gregor-scale")), timeout: timeout}, nil
+	return newRawConn(c, timeout), nil
+}
+
+func newRawConn(c net.Conn, timeout time.Duration) *rawConn {
+	wc := wire.NewClient(c, "gregor-scale")
+	wc.Timeout = timeout
+	return &rawConn{c: wc}
 }
 
 func (rc *rawConn) close() { rc.c.Close() }
@@ -1330,60 +1333,11 @@ func (rc *rawConn) close() { rc.c.Close() }
 // do sends req and reads its response; it returns the response and the
 // response frame's size.
 func (rc *rawConn) do(req kmsg.Request) (kmsg.Response, int, error) {
-	rc.corr++
-	rc.c.SetDeadline(time.Now().Add(rc.timeout))
-	rc.wbuf = rc.f.AppendRequest(rc.wbuf[:0], req, rc.corr)
-	if _, err := rc.c.Write(rc.wbuf); err != nil {
+	resp, err := rc.c.Do(context.Background(), req)
+	if err != nil {
 		return nil, 0, err
 	}
-	var hdr [4]byte
-	if _, err := io.ReadFull(rc.c, hdr[:]); err != nil {
-		return nil, 0, err
-	}
-	n := binary.BigEndian.Uint32(hdr[:])
-	if n < 4 || n > 1<<30 {
-		return nil, 0, fmt.Errorf("response frame of %d bytes", n)
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(rc.c, body); err != nil {
-		return nil, 0, err
-	}
-	if corr := int32(binary.BigEndian.Uint32(body)); corr != rc.corr {
-		return nil, 0, fmt.Errorf("correlation id %d, want %d", corr, rc.corr)
-	}
-	body = body[4:]
-	// Flexible responses carry header tags, except ApiVersions' (always v0).
-	if req.IsFlexible() && req.Key() != int16(kmsg.ApiVersions) {
-		var err error
-		if body, err = skipTags(body); err != nil {
-			return nil, 0, err
-		}
-	}
-	resp := req.ResponseKind()
-	if err := resp.ReadFrom(body); err != nil {
-		return nil, 0, err
-	}
-	return resp, int(n) + 4, nil
-}
-
-func skipTags(b []byte) ([]byte, error) {
-	n, k := binary.Uvarint(b)
-	if k <= 0 {
-		return nil, errors.New("bad response header tags")
-	}
-	b = b[k:]
-	for ; n > 0; n-- {
-		_, k1 := binary.Uvarint(b)
-		if k1 <= 0 {
-			return nil, errors.New("bad response header tag")
-		}
-		size, k2 := binary.Uvarint(b[k1:])
-		if k2 <= 0 || uint64(len(b)) < uint64(k1+k2)+size {
-			return nil, errors.New("bad response header tag")
-		}
-		b = b[uint64(k1+k2)+size:]
-	}
-	return b, nil
+	return resp, rc.c.LastResponseSize(), nil
 }
 
 func apiVersionsRequest() kmsg.Request {

@@ -1,6 +1,6 @@
 package main
 
-// Measurement helpers for `gregor bench`: a lock-free latency histogram, a
+// Measurement helpers for `gregor-bench bench`: a lock-free latency histogram, a
 // throughput counter, and a sampler of another process's CPU time and RSS
 // from /proc.
 

@@ -1,9 +1,9 @@
 package main
 
-// gregor bench: load generator and latency meter for any Kafka broker
+// gregor-bench bench: load generator and latency meter for any Kafka broker
 // (gregor, kfake, Kafka), built on franz-go's kgo.
 //
-//	gregor bench produce|consume|e2e|latency [flags]
+//	gregor-bench bench produce|consume|e2e|latency [flags]
 //
 // Workloads:
 //
@@ -86,7 +86,7 @@ type benchConfig struct {
 	quiet       bool
 }
 
-const benchUsage = `usage: gregor bench produce|consume|e2e|latency [flags]
+const benchUsage = `usage: gregor-bench bench produce|consume|e2e|latency [flags]
 
   produce   write as fast as possible (or --rate) for --duration or --records
   consume   fill a fresh topic with --records records, then read it from offset 0, over and over, for --duration
@@ -94,7 +94,7 @@ const benchUsage = `usage: gregor bench produce|consume|e2e|latency [flags]
   latency   e2e at a low fixed rate (1,000/s) with linger 0
   rtt       Produce round trips at 1,000/s over one raw connection (no client library): the broker's latency
 
-gregor bench WORKLOAD -h lists the flags.`
+gregor-bench bench WORKLOAD -h lists the flags.`
 
 func bench(args []string) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
@@ -706,7 +706,7 @@ func (r *benchRun) results() []seriesResult {
 
 func (r *benchRun) report(w io.Writer) error {
 	cfg := r.cfg
-	fmt.Fprintf(w, "\ngregor bench %s: brokers=%s topic=%s partitions=%d record=%dB acks=%s compression=%s linger=%s producers=%d consumers=%d",
+	fmt.Fprintf(w, "\ngregor-bench bench %s: brokers=%s topic=%s partitions=%d record=%dB acks=%s compression=%s linger=%s producers=%d consumers=%d",
 		cfg.workload, strings.Join(cfg.brokers, ","), cfg.topic, cfg.partitions, cfg.recordSize, cfg.acks, cfg.compression, cfg.linger, cfg.producers, cfg.consumers)
 	if cfg.rate > 0 {
 		fmt.Fprintf(w, " rate=%.0f/s", cfg.rate)

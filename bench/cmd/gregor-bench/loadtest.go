@@ -1,6 +1,6 @@
 package main
 
-// gregor loadtest: a hostile crowd against a running broker. Many
+// gregor-bench loadtest: a hostile crowd against a running broker. Many
 // connections (a share of them sending garbage, oversized or never-finished
 // frames, or nothing at all; the rest polite Metadata requests) while a
 // franz-go producer and consumer move records through one topic. It checks
@@ -13,9 +13,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"math/rand"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -26,7 +23,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/gregortest/crowd"
 )
 
 type loadtestConfig struct {
@@ -105,10 +103,6 @@ func procKB(pid int, field string) int64 {
 	return -1
 }
 
-type crowdStats struct {
-	opened, closedByBroker, answered, politeFailed atomic.Int64
-}
-
 func runLoadtest(ctx context.Context, cfg loadtestConfig) error {
 	seeds := strings.Split(cfg.brokers, ",")
 	topic := fmt.Sprintf("gregor-loadtest-%d", time.Now().UnixNano())
@@ -123,22 +117,9 @@ func runLoadtest(ctx context.Context, cfg loadtestConfig) error {
 	fmt.Printf("topic %s, %d connections (%.0f%% hostile), %d records\n", topic, cfg.conns, cfg.hostile*100, cfg.records)
 
 	crowdCtx, stopCrowd := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	var st crowdStats
-	nHostile := int(float64(cfg.conns) * cfg.hostile)
-	for i := 0; i < cfg.conns; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			r := rand.New(rand.NewSource(int64(i)))
-			addr := seeds[i%len(seeds)]
-			if i < nHostile {
-				hostileClient(crowdCtx, addr, i%3, cfg.frameMax, r, &st)
-			} else {
-				politeClient(crowdCtx, addr, topic, r, &st)
-			}
-		}(i)
-	}
+	cr := crowd.Start(crowdCtx, crowd.Config{
+		Addrs: seeds, Conns: cfg.conns, Hostile: cfg.hostile, FrameMax: cfg.frameMax, Topic: topic,
+	})
 	var peakRSS, peakHWM int64
 	sampleDone := make(chan struct{})
 	if cfg.pid > 0 {
@@ -159,10 +140,10 @@ func runLoadtest(ctx context.Context, cfg loadtestConfig) error {
 
 	// The records flow once the crowd is in place.
 	crowdStart := time.Now()
-	for st.opened.Load() < int64(cfg.conns) && time.Since(crowdStart) < 30*time.Second && ctx.Err() == nil {
+	for cr.Opened() < int64(cfg.conns) && time.Since(crowdStart) < 30*time.Second && ctx.Err() == nil {
 		time.Sleep(50 * time.Millisecond)
 	}
-	fmt.Printf("crowd of %d connected in %v\n", st.opened.Load(), time.Since(crowdStart).Round(time.Millisecond))
+	fmt.Printf("crowd of %d connected in %v\n", cr.Opened(), time.Since(crowdStart).Round(time.Millisecond))
 	start := time.Now()
 	err = produceConsume(ctx, cfg, seeds, topic)
 	took := time.Since(start)
@@ -173,13 +154,13 @@ func runLoadtest(ctx context.Context, cfg loadtestConfig) error {
 		}
 	}
 	stopCrowd()
-	wg.Wait()
+	res := cr.Stop()
 	<-sampleDone
 	if cfg.pid > 0 {
 		peakHWM = procKB(cfg.pid, "VmHWM")
 	}
 	fmt.Printf("crowd: %d connections opened, %d closed by the broker, %d polite answers, %d polite failures\n",
-		st.opened.Load(), st.closedByBroker.Load(), st.answered.Load(), st.politeFailed.Load())
+		res.Opened, res.ClosedByBroker, res.Answered, res.PoliteFailed)
 	if err != nil {
 		return err
 	}
@@ -194,8 +175,8 @@ func runLoadtest(ctx context.Context, cfg loadtestConfig) error {
 		return fmt.Errorf("loadtest: broker unhealthy afterwards: %w", err)
 	}
 	kadm.NewClient(adm).DeleteTopics(hctx, topic)
-	if n := st.politeFailed.Load(); n > 0 {
-		return fmt.Errorf("loadtest: %d polite connections failed", n)
+	if res.PoliteFailed > 0 {
+		return fmt.Errorf("loadtest: %d polite connections failed, the first: %w", res.PoliteFailed, res.PoliteErr)
 	}
 	fmt.Println("ok: broker healthy afterwards")
 	return nil
@@ -274,101 +255,4 @@ func produceConsume(ctx context.Context, cfg loadtestConfig, seeds []string, top
 		return fmt.Errorf("loadtest: produce: %w", err)
 	}
 	return nil
-}
-
-func pause(ctx context.Context, r *rand.Rand) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-time.After(time.Duration(50+r.Intn(150)) * time.Millisecond):
-		return true
-	}
-}
-
-// hostileClient misbehaves until ctx ends: kind 0 holds an idle
-// connection, 1 sends random garbage, 2 sends frames over frameMax or a
-// large frame it never finishes. Each reconnects after the broker hangs up.
-func hostileClient(ctx context.Context, addr string, kind, frameMax int, r *rand.Rand, st *crowdStats) {
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			if !pause(ctx, r) {
-				return
-			}
-			continue
-		}
-		st.opened.Add(1)
-		switch kind {
-		case 0:
-			<-ctx.Done()
-			c.Close()
-			return
-		case 1:
-			junk := make([]byte, 64+r.Intn(4096))
-			r.Read(junk)
-			c.Write(junk)
-		default:
-			if r.Intn(2) == 0 || frameMax >= 1<<30 {
-				c.Write(binary.BigEndian.AppendUint32(nil, uint32(min(int64(frameMax)+1+int64(r.Intn(1<<20)), 1<<31-1))))
-			} else {
-				c.Write(binary.BigEndian.AppendUint32(nil, uint32(frameMax)))
-				c.Write(make([]byte, 100<<10))
-			}
-		}
-		// Wait for the broker to hang up.
-		buf := make([]byte, 512)
-		for ctx.Err() == nil {
-			c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-			if _, err := c.Read(buf); err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					continue
-				}
-				st.closedByBroker.Add(1)
-				break
-			}
-		}
-		c.Close()
-		if !pause(ctx, r) {
-			return
-		}
-	}
-}
-
-// politeClient sends Metadata requests on one connection until ctx ends.
-func politeClient(ctx context.Context, addr, topic string, r *rand.Rand, st *crowdStats) {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		st.politeFailed.Add(1)
-		return
-	}
-	defer c.Close()
-	st.opened.Add(1)
-	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID("gregor-loadtest"))
-	var corr int32
-	hdr := make([]byte, 4)
-	for pause(ctx, r) {
-		corr++
-		req := &kmsg.MetadataRequest{Version: 1, Topics: []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr(topic)}}}
-		c.SetDeadline(time.Now().Add(30 * time.Second))
-		if _, err := c.Write(f.AppendRequest(nil, req, corr)); err != nil {
-			st.politeFailed.Add(1)
-			return
-		}
-		if _, err := io.ReadFull(c, hdr); err != nil {
-			st.politeFailed.Add(1)
-			return
-		}
-		body := make([]byte, binary.BigEndian.Uint32(hdr))
-		if _, err := io.ReadFull(c, body); err != nil || len(body) < 4 || int32(binary.BigEndian.Uint32(body)) != corr {
-			st.politeFailed.Add(1)
-			return
-		}
-		resp := req.ResponseKind()
-		if err := resp.ReadFrom(body[4:]); err != nil {
-			st.politeFailed.Add(1)
-			return
-		}
-		st.answered.Add(1)
-	}
 }

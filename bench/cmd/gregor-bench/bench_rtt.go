@@ -9,9 +9,7 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"net"
 	"strconv"
 	"time"
@@ -19,6 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/storage"
 )
 
 // rttProduceVersion is the Produce version rtt sends: flexible, by topic
@@ -114,22 +114,14 @@ func rttProduceRequest(acks int16, topic string, value []byte) *kmsg.ProduceRequ
 	return req
 }
 
-var rttCRC = crc32.MakeTable(crc32.Castagnoli)
-
 // rttBatch is a magic-2 batch of one record (no producer id), length and
 // CRC filled in.
 func rttBatch(value []byte) []byte {
-	rec := kmsg.Record{Value: value}
-	rec.Length = int32(len(rec.AppendTo(nil)) - 1) // the body after a 1-byte length (0)
 	now := time.Now().UnixMilli()
-	batch := kmsg.RecordBatch{
-		PartitionLeaderEpoch: -1, Magic: 2, FirstTimestamp: now, MaxTimestamp: now,
-		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: 1, Records: rec.AppendTo(nil),
-	}
-	raw := batch.AppendTo(nil)
-	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
-	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], rttCRC))
-	return raw
+	return storage.BuildBatch(storage.BatchHeader{
+		PartitionLeaderEpoch: -1, BaseTimestamp: now, MaxTimestamp: now,
+		ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1,
+	}, []storage.Record{{Value: value}})
 }
 
 // produceErr returns the first partition error of resp.
