@@ -79,9 +79,10 @@ type partitions struct {
 
 	mu sync.RWMutex
 	m  map[tp]*partition
-	// opening has a channel per log being opened, closed when it is done:
-	// logs open outside mu (an open fsyncs; under mu they queued behind
-	// each other and stalled every lookup) and at most once at a time.
+	// opening has a channel per partition whose log is being opened or
+	// retired, closed when that is done: logs open and close outside mu
+	// (both fsync, and would stall every lookup under it), one at a time
+	// per partition.
 	opening map[tp]chan struct{}
 	closed  bool // closeAll ran: opens that finish later close their log
 	// fileBudget is how many descriptors logs may hold (one per segment):
@@ -246,9 +247,10 @@ func (ps *partitions) getOpen(topic string, index int32, reconcile bool) (*parti
 				ps.mu.Unlock()
 				return p, nil
 			}
-			ps.removeLocked(p) // an older incarnation of the topic
+			done := ps.takeLocked(p) // an older incarnation of the topic
 			ps.mu.Unlock()
 			ps.retire(p)
+			done()
 			continue
 		}
 		if ps.closed {
@@ -267,7 +269,6 @@ func (ps *partitions) getOpen(topic string, index int32, reconcile bool) (*parti
 		p, err := ps.open(t, index)
 
 		ps.mu.Lock()
-		delete(ps.opening, k)
 		var stale *partition // opened for a topic incarnation that is gone
 		if err == nil {
 			// The topic may have been deleted (or deleted and created
@@ -286,16 +287,24 @@ func (ps *partitions) getOpen(topic string, index int32, reconcile bool) (*parti
 				}
 			}
 		}
-		close(w)
+		if stale == nil {
+			delete(ps.opening, k)
+			close(w)
+		}
 		closed := ps.closed
 		ps.mu.Unlock()
 		if stale != nil {
-			// Closing fsyncs: outside mu. Nobody else has the log: it
-			// was never in m.
+			// Closing fsyncs: outside mu. opening[k] stays until the
+			// directory has moved aside, so that no new incarnation
+			// opens it meanwhile.
 			stale.log.Close()
 			if !closed {
 				ps.retireDir(stale.log.Dir())
 			}
+			ps.mu.Lock()
+			delete(ps.opening, k)
+			close(w)
+			ps.mu.Unlock()
 		}
 		if err == errUnknownPartition && !closed {
 			continue // look again: a new incarnation may be there
@@ -330,10 +339,21 @@ func (ps *partitions) open(t *controller.Topic, index int32) (*partition, error)
 	return &partition{topic: t.Name, index: index, topicID: t.ID, log: l}, nil
 }
 
-// removeLocked takes p out of the map, so that no lookup finds it again;
-// ps.mu must be held. The caller then retires it, with mu released.
-func (ps *partitions) removeLocked(p *partition) {
-	delete(ps.m, tp{p.topic, p.index})
+// takeLocked takes p out of the map, so that no lookup finds it again,
+// and holds its key in opening until done is called, so that no new
+// incarnation opens its directory before it has moved aside. ps.mu must
+// be held; the caller retires p with mu released, then calls done.
+func (ps *partitions) takeLocked(p *partition) (done func()) {
+	k := tp{p.topic, p.index}
+	delete(ps.m, k)
+	w := make(chan struct{})
+	ps.opening[k] = w
+	return func() {
+		ps.mu.Lock()
+		delete(ps.opening, k)
+		ps.mu.Unlock()
+		close(w)
+	}
 }
 
 // retire closes the log of a partition taken out of the map and moves its
@@ -438,15 +458,17 @@ func (ps *partitions) lookup(topic string, index int32) *partition {
 func (ps *partitions) dropTopic(topic string) {
 	ps.mu.Lock()
 	var gone []*partition
+	var dones []func()
 	for k, p := range ps.m {
 		if k.topic == topic {
-			ps.removeLocked(p)
+			dones = append(dones, ps.takeLocked(p))
 			gone = append(gone, p)
 		}
 	}
 	ps.mu.Unlock()
-	for _, p := range gone {
+	for i, p := range gone {
 		ps.retire(p)
+		dones[i]()
 	}
 }
 
