@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"gregor/controller"
+	"gregor/storage/vfs"
 )
 
 // Listener is one entry of listeners / advertised.listeners:
@@ -80,6 +81,7 @@ type LogConfig struct {
 	FlushSchedulerInterval time.Duration // log.flush.scheduler.interval.ms
 	CleanerEnable          bool          // log.cleaner.enable
 	CleanerBackoff         time.Duration // log.cleaner.backoff.ms
+	FS                     vfs.FS        // filesystem the partition logs are opened through (no key; tests inject faults); nil: the operating system's
 }
 
 // TopicsConfig is how topics are created and deleted.

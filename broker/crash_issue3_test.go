@@ -18,6 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/storage/vfs"
 )
 
 // gregorProc is a real gregor process (the binary built by buildGregor).
@@ -197,6 +199,9 @@ func TestCrashKill9DuringProduce(t *testing.T) {
 			defer mu.Unlock()
 			return nAcked > 0
 		})
+		// Named exception to "no sleeping": a random point in full flow of
+		// a separate process has no event to wait for.
+		// TestCrashFaultFSDuringProduce crashes at an observed point.
 		time.Sleep(time.Duration(1000+mrand.IntN(1000)) * time.Millisecond)
 		p.kill()
 		mu.Lock()
@@ -246,7 +251,7 @@ func TestCrashKill9DuringProduce(t *testing.T) {
 // checkAllAcked consumes every partition from the beginning to its end
 // offset: offsets must be consecutive (the topic is not compacted), every
 // batch valid, and every acknowledged record present with its value.
-func checkAllAcked(t *testing.T, p *gregorProc, topic string, parts int32, acked map[int32]map[int64][]byte) {
+func checkAllAcked(t *testing.T, p interface{ client(...kgo.Opt) *kgo.Client }, topic string, parts int32, acked map[int32]map[int64][]byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -308,4 +313,100 @@ func checkAllAcked(t *testing.T, p *gregorProc, topic string, parts int32, acked
 		t.Fatalf("found %d of %d acknowledged records", found, total)
 	}
 	t.Logf("after restart: end offsets %v, all %d acknowledged records read back", want, total)
+}
+
+// TestCrashFaultFSDuringProduce is TestCrashKill9DuringProduce in process:
+// the broker's disk stops taking writes (vfs.FaultFS.CrashAfter, the first
+// refused write torn) while producers with acks=all are in full flow, the
+// broker stops without a controlled shutdown, and a broker started on the
+// same directory with the real filesystem holds every acknowledged record.
+func TestCrashFaultFSDuringProduce(t *testing.T) {
+	t.Parallel()
+	ffs := vfs.NewFaultFS(nil)
+	cfg, err := Load("", nil, []string{"listeners=PLAINTEXT://127.0.0.1:0", "log.dirs=" + t.TempDir(), "log.flush.on.append=true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Log.FS = ffs
+	b := startBrokerConfig(t, cfg)
+	const topic, parts = "crash", 4
+	ctx := context.Background()
+	adm := kadm.NewClient(b.client())
+	if _, err := adm.CreateTopic(ctx, parts, 1, map[string]*string{"segment.bytes": kmsg.StringPtr("1048576")}, topic); err != nil {
+		t.Fatal(err)
+	}
+	cl := b.client(
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(time.Millisecond),
+		kgo.RecordRetries(2),
+		kgo.RecordDeliveryTimeout(5*time.Second),
+	)
+	var (
+		mu     sync.Mutex
+		acked  = map[int32]map[int64][]byte{}
+		nAcked int
+		seq    uint64
+		wg     sync.WaitGroup
+	)
+	pctx, stop := context.WithCancel(ctx)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for pctx.Err() == nil {
+				mu.Lock()
+				seq++
+				n := seq
+				mu.Unlock()
+				v := make([]byte, 256+int(n%512))
+				binary.BigEndian.PutUint64(v, n)
+				rand.Read(v[8:])
+				cl.Produce(pctx, &kgo.Record{Topic: topic, Value: v}, func(r *kgo.Record, err error) {
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil {
+						return
+					}
+					nAcked++
+					if acked[r.Partition] == nil {
+						acked[r.Partition] = map[int64][]byte{}
+					}
+					acked[r.Partition][r.Offset] = r.Value
+				})
+			}
+		}()
+	}
+	waitFor(t, "acknowledgements before the crash", 20*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return nAcked >= 500
+	})
+	ffs.CrashAfter(0, true)
+	b.crashQuiet()
+	stop()
+	wg.Wait()
+	cl.Close()
+
+	cfg = b.cfg
+	cfg.Log.FS = nil
+	cfg.Socket.Listeners = append([]Listener(nil), b.srv.cfg.Socket.Listeners...)
+	cfg.Socket.AdvertisedListeners = append([]Listener(nil), b.srv.cfg.Socket.AdvertisedListeners...)
+	b = startBrokerConfig(t, cfg)
+	mu.Lock()
+	defer mu.Unlock()
+	checkAllAcked(t, b, topic, parts, acked)
+}
+
+// crashQuiet stops the broker without a controlled shutdown and waits for
+// it, ignoring the error its dead disk makes Run return.
+func (b *testBroker) crashQuiet() {
+	b.t.Helper()
+	b.srv.skipControlledShutdown.Store(true)
+	b.cancel()
+	b.cancel = nil
+	select {
+	case <-b.done:
+	case <-time.After(30 * time.Second):
+		b.t.Fatal("broker did not stop within 30s")
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/storage"
+	"gregor/storage/vfs"
 )
 
 // mountTmpfs mounts a tmpfs of the given size at a fresh directory and
@@ -45,6 +46,9 @@ func mountTmpfs(t *testing.T, size string) string {
 // writes resume at the next offset (a kgo producer retrying meanwhile
 // lands its records exactly once); after a restart nothing acknowledged
 // is missing and nothing unacknowledged appeared.
+//
+// This version fills a real filesystem and needs root; TestDiskFullFaultFS
+// runs the same scenario through the filesystem seam without.
 func TestDiskFull(t *testing.T) {
 	t.Parallel()
 	dir := mountTmpfs(t, "8m")
@@ -55,6 +59,44 @@ func TestDiskFull(t *testing.T) {
 	}
 	b := startBroker(t, "log.dirs="+dir)
 	createTopic(t, b, "full", 1)
+	testDiskFull(t, b,
+		// Named exception to "no sleeping": the real disk offers nothing to
+		// observe the producer's failed retries by.
+		func() { time.Sleep(500 * time.Millisecond) },
+		func() {
+			if err := os.Remove(filler); err != nil {
+				t.Fatal(err)
+			}
+		})
+}
+
+// TestDiskFullFaultFS is TestDiskFull on a vfs.FaultFS whose space runs
+// out after 256 KiB of writes once the topic exists.
+func TestDiskFullFaultFS(t *testing.T) {
+	t.Parallel()
+	ffs := vfs.NewFaultFS(nil)
+	cfg, err := Load("", nil, []string{"listeners=PLAINTEXT://127.0.0.1:0", "log.dirs=" + t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Log.FS = ffs
+	b := startBrokerConfig(t, cfg)
+	createTopic(t, b, "full", 1)
+	ffs.SetSpace(256 << 10)
+	testDiskFull(t, b,
+		func() {
+			// The producer's retries reach the disk and fail there.
+			n := ffs.Mutations()
+			waitFor(t, "failed retries", 20*time.Second, func() bool { return ffs.Mutations() >= n+4 })
+		},
+		func() { ffs.SetSpace(-1) })
+}
+
+// testDiskFull fills b's log dir through topic "full" (created, one
+// partition); waitRetries returns once a retrying producer has been
+// refused a few times, free makes space again.
+func testDiskFull(t *testing.T, b *testBroker, waitRetries, free func()) {
+	t.Helper()
 	rc := b.raw(t)
 
 	// Each batch is one record whose value starts with its offset.
@@ -131,7 +173,7 @@ func TestDiskFull(t *testing.T) {
 		}
 		produced <- p.ProduceSync(context.Background(), recs...)
 	}()
-	time.Sleep(500 * time.Millisecond) // let it fail and retry a few times
+	waitRetries()
 	select {
 	case res := <-produced:
 		t.Fatalf("produce on a full disk returned: %v", res.FirstErr())
@@ -139,9 +181,7 @@ func TestDiskFull(t *testing.T) {
 	}
 
 	// Space returns: writes resume at the next offset.
-	if err := os.Remove(filler); err != nil {
-		t.Fatal(err)
-	}
+	free()
 	for i, r := range <-produced {
 		if r.Err != nil || r.Record.Offset != acked+int64(i) {
 			t.Fatalf("retried record %d: %v at offset %d, want %d", i, r.Err, r.Record.Offset, acked+int64(i))
@@ -189,9 +229,62 @@ func fdOf(t *testing.T, path string) int {
 // (every produce, to any partition, is KAFKA_STORAGE_ERROR) while reads of
 // healthy partitions go on, the process keeps serving, and a restart
 // brings the log dir back.
+//
+// This version swaps a real descriptor; TestReadErrorFaultFS injects EIO
+// through the filesystem seam instead.
 func TestReadErrorTakesLogDirOffline(t *testing.T) {
 	t.Parallel()
 	b := startBroker(t)
+	testReadError(t, b, func() func() {
+		seg := filepath.Join(b.cfg.Log.Dir, "sick-0", "00000000000000000000.log")
+		fd := fdOf(t, seg)
+		saved, err := syscall.Dup(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirFd, err := syscall.Open(b.cfg.Log.Dir, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Dup2(dirFd, fd); err != nil {
+			t.Fatal(err)
+		}
+		syscall.Close(dirFd)
+		restored := false
+		restore := func() {
+			if !restored {
+				restored = true
+				syscall.Dup2(saved, fd)
+				syscall.Close(saved)
+			}
+		}
+		t.Cleanup(restore)
+		return restore
+	})
+}
+
+// TestReadErrorFaultFS is TestReadErrorTakesLogDirOffline with EIO on
+// every read of the partition's files from a vfs.FaultFS.
+func TestReadErrorFaultFS(t *testing.T) {
+	t.Parallel()
+	ffs := vfs.NewFaultFS(nil)
+	cfg, err := Load("", nil, []string{"listeners=PLAINTEXT://127.0.0.1:0", "log.dirs=" + t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Log.FS = ffs
+	b := startBrokerConfig(t, cfg)
+	testReadError(t, b, func() func() {
+		ffs.Fail(vfs.Rule{Ops: vfs.OpRead, Path: "sick-0", Err: syscall.EIO})
+		return ffs.Heal
+	})
+}
+
+// testReadError produces to topics "sick" and "well" on b, makes sick's
+// segment unreadable with breakRead (which returns the repair), and checks
+// the log dir goes offline for writes while healthy reads go on.
+func testReadError(t *testing.T, b *testBroker, breakRead func() (restore func())) {
+	t.Helper()
 	createTopic(t, b, "sick", 1)
 	createTopic(t, b, "well", 1)
 	rc := b.raw(t)
@@ -210,29 +303,7 @@ func TestReadErrorTakesLogDirOffline(t *testing.T) {
 		return rc.do(produceReq(topic, 0, 1, batch(-1, -1, -1, 1, []byte("y")))).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
 	}
 
-	seg := filepath.Join(b.cfg.Log.Dir, "sick-0", "00000000000000000000.log")
-	fd := fdOf(t, seg)
-	saved, err := syscall.Dup(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dirFd, err := syscall.Open(b.cfg.Log.Dir, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Dup2(dirFd, fd); err != nil {
-		t.Fatal(err)
-	}
-	syscall.Close(dirFd)
-	restored := false
-	restore := func() {
-		if !restored {
-			restored = true
-			syscall.Dup2(saved, fd)
-			syscall.Close(saved)
-		}
-	}
-	defer restore()
+	restore := breakRead()
 
 	if code := fetch("sick"); code != kerr.KafkaStorageError.Code {
 		t.Fatalf("fetch of the unreadable segment: %v, want KAFKA_STORAGE_ERROR", kerr.ErrorForCode(code))

@@ -74,13 +74,6 @@ func (b *testBroker) stop() {
 	}
 }
 
-// crash stops the broker without a controlled shutdown: the cluster learns
-// of it by its missed heartbeats.
-func (b *testBroker) crash() {
-	b.srv.skipControlledShutdown.Store(true)
-	b.stop()
-}
-
 // restart stops the broker and starts a new one on the same data dir and
 // port.
 func (b *testBroker) restart() *testBroker {

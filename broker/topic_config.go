@@ -43,6 +43,7 @@ const (
 // storageConfig resolves the topic's effective storage configuration.
 func (c *Config) storageConfig(t *controller.Topic) storage.Config {
 	cfg := storage.DefaultConfig()
+	cfg.FS = c.Log.FS
 	get := func(name string) string {
 		def, ok := controller.LookupTopicConfig(name)
 		if !ok {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"gregor/storage/vfs"
 )
 
 // Checkpoint files in the partition directory. Text, Kafka-like: a version
@@ -23,16 +25,16 @@ const (
 
 // writeFileAtomic writes data to path via a temp file, fsync and rename,
 // then fsyncs the directory.
-func writeFileAtomic(path string, data []byte, mode syncMode) error {
+func writeFileAtomic(fsys vfs.FS, path string, data []byte, mode syncMode) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return ioErr(err)
 	}
 	// On failure remove the temp file: a partial one on a full disk holds
 	// space the log needs (Open would remove it, but only at restart).
 	fail := func(err error) error {
-		os.Remove(tmp)
+		fsys.Remove(tmp)
 		return ioErr(err)
 	}
 	if _, err := f.Write(data); err != nil {
@@ -48,13 +50,13 @@ func writeFileAtomic(path string, data []byte, mode syncMode) error {
 	if err := f.Close(); err != nil {
 		return fail(err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := fsys.Rename(tmp, path); err != nil {
 		return fail(err)
 	}
 	if mode == deferred {
 		return nil
 	}
-	return syncDir(filepath.Dir(path))
+	return syncDir(fsys, filepath.Dir(path))
 }
 
 // syncMode says whether a file write is made durable on its own (fsync of
@@ -67,26 +69,21 @@ const (
 	deferred syncMode = false
 )
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return ioErr(err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+func syncDir(fsys vfs.FS, dir string) error {
+	if err := fsys.SyncDir(dir); err != nil {
 		return ioErr(err)
 	}
 	return nil
 }
 
-func writeOffsetCheckpoint(dir, name string, off int64, mode syncMode) error {
-	return writeFileAtomic(filepath.Join(dir, name), fmt.Appendf(nil, "0\n%d\n", off), mode)
+func writeOffsetCheckpoint(fsys vfs.FS, dir, name string, off int64, mode syncMode) error {
+	return writeFileAtomic(fsys, filepath.Join(dir, name), fmt.Appendf(nil, "0\n%d\n", off), mode)
 }
 
 // readOffsetCheckpoint returns the stored offset, or ok=false if the file is
 // missing or malformed.
-func readOffsetCheckpoint(dir, name string) (int64, bool) {
-	b, err := os.ReadFile(filepath.Join(dir, name))
+func readOffsetCheckpoint(fsys vfs.FS, dir, name string) (int64, bool) {
+	b, err := fsys.ReadFile(filepath.Join(dir, name))
 	if err != nil {
 		return 0, false
 	}
@@ -109,17 +106,17 @@ type EpochEntry struct {
 }
 
 // leader-epoch-checkpoint: "0\n<count>\n<epoch> <startOffset>\n..." (Kafka's format).
-func writeEpochCheckpoint(dir string, es []EpochEntry, mode syncMode) error {
+func writeEpochCheckpoint(fsys vfs.FS, dir string, es []EpochEntry, mode syncMode) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "0\n%d\n", len(es))
 	for _, e := range es {
 		fmt.Fprintf(&b, "%d %d\n", e.Epoch, e.StartOffset)
 	}
-	return writeFileAtomic(filepath.Join(dir, leaderEpochFile), b.Bytes(), mode)
+	return writeFileAtomic(fsys, filepath.Join(dir, leaderEpochFile), b.Bytes(), mode)
 }
 
-func readEpochCheckpoint(dir string) []EpochEntry {
-	f, err := os.Open(filepath.Join(dir, leaderEpochFile))
+func readEpochCheckpoint(fsys vfs.FS, dir string) []EpochEntry {
+	f, err := fsys.OpenFile(filepath.Join(dir, leaderEpochFile), os.O_RDONLY, 0)
 	if err != nil {
 		return nil
 	}

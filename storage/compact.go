@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"gregor/storage/vfs"
 )
 
 // Compaction (Kafka: LogCleaner, Cleaner, LogCleanerManager), for logs whose
@@ -133,7 +135,7 @@ func (l *Log) Compact(ctx context.Context, now time.Time) (CompactStats, error) 
 	l.cleanerCheckpoint = max(l.cleanerCheckpoint, p.endDirty)
 	l.deleteHorizon = p.minHorizon
 	st.Duration = time.Since(start)
-	return st, writeOffsetCheckpoint(l.dir, cleanerFile, l.cleanerCheckpoint, durable)
+	return st, writeOffsetCheckpoint(l.fs, l.dir, cleanerFile, l.cleanerCheckpoint, durable)
 }
 
 // abortErr turns an error into ErrCompactionAborted when the log changed
@@ -291,7 +293,7 @@ func groupSegments(p *cleanPlan) []segGroup {
 // (and removes them) when nothing would change.
 func (l *Log) cleanGroup(p *cleanPlan, g segGroup, keys map[string]int64, st *CompactStats) (*segment, bool, error) {
 	base := p.segs[g.from].base
-	ns, err := openSegmentFrom(base, segmentName(l.dir, base, logSuffix+cleanedSuffix),
+	ns, err := openSegmentFrom(l.fs, base, segmentName(l.dir, base, logSuffix+cleanedSuffix),
 		segmentName(l.dir, base, indexSuffix+cleanedSuffix), segmentName(l.dir, base, timeIndexSuffix+cleanedSuffix), os.O_TRUNC)
 	if err != nil {
 		return nil, false, err
@@ -324,16 +326,16 @@ func (l *Log) cleanGroup(p *cleanPlan, g segGroup, keys map[string]int64, st *Co
 	}
 	if err != nil || !changed {
 		ns.closeFiles()
-		removeCleaned(l.dir, base)
+		removeCleaned(l.fs, l.dir, base)
 		return nil, false, err
 	}
 	ns.next = g.end
 	return ns, true, nil
 }
 
-func removeCleaned(dir string, base int64) {
+func removeCleaned(fsys vfs.FS, dir string, base int64) {
 	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-		os.Remove(segmentName(dir, base, suf+cleanedSuffix))
+		fsys.Remove(segmentName(dir, base, suf+cleanedSuffix))
 	}
 }
 
@@ -487,7 +489,7 @@ func (l *Log) swapLocked(p *cleanPlan, olds []*segment, ns *segment, end int64) 
 	base := ns.base
 	abort := func(err error) (bool, error) {
 		ns.closeFiles()
-		removeCleaned(l.dir, base)
+		removeCleaned(l.fs, l.dir, base)
 		return false, err
 	}
 	if l.closed.Load() || l.truncations != p.truncations {
@@ -503,21 +505,21 @@ func (l *Log) swapLocked(p *cleanPlan, olds []*segment, ns *segment, end int64) 
 		return false, errTestCrash
 	}
 	manifest := segmentName(l.dir, base, manifestSuffix)
-	if err := writeFileAtomic(manifest, fmt.Appendf(nil, "0\n%d\n", end), durable); err != nil {
+	if err := writeFileAtomic(l.fs, manifest, fmt.Appendf(nil, "0\n%d\n", end), durable); err != nil {
 		return abort(err)
 	}
 	if hook(2) {
 		return false, errTestCrash
 	}
 	for _, suf := range []string{indexSuffix, timeIndexSuffix, logSuffix} { // .log last: the commit point
-		if err := os.Rename(segmentName(l.dir, base, suf+cleanedSuffix), segmentName(l.dir, base, suf+swapSuffix)); err != nil {
+		if err := l.fs.Rename(segmentName(l.dir, base, suf+cleanedSuffix), segmentName(l.dir, base, suf+swapSuffix)); err != nil {
 			return false, ioErr(err)
 		}
 		if hook(3) {
 			return false, errTestCrash
 		}
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		return false, err
 	}
 	if hook(4) {
@@ -525,24 +527,24 @@ func (l *Log) swapLocked(p *cleanPlan, olds []*segment, ns *segment, end int64) 
 	}
 	for _, s := range olds {
 		for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-			os.Remove(segmentName(l.dir, s.base, suf))
+			l.fs.Remove(segmentName(l.dir, s.base, suf))
 		}
 	}
 	if hook(5) {
 		return false, errTestCrash
 	}
 	for _, suf := range []string{indexSuffix, timeIndexSuffix, logSuffix} {
-		if err := os.Rename(segmentName(l.dir, base, suf+swapSuffix), segmentName(l.dir, base, suf)); err != nil {
+		if err := l.fs.Rename(segmentName(l.dir, base, suf+swapSuffix), segmentName(l.dir, base, suf)); err != nil {
 			return false, ioErr(err)
 		}
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		return false, err
 	}
 	if hook(6) {
 		return false, errTestCrash
 	}
-	os.Remove(manifest)
+	l.fs.Remove(manifest)
 	segs := slices.Concat(cur[:i], []*segment{ns}, cur[i+len(olds):])
 	l.segs.Store(&segs)
 	for _, s := range olds {
@@ -554,8 +556,8 @@ func (l *Log) swapLocked(p *cleanPlan, olds []*segment, ns *segment, end int64) 
 // recoverSwaps finishes or discards compaction swaps interrupted by a
 // crash (see the package comment above). Called by Open before segments
 // are listed.
-func recoverSwaps(dir string) error {
-	ents, err := os.ReadDir(dir)
+func recoverSwaps(fsys vfs.FS, dir string) error {
+	ents, err := fsys.ReadDir(dir)
 	if err != nil {
 		return ioErr(err)
 	}
@@ -563,7 +565,7 @@ func recoverSwaps(dir string) error {
 	for _, e := range ents {
 		name := e.Name()
 		if strings.HasSuffix(name, cleanedSuffix) {
-			os.Remove(filepath.Join(dir, name))
+			fsys.Remove(filepath.Join(dir, name))
 		} else if b, ok := parseSegmentName(strings.TrimSuffix(name, swapSuffix), logSuffix); ok && strings.HasSuffix(name, swapSuffix) {
 			logSwaps[b] = true
 		}
@@ -572,7 +574,7 @@ func recoverSwaps(dir string) error {
 		name := e.Name()
 		for _, suf := range []string{indexSuffix + swapSuffix, timeIndexSuffix + swapSuffix, manifestSuffix} {
 			if b, ok := parseSegmentName(name, suf); ok && !logSwaps[b] {
-				os.Remove(filepath.Join(dir, name))
+				fsys.Remove(filepath.Join(dir, name))
 			}
 		}
 	}
@@ -587,27 +589,27 @@ func recoverSwaps(dir string) error {
 		}
 	}) {
 		manifest := filepath.Base(segmentName(dir, b, manifestSuffix))
-		end, ok := readOffsetCheckpoint(dir, manifest)
+		end, ok := readOffsetCheckpoint(fsys, dir, manifest)
 		if !ok {
 			end = b + 1
 		}
 		for _, e := range ents {
 			for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
 				if o, ok := parseSegmentName(e.Name(), suf); ok && o >= b && o < end {
-					os.Remove(filepath.Join(dir, e.Name()))
+					fsys.Remove(filepath.Join(dir, e.Name()))
 				}
 			}
 		}
 		for _, suf := range []string{indexSuffix, timeIndexSuffix, logSuffix} {
-			err := os.Rename(segmentName(dir, b, suf+swapSuffix), segmentName(dir, b, suf))
+			err := fsys.Rename(segmentName(dir, b, suf+swapSuffix), segmentName(dir, b, suf))
 			if err != nil && !errors.Is(err, os.ErrNotExist) {
 				return ioErr(err)
 			}
 		}
-		if err := syncDir(dir); err != nil {
+		if err := syncDir(fsys, dir); err != nil {
 			return err
 		}
-		os.Remove(filepath.Join(dir, manifest))
+		fsys.Remove(filepath.Join(dir, manifest))
 	}
-	return syncDir(dir)
+	return syncDir(fsys, dir)
 }

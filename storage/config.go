@@ -3,6 +3,8 @@ package storage
 import (
 	"math"
 	"strings"
+
+	"gregor/storage/vfs"
 )
 
 // Config is the per-log (topic-level) configuration. Kafka names in comments.
@@ -30,6 +32,11 @@ type Config struct {
 	DeleteRetentionMs      int64   // delete.retention.ms, default 1 day: tombstones outlive their first cleaning this long
 	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio, default 0.5
 	MinCompactionLagMs     int64   // min.compaction.lag.ms, default 0
+
+	// FS is the filesystem the log reaches its files through, default
+	// vfs.Default (the operating system's). Open reads it; SetConfig does
+	// not move an open log to another.
+	FS vfs.FS
 }
 
 // Deletes reports whether cleanup.policy includes delete (retention.ms and
@@ -65,6 +72,8 @@ func DefaultConfig() Config {
 		DeleteRetentionMs:      24 * 60 * 60 * 1000,
 		MinCleanableDirtyRatio: 0.5,
 		MinCompactionLagMs:     0,
+
+		FS: vfs.Default,
 	}
 }
 
@@ -72,6 +81,9 @@ func DefaultConfig() Config {
 // the on-disk format cannot represent.
 func (c Config) normalized() Config {
 	d := DefaultConfig()
+	if c.FS == nil {
+		c.FS = vfs.Default
+	}
 	if c.SegmentBytes <= 0 {
 		c.SegmentBytes = d.SegmentBytes
 	}

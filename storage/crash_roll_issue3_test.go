@@ -106,7 +106,7 @@ func rollSteps(t *testing.T, l *Log, n int, only string) {
 				break
 			}
 		}
-		if err := syncDir(l.dir); err != nil {
+		if err := syncDir(l.fs, l.dir); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -116,7 +116,7 @@ func rollSteps(t *testing.T, l *Log, n int, only string) {
 		}
 	}
 	if n >= 4 {
-		if err := writeOffsetCheckpoint(l.dir, recoveryPointFile, leo, durable); err != nil {
+		if err := writeOffsetCheckpoint(l.fs, l.dir, recoveryPointFile, leo, durable); err != nil {
 			t.Fatal(err)
 		}
 	}

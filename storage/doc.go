@@ -26,8 +26,19 @@
 //	leader-epoch-checkpoint           "0\n<n>\n<epoch> <startOffset>\n..." (Kafka's format)
 //	.clean-shutdown                   written by Close, removed by Open
 //
-// Index files are not preallocated. Index lookups are binary searches using
-// pread on the index files (page cache), so memory per log is O(segments).
+// Index files are memory-mapped (shared, read-write), as Kafka maps its
+// indexes: an entry is a store into the mapping and a lookup a binary
+// search over it, and a mapped index holds no file descriptor, so a
+// segment costs one descriptor (its .log). While a segment is written its
+// index files grow by fallocate in chunks ahead of the entries (a full disk
+// is an error from fallocate, never a SIGBUS) and may end in zeroed space;
+// they are cut back to their entries when the segment is sealed, closed or
+// truncated, and recovery rebuilds the active segment's indexes.
+//
+// Every file operation goes through Config.FS (package storage/vfs; default
+// the operating system's), so tests can inject ENOSPC, EIO, torn writes and
+// crashes with vfs.FaultFS. Stores into the index mappings and sendfile of
+// a Region's File bypass it.
 //
 // Maintenance: EnforceRetention (retention.ms/bytes, log start offset),
 // DeleteRecords, TruncateTo and EndOffsetForEpoch (replication), Compact

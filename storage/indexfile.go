@@ -6,14 +6,14 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"gregor/storage/vfs"
 )
 
 // indexFile is a .index or .timeindex file mapped into memory, as Kafka
-// maps its indexes. It holds no file descriptor: a partition's active
-// segment then costs one descriptor (its .log) instead of three, which is
-// what lets one broker hold 10,000 partitions under a 20,000 file limit,
-// and appending an index entry is a store into memory instead of a
-// pwrite per batch.
+// maps its indexes. It holds no file descriptor, so a segment costs one
+// descriptor (its .log) instead of three, and appending an index entry is
+// a store into memory instead of a pwrite per batch.
 //
 // The mapping always covers the whole file, so no access can fault past
 // its end. Growing extends the file with fallocate (real blocks, never a
@@ -28,6 +28,7 @@ import (
 // exclusively. Writes come from the log's single writer and touch only
 // bytes past the entries readers may read.
 type indexFile struct {
+	fs   vfs.FS
 	path string
 	mu   sync.RWMutex
 	data []byte
@@ -38,8 +39,8 @@ type indexFile struct {
 
 const minIndexMap = 64 << 10
 
-func openIndexFile(path string, flag int) (*indexFile, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|flag, 0o644)
+func openIndexFile(fsys vfs.FS, path string, flag int) (*indexFile, error) {
+	f, err := fsys.OpenFile(path, os.O_RDWR|os.O_CREATE|flag, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +49,7 @@ func openIndexFile(path string, flag int) (*indexFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	x := &indexFile{path: path}
+	x := &indexFile{fs: fsys, path: path}
 	if fi.Size() > 0 {
 		if x.data, err = unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
 			return nil, err
@@ -115,7 +116,7 @@ func (x *indexFile) Truncate(n int64) error {
 		}
 		x.data = data
 	}
-	return unix.Truncate(x.path, n)
+	return x.fs.Truncate(x.path, n)
 }
 
 // grow extends the file to size with fallocate (blocks allocated, so a
@@ -123,16 +124,12 @@ func (x *indexFile) Truncate(n int64) error {
 func (x *indexFile) grow(size int64) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	f, err := os.OpenFile(x.path, os.O_RDWR, 0)
+	f, err := x.fs.OpenFile(x.path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	err = unix.Fallocate(int(f.Fd()), 0, int64(len(x.data)), size-int64(len(x.data)))
-	if err == unix.EOPNOTSUPP {
-		err = f.Truncate(size)
-	}
-	if err != nil {
+	if err := f.Fallocate(int64(len(x.data)), size-int64(len(x.data))); err != nil {
 		return err
 	}
 	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
@@ -153,12 +150,12 @@ func (x *indexFile) Sync() error {
 	if len(x.data) > 0 {
 		return unix.Msync(x.data, unix.MS_SYNC)
 	}
-	f, err := os.OpenFile(x.path, os.O_RDWR, 0)
+	f, err := x.fs.OpenFile(x.path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return fdatasync(f)
+	return f.Sync()
 }
 
 // Close unmaps the file.

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"gregor/storage/vfs"
 )
 
 // TestIndexFilesMapped: index files are mapped, not held open (an active
@@ -100,7 +102,7 @@ func TestIndexFilesMapped(t *testing.T) {
 // close its logs cleanly.
 func TestIndexTrimNeedsNoDescriptor(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "00000000000000000000.index")
-	x, err := openIndexFile(path, 0)
+	x, err := openIndexFile(vfs.Default, path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +143,7 @@ func TestIndexTrimNeedsNoDescriptor(t *testing.T) {
 func TestIndexTrimKeepsEntries(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "00000000000000000000.timeindex")
-	x, err := openIndexFile(path, 0)
+	x, err := openIndexFile(vfs.Default, path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"gregor/storage/vfs"
 )
 
 // Log is one partition's log: a directory of segments plus checkpoint files.
@@ -23,6 +26,7 @@ import (
 // writer stores in the reverse order after the bytes are written.
 type Log struct {
 	dir string
+	fs  vfs.FS
 	now func() time.Time
 
 	cleanMu sync.Mutex // one Compact at a time; taken before flushMu and mu
@@ -84,6 +88,7 @@ type Region struct {
 	Len  int64
 
 	seg *segment
+	f   vfs.File // File through the log's FS (nil in a Region built outside storage)
 }
 
 // Release drops the region's reference on its segment files. See Region.
@@ -99,7 +104,11 @@ func (r Region) ReadAll() ([]byte, error) {
 		return nil, nil
 	}
 	b := make([]byte, r.Len)
-	if _, err := r.File.ReadAt(b, r.Pos); err != nil {
+	var f io.ReaderAt = r.f
+	if r.f == nil {
+		f = r.File
+	}
+	if _, err := f.ReadAt(b, r.Pos); err != nil {
 		return nil, ioErr(err)
 	}
 	return b, nil
@@ -112,10 +121,11 @@ func Open(dir string, cfg Config, now func() time.Time) (*Log, error) {
 	if now == nil {
 		now = time.Now
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	cfg = cfg.normalized()
+	if err := cfg.FS.MkdirAll(dir, 0o755); err != nil {
 		return nil, ioErr(err)
 	}
-	l := &Log{dir: dir, now: now, cfg: cfg.normalized(), autoHW: true}
+	l := &Log{dir: dir, fs: cfg.FS, now: now, cfg: cfg, autoHW: true}
 	l.lastFlushMs = now().UnixMilli()
 	if err := l.load(); err != nil {
 		if p := l.segs.Load(); p != nil {
@@ -366,7 +376,7 @@ func (l *Log) commitLocked(seg *segment, records []byte, refs []batchRef, leo, o
 		// Older segments were synced when they were rolled.
 		l.recoveryPoint = offset
 	case cfg.FsyncOnAppend:
-		if err := fdatasync(seg.log); err != nil {
+		if err := seg.log.Sync(); err != nil {
 			return fail(ioErr(err))
 		}
 	}
@@ -378,7 +388,7 @@ func (l *Log) commitLocked(seg *segment, records []byte, refs []batchRef, leo, o
 		}
 	}
 	if len(l.epochs) != nEpochs {
-		if err := writeEpochCheckpoint(l.dir, l.epochs, durable); err != nil {
+		if err := writeEpochCheckpoint(l.fs, l.dir, l.epochs, durable); err != nil {
 			l.epochs = l.epochs[:nEpochs]
 			return fail(err)
 		}
@@ -431,14 +441,14 @@ func (l *Log) rollLocked(nowMs int64) error {
 	if err := old.sync(); err != nil {
 		return err
 	}
-	seg, err := openSegment(l.dir, leo)
+	seg, err := openSegment(l.fs, l.dir, leo)
 	if err != nil {
 		return err
 	}
 	seg.created = nowMs
 	segs := append(append([]*segment(nil), l.segments()...), seg)
 	l.segs.Store(&segs)
-	if err := syncDir(l.dir); err != nil {
+	if err := syncDir(l.fs, l.dir); err != nil {
 		return err
 	}
 	l.recoveryPoint = leo
@@ -446,18 +456,18 @@ func (l *Log) rollLocked(nowMs int64) error {
 	if err := l.writeSnapshotLocked(leo, durable); err != nil {
 		return err
 	}
-	return writeOffsetCheckpoint(l.dir, recoveryPointFile, leo, durable)
+	return writeOffsetCheckpoint(l.fs, l.dir, recoveryPointFile, leo, durable)
 }
 
 // writeSnapshotLocked writes the producer snapshot at offset and keeps only
 // the two newest. Lock should be held.
 func (l *Log) writeSnapshotLocked(offset int64, mode syncMode) error {
-	if err := writeSnapshot(l.dir, offset, l.ps, mode); err != nil {
+	if err := writeSnapshot(l.fs, l.dir, offset, l.ps, mode); err != nil {
 		return err
 	}
-	offs := snapshotOffsets(l.dir)
+	offs := snapshotOffsets(l.fs, l.dir)
 	for i := 0; i < len(offs)-2; i++ {
-		os.Remove(filepath.Join(l.dir, fmt.Sprintf("%020d%s", offs[i], snapshotSuffix)))
+		l.fs.Remove(filepath.Join(l.dir, fmt.Sprintf("%020d%s", offs[i], snapshotSuffix)))
 	}
 	return nil
 }
@@ -582,7 +592,7 @@ func (s *segment) read(r *hdrReader, offset, maxOffset, maxBytes int64, minOneBa
 	if pos == start && minOneBatch && start+first.Size() <= end {
 		pos = start + first.Size()
 	}
-	return Region{File: s.log, Pos: start, Len: pos - start}, true, nil
+	return Region{File: s.log.OS(), Pos: start, Len: pos - start, f: s.log}, true, nil
 }
 
 // OffsetForTimestamp returns the first record with timestamp >= ts and its
@@ -742,10 +752,10 @@ func (l *Log) Flush() error {
 	rp = l.recoveryPoint
 	l.unflushed, l.lastFlushMs = 0, nowMs
 	l.mu.Unlock()
-	if err := writeOffsetCheckpoint(l.dir, recoveryPointFile, rp, durable); err != nil {
+	if err := writeOffsetCheckpoint(l.fs, l.dir, recoveryPointFile, rp, durable); err != nil {
 		return err
 	}
-	return writeOffsetCheckpoint(l.dir, highWatermarkFile, l.hw.Load(), durable)
+	return writeOffsetCheckpoint(l.fs, l.dir, highWatermarkFile, l.hw.Load(), durable)
 }
 
 // Close flushes, writes the producer-state snapshot, checkpoints and the
@@ -771,7 +781,7 @@ func (l *Log) close(mode syncMode) (ran bool, err error) {
 	segs := l.segments()
 	err = l.closeLocked(segs, mode)
 	if err == nil && mode == durable {
-		err = writeFileAtomic(filepath.Join(l.dir, cleanShutdownMarker), nil, durable)
+		err = writeFileAtomic(l.fs, filepath.Join(l.dir, cleanShutdownMarker), nil, durable)
 	}
 	for _, s := range segs {
 		if cerr := s.close(); err == nil {
@@ -811,13 +821,13 @@ func (l *Log) closeLocked(segs []*segment, mode syncMode) error {
 	if err := l.writeSnapshotLocked(leo, mode); err != nil {
 		return err
 	}
-	if err := writeOffsetCheckpoint(l.dir, recoveryPointFile, leo, mode); err != nil {
+	if err := writeOffsetCheckpoint(l.fs, l.dir, recoveryPointFile, leo, mode); err != nil {
 		return err
 	}
-	if err := writeOffsetCheckpoint(l.dir, highWatermarkFile, l.hw.Load(), mode); err != nil {
+	if err := writeOffsetCheckpoint(l.fs, l.dir, highWatermarkFile, l.hw.Load(), mode); err != nil {
 		return err
 	}
-	return writeEpochCheckpoint(l.dir, l.epochs, mode)
+	return writeEpochCheckpoint(l.fs, l.dir, l.epochs, mode)
 }
 
 // CloseAll closes logs, up to parallel at a time, as Close would one by
@@ -865,7 +875,7 @@ func CloseAll(logs []*Log, parallel int) error {
 		return errors.Join(append(errs, err)...)
 	}
 	marked := each(closed, func(l *Log) (bool, error) {
-		return true, writeFileAtomic(filepath.Join(l.dir, cleanShutdownMarker), nil, deferred)
+		return true, writeFileAtomic(l.fs, filepath.Join(l.dir, cleanShutdownMarker), nil, deferred)
 	})
 	if err := syncFilesystems(marked); err != nil {
 		errs = append(errs, err)
@@ -883,7 +893,7 @@ func syncFilesystems(logs []*Log) error {
 			continue
 		}
 		seen[dir] = true
-		if err := syncfs(dir); err != nil {
+		if err := l.fs.SyncFS(dir); err != nil {
 			return ioErr(fmt.Errorf("syncfs %s: %w", dir, err))
 		}
 	}
@@ -893,7 +903,7 @@ func syncFilesystems(logs []*Log) error {
 // Delete closes the log and removes its directory.
 func (l *Log) Delete() error {
 	l.Close()
-	if err := os.RemoveAll(l.dir); err != nil {
+	if err := l.fs.RemoveAll(l.dir); err != nil {
 		return ioErr(err)
 	}
 	return nil
@@ -903,7 +913,7 @@ func (l *Log) Delete() error {
 const writeChunk = 64 << 10
 
 // writeChunked writes b at off in writes of at most writeChunk bytes.
-func writeChunked(f *os.File, b []byte, off int64) error {
+func writeChunked(f vfs.File, b []byte, off int64) error {
 	for len(b) > 0 {
 		n := min(len(b), writeChunk)
 		if _, err := f.WriteAt(b[:n], off); err != nil {

@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+
+	"gregor/storage/vfs"
 )
 
 // maxProducerBatches is how many recent batches are remembered per producer
@@ -212,8 +213,8 @@ func decodeProducerState(b []byte) (*producerState, bool) {
 }
 
 // snapshotOffsets lists the offsets of snapshot files in dir, ascending.
-func snapshotOffsets(dir string) []int64 {
-	ents, _ := os.ReadDir(dir)
+func snapshotOffsets(fsys vfs.FS, dir string) []int64 {
+	ents, _ := fsys.ReadDir(dir)
 	var offs []int64
 	for _, e := range ents {
 		if off, ok := parseSegmentName(e.Name(), snapshotSuffix); ok {
@@ -224,6 +225,6 @@ func snapshotOffsets(dir string) []int64 {
 	return offs
 }
 
-func writeSnapshot(dir string, offset int64, ps *producerState, mode syncMode) error {
-	return writeFileAtomic(filepath.Join(dir, fmt.Sprintf("%020d%s", offset, snapshotSuffix)), ps.encode(), mode)
+func writeSnapshot(fsys vfs.FS, dir string, offset int64, ps *producerState, mode syncMode) error {
+	return writeFileAtomic(fsys, filepath.Join(dir, fmt.Sprintf("%020d%s", offset, snapshotSuffix)), ps.encode(), mode)
 }

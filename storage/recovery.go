@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"gregor/storage/vfs"
 )
 
 // load opens the segments and restores all state. Without the clean-shutdown
@@ -19,10 +21,10 @@ import (
 // (checking each batch there, CRC included). Any
 // segment whose index files are missing or fail a sanity check is rebuilt.
 func (l *Log) load() error {
-	if err := recoverSwaps(l.dir); err != nil {
+	if err := recoverSwaps(l.fs, l.dir); err != nil {
 		return err
 	}
-	ents, err := os.ReadDir(l.dir)
+	ents, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return ioErr(err)
 	}
@@ -37,18 +39,18 @@ func (l *Log) load() error {
 	for _, e := range ents {
 		name := e.Name()
 		if strings.HasSuffix(name, ".tmp") {
-			os.Remove(filepath.Join(l.dir, name))
+			l.fs.Remove(filepath.Join(l.dir, name))
 			continue
 		}
 		for _, suf := range []string{indexSuffix, timeIndexSuffix} {
 			if b, ok := parseSegmentName(name, suf); ok && !haveLog[b] {
-				os.Remove(filepath.Join(l.dir, name))
+				l.fs.Remove(filepath.Join(l.dir, name))
 			}
 		}
 	}
 	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
 	markerPath := filepath.Join(l.dir, cleanShutdownMarker)
-	_, statErr := os.Stat(markerPath)
+	_, statErr := l.fs.Stat(markerPath)
 	clean := statErr == nil
 	nowMs := l.now().UnixMilli()
 
@@ -57,11 +59,11 @@ func (l *Log) load() error {
 	missingIdx := map[int64]bool{}
 	for _, b := range bases {
 		for _, suf := range []string{indexSuffix, timeIndexSuffix} {
-			if _, err := os.Stat(segmentName(l.dir, b, suf)); err != nil {
+			if _, err := l.fs.Stat(segmentName(l.dir, b, suf)); err != nil {
 				missingIdx[b] = true
 			}
 		}
-		s, err := openSegment(l.dir, b)
+		s, err := openSegment(l.fs, l.dir, b)
 		if err != nil {
 			publishSegs()
 			return err
@@ -69,7 +71,7 @@ func (l *Log) load() error {
 		segs = append(segs, s)
 	}
 	if len(segs) == 0 {
-		s, err := openSegment(l.dir, 0)
+		s, err := openSegment(l.fs, l.dir, 0)
 		if err != nil {
 			return err
 		}
@@ -77,10 +79,10 @@ func (l *Log) load() error {
 	}
 	publishSegs()
 
-	l.epochs = readEpochCheckpoint(l.dir)
+	l.epochs = readEpochCheckpoint(l.fs, l.dir)
 	firstRecover := len(segs)
 	if !clean {
-		rp, _ := readOffsetCheckpoint(l.dir, recoveryPointFile)
+		rp, _ := readOffsetCheckpoint(l.fs, l.dir, recoveryPointFile)
 		firstRecover = findSegment(segs, rp)
 	}
 	for i := 0; i < len(segs); i++ {
@@ -128,7 +130,7 @@ func (l *Log) load() error {
 	l.recoveryPoint = leo
 	l.truncateEpochsLocked(leo)
 	start := segs[0].base
-	if cp, ok := readOffsetCheckpoint(l.dir, logStartFile); ok && cp > start {
+	if cp, ok := readOffsetCheckpoint(l.fs, l.dir, logStartFile); ok && cp > start {
 		start = min(cp, leo)
 	}
 	l.logStart.Store(segs[0].base)
@@ -136,7 +138,7 @@ func (l *Log) load() error {
 		return err
 	}
 	l.cleanerCheckpoint = l.logStart.Load()
-	if cp, ok := readOffsetCheckpoint(l.dir, cleanerFile); ok {
+	if cp, ok := readOffsetCheckpoint(l.fs, l.dir, cleanerFile); ok {
 		l.cleanerCheckpoint = min(max(cp, l.cleanerCheckpoint), leo)
 	}
 
@@ -144,17 +146,17 @@ func (l *Log) load() error {
 		return err
 	}
 	if !clean {
-		if err := writeEpochCheckpoint(l.dir, l.epochs, durable); err != nil {
+		if err := writeEpochCheckpoint(l.fs, l.dir, l.epochs, durable); err != nil {
 			return err
 		}
-		if err := writeOffsetCheckpoint(l.dir, recoveryPointFile, leo, durable); err != nil {
+		if err := writeOffsetCheckpoint(l.fs, l.dir, recoveryPointFile, leo, durable); err != nil {
 			return err
 		}
 	}
-	if err := os.Remove(markerPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := l.fs.Remove(markerPath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return ioErr(err)
 	}
-	return syncDir(l.dir)
+	return syncDir(l.fs, l.dir)
 }
 
 // truncateEpochsLocked drops leader epoch entries starting at or after off.
@@ -242,7 +244,7 @@ func (s *segment) loadIndexes(active bool) (bool, error) {
 // with it, so bytes appended after the last clean close (a torn write by
 // something else, a bad disk) send the segment through recoverSegment
 // instead of being served.
-func crcMatches(f *os.File, pos int64, h BatchHeader) bool {
+func crcMatches(f vfs.File, pos int64, h BatchHeader) bool {
 	var sum crcWriter
 	if _, err := io.Copy(&sum, io.NewSectionReader(f, pos+offAttributes, h.Size()-offAttributes)); err != nil {
 		return false
@@ -349,24 +351,24 @@ func appendU64(b []byte, v uint64) []byte {
 // newer or corrupt ones) and replays batch headers from there to leo.
 func (l *Log) loadProducerState(leo int64) error {
 	from := l.logStart.Load()
-	offs := snapshotOffsets(l.dir)
+	offs := snapshotOffsets(l.fs, l.dir)
 	for i := len(offs) - 1; i >= 0; i-- {
 		path := filepath.Join(l.dir, fmt.Sprintf("%020d%s", offs[i], snapshotSuffix))
 		if offs[i] > leo || offs[i] < from {
-			os.Remove(path)
+			l.fs.Remove(path)
 			continue
 		}
 		if l.ps != nil {
 			continue
 		}
-		b, err := os.ReadFile(path)
+		b, err := l.fs.ReadFile(path)
 		if err != nil {
 			return ioErr(err)
 		}
 		if ps, ok := decodeProducerState(b); ok {
 			l.ps, from = ps, offs[i]
 		} else {
-			os.Remove(path)
+			l.fs.Remove(path)
 		}
 	}
 	if l.ps == nil {

@@ -21,7 +21,7 @@ func evictPageCache(tb testing.TB, dir string) {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		fdatasync(f)
+		f.Sync()
 		const fadvDontNeed = 4
 		if _, _, errno := syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, 0, fadvDontNeed, 0, 0); errno != 0 {
 			tb.Fatalf("fadvise %s: %v", e.Name(), errno)

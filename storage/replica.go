@@ -100,7 +100,7 @@ func (l *Log) ResetTo(offset int64) error {
 // replica; a replicated partition calls this once after Open so that a
 // restarted replica does not expose records its ISR may never have had.
 func (l *Log) RestoreHighWatermark() {
-	ckpt, ok := readOffsetCheckpoint(l.dir, highWatermarkFile)
+	ckpt, ok := readOffsetCheckpoint(l.fs, l.dir, highWatermarkFile)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.autoHW = false

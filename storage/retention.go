@@ -138,11 +138,11 @@ func (l *Log) DeleteRecords(offset int64) (int64, error) {
 // first n segments. Lock should be held.
 func (l *Log) deletePrefixLocked(n int, start int64) error {
 	if start > l.logStart.Load() {
-		if err := writeOffsetCheckpoint(l.dir, logStartFile, start, durable); err != nil {
+		if err := writeOffsetCheckpoint(l.fs, l.dir, logStartFile, start, durable); err != nil {
 			return err
 		}
 		if l.truncateEpochsFromStartLocked(start) {
-			if err := writeEpochCheckpoint(l.dir, l.epochs, durable); err != nil {
+			if err := writeEpochCheckpoint(l.fs, l.dir, l.epochs, durable); err != nil {
 				return err
 			}
 		}
@@ -164,7 +164,7 @@ func (l *Log) deletePrefixLocked(n int, start int64) error {
 		s.remove(l.dir, &l.retained)
 	}
 	l.cleanerCheckpoint = max(l.cleanerCheckpoint, segs[0].base)
-	return syncDir(l.dir)
+	return syncDir(l.fs, l.dir)
 }
 
 // truncateEpochsFromStartLocked drops leader epoch entries wholly below off

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"gregor/storage/vfs"
 )
 
 const (
@@ -35,7 +37,8 @@ const (
 // it is released.
 type segment struct {
 	base int64
-	log  *os.File
+	fs   vfs.FS
+	log  vfs.File
 	idx  *indexFile
 	tidx *indexFile
 	refs atomic.Int64
@@ -89,8 +92,8 @@ func parseSegmentName(name, suffix string) (int64, bool) {
 	return v, true
 }
 
-func openSegment(dir string, base int64) (*segment, error) {
-	return openSegmentFrom(base, segmentName(dir, base, logSuffix), segmentName(dir, base, indexSuffix), segmentName(dir, base, timeIndexSuffix), 0)
+func openSegment(fsys vfs.FS, dir string, base int64) (*segment, error) {
+	return openSegmentFrom(fsys, base, segmentName(dir, base, logSuffix), segmentName(dir, base, indexSuffix), segmentName(dir, base, timeIndexSuffix), 0)
 }
 
 // openSegmentFiles counts the segment files (.log descriptors) open in
@@ -103,19 +106,19 @@ func OpenSegmentFiles() int64 { return openSegmentFiles.Load() }
 
 // openSegmentFrom opens (creating) a segment from explicit paths; flag is
 // added to the open flags (os.O_TRUNC for the cleaner's new files).
-func openSegmentFrom(base int64, logPath, idxPath, tidxPath string, flag int) (*segment, error) {
-	s := &segment{base: base, next: base, lastTidxTs: -1, maxTs: -1, maxTsOff: -1}
+func openSegmentFrom(fsys vfs.FS, base int64, logPath, idxPath, tidxPath string, flag int) (*segment, error) {
+	s := &segment{base: base, fs: fsys, next: base, lastTidxTs: -1, maxTs: -1, maxTsOff: -1}
 	s.refs.Store(1)
 	var err error
-	if s.log, err = os.OpenFile(logPath, os.O_RDWR|os.O_CREATE|flag, 0o644); err != nil {
+	if s.log, err = fsys.OpenFile(logPath, os.O_RDWR|os.O_CREATE|flag, 0o644); err != nil {
 		return nil, ioErr(err)
 	}
 	openSegmentFiles.Add(1)
-	if s.idx, err = openIndexFile(idxPath, flag); err != nil {
+	if s.idx, err = openIndexFile(fsys, idxPath, flag); err != nil {
 		s.closeFiles()
 		return nil, ioErr(err)
 	}
-	if s.tidx, err = openIndexFile(tidxPath, flag); err != nil {
+	if s.tidx, err = openIndexFile(fsys, tidxPath, flag); err != nil {
 		s.closeFiles()
 		return nil, ioErr(err)
 	}
@@ -174,7 +177,7 @@ func (s *segment) closeFiles() error {
 // still held keep reading the unlinked files until released.
 func (s *segment) remove(dir string, retained *atomic.Int64) {
 	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-		os.Remove(segmentName(dir, s.base, suf))
+		s.fs.Remove(segmentName(dir, s.base, suf))
 	}
 	s.retire(retained)
 }
@@ -189,7 +192,7 @@ func (s *segment) retire(retained *atomic.Int64) {
 
 // sync fdatasyncs the log and both indexes.
 func (s *segment) sync() error {
-	if err := fdatasync(s.log); err != nil {
+	if err := s.log.Sync(); err != nil {
 		return ioErr(err)
 	}
 	for _, x := range []*indexFile{s.idx, s.tidx} {
@@ -340,7 +343,7 @@ func (s *segment) lookupTime(ts, n int64) (int64, error) {
 // hdrReader reads batch headers through a small buffer so that hopping over
 // consecutive small batches costs few syscalls.
 type hdrReader struct {
-	f      *os.File
+	f      vfs.File
 	buf    []byte
 	bufPos int64
 	bufLen int
@@ -349,7 +352,7 @@ type hdrReader struct {
 var hdrReaderPool = sync.Pool{New: func() any { return &hdrReader{buf: make([]byte, 8192)} }}
 
 // newHdrReader returns a pooled reader; release it with put.
-func newHdrReader(f *os.File) *hdrReader {
+func newHdrReader(f vfs.File) *hdrReader {
 	r := hdrReaderPool.Get().(*hdrReader)
 	r.f, r.bufPos, r.bufLen = f, 0, 0
 	return r

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 )
 
@@ -58,7 +57,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	l.hw.Store(min(l.hw.Load(), leo))
 	if l.logStart.Load() > leo {
 		l.logStart.Store(leo)
-		if err := writeOffsetCheckpoint(l.dir, logStartFile, leo, durable); err != nil {
+		if err := writeOffsetCheckpoint(l.fs, l.dir, logStartFile, leo, durable); err != nil {
 			return err
 		}
 	}
@@ -147,7 +146,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	for _, s := range old {
 		s.remove(l.dir, &l.retained)
 	}
-	seg, err := openSegment(l.dir, offset)
+	seg, err := openSegment(l.fs, l.dir, offset)
 	if err != nil {
 		empty := []*segment{}
 		l.segs.Store(&empty)
@@ -161,7 +160,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	l.hw.Store(offset)
 	l.logStart.Store(offset)
 	l.epochs = nil
-	if err := writeOffsetCheckpoint(l.dir, logStartFile, offset, durable); err != nil {
+	if err := writeOffsetCheckpoint(l.fs, l.dir, logStartFile, offset, durable); err != nil {
 		return err
 	}
 	return l.afterTruncateLocked(offset)
@@ -174,25 +173,25 @@ func (l *Log) afterTruncateLocked(leo int64) error {
 	l.cleanerCheckpoint = min(l.cleanerCheckpoint, leo)
 	l.unflushed = 0
 	l.truncateEpochsLocked(leo)
-	for _, off := range snapshotOffsets(l.dir) {
+	for _, off := range snapshotOffsets(l.fs, l.dir) {
 		if off > leo {
-			os.Remove(filepath.Join(l.dir, fmt.Sprintf("%020d%s", off, snapshotSuffix)))
+			l.fs.Remove(filepath.Join(l.dir, fmt.Sprintf("%020d%s", off, snapshotSuffix)))
 		}
 	}
 	l.ps = nil
 	if err := l.loadProducerState(leo); err != nil {
 		return err
 	}
-	if err := writeEpochCheckpoint(l.dir, l.epochs, durable); err != nil {
+	if err := writeEpochCheckpoint(l.fs, l.dir, l.epochs, durable); err != nil {
 		return err
 	}
-	if err := writeOffsetCheckpoint(l.dir, recoveryPointFile, l.recoveryPoint, durable); err != nil {
+	if err := writeOffsetCheckpoint(l.fs, l.dir, recoveryPointFile, l.recoveryPoint, durable); err != nil {
 		return err
 	}
-	if err := writeOffsetCheckpoint(l.dir, cleanerFile, l.cleanerCheckpoint, durable); err != nil {
+	if err := writeOffsetCheckpoint(l.fs, l.dir, cleanerFile, l.cleanerCheckpoint, durable); err != nil {
 		return err
 	}
-	return writeOffsetCheckpoint(l.dir, highWatermarkFile, l.hw.Load(), durable)
+	return writeOffsetCheckpoint(l.fs, l.dir, highWatermarkFile, l.hw.Load(), durable)
 }
 
 // EndOffsetForEpoch answers OffsetForLeaderEpoch from the leader epoch

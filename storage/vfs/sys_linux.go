@@ -1,19 +1,26 @@
-package storage
+package vfs
 
 import (
 	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
 func fdatasync(f *os.File) error {
 	for {
-		err := syscall.Fdatasync(int(f.Fd()))
-		if err != syscall.EINTR {
+		err := unix.Fdatasync(int(f.Fd()))
+		if err != unix.EINTR {
 			return err
 		}
 	}
+}
+
+func fallocate(f *os.File, off, n int64) error {
+	err := unix.Fallocate(int(f.Fd()), 0, off, n)
+	if err == unix.EOPNOTSUPP {
+		return f.Truncate(off + n)
+	}
+	return err
 }
 
 // syncfs makes everything written to the filesystem holding dir durable
