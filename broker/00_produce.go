@@ -17,9 +17,7 @@ package broker
 // a failed append (disk full) is KAFKA_STORAGE_ERROR for that request only.
 
 import (
-	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -29,7 +27,7 @@ import (
 	"gregor/storage"
 )
 
-var produceHandler = advertiseFrom(0, handle(kmsg.Produce, 3, 13, func(s *Server, r *request, req *kmsg.ProduceRequest) (kmsg.Response, error) {
+var produceHandler = advertiseFrom(0, handle(kmsg.Produce, 3, 13, func(s *deps, r *request, req *kmsg.ProduceRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	var failed error
 	code := int16(0)
@@ -80,7 +78,7 @@ var produceHandler = advertiseFrom(0, handle(kmsg.Produce, 3, 13, func(s *Server
 			if err != nil {
 				sp.ErrorCode = errCode(err)
 				if sp.ErrorCode == kerr.UnknownServerError.Code || sp.ErrorCode == kerr.KafkaStorageError.Code {
-					logFailure(s, err).Str("topic", t.Name).Int32("partition", rp.Partition).Msg("produce failed")
+					s.disk.failureEvent(err).Str("topic", t.Name).Int32("partition", rp.Partition).Msg("produce failed")
 				}
 				if req.Version >= 8 {
 					sp.ErrorMessage = errMessage(err)
@@ -105,11 +103,11 @@ var produceHandler = advertiseFrom(0, handle(kmsg.Produce, 3, 13, func(s *Server
 		// goes on reading and appending its next requests.
 		timeout := time.Duration(max(req.TimeoutMillis, 0)) * time.Millisecond
 		r.await = func() {
-			ctx, cancel := context.WithTimeout(s.ctx, timeout)
+			ctx, cancel := withTimeout(s.ctx, s.clock, timeout)
 			defer cancel()
 			for _, w := range waits {
 				sp := &resp.Topics[w.topic].Partitions[w.part]
-				if sp.ErrorCode = s.waitHW(ctx, w.p, w.offset, w.epoch); sp.ErrorCode == 0 {
+				if sp.ErrorCode = w.p.waitHW(ctx, w.offset, w.epoch); sp.ErrorCode == 0 {
 					if isr, _ := w.p.leaderISR(s.cfg.NodeID); len(isr) < w.minISR {
 						sp.ErrorCode = kerr.NotEnoughReplicasAfterAppend.Code
 					}
@@ -139,19 +137,8 @@ type hwWait struct {
 	minISR      int
 }
 
-// minInsyncReplicas returns the topic's effective min.insync.replicas.
-func (s *Server) minInsyncReplicas(t *controller.Topic) int {
-	def, _ := controller.LookupTopicConfig("min.insync.replicas")
-	v, _ := s.topicConfig(t, def)
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return 1
-	}
-	return n
-}
-
 // produce appends one partition's records and fills its response.
-func (s *Server) produce(req *kmsg.ProduceRequest, t *controller.Topic, leaderEpoch int32, records []byte, sp *kmsg.ProduceResponseTopicPartition) (*hwWait, error) {
+func (s *deps) produce(req *kmsg.ProduceRequest, t *controller.Topic, leaderEpoch int32, records []byte, sp *kmsg.ProduceResponseTopicPartition) (*hwWait, error) {
 	for b := records; len(b) >= storage.BatchHeaderSize; {
 		h, err := storage.ParseBatchHeader(b)
 		if err != nil || int(h.Length)+12 > len(b) || h.Length < 0 {
@@ -177,13 +164,13 @@ func (s *Server) produce(req *kmsg.ProduceRequest, t *controller.Topic, leaderEp
 	replicated := len(t.Partitions[sp.Partition].Replicas) > 1
 	minISR := 0
 	if req.Acks == -1 && replicated {
-		minISR = s.minInsyncReplicas(t)
+		minISR = s.cfg.minInsyncReplicas(t)
 		if isr, _ := p.leaderISR(s.cfg.NodeID); len(isr) < minISR {
 			sp.ErrorCode = kerr.NotEnoughReplicas.Code
 			return nil, nil
 		}
 	}
-	if err := s.logDirOffline(); err != nil {
+	if err := s.disk.offline(); err != nil {
 		return nil, err
 	}
 	res, err := p.log.Append(records, leaderEpoch)

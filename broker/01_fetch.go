@@ -26,7 +26,7 @@ import (
 	"gregor/controller"
 )
 
-var fetchHandler = handle(kmsg.Fetch, 4, 18, func(s *Server, r *request, req *kmsg.FetchRequest) (kmsg.Response, error) {
+var fetchHandler = handle(kmsg.Fetch, 4, 18, func(s *deps, r *request, req *kmsg.FetchRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	if req.SessionID != 0 || req.SessionEpoch > 0 {
 		// We never hand out a session, so any session id is unknown.
@@ -37,7 +37,7 @@ var fetchHandler = handle(kmsg.Fetch, 4, 18, func(s *Server, r *request, req *km
 	if maxBytes <= 0 || maxBytes > s.cfg.Limits.FetchMaxBytes {
 		maxBytes = s.cfg.Limits.FetchMaxBytes
 	}
-	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
+	deadline := s.clock.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	var wake chan struct{}
 	for {
 		snap := s.ctrl.Snapshot()
@@ -45,7 +45,7 @@ var fetchHandler = handle(kmsg.Fetch, 4, 18, func(s *Server, r *request, req *km
 		releaseRegions(r.regions) // a previous pass's regions are not sent
 		r.regions = r.regions[:0]
 		total, sawError := s.fetchOnce(snap, r, req, resp, maxBytes)
-		if sawError || total >= int64(req.MinBytes) || req.MinBytes <= 0 || !time.Now().Before(deadline) {
+		if sawError || total >= int64(req.MinBytes) || req.MinBytes <= 0 || !s.clock.Now().Before(deadline) {
 			break
 		}
 		// Not enough yet: wait for an append to one of our partitions.
@@ -67,15 +67,15 @@ var fetchHandler = handle(kmsg.Fetch, 4, 18, func(s *Server, r *request, req *km
 			}
 			continue // re-check: an append may have landed before we registered
 		}
-		timer := time.NewTimer(time.Until(deadline))
+		expired, stop := after(s.clock, deadline.Sub(s.clock.Now()))
 		select {
 		case <-wake:
-		case <-timer.C:
+		case <-expired:
 		case <-s.ctx.Done():
 		}
-		timer.Stop()
+		stop()
 		if s.ctx.Err() != nil {
-			deadline = time.Now()
+			deadline = s.clock.Now()
 		}
 	}
 	return resp, nil
@@ -84,7 +84,7 @@ var fetchHandler = handle(kmsg.Fetch, 4, 18, func(s *Server, r *request, req *km
 // fetchOnce reads every requested partition once, filling resp and
 // r.regions. It returns the bytes found and whether a partition failed
 // (errors are answered at once, without waiting).
-func (s *Server) fetchOnce(snap *controller.Snapshot, r *request, req *kmsg.FetchRequest, resp *kmsg.FetchResponse, maxBytes int32) (total int64, sawError bool) {
+func (s *deps) fetchOnce(snap *controller.Snapshot, r *request, req *kmsg.FetchRequest, resp *kmsg.FetchResponse, maxBytes int32) (total int64, sawError bool) {
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		st := kmsg.NewFetchResponseTopic()
@@ -116,10 +116,10 @@ func (s *Server) fetchOnce(snap *controller.Snapshot, r *request, req *kmsg.Fetc
 					if err != nil {
 						sp.ErrorCode = errCode(err)
 						if sp.ErrorCode == kerr.UnknownServerError.Code || sp.ErrorCode == kerr.KafkaStorageError.Code {
-							logFailure(s, err).Str("topic", t.Name).Int32("partition", rp.Partition).Msg("fetch failed")
+							s.disk.failureEvent(err).Str("topic", t.Name).Int32("partition", rp.Partition).Msg("fetch failed")
 						}
 						if sp.ErrorCode == kerr.KafkaStorageError.Code {
-							s.failLogDir(err)
+							s.disk.fail(err)
 						}
 					}
 					total += n
@@ -150,13 +150,13 @@ func checkLeaderEpoch(self int32, meta *controller.Partition, epoch int32) int16
 	}
 }
 
-func (s *Server) fetchPartition(topic string, rp *kmsg.FetchRequestTopicPartition, limit int32, first bool, r *request, sp *kmsg.FetchResponseTopicPartition) (int64, error) {
+func (s *deps) fetchPartition(topic string, rp *kmsg.FetchRequestTopicPartition, limit int32, first bool, r *request, sp *kmsg.FetchResponseTopicPartition) (int64, error) {
 	p, err := s.parts.get(topic, rp.Partition)
 	if err != nil {
 		return 0, err
 	}
 	maxOffset := p.log.HighWatermark()
-	if id := replicaOf(r); id >= 0 && p.recordFollowerFetch(s, id, rp.FetchOffset) {
+	if id := replicaOf(r); id >= 0 && s.repl.recordFollowerFetch(p, id, rp.FetchOffset) {
 		// A follower: it replicates everything, committed or not, and its
 		// fetch offset is its log end offset.
 		maxOffset = p.log.LogEndOffset()

@@ -15,7 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-var listOffsetsHandler = handle(kmsg.ListOffsets, 0, 11, func(s *Server, r *request, req *kmsg.ListOffsetsRequest) (kmsg.Response, error) {
+var listOffsetsHandler = handle(kmsg.ListOffsets, 0, 11, func(s *deps, r *request, req *kmsg.ListOffsetsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
 	snap := s.ctrl.Snapshot()
 	for i := range req.Topics {

@@ -30,7 +30,7 @@ const (
 	opsNotAsked   = -2147483648
 )
 
-var metadataHandler = handle(kmsg.Metadata, 0, 13, func(s *Server, r *request, req *kmsg.MetadataRequest) (kmsg.Response, error) {
+var metadataHandler = handle(kmsg.Metadata, 0, 13, func(s *deps, r *request, req *kmsg.MetadataRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	snap := s.ctrl.Snapshot()
 	for _, b := range snap.Brokers {
@@ -118,7 +118,7 @@ var metadataHandler = handle(kmsg.Metadata, 0, 13, func(s *Server, r *request, r
 })
 
 // autoCreateTopic creates a topic with the broker's defaults.
-func (s *Server) autoCreateTopic(name string) (*controller.Topic, error) {
+func (s *deps) autoCreateTopic(name string) (*controller.Topic, error) {
 	t, err := s.createTopic(controller.CreateTopic{Name: name, NumPartitions: -1, ReplicationFactor: -1})
 	if err == nil {
 		s.log.Info().Str("topic", name).Int("partitions", len(t.Partitions)).Msg("auto-created topic")
@@ -126,7 +126,7 @@ func (s *Server) autoCreateTopic(name string) (*controller.Topic, error) {
 	return t, err
 }
 
-func (s *Server) metadataTopic(req *kmsg.MetadataRequest, t *controller.Topic, name string, code int16) kmsg.MetadataResponseTopic {
+func (s *deps) metadataTopic(req *kmsg.MetadataRequest, t *controller.Topic, name string, code int16) kmsg.MetadataResponseTopic {
 	snap := s.ctrl.Snapshot()
 	mt := kmsg.NewMetadataResponseTopic()
 	mt.ErrorCode = code

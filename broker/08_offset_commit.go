@@ -13,7 +13,7 @@ package broker
 
 import "github.com/twmb/franz-go/pkg/kmsg"
 
-var offsetCommitHandler = handle(kmsg.OffsetCommit, 0, 10, func(s *Server, r *request, req *kmsg.OffsetCommitRequest) (kmsg.Response, error) {
+var offsetCommitHandler = handle(kmsg.OffsetCommit, 0, 10, func(s *deps, r *request, req *kmsg.OffsetCommitRequest) (kmsg.Response, error) {
 	if req.Version == 0 {
 		req.Generation, req.MemberID = -1, ""
 	}

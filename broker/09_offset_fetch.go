@@ -16,7 +16,7 @@ import (
 	"gregor/coordinator"
 )
 
-var offsetFetchHandler = handle(kmsg.OffsetFetch, 0, 10, func(s *Server, r *request, req *kmsg.OffsetFetchRequest) (kmsg.Response, error) {
+var offsetFetchHandler = handle(kmsg.OffsetFetch, 0, 10, func(s *deps, r *request, req *kmsg.OffsetFetchRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 	if req.Version < 8 {
 		var topics []coordinator.TopicPartitions

@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-var findCoordinatorHandler = handle(kmsg.FindCoordinator, 0, 6, func(s *Server, r *request, req *kmsg.FindCoordinatorRequest) (kmsg.Response, error) {
+var findCoordinatorHandler = handle(kmsg.FindCoordinator, 0, 6, func(s *deps, r *request, req *kmsg.FindCoordinatorRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	find := func(key string) kmsg.FindCoordinatorResponseCoordinator {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()

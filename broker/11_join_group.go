@@ -12,7 +12,7 @@ package broker
 
 import "github.com/twmb/franz-go/pkg/kmsg"
 
-var joinGroupHandler = handle(kmsg.JoinGroup, 0, 9, func(s *Server, r *request, req *kmsg.JoinGroupRequest) (kmsg.Response, error) {
+var joinGroupHandler = handle(kmsg.JoinGroup, 0, 9, func(s *deps, r *request, req *kmsg.JoinGroupRequest) (kmsg.Response, error) {
 	s.groups.prepare(req.Group)
 	return s.groups.coord.JoinGroup(s.ctx, req, clientOf(r))
 })

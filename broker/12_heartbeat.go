@@ -8,7 +8,7 @@ package broker
 
 import "github.com/twmb/franz-go/pkg/kmsg"
 
-var heartbeatHandler = handle(kmsg.Heartbeat, 0, 4, func(s *Server, r *request, req *kmsg.HeartbeatRequest) (kmsg.Response, error) {
+var heartbeatHandler = handle(kmsg.Heartbeat, 0, 4, func(s *deps, r *request, req *kmsg.HeartbeatRequest) (kmsg.Response, error) {
 	s.groups.prepare(req.Group)
 	return s.groups.coord.Heartbeat(s.ctx, req)
 })

@@ -7,7 +7,7 @@ package broker
 
 import "github.com/twmb/franz-go/pkg/kmsg"
 
-var leaveGroupHandler = handle(kmsg.LeaveGroup, 0, 5, func(s *Server, r *request, req *kmsg.LeaveGroupRequest) (kmsg.Response, error) {
+var leaveGroupHandler = handle(kmsg.LeaveGroup, 0, 5, func(s *deps, r *request, req *kmsg.LeaveGroupRequest) (kmsg.Response, error) {
 	s.groups.prepare(req.Group)
 	return s.groups.coord.LeaveGroup(s.ctx, req)
 })

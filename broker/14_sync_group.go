@@ -8,7 +8,7 @@ package broker
 
 import "github.com/twmb/franz-go/pkg/kmsg"
 
-var syncGroupHandler = handle(kmsg.SyncGroup, 0, 5, func(s *Server, r *request, req *kmsg.SyncGroupRequest) (kmsg.Response, error) {
+var syncGroupHandler = handle(kmsg.SyncGroup, 0, 5, func(s *deps, r *request, req *kmsg.SyncGroupRequest) (kmsg.Response, error) {
 	s.groups.prepare(req.Group)
 	return s.groups.coord.SyncGroup(s.ctx, req)
 })

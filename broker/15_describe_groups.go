@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-var describeGroupsHandler = handle(kmsg.DescribeGroups, 0, 6, func(s *Server, r *request, req *kmsg.DescribeGroupsRequest) (kmsg.Response, error) {
+var describeGroupsHandler = handle(kmsg.DescribeGroups, 0, 6, func(s *deps, r *request, req *kmsg.DescribeGroupsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	for _, id := range req.Groups {
 		s.groups.prepare(id)

@@ -14,7 +14,7 @@ import (
 	"gregor/controller"
 )
 
-var listGroupsHandler = handle(kmsg.ListGroups, 0, 5, func(s *Server, r *request, req *kmsg.ListGroupsRequest) (kmsg.Response, error) {
+var listGroupsHandler = handle(kmsg.ListGroups, 0, 5, func(s *deps, r *request, req *kmsg.ListGroupsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
 	if len(req.TypesFilter) > 0 {
 		classic := false

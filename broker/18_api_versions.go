@@ -10,6 +10,6 @@ package broker
 
 import "github.com/twmb/franz-go/pkg/kmsg"
 
-var apiVersionsHandler = handle(kmsg.ApiVersions, 0, 5, func(s *Server, r *request, req *kmsg.ApiVersionsRequest) (kmsg.Response, error) {
+var apiVersionsHandler = handle(kmsg.ApiVersions, 0, 5, func(s *deps, r *request, req *kmsg.ApiVersionsRequest) (kmsg.Response, error) {
 	return s.table.apiVersionsResponse(req.Version), nil
 })

@@ -16,7 +16,7 @@ import (
 	"gregor/controller"
 )
 
-var createTopicsHandler = handle(kmsg.CreateTopics, 0, 7, func(s *Server, r *request, req *kmsg.CreateTopicsRequest) (kmsg.Response, error) {
+var createTopicsHandler = handle(kmsg.CreateTopics, 0, 7, func(s *deps, r *request, req *kmsg.CreateTopicsRequest) (kmsg.Response, error) {
 	if resp, ok := s.forwardIfNotController(r); ok {
 		return resp, nil
 	}

@@ -13,7 +13,7 @@ import (
 	"gregor/controller"
 )
 
-var deleteTopicsHandler = handle(kmsg.DeleteTopics, 0, 6, func(s *Server, r *request, req *kmsg.DeleteTopicsRequest) (kmsg.Response, error) {
+var deleteTopicsHandler = handle(kmsg.DeleteTopics, 0, 6, func(s *deps, r *request, req *kmsg.DeleteTopicsRequest) (kmsg.Response, error) {
 	if resp, ok := s.forwardIfNotController(r); ok {
 		return resp, nil
 	}
@@ -58,9 +58,7 @@ var deleteTopicsHandler = handle(kmsg.DeleteTopics, 0, 6, func(s *Server, r *req
 				st.ErrorCode, st.ErrorMessage = errCode(err), errMessage(err)
 				break
 			}
-			if err := s.parts.dropTopic(t.Name); err != nil {
-				s.log.Error().Err(err).Str("topic", t.Name).Msg("removing logs of deleted topic failed")
-			}
+			s.parts.dropTopic(t.Name)
 			s.log.Info().Str("topic", t.Name).Msg("deleted topic")
 		}
 		if req.Version < 5 {

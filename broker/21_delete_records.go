@@ -15,7 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-var deleteRecordsHandler = handle(kmsg.DeleteRecords, 0, 2, func(s *Server, r *request, req *kmsg.DeleteRecordsRequest) (kmsg.Response, error) {
+var deleteRecordsHandler = handle(kmsg.DeleteRecords, 0, 2, func(s *deps, r *request, req *kmsg.DeleteRecordsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
 	snap := s.ctrl.Snapshot()
 	for _, rt := range req.Topics {

@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-var initProducerIDHandler = handle(kmsg.InitProducerID, 0, 5, func(s *Server, r *request, req *kmsg.InitProducerIDRequest) (kmsg.Response, error) {
+var initProducerIDHandler = handle(kmsg.InitProducerID, 0, 5, func(s *deps, r *request, req *kmsg.InitProducerIDRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID = -1
 	resp.ProducerEpoch = -1

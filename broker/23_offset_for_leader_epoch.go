@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-var offsetForLeaderEpochHandler = handle(kmsg.OffsetForLeaderEpoch, 0, 4, func(s *Server, r *request, req *kmsg.OffsetForLeaderEpochRequest) (kmsg.Response, error) {
+var offsetForLeaderEpochHandler = handle(kmsg.OffsetForLeaderEpoch, 0, 4, func(s *deps, r *request, req *kmsg.OffsetForLeaderEpochRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
 	snap := s.ctrl.Snapshot()
 	for _, rt := range req.Topics {

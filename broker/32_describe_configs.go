@@ -18,7 +18,7 @@ import (
 	"gregor/controller"
 )
 
-var describeConfigsHandler = handle(kmsg.DescribeConfigs, 0, 4, func(s *Server, r *request, req *kmsg.DescribeConfigsRequest) (kmsg.Response, error) {
+var describeConfigsHandler = handle(kmsg.DescribeConfigs, 0, 4, func(s *deps, r *request, req *kmsg.DescribeConfigsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.DescribeConfigsResponse)
 	snap := s.ctrl.Snapshot()
 	for _, rr := range req.Resources {
@@ -72,7 +72,7 @@ var describeConfigsHandler = handle(kmsg.DescribeConfigs, 0, 4, func(s *Server, 
 	return resp, nil
 })
 
-func (s *Server) describeTopicConfig(req *kmsg.DescribeConfigsRequest, t *controller.Topic, def controller.ConfigDef) kmsg.DescribeConfigsResponseResourceConfig {
+func (s *deps) describeTopicConfig(req *kmsg.DescribeConfigsRequest, t *controller.Topic, def controller.ConfigDef) kmsg.DescribeConfigsResponseResourceConfig {
 	rc := kmsg.NewDescribeConfigsResponseResourceConfig()
 	v, src := s.topicConfig(t, def)
 	rc.Name = def.Name
@@ -102,7 +102,7 @@ func (s *Server) describeTopicConfig(req *kmsg.DescribeConfigsRequest, t *contro
 	return rc
 }
 
-func (s *Server) describeBrokerConfig(req *kmsg.DescribeConfigsRequest, def configDef) kmsg.DescribeConfigsResponseResourceConfig {
+func (s *deps) describeBrokerConfig(req *kmsg.DescribeConfigsRequest, def configDef) kmsg.DescribeConfigsResponseResourceConfig {
 	rc := kmsg.NewDescribeConfigsResponseResourceConfig()
 	v, explicit, ok := s.cfg.value(def.name)
 	rc.Name = def.name

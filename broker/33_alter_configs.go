@@ -17,7 +17,7 @@ import (
 	"gregor/controller"
 )
 
-var alterConfigsHandler = handle(kmsg.AlterConfigs, 0, 2, func(s *Server, r *request, req *kmsg.AlterConfigsRequest) (kmsg.Response, error) {
+var alterConfigsHandler = handle(kmsg.AlterConfigs, 0, 2, func(s *deps, r *request, req *kmsg.AlterConfigsRequest) (kmsg.Response, error) {
 	if resp, ok := s.forwardIfNotController(r); ok {
 		return resp, nil
 	}
@@ -47,7 +47,7 @@ type configResource struct {
 
 // alterConfigs applies one resource's config changes (AlterConfigs and
 // IncrementalAlterConfigs) and returns its error code and message.
-func (s *Server) alterConfigs(res configResource, copies int, ops []controller.ConfigOp, incremental, validateOnly bool) (int16, *string) {
+func (s *deps) alterConfigs(res configResource, copies int, ops []controller.ConfigOp, incremental, validateOnly bool) (int16, *string) {
 	switch {
 	case copies > 1:
 		return errCodeMsg(controller.ErrInvalidRequest, "resource "+res.name+" appears more than once in the request")

@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-var createPartitionsHandler = handle(kmsg.CreatePartitions, 0, 3, func(s *Server, r *request, req *kmsg.CreatePartitionsRequest) (kmsg.Response, error) {
+var createPartitionsHandler = handle(kmsg.CreatePartitions, 0, 3, func(s *deps, r *request, req *kmsg.CreatePartitionsRequest) (kmsg.Response, error) {
 	if resp, ok := s.forwardIfNotController(r); ok {
 		return resp, nil
 	}

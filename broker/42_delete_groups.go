@@ -11,7 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-var deleteGroupsHandler = handle(kmsg.DeleteGroups, 0, 3, func(s *Server, r *request, req *kmsg.DeleteGroupsRequest) (kmsg.Response, error) {
+var deleteGroupsHandler = handle(kmsg.DeleteGroups, 0, 3, func(s *deps, r *request, req *kmsg.DeleteGroupsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
 	for _, id := range req.Groups {
 		s.groups.prepare(id)

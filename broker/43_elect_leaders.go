@@ -18,7 +18,7 @@ import (
 	"gregor/controller"
 )
 
-var electLeadersHandler = handle(kmsg.ElectLeaders, 0, 2, func(s *Server, r *request, req *kmsg.ElectLeadersRequest) (kmsg.Response, error) {
+var electLeadersHandler = handle(kmsg.ElectLeaders, 0, 2, func(s *deps, r *request, req *kmsg.ElectLeadersRequest) (kmsg.Response, error) {
 	if resp, ok := s.forwardIfNotController(r); ok {
 		return resp, nil
 	}

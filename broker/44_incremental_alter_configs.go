@@ -16,7 +16,7 @@ import (
 	"gregor/controller"
 )
 
-var incrementalAlterConfigsHandler = handle(kmsg.IncrementalAlterConfigs, 0, 1, func(s *Server, r *request, req *kmsg.IncrementalAlterConfigsRequest) (kmsg.Response, error) {
+var incrementalAlterConfigsHandler = handle(kmsg.IncrementalAlterConfigs, 0, 1, func(s *deps, r *request, req *kmsg.IncrementalAlterConfigsRequest) (kmsg.Response, error) {
 	if resp, ok := s.forwardIfNotController(r); ok {
 		return resp, nil
 	}

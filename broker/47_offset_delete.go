@@ -8,7 +8,7 @@ package broker
 
 import "github.com/twmb/franz-go/pkg/kmsg"
 
-var offsetDeleteHandler = handle(kmsg.OffsetDelete, 0, 0, func(s *Server, r *request, req *kmsg.OffsetDeleteRequest) (kmsg.Response, error) {
+var offsetDeleteHandler = handle(kmsg.OffsetDelete, 0, 0, func(s *deps, r *request, req *kmsg.OffsetDeleteRequest) (kmsg.Response, error) {
 	s.groups.prepare(req.Group)
 	return s.groups.coord.DeleteOffsets(s.ctx, req)
 })

@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-var alterPartitionHandler = handle(kmsg.AlterPartition, 0, 3, func(s *Server, r *request, req *kmsg.AlterPartitionRequest) (kmsg.Response, error) {
+var alterPartitionHandler = handle(kmsg.AlterPartition, 0, 3, func(s *deps, r *request, req *kmsg.AlterPartitionRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.AlterPartitionResponse)
 	snap := s.ctrl.Snapshot()
 	for _, rt := range req.Topics {

@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-var describeClusterHandler = handle(kmsg.DescribeCluster, 0, 2, func(s *Server, r *request, req *kmsg.DescribeClusterRequest) (kmsg.Response, error) {
+var describeClusterHandler = handle(kmsg.DescribeCluster, 0, 2, func(s *deps, r *request, req *kmsg.DescribeClusterRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
 	resp.EndpointType = 1
 	if req.Version >= 1 && req.EndpointType != 1 {

@@ -14,7 +14,7 @@ import (
 	"gregor/controller"
 )
 
-var brokerRegistrationHandler = handle(kmsg.BrokerRegistration, 0, 4, func(s *Server, r *request, req *kmsg.BrokerRegistrationRequest) (kmsg.Response, error) {
+var brokerRegistrationHandler = handle(kmsg.BrokerRegistration, 0, 4, func(s *deps, r *request, req *kmsg.BrokerRegistrationRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.BrokerRegistrationResponse)
 	snap := s.ctrl.Snapshot()
 	if req.ClusterID != "" && snap.ClusterID != "" && req.ClusterID != snap.ClusterID {

@@ -11,7 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-var brokerHeartbeatHandler = handle(kmsg.BrokerHeartbeat, 0, 2, func(s *Server, r *request, req *kmsg.BrokerHeartbeatRequest) (kmsg.Response, error) {
+var brokerHeartbeatHandler = handle(kmsg.BrokerHeartbeat, 0, 2, func(s *deps, r *request, req *kmsg.BrokerHeartbeatRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.BrokerHeartbeatResponse)
 	fenced, err := s.ctrl.BrokerHeartbeat(req.BrokerID, req.WantFence || req.WantShutdown)
 	if err != nil {

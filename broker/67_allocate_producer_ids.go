@@ -9,7 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-var allocateProducerIDsHandler = handle(kmsg.AllocateProducerIDs, 0, 0, func(s *Server, r *request, req *kmsg.AllocateProducerIDsRequest) (kmsg.Response, error) {
+var allocateProducerIDsHandler = handle(kmsg.AllocateProducerIDs, 0, 0, func(s *deps, r *request, req *kmsg.AllocateProducerIDsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.AllocateProducerIDsResponse)
 	first, err := s.ctrl.AllocateProducerIDs(producerIDBlock)
 	if err != nil {

@@ -249,11 +249,14 @@ func TestApiVersions(t *testing.T) {
 
 func TestFetchLongPoll(t *testing.T) {
 	t.Parallel()
-	b := startBroker(t)
+	clock := newFakeClock()
+	b := startBrokerOpts(t, []Option{WithClock(clock)})
 	if _, err := b.admin().CreateTopic(context.Background(), 1, 1, nil, "lp"); err != nil {
 		t.Fatal(err)
 	}
-	fetch := func(offset int64, wait int32) (*kmsg.FetchResponse, time.Duration) {
+	// fetch sends a Fetch and returns its response's channel once the
+	// broker is waiting on the clock for it (it armed a timer).
+	fetch := func(offset int64, wait int32) <-chan *kmsg.FetchResponse {
 		req := kmsg.NewPtrFetchRequest()
 		req.Version = 11
 		req.ReplicaID = -1
@@ -262,39 +265,61 @@ func TestFetchLongPoll(t *testing.T) {
 		req.MaxBytes = 1 << 20
 		req.SessionEpoch = -1
 		req.Topics = []kmsg.FetchRequestTopic{{Topic: "lp", Partitions: []kmsg.FetchRequestTopicPartition{{Partition: 0, FetchOffset: offset, CurrentLeaderEpoch: -1, PartitionMaxBytes: 1 << 20}}}}
-		start := time.Now()
-		return b.raw(t).do(req).(*kmsg.FetchResponse), time.Since(start)
+		rc := b.raw(t)
+		armed := clock.pending()
+		out := make(chan *kmsg.FetchResponse, 1)
+		corr := rc.send(req)
+		go func() {
+			resp, err := rc.tryRecv(req, corr)
+			if err != nil {
+				t.Errorf("fetch: %v", err)
+				out <- nil
+				return
+			}
+			out <- resp.(*kmsg.FetchResponse)
+		}()
+		waitFor(t, "fetch waiting", 10*time.Second, func() bool { return clock.pending() > armed || len(out) > 0 })
+		return out
 	}
-	// Nothing to read: the fetch waits out max_wait.
-	resp, took := fetch(0, 300)
-	if p := resp.Topics[0].Partitions[0]; p.ErrorCode != 0 || len(p.RecordBatches) != 0 || took < 250*time.Millisecond {
-		t.Fatalf("empty fetch: err %d, %d bytes, after %v", p.ErrorCode, len(p.RecordBatches), took)
+	answered := func(ch <-chan *kmsg.FetchResponse) bool { return len(ch) > 0 }
+	// Nothing to read: the fetch waits out max_wait on the broker's clock
+	// (20 s: on the wall clock the response would miss tryRecv's deadline).
+	empty := fetch(0, 20000)
+	clock.Advance(19999 * time.Millisecond)
+	if answered(empty) {
+		t.Fatal("empty fetch answered before max_wait")
 	}
-	// A produce during the wait answers it early.
+	clock.Advance(time.Millisecond)
+	resp := <-empty
+	if resp == nil {
+		t.Fatal("empty fetch failed")
+	}
+	if p := resp.Topics[0].Partitions[0]; p.ErrorCode != 0 || len(p.RecordBatches) != 0 {
+		t.Fatalf("empty fetch: err %d, %d bytes", p.ErrorCode, len(p.RecordBatches))
+	}
+	// A produce during the wait answers it, with the clock standing still.
+	woken := fetch(0, 20000)
+	if answered(woken) {
+		t.Fatal("fetch answered before the produce")
+	}
 	producer := b.raw(t)
-	produced := make(chan error, 1)
-	go func() {
-		time.Sleep(200 * time.Millisecond)
-		req := produceReq("lp", 0, 1, batch(-1, -1, -1, 2, []byte("hi")))
-		_, err := producer.tryRecv(req, producer.send(req))
-		produced <- err
-	}()
-	defer func() {
-		if err := <-produced; err != nil {
-			t.Errorf("produce: %v", err)
-		}
-	}()
-	resp, took = fetch(0, 20000)
+	req := produceReq("lp", 0, 1, batch(-1, -1, -1, 2, []byte("hi")))
+	if _, err := producer.tryRecv(req, producer.send(req)); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	if resp = <-woken; resp == nil {
+		t.Fatal("woken fetch failed")
+	}
 	p := resp.Topics[0].Partitions[0]
-	if p.ErrorCode != 0 || p.HighWatermark != 2 || took > 10*time.Second {
-		t.Fatalf("woken fetch: err %d hw %d after %v", p.ErrorCode, p.HighWatermark, took)
+	if p.ErrorCode != 0 || p.HighWatermark != 2 {
+		t.Fatalf("woken fetch: err %d hw %d", p.ErrorCode, p.HighWatermark)
 	}
 	var rb kmsg.RecordBatch
 	if err := rb.ReadFrom(p.RecordBatches); err != nil || rb.NumRecords != 2 {
 		t.Fatalf("batch: %v, %d records", err, rb.NumRecords)
 	}
 	// Beyond the log end: OFFSET_OUT_OF_RANGE at once.
-	if resp, _ = fetch(5, 20000); resp.Topics[0].Partitions[0].ErrorCode != kerr.OffsetOutOfRange.Code {
+	if resp = <-fetch(5, 20000); resp == nil || resp.Topics[0].Partitions[0].ErrorCode != kerr.OffsetOutOfRange.Code {
 		t.Fatalf("out of range: %d", resp.Topics[0].Partitions[0].ErrorCode)
 	}
 }

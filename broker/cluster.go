@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -73,29 +74,42 @@ func (r *request) isForwarded() bool {
 	return r.ClientID != nil && strings.HasPrefix(*r.ClientID, forwardClientPrefix)
 }
 
+// metaView is what the parts read of the controller: the replicated
+// metadata as of now, and a signal when it changes.
+type metaView interface {
+	Snapshot() *controller.Snapshot
+	// Subscribe returns a channel that receives after each change, and
+	// a function that ends the subscription.
+	Subscribe() (<-chan struct{}, func())
+}
+
 // peers caches connections to other nodes, one per node and purpose.
 type peers struct {
-	s  *Server
+	meta     metaView
+	listener string // the inter-broker listener's name
+	clientID string
+
 	mu sync.Mutex
 	m  map[string]*peer
 }
 
+func newPeers(meta metaView, interBrokerListener string, self int32) *peers {
+	return &peers{meta: meta, listener: interBrokerListener, clientID: forwardClientPrefix + strconv.Itoa(int(self)), m: map[string]*peer{}}
+}
+
 func (ps *peers) get(id int32, purpose string) (*peer, error) {
-	b, ok := ps.s.ctrl.Snapshot().Broker(id)
+	b, ok := ps.meta.Snapshot().Broker(id)
 	if !ok {
 		return nil, fmt.Errorf("broker: node %d is not registered", id)
 	}
-	host, port := b.Endpoint(ps.s.cfg.Cluster.InterBrokerListener)
+	host, port := b.Endpoint(ps.listener)
 	addr := net.JoinHostPort(host, strconv.Itoa(int(port)))
 	key := fmt.Sprintf("%d/%s/%s", id, purpose, addr)
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	if ps.m == nil {
-		ps.m = map[string]*peer{}
-	}
 	p := ps.m[key]
 	if p == nil {
-		p = newPeer(addr, forwardClientPrefix+strconv.Itoa(int(ps.s.cfg.NodeID)))
+		p = newPeer(addr, ps.clientID)
 		ps.m[key] = p
 	}
 	return p, nil
@@ -109,14 +123,33 @@ func (ps *peers) closeAll() {
 	}
 }
 
+// link is this node's way to the active controller: the local controller
+// when this node leads the quorum (or is a single node), else a request
+// over the inter-broker listener to the node that does.
+type link struct {
+	ctrl      *controller.Controller
+	peers     *peers
+	self      int32
+	clustered bool
+	ctx       context.Context // ends at shutdown
+	log       zerolog.Logger
+}
+
+func newLink(ctrl *controller.Controller, peers *peers, self int32, clustered bool, ctx context.Context, log zerolog.Logger) *link {
+	return &link{ctrl: ctrl, peers: peers, self: self, clustered: clustered, ctx: ctx, log: log}
+}
+
+// local reports whether controller calls can go to the local controller.
+func (l *link) local() bool { return !l.clustered || l.ctrl.IsLeader() }
+
 // toController sends req to the active controller. The caller checked that
 // this node is not it.
-func (s *Server) toController(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
-	id, _, ok := s.ctrl.Leader()
-	if !ok || id == s.cfg.NodeID {
+func (l *link) toController(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	id, _, ok := l.ctrl.Leader()
+	if !ok || id == l.self {
 		return nil, errNoController
 	}
-	p, err := s.peers.get(id, "controller")
+	p, err := l.peers.get(id, "controller")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errNoController, err)
 	}
@@ -129,15 +162,15 @@ func (s *Server) toController(ctx context.Context, req kmsg.Request) (kmsg.Respo
 // handled here: a single node, the controller itself, a request another
 // node forwarded, or no reachable controller (then the controller calls
 // fail with NOT_CONTROLLER and the client retries).
-func (s *Server) forwardIfNotController(r *request) (resp kmsg.Response, ok bool) {
-	if !s.clustered() || s.ctrl.IsLeader() || r.isForwarded() {
+func (l *link) forwardIfNotController(r *request) (resp kmsg.Response, ok bool) {
+	if l.local() || r.isForwarded() {
 		return nil, false
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(l.ctx, 30*time.Second)
 	defer cancel()
-	resp, err := s.toController(ctx, r.body)
+	resp, err := l.toController(ctx, r.body)
 	if err != nil {
-		s.log.Debug().Err(err).Str("api", kmsg.NameForKey(r.Key)).Msg("forwarding to controller failed")
+		l.log.Debug().Err(err).Str("api", kmsg.NameForKey(r.Key)).Msg("forwarding to controller failed")
 		return nil, false
 	}
 	return resp, true
@@ -146,9 +179,9 @@ func (s *Server) forwardIfNotController(r *request) (resp kmsg.Response, ok bool
 // createTopic creates a topic from inside the broker (auto-creation,
 // __consumer_offsets), forwarding to the controller when needed and
 // waiting until this node's metadata has it.
-func (s *Server) createTopic(ct controller.CreateTopic) (*controller.Topic, error) {
-	if !s.clustered() || s.ctrl.IsLeader() {
-		return s.ctrl.CreateTopic(ct)
+func (l *link) createTopic(ct controller.CreateTopic) (*controller.Topic, error) {
+	if l.local() {
+		return l.ctrl.CreateTopic(ct)
 	}
 	req := kmsg.NewPtrCreateTopicsRequest()
 	req.Version = 7
@@ -161,9 +194,9 @@ func (s *Server) createTopic(ct controller.CreateTopic) (*controller.Topic, erro
 		rt.Configs = append(rt.Configs, c)
 	}
 	req.Topics = append(req.Topics, rt)
-	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(l.ctx, 30*time.Second)
 	defer cancel()
-	resp, err := s.toController(ctx, req)
+	resp, err := l.toController(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", controller.ErrNotController, err)
 	}
@@ -175,7 +208,7 @@ func (s *Server) createTopic(ct controller.CreateTopic) (*controller.Topic, erro
 		}
 		return nil, fmt.Errorf("broker: create topic %s: %s", ct.Name, msg)
 	}
-	t := s.waitForTopic(ctx, ct.Name)
+	t := waitForTopic(ctx, l.ctrl, ct.Name)
 	if t == nil {
 		return nil, fmt.Errorf("broker: topic %s created but not yet in local metadata", ct.Name)
 	}
@@ -185,12 +218,12 @@ func (s *Server) createTopic(ct controller.CreateTopic) (*controller.Topic, erro
 	return t, nil
 }
 
-// waitForTopic waits until the local metadata has topic name.
-func (s *Server) waitForTopic(ctx context.Context, name string) *controller.Topic {
-	ch, unsub := s.ctrl.Subscribe()
+// waitForTopic waits until meta has topic name.
+func waitForTopic(ctx context.Context, meta metaView, name string) *controller.Topic {
+	ch, unsub := meta.Subscribe()
 	defer unsub()
 	for {
-		if t := s.ctrl.Snapshot().Topic(name); t != nil {
+		if t := meta.Snapshot().Topic(name); t != nil {
 			return t
 		}
 		select {
@@ -201,9 +234,67 @@ func (s *Server) waitForTopic(ctx context.Context, name string) *controller.Topi
 	}
 }
 
+// alterPartition asks the controller to set a partition's ISR (Kafka's
+// AlterPartition) and returns the partition as the controller left it.
+func (l *link) alterPartition(topicID [16]byte, index, leaderEpoch, partitionEpoch int32, isr []int32) (controller.Partition, error) {
+	if l.local() {
+		return l.ctrl.AlterPartition(topicID, index, l.self, leaderEpoch, partitionEpoch, isr)
+	}
+	req := kmsg.NewPtrAlterPartitionRequest()
+	req.Version = 2
+	req.BrokerID = l.self
+	rt := kmsg.NewAlterPartitionRequestTopic()
+	rt.TopicID = topicID
+	rpp := kmsg.NewAlterPartitionRequestTopicPartition()
+	rpp.Partition, rpp.LeaderEpoch, rpp.PartitionEpoch, rpp.NewISR = index, leaderEpoch, partitionEpoch, isr
+	rt.Partitions = append(rt.Partitions, rpp)
+	req.Topics = append(req.Topics, rt)
+	ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
+	defer cancel()
+	resp, err := l.toController(ctx, req)
+	if err != nil {
+		return controller.Partition{}, err
+	}
+	ar := resp.(*kmsg.AlterPartitionResponse)
+	switch {
+	case ar.ErrorCode != 0:
+		return controller.Partition{}, kerr.ErrorForCode(ar.ErrorCode)
+	case len(ar.Topics) != 1 || len(ar.Topics[0].Partitions) != 1:
+		return controller.Partition{}, errors.New("broker: malformed AlterPartition response")
+	case ar.Topics[0].Partitions[0].ErrorCode != 0:
+		return controller.Partition{}, kerr.ErrorForCode(ar.Topics[0].Partitions[0].ErrorCode)
+	}
+	sp := ar.Topics[0].Partitions[0]
+	return controller.Partition{Index: index, Leader: sp.LeaderID, LeaderEpoch: sp.LeaderEpoch, PartitionEpoch: sp.PartitionEpoch, ISR: sp.ISR}, nil
+}
+
+// allocateProducerIDs asks the controller for a block of n producer ids
+// and returns the first.
+func (l *link) allocateProducerIDs(n int) (int64, error) {
+	if l.local() {
+		return l.ctrl.AllocateProducerIDs(n)
+	}
+	req := kmsg.NewPtrAllocateProducerIDsRequest()
+	req.BrokerID = l.self
+	ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
+	defer cancel()
+	resp, err := l.toController(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	ar := resp.(*kmsg.AllocateProducerIDsResponse)
+	if ar.ErrorCode != 0 {
+		return 0, kerr.ErrorForCode(ar.ErrorCode)
+	}
+	return ar.ProducerIDStart, nil
+}
+
 // membership registers this broker with the controller and heartbeats
 // until shutdown. Single nodes register once (in New) and need no
 // heartbeats.
+//
+// Membership runs on the wall clock, not the broker's Clock: the
+// controller expires broker sessions on its own (wall) time.
 func (s *Server) membership() {
 	incarnation := [16]byte{}
 	rand.Read(incarnation[:])
@@ -248,7 +339,7 @@ func (s *Server) membership() {
 // the broker epoch the registration got.
 func (s *Server) register(incarnation [16]byte) (int64, error) {
 	b := s.selfBroker()
-	if s.ctrl.IsLeader() {
+	if s.link.local() {
 		if err := s.ctrl.RegisterBroker(b); err != nil {
 			return 0, err
 		}
@@ -267,7 +358,7 @@ func (s *Server) register(incarnation [16]byte) (int64, error) {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()
-	resp, err := s.toController(ctx, req)
+	resp, err := s.link.toController(ctx, req)
 	if err != nil {
 		return 0, err
 	}
@@ -314,7 +405,7 @@ func (s *Server) heartbeat(wantFence bool) (fenced bool, err error) {
 	timeout := min(max(s.cfg.Cluster.BrokerSessionTimeout/3, 250*time.Millisecond), 5*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	resp, err := s.toController(ctx, req)
+	resp, err := s.link.toController(ctx, req)
 	if err != nil {
 		return false, err
 	}

@@ -24,9 +24,14 @@ import (
 // the same order, so writing one response overlaps handling the next. The
 // queue between them is bounded by queued.max.requests: a client that
 // pipelines without reading its responses stalls its own reader, not the
-// broker's memory.
+// broker's memory. Idle and slow-request limits are socket deadlines, which
+// the kernel enforces on the wall clock, not on the broker's Clock.
 type conn struct {
-	s   *Server
+	d       *deps // what handlers use
+	sock    SocketConfig
+	kept    *atomic.Int64 // request buffers all connections keep (keepBuffer)
+	onClose func(*conn)
+
 	nc  net.Conn
 	id  uint64
 	log zerolog.Logger
@@ -36,7 +41,7 @@ type conn struct {
 
 	out      chan *outbound
 	stopping atomic.Bool
-	kept     int64 // bytes of request buffer counted in s.keptBuffers
+	keeps    int64 // bytes of request buffer counted in kept
 }
 
 // outbound is one encoded response: byte chunks interleaved with file
@@ -70,29 +75,36 @@ const (
 // broker-wide budget allows it, else old stays.
 func (c *conn) keepBuffer(old, frame []byte) []byte {
 	size := int64(cap(frame))
-	if size == c.kept {
+	if size == c.keeps {
 		return frame[:0]
 	}
-	if size > maxReusedFrame || c.s.keptBuffers.Add(size-c.kept) > maxKeptBuffers {
+	if size > maxReusedFrame || c.kept.Add(size-c.keeps) > maxKeptBuffers {
 		if size <= maxReusedFrame {
-			c.s.keptBuffers.Add(c.kept - size) // over budget: undo
+			c.kept.Add(c.keeps - size) // over budget: undo
 		}
 		return old[:0]
 	}
-	c.kept = size
+	c.keeps = size
 	return frame[:0]
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
-func newConn(s *Server, nc net.Conn, id uint64, adv Listener) *conn {
+// newConn returns connection id over nc, which came in on the listener
+// advertised as adv. Its requests are handled with d; kept is the budget
+// of request buffers shared by all connections; onClose runs when serve
+// returns.
+func newConn(nc net.Conn, id uint64, adv Listener, d *deps, sock SocketConfig, kept *atomic.Int64, log zerolog.Logger, onClose func(*conn)) *conn {
 	return &conn{
-		s:   s,
-		nc:  nc,
-		id:  id,
-		adv: adv,
-		log: s.log.With().Uint64("conn", id).Str("remote", nc.RemoteAddr().String()).Logger(),
-		out: make(chan *outbound, s.cfg.Socket.QueuedMaxRequests),
+		d:       d,
+		sock:    sock,
+		kept:    kept,
+		onClose: onClose,
+		nc:      nc,
+		id:      id,
+		adv:     adv,
+		log:     log.With().Uint64("conn", id).Str("remote", nc.RemoteAddr().String()).Logger(),
+		out:     make(chan *outbound, sock.QueuedMaxRequests),
 	}
 }
 
@@ -104,7 +116,7 @@ func (c *conn) stopReading() {
 }
 
 func (c *conn) serve() {
-	defer c.s.removeConn(c)
+	defer c.onClose(c)
 	c.log.Debug().Msg("connection opened")
 	writerDone := make(chan struct{})
 	go c.writeLoop(writerDone)
@@ -112,19 +124,19 @@ func (c *conn) serve() {
 		close(c.out)
 		<-writerDone
 		c.nc.Close()
-		c.s.keptBuffers.Add(-c.kept)
+		c.kept.Add(-c.keeps)
 		c.log.Debug().Msg("connection closed")
 	}()
 
 	var buf []byte
 	for !c.stopping.Load() {
-		c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.Socket.ConnectionsMaxIdle))
-		n, err := wire.ReadSize(c.nc, c.s.cfg.Socket.RequestMaxBytes)
+		c.nc.SetReadDeadline(time.Now().Add(c.sock.ConnectionsMaxIdle))
+		n, err := wire.ReadSize(c.nc, c.sock.RequestMaxBytes)
 		var frame []byte
 		if err == nil {
 			// Once a request has started it must arrive in time: a slow
 			// sender cannot hold a connection and its buffer forever.
-			c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.Socket.RequestReadTimeout))
+			c.nc.SetReadDeadline(time.Now().Add(c.sock.RequestReadTimeout))
 			frame, err = wire.ReadBody(c.nc, buf, n)
 		}
 		if err != nil {
@@ -149,7 +161,7 @@ func (c *conn) logReadError(err error) {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	case c.stopping.Load():
 	case errors.As(err, &ne) && ne.Timeout():
-		c.log.Info().Dur("idle", c.s.cfg.Socket.ConnectionsMaxIdle).Msg("closing idle connection")
+		c.log.Info().Dur("idle", c.sock.ConnectionsMaxIdle).Msg("closing idle connection")
 	case errors.Is(err, wire.ErrFrameSize):
 		c.log.Warn().Err(err).Msg("closing connection: bad frame size")
 	default:
@@ -161,13 +173,13 @@ func (c *conn) logReadError(err error) {
 // connection: the frame could not be understood, or the handler failed in
 // a way Kafka answers by disconnecting.
 func (c *conn) handleFrame(frame []byte) (err error) {
-	req, perr := wire.ParseRequest(frame, c.s.table.serves)
-	h := c.s.table.lookup(req.Key)
+	req, perr := wire.ParseRequest(frame, c.d.table.serves)
+	h := c.d.table.lookup(req.Key)
 	if perr != nil {
 		if req.Key == int16(kmsg.ApiVersions) && errors.Is(perr, wire.ErrUnsupportedVersion) {
 			// KIP-511: answer in v0 with the versions we support, so the
 			// client can retry with one of them.
-			resp := c.s.table.apiVersionsResponse(0)
+			resp := c.d.table.apiVersionsResponse(0)
 			resp.ErrorCode = kerr.UnsupportedVersion.Code
 			return c.send(req.CorrelationID, resp, nil)
 		}
@@ -186,7 +198,7 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 			err = fmt.Errorf("handler panic: %v", p)
 		}
 	}()
-	resp, err := h.fn(c.s, r)
+	resp, err := h.fn(c.d, r)
 	if err != nil {
 		return fmt.Errorf("%s v%d corr %d: %w", kmsg.NameForKey(req.Key), req.Version, req.CorrelationID, err)
 	}
@@ -311,7 +323,7 @@ func (c *conn) writeLoop(done chan<- struct{}) {
 				break drain
 			}
 		}
-		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.Socket.ConnectionsMaxIdle))
+		c.nc.SetWriteDeadline(time.Now().Add(c.sock.ConnectionsMaxIdle))
 		var err error
 		bufs = bufs[:0]
 		for _, p := range pending {
@@ -323,7 +335,7 @@ func (c *conn) writeLoop(done chan<- struct{}) {
 				}
 				p.await()
 				*p = *encodeOutbound(p.corr, p.resp)
-				c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.Socket.ConnectionsMaxIdle))
+				c.nc.SetWriteDeadline(time.Now().Add(c.sock.ConnectionsMaxIdle))
 			}
 			for _, part := range p.parts {
 				if part.region.Len == 0 {

@@ -69,13 +69,18 @@ func TestLogFileBudget(t *testing.T) {
 func TestShortFailuresLoggedOnce(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	s := &Server{log: zerolog.New(&out).Level(zerolog.InfoLevel)}
+	clock := newFakeClock()
+	d := newLogDir(t.TempDir(), clock, zerolog.New(&out).Level(zerolog.InfoLevel))
 	short := fmt.Errorf("%w: %w", storage.ErrStorage, syscall.EMFILE)
 	disk := fmt.Errorf("%w: %w", storage.ErrStorage, syscall.EIO)
 	for range 3 {
-		logFailure(s, short).Msg("produce failed")
-		logFailure(s, disk).Msg("produce failed")
+		d.failureEvent(short).Msg("produce failed")
+		d.failureEvent(disk).Msg("produce failed")
 	}
+	clock.Advance(shortLogEvery - time.Millisecond)
+	d.failureEvent(short).Msg("produce failed") // still within the period
+	clock.Advance(time.Millisecond)
+	d.failureEvent(short).Msg("produce failed") // the next period's line
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	var shorts, disks int
 	for _, l := range lines {
@@ -86,7 +91,7 @@ func TestShortFailuresLoggedOnce(t *testing.T) {
 			disks++
 		}
 	}
-	if shorts != 1 || disks != 3 {
-		t.Fatalf("%d descriptor lines (want 1) and %d disk lines (want 3):\n%s", shorts, disks, out.String())
+	if shorts != 2 || disks != 3 {
+		t.Fatalf("%d descriptor lines (want 2) and %d disk lines (want 3):\n%s", shorts, disks, out.String())
 	}
 }

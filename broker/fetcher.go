@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -24,8 +25,13 @@ type fetchState struct {
 // fetcher replicates every partition this node follows from one leader,
 // over one connection.
 type fetcher struct {
-	s      *Server
 	leader int32
+	self   int32
+	cfg    ReplicationConfig
+	peers  *peers
+	clock  Clock
+	log    zerolog.Logger
+	ctx    context.Context // ends at shutdown
 
 	mu    sync.Mutex
 	parts map[tp]*fetchState
@@ -34,8 +40,11 @@ type fetcher struct {
 	once  sync.Once
 }
 
-func newFetcher(s *Server, leader int32) *fetcher {
-	return &fetcher{s: s, leader: leader, parts: map[tp]*fetchState{}, kick: make(chan struct{}, 1), done: make(chan struct{})}
+// newFetcher returns a fetcher, for node self, of the partitions it is
+// given (set) from node leader, connecting through peers.
+func newFetcher(leader, self int32, cfg ReplicationConfig, peers *peers, clock Clock, log zerolog.Logger, ctx context.Context) *fetcher {
+	return &fetcher{leader: leader, self: self, cfg: cfg, peers: peers, clock: clock,
+		log: log.With().Int32("leader", leader).Logger(), ctx: ctx, parts: map[tp]*fetchState{}, kick: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 // set replaces the partitions fetched; a new leader epoch means truncating
@@ -62,7 +71,7 @@ func (f *fetcher) set(targets map[tp]fetchTarget) {
 func (f *fetcher) stop() { f.once.Do(func() { close(f.done) }) }
 
 func (f *fetcher) run() {
-	ctx, cancel := context.WithCancel(f.s.ctx)
+	ctx, cancel := context.WithCancel(f.ctx)
 	defer cancel()
 	go func() {
 		select {
@@ -71,11 +80,10 @@ func (f *fetcher) run() {
 		case <-ctx.Done():
 		}
 	}()
-	log := f.s.log.With().Int32("leader", f.leader).Logger()
 	for ctx.Err() == nil {
 		f.mu.Lock()
 		var work []*fetchState
-		now := time.Now()
+		now := f.clock.Now()
 		for _, st := range f.parts {
 			if now.After(st.backoff) {
 				work = append(work, st)
@@ -83,14 +91,16 @@ func (f *fetcher) run() {
 		}
 		f.mu.Unlock()
 		if len(work) == 0 {
+			idle, stop := after(f.clock, 100*time.Millisecond)
 			select {
 			case <-f.kick:
-			case <-time.After(100 * time.Millisecond):
+			case <-idle:
 			case <-ctx.Done():
 			}
+			stop()
 			continue
 		}
-		peer, err := f.s.peers.get(f.leader, "fetch")
+		peer, err := f.peers.get(f.leader, "fetch")
 		if err == nil {
 			err = f.truncate(ctx, peer, work)
 		}
@@ -98,11 +108,8 @@ func (f *fetcher) run() {
 			err = f.fetch(ctx, peer, work)
 		}
 		if err != nil && ctx.Err() == nil {
-			log.Debug().Err(err).Msg("replica fetch failed")
-			select {
-			case <-time.After(500 * time.Millisecond):
-			case <-ctx.Done():
-			}
+			f.log.Debug().Err(err).Msg("replica fetch failed")
+			sleep(ctx, f.clock, 500*time.Millisecond)
 		}
 	}
 }
@@ -112,7 +119,7 @@ func (f *fetcher) run() {
 func (f *fetcher) truncate(ctx context.Context, peer *peer, work []*fetchState) error {
 	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
 	req.Version = 3
-	req.ReplicaID = f.s.cfg.NodeID
+	req.ReplicaID = f.self
 	byTopic := map[string]int{}
 	var pending []*fetchState
 	for _, st := range work {
@@ -153,7 +160,7 @@ func (f *fetcher) truncate(ctx context.Context, peer *peer, work []*fetchState) 
 				continue
 			}
 			if sp.ErrorCode != 0 {
-				st.backoff = time.Now().Add(200 * time.Millisecond)
+				st.backoff = f.clock.Now().Add(200 * time.Millisecond)
 				continue
 			}
 			end := sp.EndOffset
@@ -165,7 +172,7 @@ func (f *fetcher) truncate(ctx context.Context, peer *peer, work []*fetchState) 
 				}
 			}
 			if end >= 0 && end < st.p.log.LogEndOffset() {
-				f.s.log.Info().Str("topic", st.p.topic).Int32("partition", st.p.index).Int64("from", st.p.log.LogEndOffset()).Int64("to", end).Msg("truncating diverged replica")
+				f.log.Info().Str("topic", st.p.topic).Int32("partition", st.p.index).Int64("from", st.p.log.LogEndOffset()).Int64("to", end).Msg("truncating diverged replica")
 				if err := st.p.log.TruncateTo(end); err != nil {
 					return err
 				}
@@ -186,13 +193,13 @@ func (f *fetcher) find(sts []*fetchState, topic string, partition int32) *fetchS
 }
 
 func (f *fetcher) fetch(ctx context.Context, peer *peer, work []*fetchState) error {
-	cfg := &f.s.cfg
+	cfg := &f.cfg
 	req := kmsg.NewPtrFetchRequest()
 	req.Version = 12
-	req.ReplicaID = cfg.NodeID
-	req.MaxWaitMillis = int32(cfg.Replication.FetchWaitMax.Milliseconds())
+	req.ReplicaID = f.self
+	req.MaxWaitMillis = int32(cfg.FetchWaitMax.Milliseconds())
 	req.MinBytes = 1
-	req.MaxBytes = cfg.Replication.FetchResponseMaxBytes
+	req.MaxBytes = cfg.FetchResponseMaxBytes
 	req.SessionEpoch = -1
 	byTopic := map[string]int{}
 	var fetching []*fetchState
@@ -214,14 +221,14 @@ func (f *fetcher) fetch(ctx context.Context, peer *peer, work []*fetchState) err
 		rp.FetchOffset = st.p.log.LogEndOffset()
 		rp.LastFetchedEpoch = -1
 		rp.LogStartOffset = st.p.log.LogStartOffset()
-		rp.PartitionMaxBytes = cfg.Replication.FetchMaxBytes
+		rp.PartitionMaxBytes = cfg.FetchMaxBytes
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 		fetching = append(fetching, st)
 	}
 	if len(fetching) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Replication.FetchWaitMax+30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, cfg.FetchWaitMax+30*time.Second)
 	defer cancel()
 	resp, err := peer.do(ctx, req)
 	if err != nil {
@@ -252,22 +259,22 @@ func (f *fetcher) apply(st *fetchState, sp *kmsg.FetchResponseTopicPartition) {
 	case kerr.OffsetOutOfRange.Code:
 		if l.LogEndOffset() < sp.LogStartOffset {
 			// We are behind the leader's log start: start over there.
-			f.s.log.Info().Str("topic", st.p.topic).Int32("partition", st.p.index).Int64("offset", sp.LogStartOffset).Msg("replica behind leader log start, resetting")
+			f.log.Info().Str("topic", st.p.topic).Int32("partition", st.p.index).Int64("offset", sp.LogStartOffset).Msg("replica behind leader log start, resetting")
 			if err := l.ResetTo(sp.LogStartOffset); err != nil {
-				f.s.log.Error().Err(err).Msg("resetting replica failed")
+				f.log.Error().Err(err).Msg("resetting replica failed")
 			}
 		} else {
 			st.truncated = false // ahead of the leader: truncate again
 		}
 		return
 	default:
-		st.backoff = time.Now().Add(200 * time.Millisecond)
+		st.backoff = f.clock.Now().Add(200 * time.Millisecond)
 		return
 	}
 	if len(sp.RecordBatches) > 0 {
 		if _, err := l.AppendReplicated(sp.RecordBatches); err != nil {
-			f.s.log.Error().Err(err).Str("topic", st.p.topic).Int32("partition", st.p.index).Msg("appending replicated batches failed")
-			st.backoff = time.Now().Add(time.Second)
+			f.log.Error().Err(err).Str("topic", st.p.topic).Int32("partition", st.p.index).Msg("appending replicated batches failed")
+			st.backoff = f.clock.Now().Add(time.Second)
 			return
 		}
 	}
@@ -277,7 +284,7 @@ func (f *fetcher) apply(st *fetchState, sp *kmsg.FetchResponseTopicPartition) {
 	// Follow the leader's log start (retention, DeleteRecords).
 	if lso := sp.LogStartOffset; lso > l.LogStartOffset() && lso <= l.HighWatermark() {
 		if _, err := l.DeleteRecords(lso); err != nil {
-			f.s.log.Debug().Err(err).Str("topic", st.p.topic).Int32("partition", st.p.index).Msg("following leader log start failed")
+			f.log.Debug().Err(err).Str("topic", st.p.topic).Int32("partition", st.p.index).Msg("following leader log start failed")
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"gregor/controller"
@@ -21,37 +22,63 @@ import (
 )
 
 type groups struct {
-	s     *Server
-	coord *coordinator.Coordinator
-	n     int32 // offsets.topic.num.partitions
+	coord     *coordinator.Coordinator
+	n         int32 // offsets.topic.num.partitions
+	rf        int16 // offsets.topic.replication.factor
+	self      int32
+	meta      metaView
+	parts     *partitions
+	creator   topicCreator
+	log       zerolog.Logger
+	ctx       context.Context // ends at shutdown
+	clock     Clock
+	commitTTL time.Duration // how long a commit waits for the ISR
 
 	mu sync.Mutex // serializes creating the topic and loading partitions
 }
 
-func newGroups(s *Server) *groups {
+// topicCreator creates topics (through the active controller).
+type topicCreator interface {
+	createTopic(controller.CreateTopic) (*controller.Topic, error)
+}
+
+// coordinatorConfig maps the broker's group keys to the coordinator's
+// configuration.
+func coordinatorConfig(gc GroupsConfig, meta metaView, clock Clock, log zerolog.Logger) coordinator.Config {
 	cfg := coordinator.DefaultConfig()
-	cfg.Partitions = s.cfg.Groups.OffsetsTopicPartitions
-	cfg.MinSessionTimeout = s.cfg.Groups.MinSessionTimeout
-	cfg.MaxSessionTimeout = s.cfg.Groups.MaxSessionTimeout
-	cfg.InitialRebalanceDelay = s.cfg.Groups.InitialRebalanceDelay
-	cfg.MaxGroupSize = s.cfg.Groups.MaxSize
-	cfg.OffsetsRetention = s.cfg.Groups.OffsetsRetention
-	cfg.RetentionCheckInterval = s.cfg.Groups.OffsetsRetentionCheckInterval
-	cfg.MaxMetadataSize = s.cfg.Groups.OffsetMetadataMaxBytes
-	cfg.Logger = s.log.With().Str("component", "coordinator").Logger()
+	cfg.Partitions = gc.OffsetsTopicPartitions
+	cfg.MinSessionTimeout = gc.MinSessionTimeout
+	cfg.MaxSessionTimeout = gc.MaxSessionTimeout
+	cfg.InitialRebalanceDelay = gc.InitialRebalanceDelay
+	cfg.MaxGroupSize = gc.MaxSize
+	cfg.OffsetsRetention = gc.OffsetsRetention
+	cfg.RetentionCheckInterval = gc.OffsetsRetentionCheckInterval
+	cfg.MaxMetadataSize = gc.OffsetMetadataMaxBytes
+	cfg.Logger = log.With().Str("component", "coordinator").Logger()
+	cfg.Clock = clock
 	cfg.PartitionExists = func(topic string, partition int32) bool {
-		t := s.ctrl.Snapshot().Topic(topic)
+		t := meta.Snapshot().Topic(topic)
 		return t != nil && partition >= 0 && int(partition) < len(t.Partitions)
 	}
-	return &groups{s: s, coord: coordinator.New(cfg), n: cfg.Partitions}
+	return cfg
+}
+
+// newGroups returns the group coordinator of node self: coordinator
+// configured by cfg, over the __consumer_offsets partitions in parts,
+// creating that topic with creator (replication factor rf, capped by the
+// live brokers) on first use.
+func newGroups(cfg coordinator.Config, rf int16, self int32, meta metaView, parts *partitions, creator topicCreator,
+	clock Clock, log zerolog.Logger, ctx context.Context) *groups {
+	return &groups{coord: coordinator.New(cfg), n: cfg.Partitions, rf: rf, self: self, meta: meta, parts: parts, creator: creator,
+		clock: clock, log: log, ctx: ctx, commitTTL: 5 * time.Second}
 }
 
 // start loads the partitions of an existing __consumer_offsets topic, so
 // groups and offsets are back before the first client asks.
 func (g *groups) start() {
-	if g.s.ctrl.Snapshot().Topic(controller.ConsumerOffsetsTopic) != nil {
+	if g.meta.Snapshot().Topic(controller.ConsumerOffsetsTopic) != nil {
 		if _, err := g.ensure(-1); err != nil {
-			g.s.log.Error().Err(err).Msg("loading __consumer_offsets failed")
+			g.log.Error().Err(err).Msg("loading __consumer_offsets failed")
 		}
 	}
 }
@@ -61,25 +88,25 @@ func (g *groups) close() { g.coord.Close() }
 // ensure creates __consumer_offsets if it does not exist and loads the
 // partitions this broker leads (only p when p >= 0). It returns the topic.
 func (g *groups) ensure(p int32) (*controller.Topic, error) {
-	t := g.s.ctrl.Snapshot().Topic(controller.ConsumerOffsetsTopic)
-	if t != nil && p >= 0 && int(p) < len(t.Partitions) && (t.Partitions[p].Leader != g.s.cfg.NodeID || g.coord.Loaded(p)) {
+	t := g.meta.Snapshot().Topic(controller.ConsumerOffsetsTopic)
+	if t != nil && p >= 0 && int(p) < len(t.Partitions) && (t.Partitions[p].Leader != g.self || g.coord.Loaded(p)) {
 		return t, nil // fast path
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if t = g.s.ctrl.Snapshot().Topic(controller.ConsumerOffsetsTopic); t == nil {
+	if t = g.meta.Snapshot().Topic(controller.ConsumerOffsetsTopic); t == nil {
 		// offsets.topic.replication.factor, but no more than the live
 		// brokers, so a single node needs no configuration.
-		rf := g.s.cfg.Groups.OffsetsTopicReplicationFactor
+		rf := g.rf
 		live := int16(0)
-		for _, b := range g.s.ctrl.Snapshot().Brokers {
+		for _, b := range g.meta.Snapshot().Brokers {
 			if !b.Fenced {
 				live++
 			}
 		}
 		rf = max(1, min(rf, live))
 		var err error
-		t, err = g.s.createTopic(controller.CreateTopic{
+		t, err = g.creator.createTopic(controller.CreateTopic{
 			Name:              controller.ConsumerOffsetsTopic,
 			NumPartitions:     g.n,
 			ReplicationFactor: rf,
@@ -87,22 +114,22 @@ func (g *groups) ensure(p int32) (*controller.Topic, error) {
 			Internal:          true,
 		})
 		if errors.Is(err, controller.ErrTopicExists) {
-			t, err = g.s.ctrl.Snapshot().Topic(controller.ConsumerOffsetsTopic), nil
+			t, err = g.meta.Snapshot().Topic(controller.ConsumerOffsetsTopic), nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("broker: create __consumer_offsets: %w", err)
 		}
-		g.s.log.Info().Int32("partitions", g.n).Msg("created __consumer_offsets")
+		g.log.Info().Int32("partitions", g.n).Msg("created __consumer_offsets")
 	}
 	if int32(len(t.Partitions)) != g.n {
 		// Kafka requires offsets.topic.num.partitions to match the topic.
 		return nil, fmt.Errorf("broker: __consumer_offsets has %d partitions, offsets.topic.num.partitions is %d", len(t.Partitions), g.n)
 	}
 	for i := range t.Partitions {
-		if (p >= 0 && int32(i) != p) || t.Partitions[i].Leader != g.s.cfg.NodeID || g.coord.Loaded(int32(i)) {
+		if (p >= 0 && int32(i) != p) || t.Partitions[i].Leader != g.self || g.coord.Loaded(int32(i)) {
 			continue
 		}
-		part, err := g.s.parts.get(t.Name, int32(i))
+		part, err := g.parts.get(t.Name, int32(i))
 		if err != nil {
 			return nil, err
 		}
@@ -114,8 +141,12 @@ func (g *groups) ensure(p int32) (*controller.Topic, error) {
 // loadPartition makes the coordinator serve __consumer_offsets partition i,
 // which this broker leads.
 func (g *groups) loadPartition(i int32, p *partition) {
-	g.coord.Load(i, &offsetsLog{s: g.s, p: p})
+	g.coord.Load(i, &offsetsLog{p: p, meta: g.meta, self: g.self, ctx: g.ctx, clock: g.clock, timeout: g.commitTTL})
 }
+
+// unloadPartition stops the coordinator serving partition i, which this
+// broker no longer leads.
+func (g *groups) unloadPartition(i int32) { g.coord.Unload(i) }
 
 // coordinatorFor returns the node coordinating key's group, or an error
 // code (COORDINATOR_NOT_AVAILABLE while __consumer_offsets cannot be set up).
@@ -123,14 +154,14 @@ func (g *groups) coordinatorFor(key string, adv Listener) (node int32, host stri
 	p := g.coord.Partition(key)
 	t, err := g.ensure(p)
 	if err != nil {
-		g.s.log.Warn().Err(err).Msg("__consumer_offsets unavailable")
+		g.log.Warn().Err(err).Msg("__consumer_offsets unavailable")
 		return -1, "", -1, kerr.CoordinatorNotAvailable.Code
 	}
 	leader := t.Partitions[p].Leader
-	if leader == g.s.cfg.NodeID {
+	if leader == g.self {
 		return leader, adv.Host, adv.Port, 0
 	}
-	b, ok := g.s.ctrl.Snapshot().Broker(leader)
+	b, ok := g.meta.Snapshot().Broker(leader)
 	if !ok || b.Fenced {
 		return -1, "", -1, kerr.CoordinatorNotAvailable.Code
 	}
@@ -142,7 +173,7 @@ func (g *groups) coordinatorFor(key string, adv Listener) (node int32, host stri
 // an error leaves the coordinator answering NOT_COORDINATOR.
 func (g *groups) prepare(group string) {
 	if _, err := g.ensure(g.coord.Partition(group)); err != nil {
-		g.s.log.Warn().Err(err).Msg("__consumer_offsets unavailable")
+		g.log.Warn().Err(err).Msg("__consumer_offsets unavailable")
 	}
 }
 
@@ -162,13 +193,17 @@ func clientOf(r *request) coordinator.Client {
 
 // offsetsLog adapts a __consumer_offsets partition to coordinator.Log.
 type offsetsLog struct {
-	s *Server
-	p *partition
+	p       *partition
+	meta    metaView
+	self    int32
+	ctx     context.Context // ends at shutdown
+	clock   Clock
+	timeout time.Duration // offsets.commit.timeout.ms
 }
 
 func (l *offsetsLog) Append(batch []byte) (int64, error) {
 	epoch := int32(0)
-	if t := l.s.ctrl.Snapshot().Topic(l.p.topic); t != nil && int(l.p.index) < len(t.Partitions) {
+	if t := l.meta.Snapshot().Topic(l.p.topic); t != nil && int(l.p.index) < len(t.Partitions) {
 		epoch = t.Partitions[l.p.index].LeaderEpoch
 	}
 	res, err := l.p.log.Append(batch, epoch)
@@ -176,11 +211,11 @@ func (l *offsetsLog) Append(batch []byte) (int64, error) {
 		return -1, err
 	}
 	l.p.wake()
-	l.p.afterAppend(l.s.cfg.NodeID)
+	l.p.afterAppend(l.self)
 	// A commit is acknowledged only once the ISR has it.
-	ctx, cancel := context.WithTimeout(l.s.ctx, 5*time.Second) // offsets.commit.timeout.ms
+	ctx, cancel := withTimeout(l.ctx, l.clock, l.timeout)
 	defer cancel()
-	if code := l.s.waitHW(ctx, l.p, res.LastOffset+1, epoch); code != 0 {
+	if code := l.p.waitHW(ctx, res.LastOffset+1, epoch); code != 0 {
 		return -1, fmt.Errorf("broker: __consumer_offsets-%d append not replicated: %w", l.p.index, kerr.ErrorForCode(code))
 	}
 	return res.BaseOffset, nil

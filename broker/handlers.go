@@ -1,11 +1,14 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"sort"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/controller"
 	"gregor/storage"
 	"gregor/wire"
 )
@@ -47,6 +50,39 @@ var handlers = []handler{
 	offsetDeleteHandler,
 }
 
+// deps is what handlers use: the broker's parts and configuration. The
+// server assembles it (New); handlers and connections get it, never the
+// Server.
+type deps struct {
+	cfg    *Config
+	log    zerolog.Logger
+	clock  Clock
+	ctx    context.Context // ends when shutdown starts: long polls return early
+	ctrl   *controller.Controller
+	link   *link
+	parts  *partitions
+	pids   *producerIDs
+	groups *groups // consumer group coordinator
+	repl   *replication
+	disk   *logDir
+	table  *handlerTable
+}
+
+// forwardIfNotController: see link.forwardIfNotController.
+func (s *deps) forwardIfNotController(r *request) (kmsg.Response, bool) {
+	return s.link.forwardIfNotController(r)
+}
+
+// createTopic: see link.createTopic.
+func (s *deps) createTopic(ct controller.CreateTopic) (*controller.Topic, error) {
+	return s.link.createTopic(ct)
+}
+
+// topicConfig: see Config.topicConfig.
+func (s *deps) topicConfig(t *controller.Topic, def controller.ConfigDef) (string, int8) {
+	return s.cfg.topicConfig(t, def)
+}
+
 // request is one decoded request while it is being handled.
 type request struct {
 	wire.Header
@@ -70,12 +106,12 @@ type handler struct {
 	// advertiseMin, when set, is the minimum version ApiVersions
 	// advertises instead of min (requests below min are still refused).
 	advertiseMin *int16
-	fn           func(s *Server, r *request) (kmsg.Response, error)
+	fn           func(s *deps, r *request) (kmsg.Response, error)
 }
 
 // handle adapts a typed handler function to the table.
-func handle[T kmsg.Request](key kmsg.Key, min, max int16, fn func(s *Server, r *request, req T) (kmsg.Response, error)) handler {
-	return handler{key: key, min: min, max: max, fn: func(s *Server, r *request) (kmsg.Response, error) {
+func handle[T kmsg.Request](key kmsg.Key, min, max int16, fn func(s *deps, r *request, req T) (kmsg.Response, error)) handler {
+	return handler{key: key, min: min, max: max, fn: func(s *deps, r *request) (kmsg.Response, error) {
 		req, ok := r.body.(T)
 		if !ok {
 			return nil, fmt.Errorf("request body %T for key %d", r.body, key)

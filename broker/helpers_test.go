@@ -25,21 +25,27 @@ type testBroker struct {
 // overrides (key=value, as --override). It is stopped at test cleanup.
 func startBroker(t testing.TB, overrides ...string) *testBroker {
 	t.Helper()
+	return startBrokerOpts(t, nil, overrides...)
+}
+
+// startBrokerOpts is startBroker with options for New (WithClock).
+func startBrokerOpts(t testing.TB, opts []Option, overrides ...string) *testBroker {
+	t.Helper()
 	ov := append([]string{"listeners=PLAINTEXT://127.0.0.1:0", "log.dirs=" + t.TempDir()}, overrides...)
 	cfg, err := Load("", nil, ov)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startBrokerConfig(t, cfg)
+	return startBrokerConfig(t, cfg, opts...)
 }
 
-func startBrokerConfig(t testing.TB, cfg Config) *testBroker {
+func startBrokerConfig(t testing.TB, cfg Config, opts ...Option) *testBroker {
 	t.Helper()
 	lg := zerolog.Nop()
 	if os.Getenv("GREGOR_TEST_LOG") != "" {
 		lg = zerolog.New(os.Stderr).Level(zerolog.DebugLevel)
 	}
-	srv, err := New(cfg, lg)
+	srv, err := New(cfg, lg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -472,7 +472,7 @@ func TestHandlerPanicClosesOnlyThatConnection(t *testing.T) {
 	hs := append([]handler(nil), handlers...)
 	for i := range hs {
 		if hs[i].key == kmsg.DescribeCluster {
-			hs[i].fn = func(*Server, *request) (kmsg.Response, error) { panic("test: handler panic") }
+			hs[i].fn = func(*deps, *request) (kmsg.Response, error) { panic("test: handler panic") }
 		}
 	}
 	// Connections read s.table after accept takes s.mu, so swapping it
@@ -682,7 +682,7 @@ func TestPipelineWithoutReadingIsBounded(t *testing.T) {
 			probe := tc.req()
 			respSize := 0
 			if tc.stalls { // what one response weighs, encoded
-				resp, err := b.srv.table.lookup(probe.Key()).fn(b.srv, &request{Header: wire.Header{Key: probe.Key(), Version: probe.GetVersion()}, body: probe})
+				resp, err := b.srv.table.lookup(probe.Key()).fn(b.srv.deps, &request{Header: wire.Header{Key: probe.Key(), Version: probe.GetVersion()}, body: probe})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -13,7 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
+
+	"github.com/rs/zerolog"
 
 	"gregor/controller"
 	"gregor/storage"
@@ -68,14 +69,20 @@ type tp struct {
 // Logs are opened at start for every partition in the metadata and on
 // first use for partitions created since.
 type partitions struct {
-	s   *Server
-	dir string
+	dir        string
+	meta       metaView
+	storageCfg func(*controller.Topic) storage.Config
+	clock      Clock
+	log        zerolog.Logger
+	wg         *sync.WaitGroup // background removals; the server waits for it
+	reconcile  signal          // asks replication for a reconcile
 
 	mu sync.RWMutex
 	m  map[tp]*partition
-	// opening has a channel per log being opened, closed when it is done:
-	// logs open outside mu (an open fsyncs; under mu they queued behind
-	// each other and stalled every lookup) and at most once at a time.
+	// opening has a channel per partition whose log is being opened or
+	// retired, closed when that is done: logs open and close outside mu
+	// (both fsync, and would stall every lookup under it), one at a time
+	// per partition.
 	opening map[tp]chan struct{}
 	closed  bool // closeAll ran: opens that finish later close their log
 	// fileBudget is how many descriptors logs may hold (one per segment):
@@ -85,8 +92,12 @@ type partitions struct {
 	fileBudget atomic.Int64
 }
 
-func newPartitions(s *Server, dir string) *partitions {
-	ps := &partitions{s: s, dir: dir, m: map[tp]*partition{}, opening: map[tp]chan struct{}{}}
+// newPartitions returns the partitions kept in dir. meta says which
+// exist; storageCfg gives a topic's log configuration; reconcile is
+// notified when a log opens outside a reconcile (see getOpen).
+func newPartitions(dir string, meta metaView, storageCfg func(*controller.Topic) storage.Config, clock Clock, log zerolog.Logger, wg *sync.WaitGroup, reconcile signal) *partitions {
+	ps := &partitions{dir: dir, meta: meta, storageCfg: storageCfg, clock: clock, log: log, wg: wg, reconcile: reconcile,
+		m: map[tp]*partition{}, opening: map[tp]chan struct{}{}}
 	ps.fileBudget.Store(logFileBudget())
 	return ps
 }
@@ -155,8 +166,8 @@ func (ps *partitions) logDir(topic string, index int32) string {
 // openAll opens every partition in the metadata, and removes the
 // directories of partitions the metadata no longer has (topics deleted
 // while the broker was down).
-func (ps *partitions) openAll() error {
-	keys := localPartitions(ps.s.ctrl.Snapshot(), ps.s.cfg.NodeID)
+func (ps *partitions) openAll(self int32) error {
+	keys := localPartitions(ps.meta.Snapshot(), self)
 	ps.openMany(keys)
 	want := map[string]bool{}
 	var short int
@@ -175,7 +186,7 @@ func (ps *partitions) openAll() error {
 		}
 	}
 	if short > 0 {
-		ps.s.log.Error().Err(shortErr).Int("partitions", short).Int("opened", len(keys)-short).
+		ps.log.Error().Err(shortErr).Int("partitions", short).Int("opened", len(keys)-short).
 			Msg("logs not opened at start-up: out of file descriptors or memory")
 	}
 	entries, err := os.ReadDir(ps.dir)
@@ -195,7 +206,7 @@ func (ps *partitions) openAll() error {
 		if _, err := strconv.Atoi(name[i+1:]); err != nil {
 			continue
 		}
-		ps.s.log.Info().Str("dir", name).Msg("removing log of deleted partition")
+		ps.log.Info().Str("dir", name).Msg("removing log of deleted partition")
 		os.RemoveAll(filepath.Join(ps.dir, name))
 	}
 	return nil
@@ -220,7 +231,7 @@ func (ps *partitions) getReconciled(topic string, index int32) (*partition, erro
 func (ps *partitions) getOpen(topic string, index int32, reconcile bool) (*partition, error) {
 	k := tp{topic, index}
 	for {
-		t := ps.s.ctrl.Snapshot().Topic(topic)
+		t := ps.meta.Snapshot().Topic(topic)
 		if t == nil || index < 0 || int(index) >= len(t.Partitions) {
 			return nil, errUnknownPartition
 		}
@@ -236,7 +247,11 @@ func (ps *partitions) getOpen(topic string, index int32, reconcile bool) (*parti
 				ps.mu.Unlock()
 				return p, nil
 			}
-			ps.retireLocked(p) // an older incarnation of the topic
+			done := ps.takeLocked(p) // an older incarnation of the topic
+			ps.mu.Unlock()
+			ps.retire(p)
+			done()
+			continue
 		}
 		if ps.closed {
 			ps.mu.Unlock()
@@ -254,31 +269,43 @@ func (ps *partitions) getOpen(topic string, index int32, reconcile bool) (*parti
 		p, err := ps.open(t, index)
 
 		ps.mu.Lock()
-		delete(ps.opening, k)
+		var stale *partition // opened for a topic incarnation that is gone
 		if err == nil {
 			// The topic may have been deleted (or deleted and created
 			// again) while the log opened: then it is not ours to keep.
-			if cur := ps.s.ctrl.Snapshot().Topic(topic); ps.closed || cur == nil || cur.ID != t.ID {
-				p.log.Close()
-				if !ps.closed {
-					ps.retireDir(p.log.Dir())
-				}
-				p, err = nil, errUnknownPartition
+			if cur := ps.meta.Snapshot().Topic(topic); ps.closed || cur == nil || cur.ID != t.ID {
+				stale, p, err = p, nil, errUnknownPartition
 			} else {
 				if cur != t {
 					// Its configs may have changed while it opened,
 					// and reconfigure only reaches logs in m.
-					p.log.SetConfig(ps.s.storageConfig(cur))
+					p.log.SetConfig(ps.storageCfg(cur))
 				}
 				ps.m[k] = p
 				if reconcile {
-					ps.s.repl.requestReconcile()
+					ps.reconcile.notify()
 				}
 			}
 		}
-		close(w)
+		if stale == nil {
+			delete(ps.opening, k)
+			close(w)
+		}
 		closed := ps.closed
 		ps.mu.Unlock()
+		if stale != nil {
+			// Closing fsyncs: outside mu. opening[k] stays until the
+			// directory has moved aside, so that no new incarnation
+			// opens it meanwhile.
+			stale.log.Close()
+			if !closed {
+				ps.retireDir(stale.log.Dir())
+			}
+			ps.mu.Lock()
+			delete(ps.opening, k)
+			close(w)
+			ps.mu.Unlock()
+		}
 		if err == errUnknownPartition && !closed {
 			continue // look again: a new incarnation may be there
 		}
@@ -296,7 +323,7 @@ func (ps *partitions) open(t *controller.Topic, index int32) (*partition, error)
 		return nil, fmt.Errorf("broker: open %s-%d: %w: logs hold %d file descriptors, the most they may (%d) under RLIMIT_NOFILE: %w",
 			t.Name, index, storage.ErrStorage, n, budget, syscall.EMFILE)
 	}
-	l, err := storage.Open(dir, ps.s.storageConfig(t), time.Now)
+	l, err := storage.Open(dir, ps.storageCfg(t), ps.clock.Now)
 	if err != nil {
 		return nil, fmt.Errorf("broker: open %s-%d: %w", t.Name, index, err)
 	}
@@ -312,14 +339,31 @@ func (ps *partitions) open(t *controller.Topic, index int32) (*partition, error)
 	return &partition{topic: t.Name, index: index, topicID: t.ID, log: l}, nil
 }
 
-// retireLocked closes p's log and moves its directory aside (Kafka's
-// "<dir>.<id>-delete"), so that a new incarnation can use the path at
-// once; the old files are removed in the background. ps.mu should be held.
-func (ps *partitions) retireLocked(p *partition) {
-	delete(ps.m, tp{p.topic, p.index})
+// takeLocked takes p out of the map, so that no lookup finds it again,
+// and holds its key in opening until done is called, so that no new
+// incarnation opens its directory before it has moved aside. ps.mu must
+// be held; the caller retires p with mu released, then calls done.
+func (ps *partitions) takeLocked(p *partition) (done func()) {
+	k := tp{p.topic, p.index}
+	delete(ps.m, k)
+	w := make(chan struct{})
+	ps.opening[k] = w
+	return func() {
+		ps.mu.Lock()
+		delete(ps.opening, k)
+		ps.mu.Unlock()
+		close(w)
+	}
+}
+
+// retire closes the log of a partition taken out of the map and moves its
+// directory aside (Kafka's "<dir>.<id>-delete"), so that a new incarnation
+// can use the path at once; the old files are removed in the background.
+// ps.mu must not be held: closing fsyncs.
+func (ps *partitions) retire(p *partition) {
 	p.wake()
 	if err := p.log.Close(); err != nil {
-		ps.s.log.Warn().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("closing deleted partition failed")
+		ps.log.Warn().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("closing deleted partition failed")
 	}
 	ps.retireDir(p.log.Dir())
 }
@@ -330,13 +374,13 @@ func (ps *partitions) retireDir(dir string) {
 	aside := fmt.Sprintf("%s.%x-delete", dir, b)
 	if err := os.Rename(dir, aside); err != nil {
 		if !os.IsNotExist(err) {
-			ps.s.log.Error().Err(err).Str("dir", dir).Msg("moving deleted partition aside failed")
+			ps.log.Error().Err(err).Str("dir", dir).Msg("moving deleted partition aside failed")
 		}
 		return
 	}
-	ps.s.goroutine(func() { // Run waits for it at shutdown
+	ps.wg.Go(func() { // Run waits for it at shutdown
 		if err := os.RemoveAll(aside); err != nil {
-			ps.s.log.Error().Err(err).Str("dir", aside).Msg("removing deleted partition failed")
+			ps.log.Error().Err(err).Str("dir", aside).Msg("removing deleted partition failed")
 		}
 	})
 }
@@ -409,21 +453,28 @@ func (ps *partitions) lookup(topic string, index int32) *partition {
 	return ps.m[tp{topic, index}]
 }
 
-// dropTopic closes and deletes the logs of a deleted topic.
-func (ps *partitions) dropTopic(topic string) error {
+// dropTopic closes and deletes the logs of a deleted topic: they leave
+// the map under mu, and are closed (fsync) after it is released.
+func (ps *partitions) dropTopic(topic string) {
 	ps.mu.Lock()
-	defer ps.mu.Unlock()
+	var gone []*partition
+	var dones []func()
 	for k, p := range ps.m {
 		if k.topic == topic {
-			ps.retireLocked(p)
+			dones = append(dones, ps.takeLocked(p))
+			gone = append(gone, p)
 		}
 	}
-	return nil
+	ps.mu.Unlock()
+	for i, p := range gone {
+		ps.retire(p)
+		dones[i]()
+	}
 }
 
 // reconfigure applies a topic's new configuration to its open logs.
 func (ps *partitions) reconfigure(t *controller.Topic) {
-	cfg := ps.s.storageConfig(t)
+	cfg := ps.storageCfg(t)
 	ps.mu.RLock()
 	defer ps.mu.RUnlock()
 	for k, p := range ps.m {
@@ -434,100 +485,19 @@ func (ps *partitions) reconfigure(t *controller.Topic) {
 }
 
 // closeAll closes every log with storage.CloseAll: closeParallel at a
-// time, and made durable with a syncfs of the log dir instead of a dozen
-// fsyncs per partition (one after the other, 6,000 partitions took 33 s
-// to close; 32 at a time with per-file fsyncs ~1.6 ms per partition).
+// time, made durable with one syncfs of the log dir rather than fsyncs
+// per file. The logs leave the map under mu and close after it is
+// released; opens that finish later see closed and close their own log.
 func (ps *partitions) closeAll() error {
 	ps.mu.Lock()
-	defer ps.mu.Unlock()
 	ps.closed = true
 	logs := make([]*storage.Log, 0, len(ps.m))
 	for k, p := range ps.m {
 		delete(ps.m, k)
 		logs = append(logs, p.log)
 	}
+	ps.mu.Unlock()
 	return storage.CloseAll(logs, closeParallel)
 }
 
 const closeParallel = 32
-
-// topicConfig returns a topic config's effective value and its source:
-// the topic's own setting, else the broker key that supplies its default
-// when set, else Kafka's default.
-func (s *Server) topicConfig(t *controller.Topic, def controller.ConfigDef) (value string, source int8) {
-	if t != nil {
-		if v, ok := t.Configs[def.Name]; ok {
-			return v, configSourceTopic
-		}
-	}
-	if def.BrokerKey != "" {
-		if v, explicit, ok := s.cfg.value(def.BrokerKey); ok {
-			if explicit {
-				return v, configSourceStaticBroker
-			}
-			return v, configSourceDefault
-		}
-	}
-	return def.Default, configSourceDefault
-}
-
-// Kafka's DescribeConfigs sources.
-const (
-	configSourceTopic        int8 = 1
-	configSourceStaticBroker int8 = 4
-	configSourceDefault      int8 = 5
-)
-
-// storageConfig resolves the topic's effective storage configuration.
-func (s *Server) storageConfig(t *controller.Topic) storage.Config {
-	cfg := storage.DefaultConfig()
-	cfg.FS = s.cfg.Log.FS
-	get := func(name string) string {
-		def, ok := controller.LookupTopicConfig(name)
-		if !ok {
-			return ""
-		}
-		v, _ := s.topicConfig(t, def)
-		return v
-	}
-	i64 := func(name string, dst *int64) {
-		if n, err := strconv.ParseInt(get(name), 10, 64); err == nil {
-			*dst = n
-		}
-	}
-	i32 := func(name string, dst *int32) {
-		if n, err := strconv.ParseInt(get(name), 10, 32); err == nil {
-			*dst = int32(n)
-		}
-	}
-	i64("segment.bytes", &cfg.SegmentBytes)
-	i64("segment.ms", &cfg.SegmentMs)
-	i32("index.interval.bytes", &cfg.IndexIntervalBytes)
-	i32("segment.index.bytes", &cfg.SegmentIndexBytes)
-	i64("flush.messages", &cfg.FlushMessages)
-	i64("flush.ms", &cfg.FlushMs)
-	i32("max.message.bytes", &cfg.MaxMessageBytes)
-	i64("retention.ms", &cfg.RetentionMs)
-	i64("retention.bytes", &cfg.RetentionBytes)
-	cfg.LogAppendTime = get("message.timestamp.type") == "LogAppendTime"
-	if cfg.RetentionMs == 0 {
-		cfg.RetentionMs = 1 // storage reads 0 as "default"
-	}
-	if cfg.RetentionBytes == 0 {
-		cfg.RetentionBytes = 1 // storage reads 0 as "default"; 1 differs only when sizes add up exactly
-	}
-	cfg.CleanupPolicy = get("cleanup.policy")
-	if strings.TrimSpace(cfg.CleanupPolicy) == "" {
-		cfg.CleanupPolicy = "none" // an empty list: neither delete nor compact
-	}
-	i64("delete.retention.ms", &cfg.DeleteRetentionMs)
-	i64("min.compaction.lag.ms", &cfg.MinCompactionLagMs)
-	if f, err := strconv.ParseFloat(strings.TrimSpace(get("min.cleanable.dirty.ratio")), 64); err == nil {
-		cfg.MinCleanableDirtyRatio = f
-	}
-	cfg.FsyncOnAppend = s.cfg.Log.FlushOnAppend
-	if cfg.FlushMessages <= 0 {
-		cfg.FlushMessages = math.MaxInt64
-	}
-	return cfg
-}

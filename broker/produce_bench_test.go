@@ -78,7 +78,7 @@ func BenchmarkProduce(b *testing.B) {
 		b.SetBytes(int64(len(req.Topics[0].Partitions[0].Records)))
 		b.ReportAllocs()
 		for b.Loop() {
-			resp, err := produceHandler.fn(tb.srv, r)
+			resp, err := produceHandler.fn(tb.srv.deps, r)
 			if err != nil {
 				b.Fatal(err)
 			}

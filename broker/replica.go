@@ -15,18 +15,16 @@ package broker
 // change a follower first truncates its log to the end of its latest epoch
 // at the new leader (OffsetForLeaderEpoch), so logs never diverge.
 //
-// Lock order: partition.rep.mu, then storage's own locks; fetcher.mu is
-// never held while taking rep.mu.
+// Lock order: see LOCKS.md.
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/controller"
 )
@@ -79,7 +77,7 @@ func (p *partition) leaderISR(self int32) ([]int32, bool) {
 }
 
 // advanceHWLocked moves the high watermark to the smallest log end offset
-// in the ISR. Lock rep.mu should be held; p must be the leader.
+// in the ISR. p.rep.mu must be held; p must be the leader.
 func (p *partition) advanceHWLocked(self int32) {
 	hw := p.log.LogEndOffset()
 	for _, id := range p.rep.isr {
@@ -112,9 +110,40 @@ func (p *partition) afterAppend(self int32) {
 	p.rep.mu.Unlock()
 }
 
+// signal is a coalescing wake-up: notify never blocks, and any number of
+// notifies before the receiver looks count as one.
+type signal chan struct{}
+
+func newSignal() signal { return make(signal, 1) }
+
+func (s signal) notify() {
+	select {
+	case s <- struct{}{}:
+	default:
+	}
+}
+
+// offsetsLoader is what replication tells the group coordinator: which
+// __consumer_offsets partitions this node now leads or no longer leads.
+type offsetsLoader interface {
+	loadPartition(i int32, p *partition)
+	unloadPartition(i int32)
+}
+
 // replication owns the follower fetchers and the ISR checks.
 type replication struct {
-	s *Server
+	self      int32
+	clustered bool
+	cfg       ReplicationConfig
+	meta      metaView
+	parts     *partitions
+	offsets   offsetsLoader
+	link      *link  // ISR changes
+	peers     *peers // follower fetch connections
+	clock     Clock
+	log       zerolog.Logger
+	ctx       context.Context // ends at shutdown
+	wg        *sync.WaitGroup // fetchers and ISR changes; the server waits for it
 
 	topics map[string]*controller.Topic // as last reconciled (run goroutine only)
 
@@ -125,31 +154,27 @@ type replication struct {
 	// a log was opened outside reconcile (a request got there first, or
 	// an earlier open failed), and only reconcile gives it its replica
 	// state (leadership, high watermark, fetcher, group loading).
-	kick chan struct{}
+	kick signal
 }
 
-func newReplication(s *Server) *replication {
-	return &replication{s: s, fetchers: map[int32]*fetcher{}, kick: make(chan struct{}, 1)}
-}
-
-// requestReconcile makes run reconcile soon; requests coalesce.
-func (rp *replication) requestReconcile() {
-	select {
-	case rp.kick <- struct{}{}:
-	default:
-	}
+// newReplication returns the replication of node self's replicas in
+// parts, as meta says, reconciling also when kick is notified.
+func newReplication(self int32, clustered bool, cfg ReplicationConfig, meta metaView, parts *partitions, offsets offsetsLoader,
+	link *link, peers *peers, clock Clock, log zerolog.Logger, ctx context.Context, wg *sync.WaitGroup, kick signal) *replication {
+	return &replication{self: self, clustered: clustered, cfg: cfg, meta: meta, parts: parts, offsets: offsets, link: link, peers: peers,
+		clock: clock, log: log, ctx: ctx, wg: wg, fetchers: map[int32]*fetcher{}, kick: kick}
 }
 
 // run applies metadata snapshots until shutdown, and checks ISRs.
 func (rp *replication) run() {
-	ch, unsub := rp.s.ctrl.Subscribe()
+	ch, unsub := rp.meta.Subscribe()
 	defer unsub()
 	rp.reconcile()
-	tick := time.NewTicker(max(rp.s.cfg.Replication.LagTimeMax/4, 50*time.Millisecond))
+	tick := newTicker(rp.clock, max(rp.cfg.LagTimeMax/4, 50*time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {
-		case <-rp.s.ctx.Done():
+		case <-rp.ctx.Done():
 			rp.mu.Lock()
 			for _, f := range rp.fetchers {
 				f.stop()
@@ -168,21 +193,20 @@ func (rp *replication) run() {
 
 // reconcile makes every local replica match the current metadata.
 func (rp *replication) reconcile() {
-	s := rp.s
-	snap := s.ctrl.Snapshot()
-	self := s.cfg.NodeID
+	snap := rp.meta.Snapshot()
+	self := rp.self
 	wantFetch := map[int32]map[tp]fetchTarget{}
 	seen := map[string]*controller.Topic{}
-	// Open new replicas' logs in parallel first (10,000 new partitions
-	// took 29 s one at a time); the loop below then finds them open.
-	if missing := s.parts.missing(localPartitions(snap, self)); len(missing) > 1 {
-		s.parts.openMany(missing)
+	// Open new replicas' logs in parallel first (openMany); the loop
+	// below then finds them open.
+	if missing := rp.parts.missing(localPartitions(snap, self)); len(missing) > 1 {
+		rp.parts.openMany(missing)
 	}
 	var short int
 	var shortErr error
 	defer func() {
 		if short > 0 {
-			s.log.Error().Err(shortErr).Int("partitions", short).
+			rp.log.Error().Err(shortErr).Int("partitions", short).
 				Msg("replicas not opened: out of file descriptors or memory")
 		}
 	}()
@@ -191,28 +215,28 @@ func (rp *replication) reconcile() {
 		// configs (AlterConfigs on the controller node).
 		seen[t.Name] = t
 		if old, ok := rp.topics[t.Name]; ok && old != t {
-			s.parts.reconfigure(t)
+			rp.parts.reconfigure(t)
 		}
 		for i := range t.Partitions {
 			meta := &t.Partitions[i]
 			if !slices.Contains(meta.Replicas, self) {
 				continue
 			}
-			p, err := s.parts.getReconciled(t.Name, meta.Index)
+			p, err := rp.parts.getReconciled(t.Name, meta.Index)
 			if err != nil {
 				if isDiskFailure(err) {
-					s.log.Error().Err(err).Str("topic", t.Name).Int32("partition", meta.Index).Msg("opening replica failed")
+					rp.log.Error().Err(err).Str("topic", t.Name).Int32("partition", meta.Index).Msg("opening replica failed")
 				} else {
 					short, shortErr = short+1, err // one line for all below
 				}
 				continue
 			}
 			becameLeader, lostLeader := rp.apply(p, t, meta)
-			if t.Name == controller.ConsumerOffsetsTopic && s.groups != nil {
+			if t.Name == controller.ConsumerOffsetsTopic && rp.offsets != nil {
 				if becameLeader {
-					s.groups.loadPartition(meta.Index, p)
+					rp.offsets.loadPartition(meta.Index, p)
 				} else if lostLeader {
-					s.groups.coord.Unload(meta.Index)
+					rp.offsets.unloadPartition(meta.Index)
 				}
 			}
 			if meta.Leader != self && meta.Leader >= 0 {
@@ -228,13 +252,11 @@ func (rp *replication) reconcile() {
 	// List open topics first, then look them up in the newest snapshot: a
 	// topic created (and opened) after snap was taken must not be taken
 	// for deleted.
-	open := s.parts.topics()
-	latest := s.ctrl.Snapshot()
+	open := rp.parts.topics()
+	latest := rp.meta.Snapshot()
 	for _, name := range open {
 		if latest.Topic(name) == nil {
-			if err := s.parts.dropTopic(name); err != nil {
-				s.log.Error().Err(err).Str("topic", name).Msg("removing logs of deleted topic failed")
-			}
+			rp.parts.dropTopic(name)
 		}
 	}
 	rp.topics = seen
@@ -248,9 +270,9 @@ func (rp *replication) reconcile() {
 	for id, targets := range wantFetch {
 		f := rp.fetchers[id]
 		if f == nil {
-			f = newFetcher(s, id)
+			f = newFetcher(id, rp.self, rp.cfg, rp.peers, rp.clock, rp.log, rp.ctx)
 			rp.fetchers[id] = f
-			s.goroutine(f.run)
+			rp.wg.Go(f.run)
 		}
 		f.set(targets)
 	}
@@ -258,7 +280,7 @@ func (rp *replication) reconcile() {
 
 // apply updates p's replication state from its metadata.
 func (rp *replication) apply(p *partition, t *controller.Topic, meta *controller.Partition) (becameLeader, lostLeader bool) {
-	self := rp.s.cfg.NodeID
+	self := rp.self
 	r := &p.rep
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -278,15 +300,15 @@ func (rp *replication) apply(p *partition, t *controller.Topic, meta *controller
 		p.log.SetAutoHighWatermark(len(meta.Replicas) == 1)
 		if !wasLeader || newEpoch {
 			r.role = roleLeader
-			now := time.Now()
+			now := rp.clock.Now()
 			r.followers = map[int32]*followerState{}
 			for _, id := range meta.Replicas {
 				if id != self {
 					r.followers[id] = &followerState{leo: -1, lastCaughtUp: now, lastFetch: now}
 				}
 			}
-			if rp.s.clustered() {
-				rp.s.log.Info().Str("topic", p.topic).Int32("partition", p.index).Int32("epoch", meta.LeaderEpoch).Msg("became leader")
+			if rp.clustered {
+				rp.log.Info().Str("topic", p.topic).Int32("partition", p.index).Int32("epoch", meta.LeaderEpoch).Msg("became leader")
 			}
 		}
 		p.advanceHWLocked(self)
@@ -300,7 +322,7 @@ func (rp *replication) apply(p *partition, t *controller.Topic, meta *controller
 		r.hwCh = nil
 	}
 	if wasLeader {
-		rp.s.log.Info().Str("topic", p.topic).Int32("partition", p.index).Int32("leader", meta.Leader).Int32("epoch", meta.LeaderEpoch).Msg("became follower")
+		rp.log.Info().Str("topic", p.topic).Int32("partition", p.index).Int32("leader", meta.Leader).Int32("epoch", meta.LeaderEpoch).Msg("became follower")
 	}
 	return false, wasLeader
 }
@@ -309,7 +331,7 @@ func (rp *replication) apply(p *partition, t *controller.Topic, meta *controller
 // at fetchOffset (the follower's log end offset), advancing the high
 // watermark and expanding the ISR when the follower caught up. It reports
 // whether id is a follower of p here.
-func (p *partition) recordFollowerFetch(s *Server, id int32, fetchOffset int64) bool {
+func (rp *replication) recordFollowerFetch(p *partition, id int32, fetchOffset int64) bool {
 	r := &p.rep
 	r.mu.Lock()
 	if r.role != roleLeader {
@@ -321,7 +343,7 @@ func (p *partition) recordFollowerFetch(s *Server, id int32, fetchOffset int64) 
 		r.mu.Unlock()
 		return false // not a replica of this partition
 	}
-	now := time.Now()
+	now := rp.clock.Now()
 	leo := p.log.LogEndOffset()
 	switch {
 	case fetchOffset >= leo:
@@ -330,7 +352,7 @@ func (p *partition) recordFollowerFetch(s *Server, id int32, fetchOffset int64) 
 		f.lastCaughtUp = f.lastFetch
 	}
 	f.leo, f.lastFetch, f.leoAtFetch = fetchOffset, now, leo
-	p.advanceHWLocked(s.cfg.NodeID)
+	p.advanceHWLocked(rp.self)
 	var expand []int32
 	if !slices.Contains(r.isr, id) && fetchOffset >= p.log.HighWatermark() && !r.altering {
 		expand = append(slices.Clone(r.isr), id)
@@ -338,16 +360,15 @@ func (p *partition) recordFollowerFetch(s *Server, id int32, fetchOffset int64) 
 	}
 	r.mu.Unlock()
 	if expand != nil {
-		s.goroutine(func() { s.alterISR(p, expand) })
+		rp.wg.Go(func() { rp.alterISR(p, expand) })
 	}
 	return true
 }
 
 // checkISRs shrinks the ISR of led partitions whose followers fell behind.
 func (rp *replication) checkISRs() {
-	s := rp.s
-	now := time.Now()
-	for _, p := range s.parts.all() {
+	now := rp.clock.Now()
+	for _, p := range rp.parts.all() {
 		r := &p.rep
 		r.mu.Lock()
 		if r.role != roleLeader || r.altering || len(r.isr) <= 1 {
@@ -357,21 +378,22 @@ func (rp *replication) checkISRs() {
 		var keep []int32
 		for _, id := range r.isr {
 			f := r.followers[id]
-			if id == s.cfg.NodeID || f == nil || now.Sub(f.lastCaughtUp) <= s.cfg.Replication.LagTimeMax {
+			if id == rp.self || f == nil || now.Sub(f.lastCaughtUp) <= rp.cfg.LagTimeMax {
 				keep = append(keep, id)
 			}
 		}
 		shrink := len(keep) < len(r.isr)
 		r.mu.Unlock()
 		if shrink {
-			s.log.Info().Str("topic", p.topic).Int32("partition", p.index).Ints32("isr", keep).Msg("shrinking isr")
-			s.alterISR(p, keep)
+			rp.log.Info().Str("topic", p.topic).Int32("partition", p.index).Ints32("isr", keep).Msg("shrinking isr")
+			rp.alterISR(p, keep)
 		}
 	}
 }
 
-// alterISR asks the controller to set p's ISR.
-func (s *Server) alterISR(p *partition, isr []int32) {
+// alterISR asks the controller to set p's ISR. No lock is held across
+// the controller round trip: altering keeps a second change out meanwhile.
+func (rp *replication) alterISR(p *partition, isr []int32) {
 	r := &p.rep
 	r.mu.Lock()
 	if r.role != roleLeader || r.altering {
@@ -386,46 +408,15 @@ func (s *Server) alterISR(p *partition, isr []int32) {
 		r.altering = false
 		r.mu.Unlock()
 	}()
-	var result controller.Partition
-	var err error
-	if !s.clustered() || s.ctrl.IsLeader() {
-		result, err = s.ctrl.AlterPartition(topicID, p.index, s.cfg.NodeID, epoch, pepoch, isr)
-	} else {
-		req := kmsg.NewPtrAlterPartitionRequest()
-		req.Version = 2
-		req.BrokerID = s.cfg.NodeID
-		rt := kmsg.NewAlterPartitionRequestTopic()
-		rt.TopicID = topicID
-		rpp := kmsg.NewAlterPartitionRequestTopicPartition()
-		rpp.Partition, rpp.LeaderEpoch, rpp.PartitionEpoch, rpp.NewISR = p.index, epoch, pepoch, isr
-		rt.Partitions = append(rt.Partitions, rpp)
-		req.Topics = append(req.Topics, rt)
-		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
-		defer cancel()
-		var resp kmsg.Response
-		if resp, err = s.toController(ctx, req); err == nil {
-			ar := resp.(*kmsg.AlterPartitionResponse)
-			switch {
-			case ar.ErrorCode != 0:
-				err = kerr.ErrorForCode(ar.ErrorCode)
-			case len(ar.Topics) != 1 || len(ar.Topics[0].Partitions) != 1:
-				err = errors.New("broker: malformed AlterPartition response")
-			case ar.Topics[0].Partitions[0].ErrorCode != 0:
-				err = kerr.ErrorForCode(ar.Topics[0].Partitions[0].ErrorCode)
-			default:
-				sp := ar.Topics[0].Partitions[0]
-				result = controller.Partition{Index: p.index, Leader: sp.LeaderID, LeaderEpoch: sp.LeaderEpoch, PartitionEpoch: sp.PartitionEpoch, ISR: sp.ISR}
-			}
-		}
-	}
+	result, err := rp.link.alterPartition(topicID, p.index, epoch, pepoch, isr)
 	if err != nil {
-		s.log.Debug().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("alter partition failed")
+		rp.log.Debug().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("alter partition failed")
 		return
 	}
 	r.mu.Lock()
 	if r.role == roleLeader && result.LeaderEpoch == r.leaderEpoch && result.PartitionEpoch > r.partitionEpoch {
 		r.isr, r.partitionEpoch = slices.Clone(result.ISR), result.PartitionEpoch
-		p.advanceHWLocked(s.cfg.NodeID)
+		p.advanceHWLocked(rp.self)
 	}
 	r.mu.Unlock()
 }
@@ -433,7 +424,7 @@ func (s *Server) alterISR(p *partition, isr []int32) {
 // waitHW waits until p's high watermark reaches offset (acks=all) and
 // reports a Kafka error code: 0, REQUEST_TIMED_OUT, or
 // NOT_LEADER_OR_FOLLOWER when leadership moved meanwhile.
-func (s *Server) waitHW(ctx context.Context, p *partition, offset int64, epoch int32) int16 {
+func (p *partition) waitHW(ctx context.Context, offset int64, epoch int32) int16 {
 	for {
 		ch := p.hwChanged()
 		if p.log.HighWatermark() >= offset {

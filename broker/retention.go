@@ -7,99 +7,110 @@ package broker
 // log.cleaner.enable). Both stop when the server's context is cancelled.
 
 import (
+	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"gregor/storage"
 )
 
-// startLogMaintenance starts the retention/flush loop and the log cleaner.
-func (s *Server) startLogMaintenance() {
-	s.goroutine(s.retentionLoop)
-	if s.cfg.Log.CleanerEnable {
-		s.goroutine(s.cleanerLoop)
+// maintenance runs the retention, flush and cleaner passes over the open
+// logs of parts, on its clock.
+type maintenance struct {
+	cfg   LogConfig
+	parts *partitions
+	clock Clock
+	log   zerolog.Logger
+	ctx   context.Context // ends at shutdown
+
+	retentionPasses atomic.Int64 // retention passes completed
+}
+
+func newMaintenance(cfg LogConfig, parts *partitions, clock Clock, log zerolog.Logger, ctx context.Context) *maintenance {
+	return &maintenance{cfg: cfg, parts: parts, clock: clock, log: log, ctx: ctx}
+}
+
+// start starts the retention/flush loop and the log cleaner in wg.
+func (m *maintenance) start(wg *sync.WaitGroup) {
+	wg.Go(m.retentionLoop)
+	if m.cfg.CleanerEnable {
+		wg.Go(m.cleanerLoop)
 	}
 }
 
-func (s *Server) retentionLoop() {
-	retention := time.NewTicker(s.cfg.Log.RetentionCheckInterval)
+func (m *maintenance) retentionLoop() {
+	retention := newTicker(m.clock, m.cfg.RetentionCheckInterval)
 	defer retention.Stop()
-	flush := time.NewTicker(s.cfg.Log.FlushSchedulerInterval)
+	flush := newTicker(m.clock, m.cfg.FlushSchedulerInterval)
 	defer flush.Stop()
 	for {
 		select {
-		case <-s.ctx.Done():
+		case <-m.ctx.Done():
 			return
 		case <-retention.C:
-			s.enforceRetention(time.Now())
+			m.enforceRetention(m.clock.Now())
 		case <-flush.C:
-			s.flushDue(time.Now())
+			m.flushDue(m.clock.Now())
 		}
 	}
 }
 
-// openPartitions returns the partitions with an open log.
-func (ps *partitions) openPartitions() []*partition {
-	ps.mu.RLock()
-	defer ps.mu.RUnlock()
-	out := make([]*partition, 0, len(ps.m))
-	for _, p := range ps.m {
-		out = append(out, p)
-	}
-	return out
-}
-
 // enforceRetention runs one retention pass over every open log.
-func (s *Server) enforceRetention(now time.Time) {
-	start := time.Now()
+func (m *maintenance) enforceRetention(now time.Time) {
+	start := m.clock.Now()
 	total := 0
-	for _, p := range s.parts.openPartitions() {
-		if s.ctx.Err() != nil {
+	for _, p := range m.parts.all() {
+		if m.ctx.Err() != nil {
 			return
 		}
 		n, err := p.log.EnforceRetention(now)
 		if err != nil && !errors.Is(err, storage.ErrClosed) {
-			s.log.Error().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("retention failed")
+			m.log.Error().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("retention failed")
 		}
 		if n > 0 {
-			s.log.Info().Str("topic", p.topic).Int32("partition", p.index).Int("segments", n).
+			m.log.Info().Str("topic", p.topic).Int32("partition", p.index).Int("segments", n).
 				Int64("log_start_offset", p.log.LogStartOffset()).Msg("deleted segments by retention")
 		}
 		total += n
 	}
 	if total > 0 {
-		s.log.Debug().Int("segments", total).Dur("took", time.Since(start)).Msg("retention pass")
+		m.log.Debug().Int("segments", total).Dur("took", m.clock.Now().Sub(start)).Msg("retention pass")
 	}
+	m.retentionPasses.Add(1)
 }
 
-func (s *Server) flushDue(now time.Time) {
-	for _, p := range s.parts.openPartitions() {
+func (m *maintenance) flushDue(now time.Time) {
+	for _, p := range m.parts.all() {
 		if err := p.log.FlushIfDue(now); err != nil && !errors.Is(err, storage.ErrClosed) {
-			s.log.Error().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("flush failed")
+			m.log.Error().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("flush failed")
 		}
 	}
 }
 
 // cleanerLoop compacts the logs of compacted topics that need it.
-func (s *Server) cleanerLoop() {
-	t := time.NewTicker(s.cfg.Log.CleanerBackoff)
+func (m *maintenance) cleanerLoop() {
+	t := newTicker(m.clock, m.cfg.CleanerBackoff)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.ctx.Done():
+		case <-m.ctx.Done():
 			return
 		case <-t.C:
 		}
-		for _, p := range s.parts.openPartitions() {
-			if s.ctx.Err() != nil {
+		for _, p := range m.parts.all() {
+			if m.ctx.Err() != nil {
 				return
 			}
-			st, err := p.log.Compact(s.ctx, time.Now())
+			st, err := p.log.Compact(m.ctx, m.clock.Now())
 			if err != nil && !errors.Is(err, storage.ErrClosed) && !errors.Is(err, storage.ErrCompactionAborted) {
-				s.log.Error().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("compaction failed")
+				m.log.Error().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("compaction failed")
 			}
 			if st.Segments > 0 {
-				s.log.Info().Str("topic", p.topic).Int32("partition", p.index).Int("segments", st.Segments).
+				m.log.Info().Str("topic", p.topic).Int32("partition", p.index).Int("segments", st.Segments).
 					Int64("bytes_read", st.BytesRead).Int64("bytes_written", st.BytesWritten).
 					Int64("records_removed", st.RecordsRemoved).Dur("took", st.Duration).Msg("compacted log")
 			}

@@ -22,7 +22,8 @@ import (
 func TestRetentionByTimeEndToEnd_issue3(t *testing.T) {
 	t.Parallel()
 	const retentionMs = 2000
-	b := startBroker(t, "log.retention.check.interval.ms=100")
+	clock := newFakeClock()
+	b := startBrokerOpts(t, []Option{WithClock(clock)}, "log.retention.check.interval.ms=100")
 	adm := b.admin()
 	ctx := context.Background()
 	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
@@ -33,13 +34,13 @@ func TestRetentionByTimeEndToEnd_issue3(t *testing.T) {
 	}
 	cl := b.client(kgo.ProducerBatchMaxBytes(256<<10), kgo.ProducerBatchCompression(kgo.NoCompression()))
 	var ts []time.Time // record timestamps by offset
-	for i := range 5 { // 5 MiB in 32 KiB records, 1 MiB every 400 ms
+	for i := range 5 { // 5 MiB in 32 KiB records, 1 MiB every 400 ms of the broker's clock
 		if i > 0 {
-			time.Sleep(400 * time.Millisecond)
+			clock.Advance(400 * time.Millisecond)
 		}
 		var recs []*kgo.Record
 		for range 32 {
-			r := &kgo.Record{Topic: "rett", Value: make([]byte, 32<<10)}
+			r := &kgo.Record{Topic: "rett", Value: make([]byte, 32<<10), Timestamp: clock.Now()}
 			rand.Read(r.Value)
 			recs = append(recs, r)
 		}
@@ -58,29 +59,34 @@ func TestRetentionByTimeEndToEnd_issue3(t *testing.T) {
 	if n := segmentFiles(t, b, "rett"); n < 5 {
 		t.Fatalf("%d segments, want at least 5", n)
 	}
-	// Poll earliest: whatever went must have been expired when it went.
+	// Advance the broker's clock 100 ms (one retention check) at a time
+	// and poll earliest: whatever went must have been expired by then.
 	prev := int64(0)
 	var moves []string
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(20 * time.Second) // wall clock: how long the test may take
 	for prev < end {
 		if time.Now().After(deadline) {
 			t.Fatalf("earliest stuck at %d of %d; moves %v", prev, end, moves)
 		}
-		before := time.Now()
+		now := clock.Now()
 		start := startOffset(t, adm, "rett")
 		if start < prev {
 			t.Fatalf("earliest went back from %d to %d", prev, start)
 		}
 		if start > prev {
-			// Every record below start expired before this ListOffsets answered.
-			if age := before.Sub(ts[start-1]); age < retentionMs*time.Millisecond-50*time.Millisecond {
-				// The broker's clock is this one; allow for timestamp rounding.
+			// Every record below start expired by the time it went.
+			age := now.Sub(ts[start-1])
+			if age < retentionMs*time.Millisecond-time.Millisecond {
+				// Timestamps are in milliseconds.
 				t.Fatalf("offset %d deleted %v after its timestamp, retention.ms %d", start-1, age, retentionMs)
 			}
-			moves = append(moves, fmt.Sprintf("%d@+%v", start, time.Since(ts[start-1]).Round(10*time.Millisecond)))
+			moves = append(moves, fmt.Sprintf("%d@+%v", start, age))
 			prev = start
+			continue // look again at the same time: nothing more may go
 		}
-		time.Sleep(20 * time.Millisecond)
+		passes := b.srv.maint.retentionPasses.Load()
+		clock.Advance(100 * time.Millisecond)
+		waitFor(t, "retention pass", 10*time.Second, func() bool { return b.srv.maint.retentionPasses.Load() > passes })
 	}
 	t.Logf("earliest moves (offset @ age of the newest deleted record): %v", moves)
 	if len(moves) < 3 {
@@ -106,7 +112,8 @@ func TestRetentionByTimeEndToEnd_issue3(t *testing.T) {
 func TestCompaction100kUpdates1kKeys_issue3(t *testing.T) {
 	t.Parallel()
 	const updates, keys = 100_000, 1000
-	b := startBroker(t, "log.cleaner.backoff.ms=50")
+	clock := newFakeClock()
+	b := startBrokerOpts(t, []Option{WithClock(clock)}, "log.cleaner.backoff.ms=50")
 	adm := b.admin()
 	ctx := context.Background()
 	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
@@ -149,7 +156,7 @@ func TestCompaction100kUpdates1kKeys_issue3(t *testing.T) {
 	sizeBefore, segsBefore := logBytes()
 	// The active segment is never cleaned: roll it (segment.ms) with one
 	// more update of key 0, so all 100,000 become cleanable.
-	time.Sleep(1100 * time.Millisecond)
+	clock.Advance(1100 * time.Millisecond)
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "cmpk", Key: []byte(key(0)), Value: fmt.Appendf(nil, "%d:%s", updates, pad)}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -159,6 +166,7 @@ func TestCompaction100kUpdates1kKeys_issue3(t *testing.T) {
 	// next one: wait for an absolute size, about 1,000 records of ~90
 	// bytes (2,000 would be ~180 KB).
 	waitFor(t, "compaction", 60*time.Second, func() bool {
+		clock.Advance(50 * time.Millisecond) // one cleaner pass
 		n, _ := logBytes()
 		return n < 130_000
 	})

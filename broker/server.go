@@ -11,42 +11,22 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"gregor/controller"
-	"gregor/storage"
 )
 
-// Server is one broker node.
+// Server is one broker node: the assembly of its parts (New), its
+// listeners and its lifecycle (Run).
 type Server struct {
-	cfg    Config
-	log    zerolog.Logger
-	ctrl   *controller.Controller
-	parts  *partitions
-	pids   *producerIDs
-	groups *groups // consumer group coordinator
-	repl   *replication
-	peers  *peers
-	table  *handlerTable
-
-	listeners   []net.Listener
-	listenerCfg []Listener // the listener each of listeners serves
-
-	// ctx is cancelled when shutdown starts: long polls return early.
-	ctx    context.Context
-	cancel context.CancelFunc
-
-	keptBuffers atomic.Int64 // request buffers connections keep (conn.keepBuffer)
-
-	mu     sync.Mutex
-	conns  map[*conn]struct{}
-	perIP  map[string]int
-	nextID uint64
-
-	wg sync.WaitGroup // every goroutine the server starts
+	*deps     // the parts, as handlers get them
+	connSet   // open connections
+	listeners []boundListener
+	maint     *maintenance
+	cancel    context.CancelFunc // ends deps.ctx: shutdown has started
+	wg        sync.WaitGroup     // every goroutine the server and its parts start
 
 	// ready is closed once a cluster node is registered and caught up.
 	ready     chan struct{}
@@ -55,72 +35,56 @@ type Server struct {
 	// skipControlledShutdown makes Run stop as if the node had died
 	// (tests of failover by session expiry).
 	skipControlledShutdown atomic.Bool
-
-	// logDirFailure is the read error that took the log dir offline for
-	// writes (Kafka's LogDirFailureChannel): from then on every produce
-	// gets KAFKA_STORAGE_ERROR until the broker restarts. nil while online.
-	logDirFailure atomic.Pointer[error]
-	// lastShortLog is when logFailure last logged a failure for want of
-	// descriptors or memory at error level (UnixNano).
-	lastShortLog atomic.Int64
 }
 
-// failLogDir takes the log dir offline for writes after an I/O error
-// reading it. The first failure is logged; the process keeps running.
-//
-// Running out of file descriptors (EMFILE, ENFILE) or memory is the
-// process's limit, not the disk's: the read fails, the log dir stays.
-// (gregor scale found one consumer fetch of a partition whose log could not
-// be opened under a full descriptor table making every partition read-only.)
-func (s *Server) failLogDir(err error) {
-	if !isDiskFailure(err) {
-		return
-	}
-	if s.logDirFailure.CompareAndSwap(nil, &err) {
-		s.log.Error().Err(err).Str("log_dir", s.cfg.Log.Dir).Msg("log dir offline for writes after a read error")
-	}
+// boundListener is a bound client listener and its configuration.
+type boundListener struct {
+	net.Listener
+	cfg Listener
 }
 
-// isDiskFailure reports whether a storage error says something about the
-// disk, rather than about the process's own resources.
-func isDiskFailure(err error) bool {
-	return !errors.Is(err, syscall.EMFILE) && !errors.Is(err, syscall.ENFILE) && !errors.Is(err, syscall.ENOMEM)
+// connSet is the server's open connections, counted per client IP.
+type connSet struct {
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	perIP  map[string]int
+	nextID uint64
+
+	keptBuffers atomic.Int64 // request buffers connections keep (conn.keepBuffer)
 }
 
-// logFailure starts the log line of a failed produce or fetch at error
-// level, except for partitions whose log cannot be opened for want of
-// descriptors or memory: one such line every shortLogEvery, the others at
-// debug level (otherwise every request to every such partition logs one).
-func logFailure(s *Server, err error) *zerolog.Event {
-	if isDiskFailure(err) {
-		return s.log.Error().Err(err)
-	}
-	now := time.Now().UnixNano()
-	if last := s.lastShortLog.Load(); now-last >= int64(shortLogEvery) && s.lastShortLog.CompareAndSwap(last, now) {
-		return s.log.Error().Err(err).Dur("next_in", shortLogEvery)
-	}
-	return s.log.Debug().Err(err)
+// Option replaces a part New would otherwise make (tests).
+type Option func(*options)
+
+type options struct {
+	clock Clock
 }
 
-const shortLogEvery = 10 * time.Second
-
-// logDirOffline returns the error that took the log dir offline, or nil.
-func (s *Server) logDirOffline() error {
-	if e := s.logDirFailure.Load(); e != nil {
-		return fmt.Errorf("%w: log dir %s is offline after a read error: %w", storage.ErrStorage, s.cfg.Log.Dir, *e)
-	}
-	return nil
-}
+// WithClock makes the broker read time from c instead of the wall clock.
+func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
 
 // New opens the broker's state (metadata, logs) and binds its listeners.
 // Serve with Run.
-func New(cfg Config, log zerolog.Logger) (*Server, error) {
+//
+// The parts, in the order they are made: the controller (metadata view),
+// peers and link (requests to other nodes and to the active controller),
+// partitions (logs), producer ids, groups (coordinator over
+// __consumer_offsets), replication (leaders, followers, ISR), log
+// maintenance. Each gets what it uses; none gets the Server.
+func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, conns: map[*conn]struct{}{}, perIP: map[string]int{}, ready: make(chan struct{})}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.table = newHandlerTable(handlers)
+	o := options{clock: wallClock{}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c := &cfg
+	s := &Server{connSet: connSet{conns: map[*conn]struct{}{}, perIP: map[string]int{}}, ready: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	d := &deps{cfg: c, log: log, clock: o.clock, ctx: ctx, table: newHandlerTable(handlers)}
+	s.deps = d
 
 	dir := cfg.Log.Dir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -131,19 +95,24 @@ func New(cfg Config, log zerolog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: metadata: %w", err)
 	}
-	s.ctrl = ctrl
-	s.peers = &peers{s: s}
-	s.pids = &producerIDs{s: s}
-	s.parts = newPartitions(s, dir)
-	s.groups = newGroups(s)
-	s.repl = newReplication(s)
+	d.ctrl = ctrl
+	peers := newPeers(ctrl, c.Cluster.InterBrokerListener, c.NodeID)
+	d.link = newLink(ctrl, peers, c.NodeID, s.clustered(), ctx, log)
+	kick := newSignal()
+	d.parts = newPartitions(dir, ctrl, c.storageConfig, o.clock, log, &s.wg, kick)
+	d.disk = newLogDir(dir, o.clock, log)
+	d.pids = newProducerIDs(d.link.allocateProducerIDs)
+	d.groups = newGroups(coordinatorConfig(c.Groups, ctrl, o.clock, log), c.Groups.OffsetsTopicReplicationFactor,
+		c.NodeID, ctrl, d.parts, d.link, o.clock, log, ctx)
+	d.repl = newReplication(c.NodeID, s.clustered(), c.Replication, ctrl, d.parts, d.groups, d.link, peers, o.clock, log, ctx, &s.wg, kick)
+	s.maint = newMaintenance(c.Log, d.parts, o.clock, log, ctx)
 	fail := func(err error) (*Server, error) {
 		s.closeListeners()
 		s.parts.closeAll()
 		ctrl.Close()
 		return nil, err
 	}
-	if err := s.parts.openAll(); err != nil {
+	if err := s.parts.openAll(c.NodeID); err != nil {
 		return fail(err)
 	}
 	// Client listeners; the controller listener belongs to the quorum.
@@ -157,15 +126,14 @@ func New(cfg Config, log zerolog.Logger) (*Server, error) {
 		}
 		if l.Port == 0 { // tests: advertise the port we got
 			port := int32(ln.Addr().(*net.TCPAddr).Port)
-			s.cfg.Socket.Listeners[i].Port = port
-			for j := range s.cfg.Socket.AdvertisedListeners {
-				if s.cfg.Socket.AdvertisedListeners[j].Name == l.Name && s.cfg.Socket.AdvertisedListeners[j].Port == 0 {
-					s.cfg.Socket.AdvertisedListeners[j].Port = port
+			c.Socket.Listeners[i].Port = port
+			for j := range c.Socket.AdvertisedListeners {
+				if c.Socket.AdvertisedListeners[j].Name == l.Name && c.Socket.AdvertisedListeners[j].Port == 0 {
+					c.Socket.AdvertisedListeners[j].Port = port
 				}
 			}
 		}
-		s.listeners = append(s.listeners, ln)
-		s.listenerCfg = append(s.listenerCfg, s.cfg.Socket.Listeners[i])
+		s.listeners = append(s.listeners, boundListener{ln, c.Socket.Listeners[i]})
 	}
 	if !s.clustered() {
 		if err := ctrl.RegisterBroker(s.selfBroker()); err != nil {
@@ -186,7 +154,7 @@ func (s *Server) Run(ctx context.Context) error {
 		// Serve nothing and lead nothing until registered and caught up
 		// with the metadata log (listeners are bound: clients wait in the
 		// accept backlog meanwhile).
-		s.goroutine(s.membership)
+		s.wg.Go(s.membership)
 		s.log.Info().Msg("waiting to register and catch up with the metadata log")
 		select {
 		case <-s.ready:
@@ -197,13 +165,13 @@ func (s *Server) Run(ctx context.Context) error {
 			return errors.Join(s.parts.closeAll(), s.ctrl.Close())
 		}
 	}
-	s.goroutine(s.repl.run)
+	s.wg.Go(s.repl.run)
 	s.groups.start()
-	for i, ln := range s.listeners {
-		s.log.Info().Str("listener", s.listenerCfg[i].Name).Str("addr", ln.Addr().String()).Msg("listening")
-		s.goroutine(func() { s.accept(ln, s.advertisedFor(s.listenerCfg[i].Name)) })
+	for _, ln := range s.listeners {
+		s.log.Info().Str("listener", ln.cfg.Name).Str("addr", ln.Addr().String()).Msg("listening")
+		s.wg.Go(func() { s.accept(ln, s.advertisedFor(ln.cfg.Name)) })
 	}
-	s.startLogMaintenance()
+	s.maint.start(&s.wg)
 	<-ctx.Done()
 	s.log.Info().Msg("shutting down")
 	if s.clustered() && !s.skipControlledShutdown.Load() {
@@ -231,21 +199,12 @@ func (s *Server) Run(ctx context.Context) error {
 		<-done
 	}
 	s.groups.close()
-	s.peers.closeAll()
+	s.link.peers.closeAll()
 	var errs []error
 	errs = append(errs, s.parts.closeAll())
 	errs = append(errs, s.ctrl.Close())
 	s.log.Info().Msg("stopped")
 	return errors.Join(errs...)
-}
-
-// goroutine starts f tracked by the server's WaitGroup.
-func (s *Server) goroutine(f func()) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		f()
-	}()
 }
 
 func (s *Server) closeListeners() {
@@ -299,11 +258,11 @@ func (s *Server) accept(ln net.Listener, adv Listener) {
 			continue
 		}
 		s.nextID++
-		c := newConn(s, nc, s.nextID, adv)
+		c := newConn(nc, s.nextID, adv, s.deps, s.cfg.Socket, &s.keptBuffers, s.log, s.removeConn)
 		s.conns[c] = struct{}{}
 		s.perIP[ip]++
 		s.mu.Unlock()
-		s.goroutine(c.serve)
+		s.wg.Go(c.serve)
 	}
 }
 
