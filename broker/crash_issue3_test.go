@@ -97,7 +97,7 @@ func (p *gregorProc) start() {
 			b, _ := os.ReadFile(p.out.Name())
 			p.t.Fatalf("gregor did not listen on %s: %v\n%s", p.addr, err, b)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // poll interval: a separate process has no event to wait for
 	}
 }
 

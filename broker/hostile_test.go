@@ -711,6 +711,8 @@ func TestPipelineWithoutReadingIsBounded(t *testing.T) {
 				// and the connection's response queue is full.
 				last, still := int64(-1), 0
 				waitFor(t, "the broker to stop reading", 30*time.Second, func() bool {
+					// Named exception to "no sleeping": "stopped reading"
+					// is no progress over three samples 100 ms apart.
 					time.Sleep(100 * time.Millisecond)
 					w := written.Load()
 					if w == last && w < n && queueFull(b.srv) {
@@ -884,6 +886,8 @@ func TestHostileCrowd(t *testing.T) {
 				prodErr <- err
 				return
 			}
+			// Named exception to "no sleeping": pacing, not
+			// synchronisation (the waves span the crowd run).
 			time.Sleep(250 * time.Millisecond)
 		}
 		prodErr <- nil
