@@ -20,7 +20,7 @@
 # Environment (defaults in brackets):
 #   BENCH_REPS              runs per workload and broker, median reported [3]
 #   BENCH_WORKLOADS         subset of: produce consume latency rtt ["produce consume latency rtt"]
-#   BENCH_TARGETS           subset of: gregor kfake ["gregor kfake"]
+#   BENCH_TARGETS           subset of: gregor kfake baseline ["gregor kfake"]
 #   BENCH_DURATION          measured time of produce and latency [8s]
 #   BENCH_WARMUP            unmeasured time before it [1s]
 #   BENCH_CONSUME_DURATION  read time of consume [5s]
@@ -33,6 +33,9 @@
 #   BENCH_LATENCY_RATE      records/s of latency [1000]
 #   BENCH_KFAKE_MEMORY=1    keep kfake's data in memory (default: on disk, like gregor)
 #   BENCH_KEEP_LOGS=1       keep the work dir (broker logs, raw results)
+#   BENCH_BASELINE          another gregor binary, run as target "baseline" (A/B of two builds:
+#                           BENCH_TARGETS="gregor baseline" BENCH_VS=baseline)
+#   BENCH_VS                the target the table compares gregor with [kfake]
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -52,6 +55,7 @@ ACKS=${BENCH_ACKS:-all}
 PRODUCERS=${BENCH_PRODUCERS:-1}
 CONSUMERS=${BENCH_CONSUMERS:-2}
 LATENCY_RATE=${BENCH_LATENCY_RATE:-1000}
+VS=${BENCH_VS:-kfake}
 START=$(date +%s)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gregor-bench.XXXXXX")
@@ -102,16 +106,20 @@ wait_addr() {
 declare -A ADDR PID
 for t in $TARGETS; do
   case $t in
-  gregor)
-    mkdir -p "$WORK/gregor-data"
-    "$GREGOR" serve --log-format json --log-level info \
-      --override "log.dirs=$WORK/gregor-data" \
+  gregor | baseline)
+    bin=$GREGOR
+    if [[ $t == baseline ]]; then
+      bin=${BENCH_BASELINE:?BENCH_BASELINE names the gregor binary of the baseline target}
+    fi
+    mkdir -p "$WORK/$t-data"
+    "$bin" serve --log-format json --log-level info \
+      --override "log.dirs=$WORK/$t-data" \
       --override "listeners=PLAINTEXT://127.0.0.1:0" \
-      >"$WORK/gregor.log" 2>&1 &
-    PID[gregor]=$!
+      >"$WORK/$t.log" 2>&1 &
+    PID[$t]=$!
     PIDS+=("$!")
     # The "listening" line carries the port the kernel chose.
-    ADDR[gregor]=$(wait_addr "$WORK/gregor.log" '"addr":"127\.0\.0\.1:[0-9]+' | sed 's/.*"//')
+    ADDR[$t]=$(wait_addr "$WORK/$t.log" '"addr":"127\.0\.0\.1:[0-9]+' | sed 's/.*"//')
     ;;
   kfake)
     kargs=(--port 0)
@@ -124,7 +132,7 @@ for t in $TARGETS; do
     ADDR[kfake]=$(wait_addr "$WORK/kfake.log" '127\.0\.0\.1:[0-9]+')
     ;;
   *)
-    echo "unknown target $t (want gregor or kfake)" >&2
+    echo "unknown target $t (want gregor, kfake or baseline)" >&2
     exit 2
     ;;
   esac
@@ -205,13 +213,13 @@ ratio() {
 }
 
 echo
-echo "== gregor vs kfake: median of $REPS (noisy: $(nproc) shared cpus, load now $(cut -d' ' -f1-3 /proc/loadavg))"
-echo "   ratio = gregor/kfake: above 1 is better for throughput, below 1 is better for cpu, latency and memory"
-printf '%-8s %-26s %12s %12s %9s\n' workload metric gregor kfake ratio
+echo "== gregor vs $VS: median of $REPS (noisy: $(nproc) shared cpus, load now $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "   ratio = gregor/$VS: above 1 is better for throughput, below 1 is better for cpu, latency and memory"
+printf '%-8s %-26s %12s %12s %9s\n' workload metric gregor "$VS" ratio
 row() { # WORKLOAD SERIES KEY LABEL
   local g k
   g=$(median gregor "$1" "$2" "$3")
-  k=$(median kfake "$1" "$2" "$3")
+  k=$(median "$VS" "$1" "$2" "$3")
   printf '%-8s %-26s %12s %12s %9s\n' "$1" "$4" "$g" "$k" "$(ratio "$g" "$k")"
 }
 for w in $WORKLOADS; do
