@@ -23,6 +23,10 @@ var (
 	// ErrInvalidProducerEpoch: the batch's producer epoch is older than the
 	// one on record. Kafka: INVALID_PRODUCER_EPOCH.
 	ErrInvalidProducerEpoch = errors.New("storage: invalid producer epoch")
+	// ErrTransactionCoordinatorFenced: a transaction marker whose
+	// coordinator epoch is below the last one seen for its producer.
+	// Kafka: TRANSACTION_COORDINATOR_FENCED.
+	ErrTransactionCoordinatorFenced = errors.New("storage: transaction coordinator fenced")
 	// ErrOffsetOutOfRange: Read below the log start or above the log end.
 	// Kafka: OFFSET_OUT_OF_RANGE.
 	ErrOffsetOutOfRange = errors.New("storage: offset out of range")

@@ -49,6 +49,12 @@ type Log struct {
 	// deleteHorizon is the earliest tombstone delete horizon the compactor
 	// set (0: none known); cleaning is due once it passes.
 	deleteHorizon int64
+	// unreplicated holds completed transactions whose marker may not be
+	// below the high watermark yet (see LastStableOffset).
+	unreplicated []completedTxn
+	// txnRebuild, while Open loads, names the segments whose .txnindex the
+	// producer replay rebuilds.
+	txnRebuild map[int64]bool
 	// testHookSwap, when set (tests only), is called at each compaction
 	// swap step; returning true stops there as if the process had crashed.
 	testHookSwap func(step int) bool
@@ -212,6 +218,21 @@ func (l *Log) active() *segment {
 type batchRef struct {
 	h   BatchHeader
 	pos int
+	ctl ControlRecord // for a control batch
+}
+
+// parseControls fills the control record of each control batch in refs.
+func parseControls(records []byte, refs []batchRef) error {
+	for i := range refs {
+		if r := &refs[i]; r.h.IsControl() {
+			cr, err := ParseControlBatch(records[r.pos : r.pos+int(r.h.Size())])
+			if err != nil {
+				return err
+			}
+			r.ctl = cr
+		}
+	}
+	return nil
 }
 
 // parseRecords splits and validates a produce blob. It does not need the lock.
@@ -266,6 +287,9 @@ func (l *Log) Append(records []byte, leaderEpoch int32) (AppendResult, error) {
 	if err != nil {
 		return AppendResult{}, err
 	}
+	if err := parseControls(records, refs); err != nil {
+		return AppendResult{}, err
+	}
 	if compacts {
 		// Kafka: INVALID_RECORD for a keyless record in a compacted topic
 		// (compressed batches are decompressed to check).
@@ -290,6 +314,11 @@ func (l *Log) Append(records []byte, leaderEpoch int32) (AppendResult, error) {
 		if isDup {
 			return AppendResult{BaseOffset: dup.firstOff, LastOffset: dup.lastOff, LogAppendTime: -1,
 				LogStartOffset: l.logStart.Load(), Duplicate: true}, nil
+		}
+		if h.IsControl() {
+			if err := l.checkControlLocked(h, refs[0].ctl); err != nil {
+				return AppendResult{}, err
+			}
 		}
 	}
 	nowMs := l.now().UnixMilli()
@@ -395,8 +424,15 @@ func (l *Log) commitLocked(seg *segment, records []byte, refs []batchRef, leo, o
 	}
 	// Producer state last: after a failure above, a retry of these
 	// batches must not be taken for a duplicate of what was not written.
+	var aborted []AbortedTxn
 	for _, r := range refs {
 		l.ps.update(r.h)
+		if done, a, ended := l.ps.applyTxn(r.h, r.ctl); ended {
+			l.unreplicated = append(l.unreplicated, done)
+			if a != nil {
+				aborted = append(aborted, *a)
+			}
+		}
 	}
 
 	// Publish: segment first, then LEO, then HW.
@@ -407,7 +443,16 @@ func (l *Log) commitLocked(seg *segment, records []byte, refs []batchRef, leo, o
 	if l.autoHW {
 		l.hw.Store(offset)
 	}
-	return nil
+	// The aborted-transaction index of the segment holding the marker. A
+	// failure here leaves the entry in memory (fetches stay right) and the
+	// file short; the error is a storage error for the broker.
+	var err error
+	for _, a := range aborted {
+		if werr := l.appendTxnIndexLocked(seg, a); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return err
 }
 
 // shouldRollLocked: the active segment is non-empty and the append would
@@ -441,7 +486,12 @@ func (l *Log) rollLocked(nowMs int64) error {
 	if err := old.sync(); err != nil {
 		return err
 	}
-	seg, err := openSegment(l.fs, l.dir, leo)
+	if len(old.txns) > 0 {
+		if err := l.writeTxnIndex(old); err != nil {
+			return err
+		}
+	}
+	seg, err := l.newSegment(leo)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,15 @@ type producerEntry struct {
 	epoch   int16
 	batches []batchMeta // oldest first, at most maxProducerBatches
 	lastTs  int64
+	// txnFirst is the first offset of the producer's ongoing transaction,
+	// -1 if none; coordEpoch the highest coordinator epoch of its markers,
+	// -1 if none.
+	txnFirst   int64
+	coordEpoch int32
+}
+
+func newProducerEntry(epoch int16) *producerEntry {
+	return &producerEntry{epoch: epoch, txnFirst: -1, coordEpoch: -1}
 }
 
 func (e *producerEntry) lastSeq() int32 {
@@ -102,7 +111,7 @@ func (ps *producerState) update(h BatchHeader) {
 	}
 	e := ps.producers[h.ProducerID]
 	if e == nil {
-		e = &producerEntry{epoch: h.ProducerEpoch}
+		e = newProducerEntry(h.ProducerEpoch)
 		ps.producers[h.ProducerID] = e
 	}
 	if h.ProducerEpoch != e.epoch {
@@ -132,7 +141,7 @@ func (ps *producerState) update(h BatchHeader) {
 // start offset moved past everything they wrote), as Kafka does.
 func (ps *producerState) evictBefore(off int64) {
 	for pid, e := range ps.producers {
-		if len(e.batches) > 0 && e.batches[len(e.batches)-1].lastOff < off {
+		if len(e.batches) > 0 && e.batches[len(e.batches)-1].lastOff < off && e.txnFirst < 0 {
 			delete(ps.producers, pid)
 		}
 	}
@@ -141,12 +150,16 @@ func (ps *producerState) evictBefore(off int64) {
 // Snapshot file: "<20-digit offset>.snapshot" holding the state after every
 // batch below offset. Layout (big endian):
 //
-//	magic "GPS1", count uint32,
-//	count × (pid int64, epoch int16, lastTs int64, n uint8, n × (firstSeq int32, lastSeq int32, firstOff int64, lastOff int64)),
+//	magic "GPS2", count uint32,
+//	count × (pid int64, epoch int16, lastTs int64, txnFirst int64, coordEpoch int32,
+//	         n uint8, n × (firstSeq int32, lastSeq int32, firstOff int64, lastOff int64)),
 //	crc32c uint32 of everything before it.
+//
+// A "GPS1" snapshot (without txnFirst and coordEpoch) is still read.
 const (
-	snapshotSuffix = ".snapshot"
-	snapshotMagic  = "GPS1"
+	snapshotSuffix  = ".snapshot"
+	snapshotMagic   = "GPS2"
+	snapshotMagicV1 = "GPS1"
 )
 
 func (ps *producerState) encode() []byte {
@@ -162,6 +175,8 @@ func (ps *producerState) encode() []byte {
 		b = binary.BigEndian.AppendUint64(b, uint64(pid))
 		b = binary.BigEndian.AppendUint16(b, uint16(e.epoch))
 		b = binary.BigEndian.AppendUint64(b, uint64(e.lastTs))
+		b = binary.BigEndian.AppendUint64(b, uint64(e.txnFirst))
+		b = binary.BigEndian.AppendUint32(b, uint32(e.coordEpoch))
 		b = append(b, byte(len(e.batches)))
 		for _, m := range e.batches {
 			b = binary.BigEndian.AppendUint32(b, uint32(m.firstSeq))
@@ -174,9 +189,10 @@ func (ps *producerState) encode() []byte {
 }
 
 func decodeProducerState(b []byte) (*producerState, bool) {
-	if len(b) < 12 || string(b[:4]) != snapshotMagic {
+	if len(b) < 12 || (string(b[:4]) != snapshotMagic && string(b[:4]) != snapshotMagicV1) {
 		return nil, false
 	}
+	v2 := string(b[:4]) == snapshotMagic
 	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
 	if crc32.Checksum(body, castagnoli) != sum {
 		return nil, false
@@ -189,9 +205,22 @@ func decodeProducerState(b []byte) (*producerState, bool) {
 			return nil, false
 		}
 		pid := int64(binary.BigEndian.Uint64(p))
-		e := &producerEntry{epoch: int16(binary.BigEndian.Uint16(p[8:])), lastTs: int64(binary.BigEndian.Uint64(p[10:]))}
-		nb := int(p[18])
-		p = p[19:]
+		e := newProducerEntry(int16(binary.BigEndian.Uint16(p[8:])))
+		e.lastTs = int64(binary.BigEndian.Uint64(p[10:]))
+		p = p[18:]
+		if v2 {
+			if len(p) < 13 {
+				return nil, false
+			}
+			e.txnFirst = int64(binary.BigEndian.Uint64(p))
+			e.coordEpoch = int32(binary.BigEndian.Uint32(p[8:]))
+			p = p[12:]
+			if e.txnFirst < -1 {
+				return nil, false
+			}
+		}
+		nb := int(p[0])
+		p = p[1:]
 		if nb > maxProducerBatches || len(p) < nb*24 {
 			return nil, false
 		}

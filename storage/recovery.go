@@ -42,7 +42,7 @@ func (l *Log) load() error {
 			l.fs.Remove(filepath.Join(l.dir, name))
 			continue
 		}
-		for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+		for _, suf := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 			if b, ok := parseSegmentName(name, suf); ok && !haveLog[b] {
 				l.fs.Remove(filepath.Join(l.dir, name))
 			}
@@ -80,6 +80,7 @@ func (l *Log) load() error {
 	publishSegs()
 
 	l.epochs = readEpochCheckpoint(l.fs, l.dir)
+	recovered := map[int64]bool{}
 	firstRecover := len(segs)
 	if !clean {
 		rp, _ := readOffsetCheckpoint(l.fs, l.dir, recoveryPointFile)
@@ -95,6 +96,7 @@ func (l *Log) load() error {
 			}
 		}
 		if !ok {
+			recovered[s.base] = true
 			truncated, err := l.recoverSegment(s, !last)
 			if err != nil {
 				return err
@@ -142,6 +144,7 @@ func (l *Log) load() error {
 		l.cleanerCheckpoint = min(max(cp, l.cleanerCheckpoint), leo)
 	}
 
+	l.txnRebuild = l.loadTxnIndexes(recovered)
 	if err := l.loadProducerState(leo); err != nil {
 		return err
 	}
@@ -351,6 +354,15 @@ func appendU64(b []byte, v uint64) []byte {
 // newer or corrupt ones) and replays batch headers from there to leo.
 func (l *Log) loadProducerState(leo int64) error {
 	from := l.logStart.Load()
+	// A .txnindex to rebuild needs the transaction state at its segment's
+	// start: only a snapshot at or below it will do.
+	limit := leo
+	for _, s := range l.segments() {
+		if l.txnRebuild[s.base] {
+			limit = min(limit, s.base)
+			break
+		}
+	}
 	offs := snapshotOffsets(l.fs, l.dir)
 	for i := len(offs) - 1; i >= 0; i-- {
 		path := filepath.Join(l.dir, fmt.Sprintf("%020d%s", offs[i], snapshotSuffix))
@@ -358,7 +370,7 @@ func (l *Log) loadProducerState(leo int64) error {
 			l.fs.Remove(path)
 			continue
 		}
-		if l.ps != nil {
+		if l.ps != nil || offs[i] > limit {
 			continue
 		}
 		b, err := l.fs.ReadFile(path)
@@ -374,7 +386,56 @@ func (l *Log) loadProducerState(leo int64) error {
 	if l.ps == nil {
 		l.ps = newProducerState()
 	}
-	return l.replayProducers(from, leo)
+	l.unreplicated = nil
+	if err := l.replayProducers(from, leo); err != nil {
+		return err
+	}
+	for _, s := range l.segments() {
+		if l.txnRebuild[s.base] {
+			if err := l.writeTxnIndex(s); err != nil {
+				return err
+			}
+		}
+	}
+	l.txnRebuild = nil
+	return nil
+}
+
+// loadTxnIndexes reads each segment's .txnindex and returns the bases of
+// the segments whose index must be rebuilt by the producer replay: those
+// recovered, and those whose file is missing or corrupt. Entries whose
+// marker is past the segment's end (written ahead by an interrupted
+// compaction swap) are dropped.
+func (l *Log) loadTxnIndexes(recovered map[int64]bool) map[int64]bool {
+	rebuild := map[int64]bool{}
+	segs := l.segments()
+	for i, s := range segs {
+		s.txns = nil
+		if recovered[s.base] {
+			rebuild[s.base] = true
+			continue
+		}
+		b, err := l.fs.ReadFile(segmentName(l.dir, s.base, txnIndexSuffix))
+		if err != nil {
+			rebuild[s.base] = true
+			continue
+		}
+		txns, err := DecodeTxnIndex(b)
+		if err != nil {
+			rebuild[s.base] = true
+			continue
+		}
+		end := s.next
+		if i+1 < len(segs) {
+			end = segs[i+1].base
+		}
+		for _, a := range txns {
+			if a.LastOffset >= s.base && a.LastOffset < end {
+				s.txns = append(s.txns, a)
+			}
+		}
+	}
+	return rebuild
 }
 
 // replayProducers feeds the headers of batches in [from, to) to the producer
@@ -388,6 +449,10 @@ func (l *Log) replayProducers(from, to int64) error {
 	defer r.put()
 	for i := findSegment(segs, from); i < len(segs); i++ {
 		s := segs[i]
+		rebuild := l.txnRebuild[s.base]
+		if rebuild {
+			s.txns = nil
+		}
 		pos := int64(0)
 		if from > s.base {
 			var err error
@@ -405,7 +470,23 @@ func (l *Log) replayProducers(from, to int64) error {
 				return fmt.Errorf("%w: bad batch length at position %d", ErrCorruptMessage, pos)
 			}
 			if h.LastOffset() >= from && h.BaseOffset < to {
+				var ctl ControlRecord
+				if h.IsControl() && h.ProducerID >= 0 {
+					b := make([]byte, h.Size())
+					if _, err := s.log.ReadAt(b, pos); err != nil {
+						return ioErr(err)
+					}
+					if ctl, err = ParseControlBatch(b); err != nil {
+						return err
+					}
+				}
 				l.ps.update(h)
+				if done, a, ended := l.ps.applyTxn(h, ctl); ended {
+					l.unreplicated = append(l.unreplicated, done)
+					if a != nil && rebuild {
+						s.txns = append(s.txns, *a)
+					}
+				}
 			}
 			pos += h.Size()
 		}

@@ -35,6 +35,9 @@ func (l *Log) AppendReplicated(records []byte) (AppendResult, error) {
 		refs = append(refs, batchRef{h: h, pos: pos})
 		pos += int(h.Size())
 	}
+	if err := parseControls(records, refs); err != nil {
+		return AppendResult{}, err
+	}
 
 	l.mu.Lock()
 	defer l.mu.Unlock()

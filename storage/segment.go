@@ -60,6 +60,9 @@ type segment struct {
 	maxTs         int64 // largest batch maxTimestamp, -1 if none
 	maxTsOff      int64 // base offset of the first batch holding maxTs
 	created       int64 // ms, for segment.ms
+	// txns is the segment's .txnindex (aborted transactions whose ABORT
+	// marker is in this segment), in marker order.
+	txns []AbortedTxn
 }
 
 type writerState struct {
@@ -176,7 +179,7 @@ func (s *segment) closeFiles() error {
 // remove unlinks the segment's files and drops the log's reference. Regions
 // still held keep reading the unlinked files until released.
 func (s *segment) remove(dir string, retained *atomic.Int64) {
-	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		s.fs.Remove(segmentName(dir, s.base, suf))
 	}
 	s.retire(retained)

@@ -53,6 +53,16 @@ func (l *Log) TruncateTo(offset int64) error {
 		return err
 	}
 	leo := s.next
+	if n := len(s.txns); n > 0 && s.txns[n-1].LastOffset >= leo {
+		// Kafka: TransactionIndex.truncateTo drops entries whose marker is cut.
+		for n > 0 && s.txns[n-1].LastOffset >= leo {
+			n--
+		}
+		s.txns = s.txns[:n:n]
+		if err := l.writeTxnIndex(s); err != nil {
+			return err
+		}
+	}
 	l.leo.Store(leo)
 	l.hw.Store(min(l.hw.Load(), leo))
 	if l.logStart.Load() > leo {
@@ -146,7 +156,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	for _, s := range old {
 		s.remove(l.dir, &l.retained)
 	}
-	seg, err := openSegment(l.fs, l.dir, offset)
+	seg, err := l.newSegment(offset)
 	if err != nil {
 		empty := []*segment{}
 		l.segs.Store(&empty)
