@@ -114,7 +114,7 @@ func ParseControlBatch(b []byte) (ControlRecord, error) {
 	if len(p) < 1 {
 		return bad("short record")
 	}
-	p = p[1:] // attributes
+	p = p[1:]     // attributes
 	for range 2 { // timestamp delta, offset delta
 		if _, n := binary.Varint(p); n <= 0 {
 			return bad("record header")
@@ -303,20 +303,24 @@ func (ps *producerState) applyTxn(h BatchHeader, ctl ControlRecord) (done comple
 }
 
 // AbortedTransactions returns the aborted transactions a read_committed
-// fetch of [fetchOffset, upperBoundOffset) must be told about (Kafka:
-// UnifiedLog.collectAbortedTransactions): the .txnindex entries of the
-// segments from the one holding fetchOffset up to upperBoundOffset with
-// LastOffset >= fetchOffset and FirstOffset < upperBoundOffset, in index
-// order.
+// fetch of [fetchOffset, upperBoundOffset) must be told about, as Kafka's
+// UnifiedLog.collectAbortedTransactions: walking the .txnindex entries of
+// the segment holding fetchOffset and the later ones, it keeps each entry
+// with LastOffset >= fetchOffset and FirstOffset < upperBoundOffset, and
+// stops after the first entry whose LastStableOffset >= upperBoundOffset
+// (no transaction begun below the bound can be aborted later).
 func (l *Log) AbortedTransactions(fetchOffset, upperBoundOffset int64) []AbortedTxn {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	segs := l.segments()
 	var out []AbortedTxn
-	for i := findSegment(segs, fetchOffset); i < len(segs) && segs[i].base < upperBoundOffset; i++ {
+	for i := findSegment(segs, fetchOffset); i < len(segs); i++ {
 		for _, a := range segs[i].txns {
 			if a.LastOffset >= fetchOffset && a.FirstOffset < upperBoundOffset {
 				out = append(out, a)
+			}
+			if a.LastStableOffset >= upperBoundOffset {
+				return out
 			}
 		}
 	}
