@@ -77,8 +77,9 @@ type cleanPlan struct {
 	firstDirty  int64
 	endDirty    int64
 	truncations int64
-	lastBatch   map[int64]int64 // producer id -> last offset of its last batch
-	minHorizon  int64           // earliest delete horizon kept (0: none)
+	lastBatch   map[int64]int64        // producer id -> last offset of its last batch
+	aborted     map[int64][]AbortedTxn // producer id -> its aborted transactions in the prefix
+	minHorizon  int64                  // earliest delete horizon kept (0: none)
 }
 
 // errTestCrash is returned when Log.testHookSwap stops a swap.
@@ -164,7 +165,9 @@ func (l *Log) planCompaction(now time.Time) (*cleanPlan, error) {
 	}
 	nowMs := now.UnixMilli()
 	segs := l.segments()
-	hw := l.hw.Load()
+	// Kafka cleans only below the first unstable offset: records of a
+	// transaction not yet decided stay as they are.
+	hw := l.lastStableLocked()
 	n := 0
 	for n+1 < len(segs) && segs[n+1].base <= hw {
 		if cfg.MinCompactionLagMs > 0 && segs[n].maxTs > nowMs-cfg.MinCompactionLagMs {
@@ -189,8 +192,11 @@ func (l *Log) planCompaction(now time.Time) (*cleanPlan, error) {
 		return nil, nil
 	}
 	p := &cleanPlan{cfg: cfg, nowMs: nowMs, firstDirty: firstDirty, endDirty: segs[n].base,
-		truncations: l.truncations, lastBatch: map[int64]int64{}}
+		truncations: l.truncations, lastBatch: map[int64]int64{}, aborted: map[int64][]AbortedTxn{}}
 	for i := 0; i < n; i++ {
+		for _, a := range segs[i].txns {
+			p.aborted[a.ProducerID] = append(p.aborted[a.ProducerID], a)
+		}
 		if !segs[i].acquire() {
 			for _, s := range p.segs {
 				s.release()
@@ -206,6 +212,21 @@ func (l *Log) planCompaction(now time.Time) (*cleanPlan, error) {
 		}
 	}
 	return p, nil
+}
+
+// isAborted reports whether the data batch h belongs to an aborted
+// transaction (its producer's, begun at or before it, ended by an ABORT
+// marker after it).
+func (p *cleanPlan) isAborted(h BatchHeader) bool {
+	if h.ProducerID < 0 || !h.IsTransactional() || h.IsControl() {
+		return false
+	}
+	for _, a := range p.aborted[h.ProducerID] {
+		if a.FirstOffset <= h.BaseOffset && h.BaseOffset < a.LastOffset {
+			return true
+		}
+	}
+	return false
 }
 
 // forEachBatch reads the segment's first size bytes batch by batch; b is
@@ -247,7 +268,7 @@ func (l *Log) buildKeyMap(ctx context.Context, p *cleanPlan) (map[string]int64, 
 			return nil, err
 		}
 		err := s.forEachBatch(s.size.Load(), func(h BatchHeader, b []byte) error {
-			if h.IsControl() || h.LastOffset() < p.firstDirty || h.NumRecords == 0 {
+			if h.IsControl() || h.LastOffset() < p.firstDirty || h.NumRecords == 0 || p.isAborted(h) {
 				return nil
 			}
 			recs, err := batchRecords(b, h)
@@ -386,6 +407,10 @@ func filterBatch(p *cleanPlan, keys map[string]int64, h BatchHeader, b []byte) (
 	if keptTombstone && (p.minHorizon == 0 || horizon < p.minHorizon) {
 		p.minHorizon = horizon
 	}
+	if p.isAborted(h) {
+		// Kafka's cleaner discards the records of aborted transactions.
+		removed, kept, needHorizon = int64(len(kept))+removed, nil, false
+	}
 	if removed == 0 && !needHorizon {
 		return b, 0, nil
 	}
@@ -500,6 +525,15 @@ func (l *Log) swapLocked(p *cleanPlan, olds []*segment, ns *segment, end int64) 
 	if i < 0 || i+len(olds) >= len(cur) || !slices.Equal(cur[i:i+len(olds)], olds) {
 		return abort(nil) // retention deleted some of them meanwhile
 	}
+	// The group's aborted-transaction index, written at its base before the
+	// commit point: until then Open ignores the entries whose marker lies
+	// past that (old) segment's end.
+	for _, s := range olds {
+		ns.txns = append(ns.txns, s.txns...)
+	}
+	if err := l.writeTxnIndex(ns); err != nil {
+		return abort(err)
+	}
 	hook := func(step int) bool { return l.testHookSwap != nil && l.testHookSwap(step) }
 	if hook(1) {
 		return false, errTestCrash
@@ -526,8 +560,10 @@ func (l *Log) swapLocked(p *cleanPlan, olds []*segment, ns *segment, end int64) 
 		return false, errTestCrash
 	}
 	for _, s := range olds {
-		for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
-			l.fs.Remove(segmentName(l.dir, s.base, suf))
+		for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
+			if s.base != base || suf != txnIndexSuffix {
+				l.fs.Remove(segmentName(l.dir, s.base, suf))
+			}
 		}
 	}
 	if hook(5) {

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -567,4 +568,114 @@ func TestTxnModel(t *testing.T) {
 			}
 		})
 	}
+}
+
+func keyed(attrs int16, pid int64, seq int32, kv ...string) []byte {
+	var recs []Record
+	for i := 0; i+1 < len(kv); i += 2 {
+		recs = append(recs, Record{Key: []byte(kv[i]), Value: []byte(kv[i+1])})
+	}
+	return BuildBatch(BatchHeader{PartitionLeaderEpoch: -1, Attributes: attrs, BaseTimestamp: 1000, MaxTimestamp: 1000,
+		ProducerID: pid, ProducerEpoch: 0, BaseSequence: seq}, recs)
+}
+
+func TestTxnCompactionDropsAbortedRecords(t *testing.T) {
+	t.Parallel()
+	cfg := smallCfg()
+	cfg.CleanupPolicy = "compact"
+	cfg.MinCleanableDirtyRatio = 0
+	dir := t.TempDir()
+	l := openLog(t, dir, cfg)
+	app := func(b []byte) {
+		t.Helper()
+		if _, err := l.Append(b, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app(keyed(0, -1, -1, "a", "good-a", "b", "good-b"))
+	app(keyed(attrTransactional, 1, 0, "a", "aborted-a"))   // aborted: must not shadow good-a
+	app(keyed(attrTransactional, 2, 0, "b", "committed-b")) // committed: shadows good-b
+	app(keyed(attrTransactional, 1, 1, "c", "aborted-c"))   // aborted
+	if _, err := l.AppendControl(1, 0, false, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.AppendControl(2, 0, true, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		app(keyed(0, -1, -1, fmt.Sprintf("filler-%d", i), "x"))
+	}
+	app(keyed(attrTransactional, 3, 0, "a", "open-a")) // ongoing: above the LSO, never cleaned
+	for i := range 30 {
+		app(keyed(0, -1, -1, fmt.Sprintf("filler-%d", i), "y"))
+	}
+	aborted := l.AbortedTransactions(0, l.LogEndOffset())
+	if _, err := l.Compact(t.Context(), newClock().Now()); err != nil {
+		t.Fatal(err)
+	}
+	values := func(l *Log) (map[string][]string, int) {
+		vals := map[string][]string{}
+		markers := 0
+		var all []byte
+		for off := l.LogStartOffset(); off < l.LogEndOffset(); {
+			reg, err := l.Read(off, l.LogEndOffset(), 1<<20, true)
+			if err != nil || reg.Len == 0 {
+				t.Fatalf("Read(%d): %v", off, err)
+			}
+			b, err := reg.ReadAll()
+			reg.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+			WalkBatches(b, func(h BatchHeader, _ []byte) error { off = h.LastOffset() + 1; return nil })
+			all = append(all, b...)
+		}
+		WalkBatches(all, func(h BatchHeader, b []byte) error {
+			if h.IsControl() {
+				markers++
+				return nil
+			}
+			recs, _ := BatchRecords(b, h)
+			return forEachRecord(recs, h.NumRecords, func(r *recordView) bool {
+				vals[string(r.key)] = append(vals[string(r.key)], string(parseValue(t, r)))
+				return true
+			})
+		})
+		return vals, markers
+	}
+	check := func(l *Log) {
+		t.Helper()
+		vals, markers := values(l)
+		want := map[string][]string{"a": {"good-a", "open-a"}, "b": {"committed-b"}}
+		for k, v := range want {
+			if !slices.Equal(vals[k], v) {
+				t.Errorf("key %s: %q, want %q", k, vals[k], v)
+			}
+		}
+		if len(vals["c"]) != 0 {
+			t.Errorf("aborted key c kept: %q", vals["c"])
+		}
+		if markers != 2 {
+			t.Errorf("%d markers kept, want 2", markers)
+		}
+		if got := l.AbortedTransactions(0, l.LogEndOffset()); !slices.Equal(got, aborted) {
+			t.Errorf("aborted list after compaction %+v, want %+v", got, aborted)
+		}
+	}
+	check(l)
+	l.Close()
+	check(openLog(t, dir, cfg))
+}
+
+// parseValue returns a record's value (r.rest holds key length onward).
+func parseValue(t *testing.T, r *recordView) []byte {
+	t.Helper()
+	p := r.rest
+	kl, n := binary.Varint(p)
+	p = p[n+int(max(kl, 0)):]
+	vl, n := binary.Varint(p)
+	if vl < 0 {
+		return nil
+	}
+	return p[n : n+int(vl)]
 }
