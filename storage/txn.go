@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"sort"
 )
 
 // Transactions on the partition side (Kafka: ProducerStateManager's
@@ -244,19 +243,6 @@ func (l *Log) lastStableLocked() int64 {
 	clear(l.unreplicated[len(keep):])
 	l.unreplicated = keep
 	return max(lso, l.logStart.Load())
-}
-
-// ongoingTxns returns the ongoing transactions (producer id, first offset),
-// ordered by first offset. Lock should be held.
-func (ps *producerState) ongoingTxns() []completedTxn {
-	var out []completedTxn
-	for pid, e := range ps.producers {
-		if e.txnFirst >= 0 {
-			out = append(out, completedTxn{producerID: pid, firstOffset: e.txnFirst})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].firstOffset < out[j].firstOffset })
-	return out
 }
 
 // abortedStableOffset is Kafka's ProducerStateManager.lastStableOffset of

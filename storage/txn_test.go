@@ -679,3 +679,35 @@ func parseValue(t *testing.T, r *recordView) []byte {
 	}
 	return p[n : n+int(vl)]
 }
+
+func TestTxnDeleteRecordsNeverMovesLSOBack(t *testing.T) {
+	t.Parallel()
+	l := openLog(t, t.TempDir(), smallCfg())
+	d := newTxnDriver(t, l)
+	d.do(txnOp{kind: "plain", n: 3})
+	first, _ := d.do(txnOp{kind: "txn", pid: 4}) // 3, left open
+	for len(l.segments()) < 4 {
+		d.do(txnOp{kind: "plain"})
+	}
+	prev := l.LastStableOffset()
+	if prev != first {
+		t.Fatalf("LSO %d, want %d", prev, first)
+	}
+	for _, cut := range []int64{2, first + 1, l.segments()[2].base} {
+		if _, err := l.DeleteRecords(cut); err != nil {
+			t.Fatal(err)
+		}
+		lso := l.LastStableOffset()
+		if lso < prev || lso < l.LogStartOffset() {
+			t.Fatalf("DeleteRecords(%d): LSO %d after %d (log start %d)", cut, lso, prev, l.LogStartOffset())
+		}
+		prev = lso
+	}
+	// The transaction is still open: its commit moves the LSO to the end.
+	if _, err := l.AppendControl(4, 0, true, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if lso := l.LastStableOffset(); lso != l.LogEndOffset() {
+		t.Fatalf("LSO after commit %d, want %d", lso, l.LogEndOffset())
+	}
+}
