@@ -79,7 +79,15 @@ type cleanPlan struct {
 	truncations int64
 	lastBatch   map[int64]int64        // producer id -> last offset of its last batch
 	aborted     map[int64][]AbortedTxn // producer id -> its aborted transactions in the prefix
-	minHorizon  int64                  // earliest delete horizon kept (0: none)
+	// Transaction tracking over the pass, in offset order (Kafka:
+	// CleanedTransactionMetadata): abortSeen marks aborted transactions
+	// (by marker offset) with a data batch still in the log, committedData
+	// producers whose open committed transaction has one; txns collects the
+	// cleaned group's .txnindex.
+	abortSeen     map[int64]bool
+	committedData map[int64]bool
+	txns          []AbortedTxn
+	minHorizon    int64 // earliest delete horizon kept (0: none)
 }
 
 // errTestCrash is returned when Log.testHookSwap stops a swap.
@@ -192,7 +200,8 @@ func (l *Log) planCompaction(now time.Time) (*cleanPlan, error) {
 		return nil, nil
 	}
 	p := &cleanPlan{cfg: cfg, nowMs: nowMs, firstDirty: firstDirty, endDirty: segs[n].base,
-		truncations: l.truncations, lastBatch: map[int64]int64{}, aborted: map[int64][]AbortedTxn{}}
+		truncations: l.truncations, lastBatch: map[int64]int64{}, aborted: map[int64][]AbortedTxn{},
+		abortSeen: map[int64]bool{}, committedData: map[int64]bool{}}
 	for i := 0; i < n; i++ {
 		for _, a := range segs[i].txns {
 			p.aborted[a.ProducerID] = append(p.aborted[a.ProducerID], a)
@@ -214,19 +223,99 @@ func (l *Log) planCompaction(now time.Time) (*cleanPlan, error) {
 	return p, nil
 }
 
-// isAborted reports whether the data batch h belongs to an aborted
-// transaction (its producer's, begun at or before it, ended by an ABORT
-// marker after it).
-func (p *cleanPlan) isAborted(h BatchHeader) bool {
+// abortedBy returns the aborted transaction the data batch h belongs to
+// (its producer's, begun at or before it, ended by an ABORT marker after
+// it).
+func (p *cleanPlan) abortedBy(h BatchHeader) (AbortedTxn, bool) {
 	if h.ProducerID < 0 || !h.IsTransactional() || h.IsControl() {
-		return false
+		return AbortedTxn{}, false
 	}
 	for _, a := range p.aborted[h.ProducerID] {
 		if a.FirstOffset <= h.BaseOffset && h.BaseOffset < a.LastOffset {
+			return a, true
+		}
+	}
+	return AbortedTxn{}, false
+}
+
+func (p *cleanPlan) isAborted(h BatchHeader) bool {
+	_, ok := p.abortedBy(h)
+	return ok
+}
+
+// trackTxn feeds batch h to the pass's transaction tracking. For a marker
+// it reports whether its transaction has no data batch left in the log
+// (Kafka: the marker may then go once its delete horizon passed); an ABORT
+// marker whose transaction still has data keeps its .txnindex entry.
+func (p *cleanPlan) trackTxn(h BatchHeader, b []byte) (markerEmpty bool) {
+	if h.ProducerID < 0 || !h.IsTransactional() {
+		return false
+	}
+	if !h.IsControl() {
+		if a, ok := p.abortedBy(h); ok {
+			p.abortSeen[a.LastOffset] = true
+		} else {
+			p.committedData[h.ProducerID] = true
+		}
+		return false
+	}
+	cr, err := ParseControlBatch(b)
+	if err != nil {
+		return false // kept as is
+	}
+	if cr.Type == ControlCommit {
+		had := p.committedData[h.ProducerID]
+		delete(p.committedData, h.ProducerID)
+		return !had
+	}
+	for _, a := range p.aborted[h.ProducerID] {
+		if a.LastOffset == h.BaseOffset {
+			if p.abortSeen[a.LastOffset] {
+				p.txns = append(p.txns, a)
+				return false
+			}
 			return true
 		}
 	}
-	return false
+	return true
+}
+
+// filterMarker returns the control batch to write in place of b: b while
+// its transaction has data, then b with a delete horizon (now +
+// delete.retention.ms), and nothing once that horizon passed.
+func filterMarker(p *cleanPlan, h BatchHeader, b []byte) ([]byte, int64, error) {
+	if !p.trackTxn(h, b) {
+		return b, 0, nil
+	}
+	if h.Attributes&attrDeleteHorizon != 0 {
+		if h.BaseTimestamp <= p.nowMs {
+			return nil, int64(h.NumRecords), nil
+		}
+		if p.minHorizon == 0 || h.BaseTimestamp < p.minHorizon {
+			p.minHorizon = h.BaseTimestamp
+		}
+		return b, 0, nil
+	}
+	recs, err := batchRecords(b, h)
+	if err != nil {
+		return nil, 0, err
+	}
+	horizon := p.nowMs + p.cfg.DeleteRetentionMs
+	var payload []byte
+	err = forEachRecord(recs, h.NumRecords, func(r *recordView) bool {
+		payload = appendRecord(payload, r, h.BaseTimestamp+r.tsDelta-horizon)
+		return true
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	nh := h
+	nh.Attributes |= attrDeleteHorizon
+	nh.BaseTimestamp = horizon
+	if p.minHorizon == 0 || horizon < p.minHorizon {
+		p.minHorizon = horizon
+	}
+	return encodeBatch(nh, h.NumRecords, payload), 0, nil
 }
 
 // forEachBatch reads the segment's first size bytes batch by batch; b is
@@ -321,6 +410,7 @@ func (l *Log) cleanGroup(p *cleanPlan, g segGroup, keys map[string]int64, st *Co
 	}
 	w := &segWriter{s: ns, cfg: p.cfg}
 	changed := g.to-g.from > 1
+	p.txns = nil
 	for _, s := range p.segs[g.from:g.to] {
 		size := s.size.Load()
 		st.BytesRead += size
@@ -351,6 +441,7 @@ func (l *Log) cleanGroup(p *cleanPlan, g segGroup, keys map[string]int64, st *Co
 		return nil, false, err
 	}
 	ns.next = g.end
+	ns.txns = p.txns
 	return ns, true, nil
 }
 
@@ -364,7 +455,11 @@ func removeCleaned(fsys vfs.FS, dir string, base int64) {
 // is kept unchanged, nil when dropped) and how many records it removed.
 func filterBatch(p *cleanPlan, keys map[string]int64, h BatchHeader, b []byte) ([]byte, int64, error) {
 	hasHorizon := h.Attributes&attrDeleteHorizon != 0
-	if h.IsControl() || h.NumRecords == 0 {
+	if h.IsControl() {
+		return filterMarker(p, h, b)
+	}
+	p.trackTxn(h, b)
+	if h.NumRecords == 0 {
 		return b, 0, nil
 	}
 	recs, err := batchRecords(b, h)
@@ -528,9 +623,6 @@ func (l *Log) swapLocked(p *cleanPlan, olds []*segment, ns *segment, end int64) 
 	// The group's aborted-transaction index, written at its base before the
 	// commit point: until then Open ignores the entries whose marker lies
 	// past that (old) segment's end.
-	for _, s := range olds {
-		ns.txns = append(ns.txns, s.txns...)
-	}
 	if err := l.writeTxnIndex(ns); err != nil {
 		return abort(err)
 	}

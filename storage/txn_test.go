@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 // txnBatch builds a transactional batch of n records for producer pid.
@@ -584,6 +585,7 @@ func TestTxnCompactionDropsAbortedRecords(t *testing.T) {
 	cfg := smallCfg()
 	cfg.CleanupPolicy = "compact"
 	cfg.MinCleanableDirtyRatio = 0
+	cfg.DeleteRetentionMs = 1000
 	dir := t.TempDir()
 	l := openLog(t, dir, cfg)
 	app := func(b []byte) {
@@ -602,6 +604,9 @@ func TestTxnCompactionDropsAbortedRecords(t *testing.T) {
 	if _, err := l.AppendControl(2, 0, true, 0, 0); err != nil {
 		t.Fatal(err)
 	}
+	// Producer 1's last batch is elsewhere: its aborted batches can go
+	// entirely (a producer's last batch keeps an empty header).
+	app(keyed(0, 1, 2, "d", "later-d"))
 	for i := range 30 {
 		app(keyed(0, -1, -1, fmt.Sprintf("filler-%d", i), "x"))
 	}
@@ -664,7 +669,47 @@ func TestTxnCompactionDropsAbortedRecords(t *testing.T) {
 	}
 	check(l)
 	l.Close()
-	check(openLog(t, dir, cfg))
+	l = openLog(t, dir, cfg)
+	check(l)
+
+	// Next pass: the aborted transaction has no data left, so its marker
+	// gets a delete horizon and its .txnindex entry goes; a pass after the
+	// horizon removes the marker. The committed transaction keeps its data
+	// and its marker.
+	clock := newClock()
+	more := func(tag string) {
+		t.Helper()
+		for i := range 30 {
+			app(keyed(0, -1, -1, fmt.Sprintf("more-%s-%d", tag, i), "z"))
+		}
+	}
+	if _, err := l.AppendControl(3, 0, true, 0, 0); err != nil { // unblocks the LSO
+		t.Fatal(err)
+	}
+	more("1")
+	if _, err := l.Compact(t.Context(), clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, markers := values(l); markers != 3 {
+		t.Fatalf("%d markers before the horizon, want 3", markers)
+	}
+	if got := l.AbortedTransactions(0, l.LogEndOffset()); len(got) != 0 {
+		t.Fatalf("entries of a transaction without data kept: %+v", got)
+	}
+	clock.Advance(time.Duration(cfg.DeleteRetentionMs+1) * time.Millisecond)
+	more("2")
+	if _, err := l.Compact(t.Context(), clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	vals, markers := values(l)
+	if markers != 2 || !slices.Equal(vals["b"], []string{"committed-b"}) || !slices.Equal(vals["a"], []string{"open-a"}) {
+		t.Fatalf("after the horizon: %d markers, b = %q", markers, vals["b"])
+	}
+	l.Close()
+	l = openLog(t, dir, cfg)
+	if _, m := values(l); m != 2 || l.LastStableOffset() != l.LogEndOffset() {
+		t.Fatalf("after restart: %d markers", m)
+	}
 }
 
 // parseValue returns a record's value (r.rest holds key length onward).
