@@ -112,5 +112,3 @@ func TestCLIUnreachable(t *testing.T) {
 		}
 	}
 }
-
-
