@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -187,14 +188,26 @@ func (c *cli) writeJSON(v any) error {
 	return enc.Encode(v)
 }
 
-// table writes rows aligned in columns (text/tabwriter).
+// table writes rows aligned in columns (text/tabwriter), without
+// trailing blanks.
 func (c *cli) table(header []string, rows [][]string) error {
-	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, r := range rows {
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var out strings.Builder
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		if line != "" {
+			out.WriteString(strings.TrimRight(line, " \n") + "\n")
+		}
+	}
+	_, err := io.WriteString(c.stdout, out.String())
+	return err
 }
 
 // exactArgs is cobra.ExactArgs returning a usage error.

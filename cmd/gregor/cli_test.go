@@ -35,8 +35,14 @@ func mustCLI(t *testing.T, brokers, stdin string, args ...string) string {
 
 func oneBroker(t *testing.T) string {
 	t.Helper()
+	_, b := oneBrokerCluster(t)
+	return b
+}
+
+func oneBrokerCluster(t *testing.T) (*gregortest.Cluster, string) {
+	t.Helper()
 	c := gregortest.NewCluster(t, gregortest.Brokers(1))
-	return strings.Join(c.Seeds(), ",")
+	return c, strings.Join(c.Seeds(), ",")
 }
 
 func TestCLITopics(t *testing.T) {
