@@ -438,8 +438,8 @@ func (c *cli) groupDeleteCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return perItem(c, "deleted group", resp.Sorted(), func(r kadm.DeleteGroupResponse) (string, error, string) {
-				return r.Group, r.Err, r.ErrMessage
+			return perItem(c, "deleted group", resp.Sorted(), func(r kadm.DeleteGroupResponse) (string, string, error) {
+				return r.Group, r.ErrMessage, r.Err
 			})
 		},
 	}

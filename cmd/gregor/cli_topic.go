@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
 	"sort"
 	"strconv"
@@ -61,7 +62,7 @@ func (c *cli) topicCreateCmd() *cobra.Command {
 					o.Error = errText(t.Err, t.ErrMessage)
 					failed = fmt.Errorf("topic %s: %s", t.Topic, o.Error)
 				} else {
-					o.ID = t.ID.String()
+					o.ID = topicID(t.ID)
 				}
 				outs = append(outs, o)
 			}
@@ -226,9 +227,9 @@ func (c *cli) topicDescribeCmd() *cobra.Command {
 					ReplicationFactor int            `json:"replication_factor"`
 					Partitions        []partitionOut `json:"partitions"`
 					Configs           []configOut    `json:"configs"`
-				}{name, td.ID.String(), td.IsInternal, td.Partitions.NumReplicas(), parts, configs})
+				}{name, topicID(td.ID), td.IsInternal, td.Partitions.NumReplicas(), parts, configs})
 			}
-			fmt.Fprintf(c.stdout, "NAME         %s\nID           %s\nPARTITIONS   %d\nREPLICAS     %d\n\n", name, td.ID, len(parts), td.Partitions.NumReplicas())
+			fmt.Fprintf(c.stdout, "NAME         %s\nID           %s\nPARTITIONS   %d\nREPLICAS     %d\n\n", name, topicID(td.ID), len(parts), td.Partitions.NumReplicas())
 			var rows [][]string
 			for _, p := range parts {
 				rows = append(rows, []string{itoa(p.Partition), itoa(p.Leader), itoa(p.LeaderEpoch), ints(p.Replicas), ints(p.ISR),
@@ -267,8 +268,8 @@ func (c *cli) topicDeleteCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return perItem(c, "deleted topic", resp.Sorted(), func(r kadm.DeleteTopicResponse) (string, error, string) {
-				return r.Topic, r.Err, r.ErrMessage
+			return perItem(c, "deleted topic", resp.Sorted(), func(r kadm.DeleteTopicResponse) (string, string, error) {
+				return r.Topic, r.ErrMessage, r.Err
 			})
 		},
 	}
@@ -280,13 +281,13 @@ type itemOut struct {
 	Error string `json:"error,omitempty"`
 }
 
-// perItem prints "<done> NAME" for each success (or JSON) and returns the
-// first failure.
-func perItem[T any](c *cli, done string, items []T, get func(T) (string, error, string)) error {
+// perItem prints "<done> NAME" for each success (or JSON), by name, and
+// returns the first failure.
+func perItem[T any](c *cli, done string, items []T, get func(T) (string, string, error)) error {
 	var outs []itemOut
 	var failed error
 	for _, it := range items {
-		name, err, msg := get(it)
+		name, msg, err := get(it)
 		o := itemOut{Name: name}
 		if err != nil {
 			o.Error = errText(err, msg)
@@ -296,6 +297,7 @@ func perItem[T any](c *cli, done string, items []T, get func(T) (string, error, 
 		}
 		outs = append(outs, o)
 	}
+	sort.Slice(outs, func(i, j int) bool { return outs[i].Name < outs[j].Name })
 	if c.json() {
 		if err := c.writeJSON(outs); err != nil {
 			return err
@@ -342,8 +344,8 @@ func (c *cli) topicAlterConfigCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return perItem(c, "altered configs of topic", resp, func(r kadm.AlterConfigsResponse) (string, error, string) {
-				return r.Name, r.Err, r.ErrMessage
+			return perItem(c, "altered configs of topic", resp, func(r kadm.AlterConfigsResponse) (string, string, error) {
+				return r.Name, r.ErrMessage, r.Err
 			})
 		},
 	}
@@ -373,8 +375,8 @@ func (c *cli) topicAddPartitionsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return perItem(c, fmt.Sprintf("%d partitions now in topic", total), resp.Sorted(), func(r kadm.CreatePartitionsResponse) (string, error, string) {
-				return r.Topic, r.Err, r.ErrMessage
+			return perItem(c, fmt.Sprintf("%d partitions now in topic", total), resp.Sorted(), func(r kadm.CreatePartitionsResponse) (string, string, error) {
+				return r.Topic, r.ErrMessage, r.Err
 			})
 		},
 	}
@@ -399,3 +401,7 @@ func ints(is []int32) string {
 	}
 	return "[" + strings.Join(s, ",") + "]"
 }
+
+// topicID is a topic id as Kafka's tools print it: URL-safe base64
+// without padding.
+func topicID(id kadm.TopicID) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
