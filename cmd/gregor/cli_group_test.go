@@ -13,8 +13,7 @@ import (
 func lines(n int, s string) string { return strings.Repeat(s+"\n", n) }
 
 func TestCLIGroups(t *testing.T) {
-	t.Parallel()
-	c, b := oneBrokerCluster(t)
+	b := target(t)
 	mustCLI(t, b, "", "topic", "create", "gt", "-p", "2")
 	mustCLI(t, b, lines(30, "a"), "produce", "gt", "-p", "0")
 	mustCLI(t, b, lines(20, "b"), "produce", "gt", "-p", "1")
@@ -90,13 +89,17 @@ func TestCLIGroups(t *testing.T) {
 	// seek refuses.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cl := c.Client(kgo.ConsumerGroup("live"), kgo.ConsumeTopics("gt"))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(b, ",")...), kgo.ConsumerGroup("live"), kgo.ConsumeTopics("gt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
 	go func() {
 		for ctx.Err() == nil {
 			cl.PollFetches(ctx)
 		}
 	}()
-	c.WaitFor("group live stable", 30*time.Second, func() bool {
+	waitFor(t, "group live stable", 30*time.Second, func() bool {
 		out, _, code := runCLI(t, b, "", "group", "describe", "live")
 		return code == 0 && strings.Contains(out, "STATE          Stable") && strings.Contains(out, "gt[0,1]")
 	})

@@ -12,8 +12,7 @@ import (
 )
 
 func TestCLIProduceConsume(t *testing.T) {
-	t.Parallel()
-	b := oneBroker(t)
+	b := target(t)
 	mustCLI(t, b, "", "topic", "create", "lines", "-p", "1")
 	var in strings.Builder
 	for i := 1; i <= 1000; i++ {
@@ -81,8 +80,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 // TestCLIConsumeFollowInterrupt: without -n consume follows the topic
 // and an interrupt ends it with exit 0.
 func TestCLIConsumeFollowInterrupt(t *testing.T) {
-	t.Parallel()
-	b := oneBroker(t)
+	b := target(t)
 	mustCLI(t, b, "", "topic", "create", "f", "-p", "1")
 	mustCLI(t, b, "x\ny\n", "produce", "f")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -33,28 +34,81 @@ func mustCLI(t *testing.T, brokers, stdin string, args ...string) string {
 	return out
 }
 
-func oneBroker(t *testing.T) string {
+// externalBrokers, when set, points the broker-agnostic CLI tests at
+// another Kafka-compatible cluster (kfake: compat-tests/kfakeserver)
+// instead of an in-process gregor. They then run one at a time and
+// delete every topic and group they leave.
+var externalBrokers = os.Getenv("GREGOR_CLI_TEST_BROKERS")
+
+// target returns the brokers a test runs its commands against: a fresh
+// one-broker gregor, or externalBrokers.
+func target(t *testing.T) string {
 	t.Helper()
-	_, b := oneBrokerCluster(t)
-	return b
+	if externalBrokers == "" {
+		t.Parallel()
+		c := gregortest.NewCluster(t, gregortest.Brokers(1))
+		return strings.Join(c.Seeds(), ",")
+	}
+	t.Cleanup(func() { cleanCluster(t, externalBrokers) })
+	return externalBrokers
 }
 
-func oneBrokerCluster(t *testing.T) (*gregortest.Cluster, string) {
+// cleanCluster deletes every group and non-internal topic.
+func cleanCluster(t *testing.T, b string) {
+	var groups []struct {
+		Group string `json:"group"`
+	}
+	if err := json.Unmarshal([]byte(mustCLI(t, b, "", "--format", "json", "group", "list")), &groups); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups {
+		runCLI(t, b, "", "group", "delete", g.Group)
+	}
+	var topics []struct {
+		Topic string `json:"topic"`
+	}
+	if err := json.Unmarshal([]byte(mustCLI(t, b, "", "--format", "json", "topic", "list")), &topics); err != nil {
+		t.Fatal(err)
+	}
+	for _, tp := range topics {
+		mustCLI(t, b, "", "topic", "delete", tp.Topic)
+	}
+}
+
+// gregorOnly skips a test that needs gregortest's cluster control.
+func gregorOnly(t *testing.T) {
+	if externalBrokers != "" {
+		t.Skip("needs an in-process gregor cluster")
+	}
+}
+
+// waitFor polls cond every 50 ms until it holds or timeout passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	c := gregortest.NewCluster(t, gregortest.Brokers(1))
-	return c, strings.Join(c.Seeds(), ",")
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		<-tick.C
+	}
 }
 
 func TestCLITopics(t *testing.T) {
-	t.Parallel()
-	b := oneBroker(t)
+	b := target(t)
 	if out := mustCLI(t, b, "", "topic", "create", "demo", "-p", "3", "-c", "retention.ms=3600000"); out != "created topic demo (3 partitions, replication factor 1)\n" {
 		t.Errorf("create: %q", out)
 	}
 	if _, errs, code := runCLI(t, b, "", "topic", "create", "demo"); code != 1 || !strings.Contains(errs, "TOPIC_ALREADY_EXISTS") {
 		t.Errorf("create again: exit %d, %q", code, errs)
 	}
-	mustCLI(t, b, "", "topic", "create", "other")
+	if externalBrokers != "" {
+		mustCLI(t, b, "", "topic", "create", "other", "-p", "1") // kfake's default is 10 partitions
+	} else {
+		mustCLI(t, b, "", "topic", "create", "other") // the broker's num.partitions
+	}
 	out := mustCLI(t, b, "", "topic", "list")
 	want := "NAME   PARTITIONS  REPLICAS\ndemo   3           1\nother  1           1\n"
 	if out != want {
