@@ -172,3 +172,18 @@ func TestCLIUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIBrokersEnv: GREGOR_BROKERS is the default of -b, and -b wins.
+func TestCLIBrokersEnv(t *testing.T) {
+	t.Setenv("GREGOR_BROKERS", "127.0.0.1:1,127.0.0.1:2")
+	var out, errb bytes.Buffer
+	if code := execute(context.Background(), []string{"topic", "list"}, strings.NewReader(""), &out, &errb); code != 1 ||
+		!strings.HasPrefix(errb.String(), "gregor: cannot reach brokers 127.0.0.1:1,127.0.0.1:2: ") {
+		t.Errorf("from the environment: exit %d, %q", code, errb.String())
+	}
+	errb.Reset()
+	if code := execute(context.Background(), []string{"-b", "127.0.0.1:3", "topic", "list"}, strings.NewReader(""), &out, &errb); code != 1 ||
+		!strings.HasPrefix(errb.String(), "gregor: cannot reach brokers 127.0.0.1:3: ") {
+		t.Errorf("-b over the environment: exit %d, %q", code, errb.String())
+	}
+}
