@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -240,4 +241,21 @@ func keyValues(flag string, kvs []string) (map[string]string, error) {
 		m[k] = v
 	}
 	return m, nil
+}
+
+// requireTopic fails clearly when topic does not exist, rather than
+// leaving a producer or consumer waiting for it.
+func (c *cli) requireTopic(ctx context.Context, cl *kgo.Client, topic string) error {
+	ctx, cancel := c.reqCtx(ctx)
+	defer cancel()
+	tds, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	if err != nil {
+		return err
+	}
+	if td, ok := tds[topic]; !ok || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
+		return fmt.Errorf("topic %s does not exist (create it with: gregor topic create %s)", topic, topic)
+	} else if td.Err != nil {
+		return fmt.Errorf("topic %s: %v", topic, td.Err)
+	}
+	return nil
 }

@@ -71,6 +71,9 @@ record at or after it). With -g GROUP the group's committed offsets win and
 				return err
 			}
 			defer cl.Close()
+			if err := c.requireTopic(cmd.Context(), cl, topic); err != nil {
+				return err
+			}
 			w := bufio.NewWriter(c.stdout)
 			defer w.Flush()
 			enc := json.NewEncoder(w)

@@ -50,6 +50,9 @@ With -k SEP each line is KEY SEP VALUE (split at the first SEP, like kcat -K).`,
 				return err
 			}
 			defer cl.Close()
+			if err := c.requireTopic(cmd.Context(), cl, topic); err != nil {
+				return err
+			}
 			n, err := produceLines(cmd.Context(), cl, in, keySep, hdrs, partition)
 			if err != nil {
 				return fmt.Errorf("produced %d records to %s, then: %w", n, topic, err)

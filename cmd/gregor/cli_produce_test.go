@@ -53,6 +53,12 @@ func TestCLIProduceConsume(t *testing.T) {
 	if out := mustCLI(t, b, "", "consume", "kv", "-n", "1", "--from", fmt.Sprintf("@%d", r.Timestamp-60000), "-p", "1", "-f", `%o\n`); out != "0\n" {
 		t.Errorf("--from @ts: %q", out)
 	}
+	for _, cmd := range []string{"produce", "consume"} {
+		want := "gregor: topic nosuch does not exist (create it with: gregor topic create nosuch)\n"
+		if out, errs, code := runCLI(t, b, "x\n", cmd, "nosuch"); code != 1 || out != "" || errs != want {
+			t.Errorf("%s to a missing topic: exit %d, stdout %q, stderr %q", cmd, code, out, errs)
+		}
+	}
 	if _, errs, code := runCLI(t, b, "", "consume", "kv", "--from", "yesterday"); code != 2 || !strings.Contains(errs, "--from") {
 		t.Errorf("bad --from: exit %d %q", code, errs)
 	}
