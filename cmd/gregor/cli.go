@@ -259,3 +259,12 @@ func (c *cli) requireTopic(ctx context.Context, cl *kgo.Client, topic string) er
 	}
 	return nil
 }
+
+// parentRun is the RunE of a command that only groups subcommands: help
+// without arguments, a usage error for an unknown subcommand.
+func parentRun(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("unknown command %q for %q", args[0], cmd.CommandPath())
+	}
+	return cmd.Help()
+}

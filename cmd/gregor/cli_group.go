@@ -11,7 +11,7 @@ import (
 )
 
 func (c *cli) groupCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "group", Short: "list, describe, show the lag of, seek and delete consumer groups"}
+	cmd := &cobra.Command{Use: "group", Short: "list, describe, show the lag of, seek and delete consumer groups", RunE: parentRun}
 	cmd.AddCommand(c.groupListCmd(), c.groupDescribeCmd(), c.groupLagCmd(), c.groupSeekCmd(), c.groupDeleteCmd())
 	return cmd
 }

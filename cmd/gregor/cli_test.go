@@ -166,7 +166,7 @@ func TestCLIUnreachable(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %v", d)
 	}
-	for _, args := range [][]string{{"topic", "list", "--nope"}, {"topic", "describe"}, {"nosuch"}, {"--format", "xml", "topic", "list"}} {
+	for _, args := range [][]string{{"topic", "list", "--nope"}, {"topic", "describe"}, {"nosuch"}, {"group", "nosuch"}, {"--format", "xml", "topic", "list"}} {
 		if _, errs, code := runCLI(t, addr, "", args...); code != 2 || strings.Count(errs, "\n") != 1 {
 			t.Errorf("%q: exit %d, stderr %q", args, code, errs)
 		}

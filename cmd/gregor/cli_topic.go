@@ -13,7 +13,7 @@ import (
 )
 
 func (c *cli) topicCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "topic", Short: "create, list, describe, delete and configure topics"}
+	cmd := &cobra.Command{Use: "topic", Short: "create, list, describe, delete and configure topics", RunE: parentRun}
 	cmd.AddCommand(c.topicCreateCmd(), c.topicListCmd(), c.topicDescribeCmd(), c.topicDeleteCmd(),
 		c.topicAlterConfigCmd(), c.topicAddPartitionsCmd())
 	return cmd
