@@ -358,3 +358,73 @@ func TestFetchSessionIncrementalIsSmall(t *testing.T) {
 		t.Fatalf("incremental fetch not much smaller: request %d vs %d B, response %d vs %d B", iq, fq, ir, fr)
 	}
 }
+
+// fetchBytes counts a client's Fetch requests and their bytes on the wire.
+type fetchBytes struct {
+	mu              sync.Mutex
+	reqs, resps     int
+	reqBytes, respB []int
+}
+
+func (h *fetchBytes) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, n int, _, _ time.Duration, err error) {
+	if key == 1 && err == nil {
+		h.mu.Lock()
+		h.reqs++
+		h.reqBytes = append(h.reqBytes, n)
+		h.mu.Unlock()
+	}
+}
+
+func (h *fetchBytes) OnBrokerRead(_ kgo.BrokerMetadata, key int16, n int, _, _ time.Duration, err error) {
+	if key == 1 && err == nil {
+		h.mu.Lock()
+		h.resps++
+		h.respB = append(h.respB, n)
+		h.mu.Unlock()
+	}
+}
+
+// TestFetchSessionKgoIdleBytes measures a kgo consumer of 1,000 idle
+// partitions with and without fetch sessions: bytes per steady-state
+// Fetch round trip (the first two, which make the session, are left out).
+func TestFetchSessionKgoIdleBytes(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	const parts = 1000
+	if _, err := b.admin().CreateTopic(context.Background(), parts, 1, nil, "idle"); err != nil {
+		t.Fatal(err)
+	}
+	measure := func(opts ...kgo.Opt) (req, resp float64) {
+		h := &fetchBytes{}
+		opts = append(opts, kgo.ConsumeTopics("idle"), kgo.FetchMaxWait(100*time.Millisecond), kgo.WithHooks(h))
+		c := b.client(opts...)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			for ctx.Err() == nil {
+				c.PollFetches(ctx)
+			}
+		}()
+		const skip, n = 2, 10
+		waitFor(t, "fetches", 30*time.Second, func() bool {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			return h.resps >= skip+n
+		})
+		c.Close()
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		var rq, rs int
+		for i := skip; i < skip+n; i++ {
+			rq += h.reqBytes[i]
+			rs += h.respB[i]
+		}
+		return float64(rq) / n, float64(rs) / n
+	}
+	sq, sr := measure()
+	fq, fr := measure(kgo.DisableFetchSessions())
+	t.Logf("kgo, 1000 idle partitions, bytes per Fetch: with sessions request %.0f response %.0f; without request %.0f response %.0f", sq, sr, fq, fr)
+	if sq*10 > fq || sr*10 > fr {
+		t.Fatalf("sessions save too little: request %.0f vs %.0f B, response %.0f vs %.0f B", sq, fq, sr, fr)
+	}
+}
