@@ -126,15 +126,6 @@ func (fs *fetchSessions) begin(req *kmsg.FetchRequest, privileged bool) (*fetchC
 	}
 	s.epoch = nextEpoch(s.epoch)
 	s.lastUsed = fs.clock.Now()
-	for _, ft := range req.ForgottenTopics {
-		for _, p := range ft.Partitions {
-			k := keyOf(s.topicIDs, ft.Topic, ft.TopicID, p)
-			if _, ok := s.parts[k]; ok {
-				delete(s.parts, k)
-				s.order = slices.DeleteFunc(s.order, func(o sessionKey) bool { return o == k })
-			}
-		}
-	}
 	for _, rt := range req.Topics {
 		for _, rp := range rt.Partitions {
 			k := keyOf(s.topicIDs, rt.Topic, rt.TopicID, rp.Partition)
@@ -145,6 +136,20 @@ func (fs *fetchSessions) begin(req *kmsg.FetchRequest, privileged bool) (*fetchC
 			s.parts[k] = &sessionPartition{req: rp, hw: -1, logStart: -1}
 			s.order = append(s.order, k)
 		}
+	}
+	// Kafka's order: adds and updates first, then forgets.
+	forgot := false
+	for _, ft := range req.ForgottenTopics {
+		for _, p := range ft.Partitions {
+			k := keyOf(s.topicIDs, ft.Topic, ft.TopicID, p)
+			if _, ok := s.parts[k]; ok {
+				delete(s.parts, k)
+				forgot = true
+			}
+		}
+	}
+	if forgot { // one pass, however many were forgotten
+		s.order = slices.DeleteFunc(s.order, func(k sessionKey) bool { return s.parts[k] == nil })
 	}
 	// Serve every partition of the session, grouped by topic in the order
 	// the topics were added.
