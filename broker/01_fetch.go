@@ -10,9 +10,10 @@ package broker
 // partition with data is always returned whole (KIP-74), so a consumer
 // never sticks behind a batch larger than its limits.
 //
-// Fetch sessions (KIP-227) are declined: every response has session id 0,
-// which tells clients to keep sending full fetches. v13+ names topics by
-// id. Followers (replica id >= 0) read up to the log end offset, and their
+// Fetch sessions (KIP-227, v7+) are served by fetch_sessions.go: an
+// incremental fetch is expanded to every partition of its session, served
+// as a full one (long poll included), and its response then trimmed to the
+// partitions that changed. v13+ names topics by id. Followers (replica id >= 0) read up to the log end offset, and their
 // fetch offsets move the leader's high watermark (replica.go). An I/O
 // error reading a log is KAFKA_STORAGE_ERROR and takes the log dir offline
 // for writes (Server.failLogDir), as Kafka does.
@@ -28,11 +29,13 @@ import (
 
 var fetchHandler = handle(kmsg.Fetch, 4, 18, func(s *deps, r *request, req *kmsg.FetchRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
-	if req.SessionID != 0 || req.SessionEpoch > 0 {
-		// We never hand out a session, so any session id is unknown.
-		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+	privileged := replicaOf(r) >= 0
+	fc, code := s.sessions.begin(req, privileged)
+	if code != 0 {
+		resp.ErrorCode = code
 		return resp, nil
 	}
+	req = fc.req
 	maxBytes := req.MaxBytes
 	if maxBytes <= 0 || maxBytes > s.cfg.Limits.FetchMaxBytes {
 		maxBytes = s.cfg.Limits.FetchMaxBytes
@@ -78,6 +81,7 @@ var fetchHandler = handle(kmsg.Fetch, 4, 18, func(s *deps, r *request, req *kmsg
 			deadline = s.clock.Now()
 		}
 	}
+	fc.finish(resp, privileged)
 	return resp, nil
 })
 

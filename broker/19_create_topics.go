@@ -18,6 +18,7 @@ import (
 
 var createTopicsHandler = handle(kmsg.CreateTopics, 0, 7, func(s *deps, r *request, req *kmsg.CreateTopicsRequest) (kmsg.Response, error) {
 	if resp, ok := s.forwardIfNotController(r); ok {
+		s.afterCreateTopics(req, resp)
 		return resp, nil
 	}
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)

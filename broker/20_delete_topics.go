@@ -14,7 +14,9 @@ import (
 )
 
 var deleteTopicsHandler = handle(kmsg.DeleteTopics, 0, 6, func(s *deps, r *request, req *kmsg.DeleteTopicsRequest) (kmsg.Response, error) {
+	ids := deletedTopicIDs(s.ctrl.Snapshot(), req)
 	if resp, ok := s.forwardIfNotController(r); ok {
+		s.afterDeleteTopics(ids, resp)
 		return resp, nil
 	}
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)

@@ -19,6 +19,32 @@ import (
 
 var alterConfigsHandler = handle(kmsg.AlterConfigs, 0, 2, func(s *deps, r *request, req *kmsg.AlterConfigsRequest) (kmsg.Response, error) {
 	if resp, ok := s.forwardIfNotController(r); ok {
+		if !req.ValidateOnly {
+			// The request replaces the whole set: keys it leaves out are
+			// deleted, which the wait does not check.
+			want := topicConfigWant{}
+			for _, rr := range req.Resources {
+				if rr.ResourceType != kmsg.ConfigResourceTypeTopic {
+					continue
+				}
+				keys := map[string]*string{}
+				for _, c := range rr.Configs {
+					keys[c.Name] = c.Value
+				}
+				want[rr.ResourceName] = keys
+			}
+			done := map[string]bool{}
+			var rs []kmsg.AlterConfigsResponseResource
+			if ar, ok := resp.(*kmsg.AlterConfigsResponse); ok {
+				rs = ar.Resources
+			}
+			for _, sr := range rs {
+				if sr.ResourceType == kmsg.ConfigResourceTypeTopic && sr.ErrorCode == 0 {
+					done[sr.ResourceName] = true
+				}
+			}
+			s.afterAlterConfigs("AlterConfigs", want, func(n string) bool { return done[n] })
+		}
 		return resp, nil
 	}
 	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)

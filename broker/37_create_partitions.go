@@ -14,6 +14,7 @@ import (
 
 var createPartitionsHandler = handle(kmsg.CreatePartitions, 0, 3, func(s *deps, r *request, req *kmsg.CreatePartitionsRequest) (kmsg.Response, error) {
 	if resp, ok := s.forwardIfNotController(r); ok {
+		s.afterCreatePartitions(req, resp)
 		return resp, nil
 	}
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)

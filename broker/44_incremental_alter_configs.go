@@ -18,6 +18,37 @@ import (
 
 var incrementalAlterConfigsHandler = handle(kmsg.IncrementalAlterConfigs, 0, 1, func(s *deps, r *request, req *kmsg.IncrementalAlterConfigsRequest) (kmsg.Response, error) {
 	if resp, ok := s.forwardIfNotController(r); ok {
+		if !req.ValidateOnly {
+			// SET and DELETE are waited for; APPEND and SUBTRACT depend on
+			// the old value and are not.
+			want := topicConfigWant{}
+			for _, rr := range req.Resources {
+				if rr.ResourceType != kmsg.ConfigResourceTypeTopic {
+					continue
+				}
+				keys := map[string]*string{}
+				for _, c := range rr.Configs {
+					switch c.Op {
+					case kmsg.IncrementalAlterConfigOpSet:
+						keys[c.Name] = c.Value
+					case kmsg.IncrementalAlterConfigOpDelete:
+						keys[c.Name] = nil
+					}
+				}
+				want[rr.ResourceName] = keys
+			}
+			done := map[string]bool{}
+			var rs []kmsg.IncrementalAlterConfigsResponseResource
+			if ir, ok := resp.(*kmsg.IncrementalAlterConfigsResponse); ok {
+				rs = ir.Resources
+			}
+			for _, sr := range rs {
+				if sr.ResourceType == kmsg.ConfigResourceTypeTopic && sr.ErrorCode == 0 {
+					done[sr.ResourceName] = true
+				}
+			}
+			s.afterAlterConfigs("IncrementalAlterConfigs", want, func(n string) bool { return done[n] })
+		}
 		return resp, nil
 	}
 	resp := req.ResponseKind().(*kmsg.IncrementalAlterConfigsResponse)

@@ -70,6 +70,9 @@ type LimitsConfig struct {
 	MaxConnectionsPerIP int   // max.connections.per.ip
 	MessageMaxBytes     int32 // message.max.bytes (also the topic default of max.message.bytes)
 	FetchMaxBytes       int32 // fetch.max.bytes: cap on one Fetch response
+
+	FetchSessionSlots       int           // max.incremental.fetch.session.cache.slots
+	FetchSessionMinEviction time.Duration // min.incremental.fetch.session.eviction.ms
 }
 
 // LogConfig is the broker-wide side of log storage. The topic defaults
@@ -301,6 +304,8 @@ var configDefs = []configDef{
 	msKey("socket.request.read.timeout.ms", "30000", "gregor: a request's body must arrive within this many milliseconds of its size prefix.", 1, math.MaxInt64, func(c *Config, d time.Duration) { c.Socket.RequestReadTimeout = d }),
 	intKey("max.connections", "2147483647", "Connections the broker accepts at once; more are closed at accept.", 1, math.MaxInt32, func(c *Config, n int64) { c.Limits.MaxConnections = int(n) }),
 	intKey("max.connections.per.ip", "2147483647", "Connections one client address may hold at once; more are closed at accept.", 1, math.MaxInt32, func(c *Config, n int64) { c.Limits.MaxConnectionsPerIP = int(n) }),
+	intKey("max.incremental.fetch.session.cache.slots", "1000", "Incremental fetch sessions (KIP-227) the broker keeps; 0 declines sessions.", 0, math.MaxInt32, func(c *Config, n int64) { c.Limits.FetchSessionSlots = int(n) }),
+	msKey("min.incremental.fetch.session.eviction.ms", "120000", "A fetch session unused this long may be evicted for a new one; younger sessions only by a more valuable one once this old.", 0, math.MaxInt32, func(c *Config, d time.Duration) { c.Limits.FetchSessionMinEviction = d }),
 	intKey("fetch.max.bytes", "57671680", "Largest Fetch response the broker builds.", 1024, math.MaxInt32, func(c *Config, n int64) { c.Limits.FetchMaxBytes = int32(n) }),
 	enumKey("process.roles", "broker,controller", "Roles of this node: gregor runs combined nodes (every broker is a controller voter).", "broker,controller", "controller,broker"),
 	{name: "controller.quorum.voters", typ: "list", def: "", doc: "The controller quorum, id@host:port of each voter's CONTROLLER listener; empty for a single node.", apply: func(c *Config, v string) error {

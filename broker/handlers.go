@@ -54,18 +54,19 @@ var handlers = []handler{
 // server assembles it (New); handlers and connections get it, never the
 // Server.
 type deps struct {
-	cfg    *Config
-	log    zerolog.Logger
-	clock  Clock
-	ctx    context.Context // ends when shutdown starts: long polls return early
-	ctrl   *controller.Controller
-	link   *link
-	parts  *partitions
-	pids   *producerIDs
-	groups *groups // consumer group coordinator
-	repl   *replication
-	disk   *logDir
-	table  *handlerTable
+	cfg      *Config
+	log      zerolog.Logger
+	clock    Clock
+	ctx      context.Context // ends when shutdown starts: long polls return early
+	ctrl     *controller.Controller
+	link     *link
+	parts    *partitions
+	pids     *producerIDs
+	groups   *groups // consumer group coordinator
+	repl     *replication
+	sessions *fetchSessions // fetch sessions (KIP-227)
+	disk     *logDir
+	table    *handlerTable
 }
 
 // forwardIfNotController: see link.forwardIfNotController.

@@ -101,6 +101,7 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 	kick := newSignal()
 	d.parts = newPartitions(dir, ctrl, c.storageConfig, o.clock, log, &s.wg, kick)
 	d.disk = newLogDir(dir, o.clock, log)
+	d.sessions = newFetchSessions(o.clock, c.Limits, log)
 	d.pids = newProducerIDs(d.link.allocateProducerIDs)
 	d.groups = newGroups(coordinatorConfig(c.Groups, ctrl, o.clock, log), c.Groups.OffsetsTopicReplicationFactor,
 		c.NodeID, ctrl, d.parts, d.link, o.clock, log, ctx)

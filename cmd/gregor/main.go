@@ -4,11 +4,11 @@
 //
 //	gregor serve [--config server.properties] [--override key=value]...
 //	gregor version
+//	gregor topic|produce|consume|group|cluster ...   admin commands (cli*.go)
 package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -29,31 +29,10 @@ import (
 var version = "dev"
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "gregor:", err)
-		os.Exit(1)
-	}
-}
-
-func usage() error {
-	return errors.New(`usage:
-  gregor serve [--config FILE] [--override key=value]...   run a broker
-  gregor version                                            print the version`)
-}
-
-func run(args []string) error {
-	if len(args) == 0 {
-		return usage()
-	}
-	switch args[0] {
-	case "serve":
-		return serve(args[1:])
-	case "version", "--version":
-		fmt.Println("gregor", version)
-		return nil
-	default:
-		return usage()
-	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 type multiFlag []string
