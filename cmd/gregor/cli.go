@@ -175,6 +175,21 @@ func (c *cli) admin(ctx context.Context) (*kadm.Client, error) {
 	return kadm.NewClient(cl), nil
 }
 
+// withAdmin makes a command's RunE from f, which gets an admin client
+// (closed afterwards) and a context bounding the exchange.
+func (c *cli) withAdmin(f func(ctx context.Context, adm *kadm.Client, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		adm, err := c.admin(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer adm.Close()
+		ctx, cancel := c.reqCtx(cmd.Context())
+		defer cancel()
+		return f(ctx, adm, args)
+	}
+}
+
 // reqCtx bounds one admin exchange.
 func (c *cli) reqCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, c.timeout+5*time.Second)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -28,14 +30,7 @@ func (c *cli) clusterInfoCmd() *cobra.Command {
 		Use:   "info",
 		Short: "cluster id, controller and brokers (host:port, rack)",
 		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := c.admin(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := c.reqCtx(cmd.Context())
-			defer cancel()
+		RunE: c.withAdmin(func(ctx context.Context, adm *kadm.Client, args []string) error {
 			md, err := adm.BrokerMetadata(ctx)
 			if err != nil {
 				return err
@@ -66,7 +61,7 @@ func (c *cli) clusterInfoCmd() *cobra.Command {
 				rows = append(rows, []string{id, b.Address, b.Rack})
 			}
 			return c.table([]string{"ID", "ADDRESS", "RACK"}, rows)
-		},
+		}),
 	}
 }
 
@@ -76,14 +71,7 @@ func (c *cli) clusterConfigCmd() *cobra.Command {
 		Use:   "config",
 		Short: "a broker's configuration (DescribeConfigs)",
 		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := c.admin(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := c.reqCtx(cmd.Context())
-			defer cancel()
+		RunE: c.withAdmin(func(ctx context.Context, adm *kadm.Client, args []string) error {
 			if id < 0 {
 				md, err := adm.BrokerMetadata(ctx)
 				if err != nil {
@@ -123,7 +111,7 @@ func (c *cli) clusterConfigCmd() *cobra.Command {
 				rows = append(rows, []string{cf.Key, cf.Value, cf.Source})
 			}
 			return c.table([]string{"CONFIG", "VALUE", "SOURCE"}, rows)
-		},
+		}),
 	}
 	cmd.Flags().Int32Var(&id, "broker", -1, "broker id (default: the lowest)")
 	return cmd
@@ -144,14 +132,7 @@ func (c *cli) clusterHealthCmd() *cobra.Command {
 		Use:   "health",
 		Short: "whether every partition has a leader and a full ISR (exit 1 if not)",
 		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := c.admin(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := c.reqCtx(cmd.Context())
-			defer cancel()
+		RunE: c.withAdmin(func(ctx context.Context, adm *kadm.Client, args []string) error {
 			md, err := adm.Metadata(ctx)
 			if err != nil {
 				return err
@@ -187,6 +168,6 @@ func (c *cli) clusterHealthCmd() *cobra.Command {
 				return errSilent
 			}
 			return nil
-		},
+		}),
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strconv"
@@ -22,14 +23,7 @@ func (c *cli) groupListCmd() *cobra.Command {
 		Aliases: []string{"ls"},
 		Short:   "list consumer groups",
 		Args:    exactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := c.admin(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := c.reqCtx(cmd.Context())
-			defer cancel()
+		RunE: c.withAdmin(func(ctx context.Context, adm *kadm.Client, args []string) error {
 			gs, err := adm.ListGroups(ctx)
 			if err != nil {
 				return err
@@ -52,7 +46,7 @@ func (c *cli) groupListCmd() *cobra.Command {
 				rows = append(rows, []string{o.Group, o.State, o.ProtocolType, itoa(o.Coordinator)})
 			}
 			return c.table([]string{"GROUP", "STATE", "PROTOCOL-TYPE", "COORDINATOR"}, rows)
-		},
+		}),
 	}
 }
 
@@ -70,14 +64,7 @@ func (c *cli) groupDescribeCmd() *cobra.Command {
 		Use:   "describe GROUP",
 		Short: "state, protocol and members (with their assignments) of a group",
 		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := c.admin(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := c.reqCtx(cmd.Context())
-			defer cancel()
+		RunE: c.withAdmin(func(ctx context.Context, adm *kadm.Client, args []string) error {
 			gs, err := adm.DescribeGroups(ctx, args[0])
 			if err != nil {
 				return err
@@ -127,7 +114,7 @@ func (c *cli) groupDescribeCmd() *cobra.Command {
 				rows = append(rows, []string{m.MemberID, m.ClientID, m.ClientHost, strings.Join(m.assigned, " ")})
 			}
 			return c.table([]string{"MEMBER", "CLIENT-ID", "HOST", "ASSIGNMENT"}, rows)
-		},
+		}),
 	}
 }
 
@@ -147,14 +134,7 @@ func (c *cli) groupLagCmd() *cobra.Command {
 		Use:   "lag GROUP",
 		Short: "per partition: committed offset, log end offset and lag; and the total",
 		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := c.admin(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := c.reqCtx(cmd.Context())
-			defer cancel()
+		RunE: c.withAdmin(func(ctx context.Context, adm *kadm.Client, args []string) error {
 			lags, err := adm.Lag(ctx, args[0])
 			if err != nil {
 				return err
@@ -196,7 +176,7 @@ func (c *cli) groupLagCmd() *cobra.Command {
 			}
 			rows = append(rows, []string{"TOTAL", "", "", "", strconv.FormatInt(total, 10), "", ""})
 			return c.table([]string{"TOPIC", "PARTITION", "COMMITTED", "LOG-END", "LAG", "MEMBER", "ERROR"}, rows)
-		},
+		}),
 	}
 }
 
@@ -426,14 +406,7 @@ func (c *cli) groupDeleteCmd() *cobra.Command {
 		Use:   "delete GROUP...",
 		Short: "delete consumer groups (they must be empty)",
 		Args:  minArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := c.admin(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := c.reqCtx(cmd.Context())
-			defer cancel()
+		RunE: c.withAdmin(func(ctx context.Context, adm *kadm.Client, args []string) error {
 			resp, err := adm.DeleteGroups(ctx, args...)
 			if err != nil {
 				return err
@@ -441,6 +414,6 @@ func (c *cli) groupDeleteCmd() *cobra.Command {
 			return perItem(c, "deleted group", resp.Sorted(), func(r kadm.DeleteGroupResponse) (string, string, error) {
 				return r.Group, r.ErrMessage, r.Err
 			})
-		},
+		}),
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"sort"
@@ -93,15 +94,11 @@ func (c *cli) topicListCmd() *cobra.Command {
 		Aliases: []string{"ls"},
 		Short:   "list topics",
 		Args:    exactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := c.admin(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := c.reqCtx(cmd.Context())
-			defer cancel()
-			var tds kadm.TopicDetails
+		RunE: c.withAdmin(func(ctx context.Context, adm *kadm.Client, args []string) error {
+			var (
+				tds kadm.TopicDetails
+				err error
+			)
 			if internal {
 				tds, err = adm.ListTopicsWithInternal(ctx)
 			} else {
@@ -131,7 +128,7 @@ func (c *cli) topicListCmd() *cobra.Command {
 				rows = append(rows, []string{o.Topic, strconv.Itoa(o.Partitions), strconv.Itoa(o.ReplicationFactor)})
 			}
 			return c.table([]string{"NAME", "PARTITIONS", "REPLICAS"}, rows)
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&internal, "internal", "i", false, "include internal topics")
 	return cmd
@@ -256,14 +253,7 @@ func (c *cli) topicDeleteCmd() *cobra.Command {
 		Use:   "delete NAME...",
 		Short: "delete topics",
 		Args:  minArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := c.admin(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			ctx, cancel := c.reqCtx(cmd.Context())
-			defer cancel()
+		RunE: c.withAdmin(func(ctx context.Context, adm *kadm.Client, args []string) error {
 			resp, err := adm.DeleteTopics(ctx, args...)
 			if err != nil {
 				return err
@@ -271,7 +261,7 @@ func (c *cli) topicDeleteCmd() *cobra.Command {
 			return perItem(c, "deleted topic", resp.Sorted(), func(r kadm.DeleteTopicResponse) (string, string, error) {
 				return r.Topic, r.ErrMessage, r.Err
 			})
-		},
+		}),
 	}
 }
 
