@@ -192,22 +192,17 @@ func (c *Coordinator) allShards() []*shard {
 // shard is one loaded __consumer_offsets partition. Everything below
 // groups is owned by the run goroutine.
 type shard struct {
-	c      *Coordinator
-	part   int32
-	log    Log
-	in     chan func()
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
+	c    *Coordinator
+	part int32
+	log  Log
+	mailbox
 
 	groups map[string]*group
 	retain Timer
 }
 
 func newShard(c *Coordinator, p int32, l Log) *shard {
-	sh := &shard{c: c, part: p, log: l, in: make(chan func(), 64), done: make(chan struct{}), groups: map[string]*group{}}
-	sh.ctx, sh.cancel = context.WithCancel(c.ctx)
-	return sh
+	return &shard{c: c, part: p, log: l, mailbox: newMailbox(c.ctx), groups: map[string]*group{}}
 }
 
 func (sh *shard) run() {
@@ -225,14 +220,7 @@ func (sh *shard) run() {
 		return
 	}
 	sh.scheduleRetention()
-	for {
-		select {
-		case <-sh.ctx.Done():
-			return
-		case f := <-sh.in:
-			f()
-		}
-	}
+	sh.serve()
 }
 
 // shutdown stops the shard's timers and answers its parked requests.
@@ -242,41 +230,6 @@ func (sh *shard) shutdown() {
 	}
 	for _, g := range sh.groups {
 		g.stopAll()
-	}
-}
-
-// post runs f on the shard goroutine; false if the shard stopped.
-func (sh *shard) post(f func()) bool {
-	select {
-	case sh.in <- f:
-		return true
-	case <-sh.ctx.Done():
-		return false
-	}
-}
-
-// call runs f on the shard goroutine and waits for it to return.
-func (sh *shard) call(ctx context.Context, f func()) error {
-	done := make(chan struct{})
-	select {
-	case sh.in <- func() { f(); close(done) }:
-	case <-sh.ctx.Done():
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case <-done:
-		return nil
-	case <-sh.done: // f either ran (done is closed) or never will
-		select {
-		case <-done:
-			return nil
-		default:
-			return ErrClosed
-		}
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 

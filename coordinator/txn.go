@@ -171,8 +171,7 @@ func (c *TxnCoordinator) Load(p, epoch int32, l Log) {
 	if c.ctx.Err() != nil || c.shards[p] != nil {
 		return
 	}
-	sh := &txnShard{c: c, part: p, epoch: epoch, log: l, in: make(chan func(), 64), done: make(chan struct{}), txns: map[string]*txnMeta{}}
-	sh.ctx, sh.cancel = context.WithCancel(c.ctx)
+	sh := &txnShard{c: c, part: p, epoch: epoch, log: l, mailbox: newMailbox(c.ctx), txns: map[string]*txnMeta{}}
 	sh.loading.Store(true)
 	c.shards[p] = sh
 	c.wg.Add(1)
@@ -254,14 +253,11 @@ func epochExhausted(e int16) bool { return e >= math.MaxInt16-1 }
 
 // txnShard is one loaded __transaction_state partition.
 type txnShard struct {
-	c       *TxnCoordinator
-	part    int32
-	epoch   int32
-	log     Log
-	in      chan func()
-	ctx     context.Context
-	cancel  context.CancelFunc
-	done    chan struct{}
+	c     *TxnCoordinator
+	part  int32
+	epoch int32
+	log   Log
+	mailbox
 	loading atomic.Bool
 	markers sync.WaitGroup // marker writes in flight
 
@@ -292,14 +288,7 @@ func (sh *txnShard) run() {
 	}
 	sh.scheduleAbort()
 	sh.scheduleExpire()
-	for {
-		select {
-		case <-sh.ctx.Done():
-			return
-		case f := <-sh.in:
-			f()
-		}
-	}
+	sh.serve()
 }
 
 func (sh *txnShard) stopTimers() {
@@ -329,41 +318,6 @@ func (sh *txnShard) load() error {
 			return nil
 		})
 	})
-}
-
-// post runs f on the shard goroutine; false if the shard stopped.
-func (sh *txnShard) post(f func()) bool {
-	select {
-	case sh.in <- f:
-		return true
-	case <-sh.ctx.Done():
-		return false
-	}
-}
-
-// call runs f on the shard goroutine and waits for it to return.
-func (sh *txnShard) call(ctx context.Context, f func()) error {
-	done := make(chan struct{})
-	select {
-	case sh.in <- func() { f(); close(done) }:
-	case <-sh.ctx.Done():
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case <-done:
-		return nil
-	case <-sh.done:
-		select {
-		case <-done:
-			return nil
-		default:
-			return ErrClosed
-		}
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // after runs f on the shard goroutine after d, once.
