@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/auth"
 	"gregor/storage"
 	"gregor/wire"
 )
@@ -38,6 +39,10 @@ type conn struct {
 	// adv is the advertised listener for the listener this connection
 	// came in on: Metadata gives clients this address for us.
 	adv Listener
+
+	// principal is who the connection authenticated as (auth.Anonymous
+	// until a SASL exchange or a TLS client certificate says otherwise).
+	principal atomic.Pointer[auth.Principal]
 
 	out      chan *outbound
 	stopping atomic.Bool
@@ -95,7 +100,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &
 // of request buffers shared by all connections; onClose runs when serve
 // returns.
 func newConn(nc net.Conn, id uint64, adv Listener, d *deps, sock SocketConfig, kept *atomic.Int64, log zerolog.Logger, onClose func(*conn)) *conn {
-	return &conn{
+	c := &conn{
 		d:       d,
 		sock:    sock,
 		kept:    kept,
@@ -106,6 +111,24 @@ func newConn(nc net.Conn, id uint64, adv Listener, d *deps, sock SocketConfig, k
 		log:     log.With().Uint64("conn", id).Str("remote", nc.RemoteAddr().String()).Logger(),
 		out:     make(chan *outbound, sock.QueuedMaxRequests),
 	}
+	anon := auth.Anonymous
+	c.principal.Store(&anon)
+	return c
+}
+
+// Principal is who the connection is authenticated as.
+func (c *conn) Principal() auth.Principal { return *c.principal.Load() }
+
+// remoteHost is the client's IP address as ACLs match it.
+func (c *conn) remoteHost() string {
+	if a, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	host, _, err := net.SplitHostPort(c.nc.RemoteAddr().String())
+	if err != nil {
+		return c.nc.RemoteAddr().String()
+	}
+	return host
 }
 
 // stopReading makes serve return after the request it is handling; queued

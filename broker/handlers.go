@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/rs/zerolog"
@@ -13,10 +14,13 @@ import (
 	"gregor/wire"
 )
 
-// handlers lists every API the broker serves. Each entry is declared in the
-// API's own file (NN_name.go). The table built from it dispatches requests
-// and answers ApiVersions, so the two can never disagree.
-var handlers = []handler{
+// handlers lists every API the broker serves: the core APIs below and each
+// area's list (declared in handlers_<area>.go). Each entry is declared in
+// the API's own file (NN_name.go). The table built from it dispatches
+// requests and answers ApiVersions, so the two can never disagree.
+var handlers = slices.Concat(coreHandlers, txnHandlers, saslHandlers, aclHandlers, quotaHandlers, consumerGroupHandlers, metadataHandlers, clusterOpsHandlers)
+
+var coreHandlers = []handler{
 	offsetForLeaderEpochHandler,
 	electLeadersHandler,
 	alterPartitionHandler,

@@ -1,0 +1,4 @@
+package broker
+
+// aclHandlers lists the APIs of authorization: the ACL APIs.
+var aclHandlers = []handler{}

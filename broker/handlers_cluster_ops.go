@@ -1,0 +1,4 @@
+package broker
+
+// clusterOpsHandlers lists the APIs of cluster operations: partition reassignments, log dirs.
+var clusterOpsHandlers = []handler{}

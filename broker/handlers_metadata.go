@@ -1,0 +1,4 @@
+package broker
+
+// metadataHandlers lists the APIs of newer metadata APIs: DescribeTopicPartitions, UpdateFeatures, ListConfigResources, client telemetry.
+var metadataHandlers = []handler{}

@@ -1,0 +1,4 @@
+package broker
+
+// quotaHandlers lists the APIs of client quotas: DescribeClientQuotas, AlterClientQuotas.
+var quotaHandlers = []handler{}
