@@ -18,7 +18,7 @@ import (
 // area's list (declared in handlers_<area>.go). Each entry is declared in
 // the API's own file (NN_name.go). The table built from it dispatches
 // requests and answers ApiVersions, so the two can never disagree.
-var handlers = slices.Concat(coreHandlers, txnHandlers, saslHandlers, aclHandlers, quotaHandlers, consumerGroupHandlers, metadataHandlers, clusterOpsHandlers)
+var handlers = slices.Concat(coreHandlers, txnHandlers, txnPartitionHandlers, saslHandlers, aclHandlers, quotaHandlers, consumerGroupHandlers, metadataHandlers, clusterOpsHandlers)
 
 var coreHandlers = []handler{
 	offsetForLeaderEpochHandler,
@@ -71,6 +71,10 @@ type deps struct {
 	sessions *fetchSessions // fetch sessions (KIP-227)
 	disk     *logDir
 	table    *handlerTable
+	// txnVerify checks transactional batches against their coordinator
+	// before they are appended (KIP-890 part 1); nil until transactions are
+	// served.
+	txnVerify txnVerifier
 }
 
 // forwardIfNotController: see link.forwardIfNotController.

@@ -24,6 +24,12 @@ const (
 	recProducerIDs                       // hands out producer IDs [ProducerIDFirst, ProducerIDNext)
 )
 
+// Record types past recProducerIDs are numbered explicitly (never iota) so
+// that areas added side by side cannot renumber each other's persisted
+// records. Taken ranges: 8-9 SCRAM credentials, 10-13 ACLs and client
+// quotas, 14-15 finalized features, 16-19 cluster operations (dynamic
+// broker configs, reassignments).
+
 // record is one state change. Records are deterministic: applying the same
 // batch to the same state always yields the same state, so they can be
 // replicated as they are. All fields are JSON-encodable.

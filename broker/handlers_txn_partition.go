@@ -1,0 +1,5 @@
+package broker
+
+// txnPartitionHandlers lists the partition-side transaction APIs:
+// TxnOffsetCommit, DescribeProducers.
+var txnPartitionHandlers = []handler{}
