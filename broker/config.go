@@ -45,7 +45,12 @@ type Config struct {
 	Groups      GroupsConfig
 	Replication ReplicationConfig
 	Cluster     ClusterConfig
-	Security    SecurityConfig
+	Security    SecurityConfig   // listeners' TLS and SASL (config_security.go)
+	Txn         TxnConfig        // transactions (config_txn.go)
+	Authz       AuthzConfig      // authorizer (config_authz.go)
+	Quota       QuotaConfig      // client quotas (config_quota.go)
+	HTTP        HTTPConfig       // metrics, health and console listener (config_http.go)
+	ClusterOps  ClusterOpsConfig // reassignment throttles, dynamic configs, log dirs (config_cluster_ops.go)
 
 	// values holds every known key's effective value as a string, and set
 	// the keys given explicitly (file, env or flag): DescribeConfigs reports
@@ -127,10 +132,6 @@ type ClusterConfig struct {
 	BrokerHeartbeatInterval time.Duration      // broker.heartbeat.interval.ms
 	ShutdownTimeout         time.Duration      // controlled.shutdown.timeout.ms
 }
-
-// SecurityConfig will hold authentication and authorization settings; it
-// has none yet (every listener is PLAINTEXT without authentication).
-type SecurityConfig struct{}
 
 // configDef describes one broker key: its default, its Kafka ConfigType
 // name and how its value is parsed into Config.
@@ -252,7 +253,11 @@ func splitList(v string) []string {
 // configDefs lists every broker key gregor understands, with its default
 // (Kafka's, except where the doc says gregor's) and its parser. An unknown
 // key is a start-up error.
-var configDefs = []configDef{
+// configDefs is the core keys below and each area's keys (declared in
+// config_<area>.go next to the area's section of Config).
+var configDefs = slices.Concat(coreConfigDefs, txnConfigDefs, securityConfigDefs, authzConfigDefs, quotaConfigDefs, httpConfigDefs, consumerGroupConfigDefs, clusterOpsConfigDefs)
+
+var coreConfigDefs = []configDef{
 	intKey("node.id", "1", "The node id of this broker.", 0, math.MaxInt32, func(c *Config, n int64) { c.NodeID = int32(n) }),
 	{name: "broker.id", alias: true, typ: "int", doc: "Alias of node.id (ZooKeeper-era name).", apply: func(c *Config, v string) error {
 		if _, err := parseInt(v, 0, math.MaxInt32); err != nil {
