@@ -4,9 +4,9 @@ package broker
 //
 // The coordinator of a group is the leader of its __consumer_offsets
 // partition, abs(javaHash(group)) % offsets.topic.num.partitions; the
-// topic is created on first use. v4+ batches keys (KIP-699). Transaction
-// coordinators (key type 1) are not available yet: such keys get
-// COORDINATOR_NOT_AVAILABLE; other key types INVALID_REQUEST.
+// topic is created on first use. v4+ batches keys (KIP-699). A transactional
+// id's coordinator (key type 1) is the leader of its __transaction_state
+// partition, likewise; other key types get INVALID_REQUEST.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -22,8 +22,7 @@ var findCoordinatorHandler = handle(kmsg.FindCoordinator, 0, 6, func(s *deps, r 
 		case 0:
 			c.NodeID, c.Host, c.Port, c.ErrorCode = s.groups.coordinatorFor(key, r.conn.adv)
 		case 1:
-			c.ErrorCode = kerr.CoordinatorNotAvailable.Code
-			c.ErrorMessage = kmsg.StringPtr("transactions are not supported")
+			c.NodeID, c.Host, c.Port, c.ErrorCode = s.txns.coordinatorFor(key, r.conn.adv)
 		default:
 			c.ErrorCode = kerr.InvalidRequest.Code
 		}

@@ -4,8 +4,8 @@ package broker
 //
 // Idempotent producers (no transactional id) get a fresh producer id and
 // epoch 0, as Kafka does: a producer that asks again (to bump its epoch
-// after an error, KIP-360) gets a new id too. Transactions are not
-// supported yet: a transactional id is refused with a clear message.
+// after an error, KIP-360) gets a new id too. With a transactional id the
+// transaction coordinator answers (epoch bump, fencing, KIP-360).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -17,9 +17,8 @@ var initProducerIDHandler = handle(kmsg.InitProducerID, 0, 5, func(s *deps, r *r
 	resp.ProducerID = -1
 	resp.ProducerEpoch = -1
 	if req.TransactionalID != nil {
-		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-		s.log.Warn().Str("transactional_id", *req.TransactionalID).Msg("transactions are not supported yet")
-		return resp, nil
+		s.txns.prepare(*req.TransactionalID)
+		return s.txns.coord.InitProducerID(s.ctx, req)
 	}
 	id, err := s.pids.allocate()
 	if err != nil {

@@ -67,6 +67,7 @@ type deps struct {
 	parts    *partitions
 	pids     *producerIDs
 	groups   *groups // consumer group coordinator
+	txns     *txns   // transaction coordinator
 	repl     *replication
 	sessions *fetchSessions // fetch sessions (KIP-227)
 	disk     *logDir

@@ -138,6 +138,7 @@ type replication struct {
 	meta      metaView
 	parts     *partitions
 	offsets   offsetsLoader
+	txnState  offsetsLoader // __transaction_state partitions (broker/txns.go); nil: none
 	link      *link  // ISR changes
 	peers     *peers // follower fetch connections
 	clock     Clock
@@ -237,6 +238,13 @@ func (rp *replication) reconcile() {
 					rp.offsets.loadPartition(meta.Index, p)
 				} else if lostLeader {
 					rp.offsets.unloadPartition(meta.Index)
+				}
+			}
+			if t.Name == txnStateTopic && rp.txnState != nil {
+				if becameLeader {
+					rp.txnState.loadPartition(meta.Index, p)
+				} else if lostLeader {
+					rp.txnState.unloadPartition(meta.Index)
 				}
 			}
 			if meta.Leader != self && meta.Leader >= 0 {

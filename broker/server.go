@@ -105,7 +105,14 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 	d.pids = newProducerIDs(d.link.allocateProducerIDs)
 	d.groups = newGroups(coordinatorConfig(c.Groups, ctrl, o.clock, log), c.Groups.OffsetsTopicReplicationFactor,
 		c.NodeID, ctrl, d.parts, d.link, o.clock, log, ctx)
+	if d.txns, err = newTxns(c.Txn, c.Groups.OffsetsTopicPartitions, c.NodeID, ctrl, d.parts, d.link, peers, d.pids, o.clock, log, ctx); err != nil {
+		ctrl.Close()
+		return nil, err
+	}
+	d.txnVerify = d.txns
+	d.txns.local = d.writeTxnMarker
 	d.repl = newReplication(c.NodeID, s.clustered(), c.Replication, ctrl, d.parts, d.groups, d.link, peers, o.clock, log, ctx, &s.wg, kick)
+	d.repl.txnState = d.txns
 	s.maint = newMaintenance(c.Log, d.parts, o.clock, log, ctx)
 	fail := func(err error) (*Server, error) {
 		s.closeListeners()
@@ -168,6 +175,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.wg.Go(s.repl.run)
 	s.groups.start()
+	s.txns.start()
 	for _, ln := range s.listeners {
 		s.log.Info().Str("listener", ln.cfg.Name).Str("addr", ln.Addr().String()).Msg("listening")
 		s.wg.Go(func() { s.accept(ln, s.advertisedFor(ln.cfg.Name)) })
@@ -200,6 +208,7 @@ func (s *Server) Run(ctx context.Context) error {
 		<-done
 	}
 	s.groups.close()
+	s.txns.close()
 	s.link.peers.closeAll()
 	var errs []error
 	errs = append(errs, s.parts.closeAll())
