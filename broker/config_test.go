@@ -21,74 +21,82 @@ import (
 // derives, such as log.retention.ms from log.retention.hours, has the
 // derived value).
 var kafkaDefaults = map[string]string{
-	"advertised.listeners":                      "",
-	"auto.create.topics.enable":                 "true",
-	"num.partitions":                            "1",
-	"default.replication.factor":                "1",
-	"delete.topic.enable":                       "true",
-	"message.max.bytes":                         "1048588",
-	"socket.request.max.bytes":                  "104857600",
-	"queued.max.requests":                       "500",
-	"connections.max.idle.ms":                   "600000",
-	"max.connections":                           "2147483647",
-	"max.connections.per.ip":                    "2147483647",
-	"fetch.max.bytes":                           "57671680",
-	"max.incremental.fetch.session.cache.slots": "1000",
-	"min.incremental.fetch.session.eviction.ms": "120000",
-	"controller.quorum.voters":                  "",
-	"inter.broker.listener.name":                "",
-	"broker.rack":                               "",
-	"broker.session.timeout.ms":                 "9000",
-	"broker.heartbeat.interval.ms":              "2000",
-	"replica.lag.time.max.ms":                   "30000",
-	"replica.fetch.max.bytes":                   "1048576",
-	"replica.fetch.response.max.bytes":          "10485760",
-	"replica.fetch.wait.max.ms":                 "500",
-	"min.insync.replicas":                       "1",
-	"log.segment.bytes":                         "1073741824",
-	"log.roll.ms":                               "604800000",
-	"log.retention.ms":                          "604800000",
-	"log.retention.bytes":                       "-1",
-	"log.index.interval.bytes":                  "4096",
-	"log.index.size.max.bytes":                  "10485760",
-	"log.flush.interval.messages":               "9223372036854775807",
-	"log.flush.interval.ms":                     "9223372036854775807",
-	"log.message.timestamp.type":                "CreateTime",
-	"log.cleanup.policy":                        "delete",
-	"compression.type":                          "producer",
-	"unclean.leader.election.enable":            "false",
-	"log.cleaner.delete.retention.ms":           "86400000",
-	"log.cleaner.min.cleanable.ratio":           "0.5",
-	"log.cleaner.min.compaction.lag.ms":         "0",
-	"log.cleaner.max.compaction.lag.ms":         "9223372036854775807",
-	"log.segment.delete.delay.ms":               "60000",
-	"log.cleaner.enable":                        "true",
-	"log.cleaner.backoff.ms":                    "15000",
-	"log.preallocate":                           "false",
-	"offsets.topic.num.partitions":              "50",
-	"group.min.session.timeout.ms":              "6000",
-	"group.max.session.timeout.ms":              "1800000",
-	"group.initial.rebalance.delay.ms":          "3000",
-	"group.max.size":                            "2147483647",
-	"offsets.retention.minutes":                 "10080",
-	"offsets.retention.check.interval.ms":       "600000",
-	"offset.metadata.max.bytes":                 "4096",
+	"transaction.state.log.num.partitions":                        "50",
+	"transaction.state.log.segment.bytes":                         "104857600",
+	"transaction.max.timeout.ms":                                  "900000",
+	"transaction.abort.timed.out.transaction.cleanup.interval.ms": "10000",
+	"transactional.id.expiration.ms":                              "604800000",
+	"transaction.remove.expired.transaction.cleanup.interval.ms":  "3600000",
+	"advertised.listeners":                                        "",
+	"auto.create.topics.enable":                                   "true",
+	"num.partitions":                                              "1",
+	"default.replication.factor":                                  "1",
+	"delete.topic.enable":                                         "true",
+	"message.max.bytes":                                           "1048588",
+	"socket.request.max.bytes":                                    "104857600",
+	"queued.max.requests":                                         "500",
+	"connections.max.idle.ms":                                     "600000",
+	"max.connections":                                             "2147483647",
+	"max.connections.per.ip":                                      "2147483647",
+	"fetch.max.bytes":                                             "57671680",
+	"max.incremental.fetch.session.cache.slots":                   "1000",
+	"min.incremental.fetch.session.eviction.ms":                   "120000",
+	"controller.quorum.voters":                                    "",
+	"inter.broker.listener.name":                                  "",
+	"broker.rack":                                                 "",
+	"broker.session.timeout.ms":                                   "9000",
+	"broker.heartbeat.interval.ms":                                "2000",
+	"replica.lag.time.max.ms":                                     "30000",
+	"replica.fetch.max.bytes":                                     "1048576",
+	"replica.fetch.response.max.bytes":                            "10485760",
+	"replica.fetch.wait.max.ms":                                   "500",
+	"min.insync.replicas":                                         "1",
+	"log.segment.bytes":                                           "1073741824",
+	"log.roll.ms":                                                 "604800000",
+	"log.retention.ms":                                            "604800000",
+	"log.retention.bytes":                                         "-1",
+	"log.index.interval.bytes":                                    "4096",
+	"log.index.size.max.bytes":                                    "10485760",
+	"log.flush.interval.messages":                                 "9223372036854775807",
+	"log.flush.interval.ms":                                       "9223372036854775807",
+	"log.message.timestamp.type":                                  "CreateTime",
+	"log.cleanup.policy":                                          "delete",
+	"compression.type":                                            "producer",
+	"unclean.leader.election.enable":                              "false",
+	"log.cleaner.delete.retention.ms":                             "86400000",
+	"log.cleaner.min.cleanable.ratio":                             "0.5",
+	"log.cleaner.min.compaction.lag.ms":                           "0",
+	"log.cleaner.max.compaction.lag.ms":                           "9223372036854775807",
+	"log.segment.delete.delay.ms":                                 "60000",
+	"log.cleaner.enable":                                          "true",
+	"log.cleaner.backoff.ms":                                      "15000",
+	"log.preallocate":                                             "false",
+	"offsets.topic.num.partitions":                                "50",
+	"group.min.session.timeout.ms":                                "6000",
+	"group.max.session.timeout.ms":                                "1800000",
+	"group.initial.rebalance.delay.ms":                            "3000",
+	"group.max.size":                                              "2147483647",
+	"offsets.retention.minutes":                                   "10080",
+	"offsets.retention.check.interval.ms":                         "600000",
+	"offset.metadata.max.bytes":                                   "4096",
 }
 
 // gregorDefaults is where gregor departs from Kafka, or has a key Kafka
 // lacks; each entry says why.
 var gregorDefaults = map[string]string{
-	"node.id":                          "1",                          // Kafka: -1, required in KRaft; one node runs with no file
-	"listeners":                        "PLAINTEXT://localhost:9092", // Kafka: PLAINTEXT://:9092; gregor binds loopback unless told
-	"log.dirs":                         "./data",                     // Kafka: log.dir=/tmp/kafka-logs
-	"process.roles":                    "broker,controller",          // Kafka: required; gregor runs combined nodes only
-	"controller.listener.names":        "CONTROLLER",                 // Kafka: required with process.roles
-	"log.retention.check.interval.ms":  "60000",                      // Kafka: 300000
-	"log.flush.scheduler.interval.ms":  "1000",                       // Kafka: Long.MAX_VALUE (never)
-	"offsets.topic.replication.factor": "1",                          // Kafka: 3; gregor caps it by live brokers anyway
-	"socket.request.read.timeout.ms":   "30000",                      // gregor only
-	"controlled.shutdown.timeout.ms":   "30000",                      // gregor only
-	"log.flush.on.append":              "false",                      // gregor only
+	"node.id":                                  "1",                          // Kafka: -1, required in KRaft; one node runs with no file
+	"listeners":                                "PLAINTEXT://localhost:9092", // Kafka: PLAINTEXT://:9092; gregor binds loopback unless told
+	"log.dirs":                                 "./data",                     // Kafka: log.dir=/tmp/kafka-logs
+	"process.roles":                            "broker,controller",          // Kafka: required; gregor runs combined nodes only
+	"controller.listener.names":                "CONTROLLER",                 // Kafka: required with process.roles
+	"log.retention.check.interval.ms":          "60000",                      // Kafka: 300000
+	"log.flush.scheduler.interval.ms":          "1000",                       // Kafka: Long.MAX_VALUE (never)
+	"offsets.topic.replication.factor":         "1",                          // Kafka: 3; gregor caps it by live brokers anyway
+	"transaction.state.log.replication.factor": "1",                          // Kafka: 3; capped by live brokers
+	"transaction.state.log.min.isr":            "1",                          // Kafka: 2; capped by the replication factor
+	"socket.request.read.timeout.ms":           "30000",                      // gregor only
+	"controlled.shutdown.timeout.ms":           "30000",                      // gregor only
+	"log.flush.on.append":                      "false",                      // gregor only
 }
 
 // configAliases have no value of their own: they fill in another key.
@@ -156,6 +164,8 @@ func TestConfigDefaultsMatchKafka(t *testing.T) {
 			OffsetsRetentionCheckInterval: 10 * time.Minute,
 			OffsetMetadataMaxBytes:        4096,
 		},
+		Txn: TxnConfig{StateLogPartitions: 50, StateLogReplicationFactor: 1, StateLogMinISR: 1, StateLogSegmentBytes: 104857600,
+			MaxTimeout: 15 * time.Minute, AbortTimedOutInterval: 10 * time.Second, IDExpiration: 7 * 24 * time.Hour, RemoveExpiredCheckInterval: time.Hour},
 		Replication: ReplicationConfig{LagTimeMax: 30 * time.Second, FetchMaxBytes: 1048576, FetchResponseMaxBytes: 10485760, FetchWaitMax: 500 * time.Millisecond},
 		Cluster: ClusterConfig{
 			ControllerListener:      "CONTROLLER",

@@ -434,8 +434,6 @@ func TestMalformedRequestsGetKafkaErrors(t *testing.T) {
 		{"describe configs unknown resource type", describeConfigs(77, "x"), describeCode, kerr.InvalidRequest},
 		{"init producer id transaction timeout too large", &kmsg.InitProducerIDRequest{Version: 4, TransactionalID: kmsg.StringPtr("tx"), TransactionTimeoutMillis: 1 << 30, ProducerID: -1, ProducerEpoch: -1},
 			func(r kmsg.Response) int16 { return r.(*kmsg.InitProducerIDResponse).ErrorCode }, kerr.InvalidTransactionTimeout},
-		{"end txn unknown transactional id", &kmsg.EndTxnRequest{Version: 3, TransactionalID: "nosuch", ProducerID: 5, ProducerEpoch: 0, Commit: true},
-			func(r kmsg.Response) int16 { return r.(*kmsg.EndTxnResponse).ErrorCode }, kerr.InvalidProducerIDMapping},
 		{"find coordinator bad key type", &kmsg.FindCoordinatorRequest{Version: 4, CoordinatorType: 9, CoordinatorKeys: []string{"g"}},
 			func(r kmsg.Response) int16 { return r.(*kmsg.FindCoordinatorResponse).Coordinators[0].ErrorCode }, kerr.InvalidRequest},
 		{"join group empty group id", &kmsg.JoinGroupRequest{Version: 7, SessionTimeoutMillis: 10000, RebalanceTimeoutMillis: 10000, ProtocolType: "consumer",

@@ -139,8 +139,8 @@ type replication struct {
 	parts     *partitions
 	offsets   offsetsLoader
 	txnState  offsetsLoader // __transaction_state partitions (broker/txns.go); nil: none
-	link      *link  // ISR changes
-	peers     *peers // follower fetch connections
+	link      *link         // ISR changes
+	peers     *peers        // follower fetch connections
 	clock     Clock
 	log       zerolog.Logger
 	ctx       context.Context // ends at shutdown
