@@ -188,3 +188,35 @@ func TestSASLStateMachine(t *testing.T) {
 		}
 	})
 }
+
+// TestSASLJAASNotDescribed: DescribeConfigs never returns the JAAS line
+// (it holds passwords).
+func TestSASLJAASNotDescribed(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t, saslOverrides()...)
+	cl := b.client(plainAuth("admin", "admin-secret"))
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	req.IncludeSynonyms = true
+	res := kmsg.NewDescribeConfigsRequestResource()
+	res.ResourceType, res.ResourceName = kmsg.ConfigResourceTypeBroker, ""
+	req.Resources = append(req.Resources, res)
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range resp.Resources {
+		for _, c := range r.Configs {
+			if c.Name != "plain.sasl.jaas.config" {
+				continue
+			}
+			found = true
+			if c.Value != nil || !c.IsSensitive || len(c.ConfigSynonyms) != 0 {
+				t.Fatalf("jaas config described: value %v sensitive %v synonyms %d", c.Value, c.IsSensitive, len(c.ConfigSynonyms))
+			}
+		}
+	}
+	if !found {
+		t.Fatal("plain.sasl.jaas.config not listed")
+	}
+}
