@@ -109,6 +109,9 @@ func (s *deps) describeBrokerConfig(req *kmsg.DescribeConfigsRequest, def config
 	if ok {
 		rc.Value = kmsg.StringPtr(v)
 	}
+	if def.typ == "password" {
+		rc.Value, rc.IsSensitive = nil, true // as Kafka: secrets are never described
+	}
 	rc.ReadOnly = true // no dynamic broker configs yet
 	rc.Source = kmsg.ConfigSourceDefaultConfig
 	if explicit {
@@ -119,7 +122,7 @@ func (s *deps) describeBrokerConfig(req *kmsg.DescribeConfigsRequest, def config
 	if req.IncludeDocumentation {
 		rc.Documentation = kmsg.StringPtr(def.doc)
 	}
-	if req.IncludeSynonyms && ok {
+	if req.IncludeSynonyms && ok && !rc.IsSensitive {
 		rc.ConfigSynonyms = append(rc.ConfigSynonyms, synonym(def.name, v, int8(rc.Source)))
 	}
 	return rc
@@ -143,6 +146,8 @@ func brokerConfigType(typ string) kmsg.ConfigType {
 		return kmsg.ConfigTypeList
 	case "double":
 		return kmsg.ConfigTypeDouble
+	case "password":
+		return kmsg.ConfigTypePassword
 	default:
 		return kmsg.ConfigTypeString
 	}

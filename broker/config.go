@@ -542,6 +542,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: controller.quorum.voters does not include node.id %d (only combined broker+controller nodes are supported)", c.NodeID)
 		}
 	}
+	if err := c.validateSecurity(); err != nil {
+		return err
+	}
 	if c.Limits.MessageMaxBytes > c.Socket.RequestMaxBytes {
 		return fmt.Errorf("config: message.max.bytes (%d) exceeds socket.request.max.bytes (%d)", c.Limits.MessageMaxBytes, c.Socket.RequestMaxBytes)
 	}

@@ -174,6 +174,7 @@ func TestConfigDefaultsMatchKafka(t *testing.T) {
 			BrokerHeartbeatInterval: 2 * time.Second,
 			ShutdownTimeout:         30 * time.Second,
 		},
+		Security: wantSecurityDefaults, // config_security_test.go
 	}
 	c.values, c.set = nil, nil
 	if !reflect.DeepEqual(c, want) {

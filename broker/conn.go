@@ -43,6 +43,7 @@ type conn struct {
 	// principal is who the connection authenticated as (auth.Anonymous
 	// until a SASL exchange or a TLS client certificate says otherwise).
 	principal atomic.Pointer[auth.Principal]
+	auth      connAuth // SASL state (conn_auth.go); serve's goroutine only
 
 	out      chan *outbound
 	stopping atomic.Bool
@@ -175,6 +176,9 @@ func (c *conn) serve() {
 			c.log.Warn().Err(err).Msg("closing connection")
 			return
 		}
+		if c.auth.failed {
+			return // the failure's answer is queued; the writer sends it before the close
+		}
 	}
 }
 
@@ -207,6 +211,9 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 			return c.send(req.CorrelationID, resp, nil)
 		}
 		return fmt.Errorf("decode request (key %d v%d corr %d): %w", req.Key, req.Version, req.CorrelationID, perr)
+	}
+	if err := c.auth.admit(req.Key); err != nil {
+		return err
 	}
 	r := &request{Header: req.Header, body: req.Body, conn: c}
 	sent := false

@@ -1,4 +1,9 @@
 package broker
 
-// saslHandlers lists the APIs of authentication: SaslHandshake, SaslAuthenticate, SCRAM credential APIs.
-var saslHandlers = []handler{}
+import "gregor/auth"
+
+// saslHandlers lists the APIs of authentication: SaslHandshake, SaslAuthenticate.
+var saslHandlers = []handler{saslHandshakeHandler, saslAuthenticateHandler}
+
+// authClientMessage is a failed login's error_message.
+func authClientMessage(err error) string { return auth.ClientMessage(err, false) }

@@ -178,7 +178,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.txns.start()
 	for _, ln := range s.listeners {
 		s.log.Info().Str("listener", ln.cfg.Name).Str("addr", ln.Addr().String()).Msg("listening")
-		s.wg.Go(func() { s.accept(ln, s.advertisedFor(ln.cfg.Name)) })
+		s.wg.Go(func() { s.accept(ln, s.advertisedFor(ln.cfg.Name), s.cfg.Security.protocol(ln.cfg.Name)) })
 	}
 	s.maint.start(&s.wg)
 	<-ctx.Done()
@@ -234,7 +234,8 @@ func (s *Server) advertisedFor(name string) Listener {
 	return s.cfg.Socket.AdvertisedListeners[0]
 }
 
-func (s *Server) accept(ln net.Listener, adv Listener) {
+// accept serves ln, a listener of security protocol proto.
+func (s *Server) accept(ln net.Listener, adv Listener, proto string) {
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -269,6 +270,7 @@ func (s *Server) accept(ln net.Listener, adv Listener) {
 		}
 		s.nextID++
 		c := newConn(nc, s.nextID, adv, s.deps, s.cfg.Socket, &s.keptBuffers, s.log, s.removeConn)
+		c.auth.required = proto == protoSaslPlaintext
 		s.conns[c] = struct{}{}
 		s.perIP[ip]++
 		s.mu.Unlock()
