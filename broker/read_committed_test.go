@@ -129,4 +129,26 @@ func TestFetchReadCommitted(t *testing.T) {
 			}
 		})
 	}
+
+	// DescribeProducers: producer 1's transaction ended with its abort,
+	// producer 2's is open from offset 7.
+	dp := kmsg.NewPtrDescribeProducersRequest()
+	dt := kmsg.NewDescribeProducersRequestTopic()
+	dt.Topic, dt.Partitions = "rc", []int32{0, 5}
+	dp.Topics = append(dp.Topics, dt)
+	dr := rc.do(dp).(*kmsg.DescribeProducersResponse)
+	if got := dr.Topics[0].Partitions[1].ErrorCode; got != 3 {
+		t.Fatalf("partition 5: error %d, want UNKNOWN_TOPIC_OR_PARTITION", got)
+	}
+	want := map[int64][2]int64{1: {-1, 0}, 2: {7, -1}} // txn start, coordinator epoch
+	ps := dr.Topics[0].Partitions[0].ActiveProducers
+	if len(ps) != len(want) {
+		t.Fatalf("producers %+v", ps)
+	}
+	for _, ap := range ps {
+		w, ok := want[ap.ProducerID]
+		if !ok || ap.CurrentTxnStartOffset != w[0] || int64(ap.CoordinatorEpoch) != w[1] {
+			t.Fatalf("producer %+v, want txn start/coordinator epoch %v", ap, w)
+		}
+	}
 }
