@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/storage"
@@ -150,5 +151,49 @@ func TestFetchReadCommitted(t *testing.T) {
 		if !ok || ap.CurrentTxnStartOffset != w[0] || int64(ap.CoordinatorEpoch) != w[1] {
 			t.Fatalf("producer %+v, want txn start/coordinator epoch %v", ap, w)
 		}
+	}
+}
+
+// TestFetchReadCommittedKgo: a kgo read_committed consumer of the same
+// log sees the plain records below the LSO and none of the aborted ones.
+func TestFetchReadCommittedKgo(t *testing.T) {
+	b := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := b.admin().CreateTopic(ctx, 1, 1, nil, "rck"); err != nil {
+		t.Fatal(err)
+	}
+	var p *partition
+	waitFor(t, "partition", 20*time.Second, func() bool {
+		var err error
+		p, err = b.srv.parts.get("rck", 0)
+		return err == nil
+	})
+	for _, recs := range [][]byte{batch(-1, -1, -1, 2, []byte("plain")), txnRecords(1, 0, 3)} {
+		if _, err := p.log.Append(recs, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.log.AppendControl(1, 0, false, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, recs := range [][]byte{batch(-1, -1, -1, 1, []byte("plain")), txnRecords(2, 0, 2), batch(-1, -1, -1, 1, []byte("plain"))} {
+		if _, err := p.log.Append(recs, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl := b.client(kgo.ConsumeTopics("rck"), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	var got []int64
+	for len(got) < 3 && ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		fs.EachRecord(func(r *kgo.Record) {
+			if string(r.Value) != "plain" {
+				t.Errorf("read_committed saw %q at %d", r.Value, r.Offset)
+			}
+			got = append(got, r.Offset)
+		})
+	}
+	if len(got) != 3 || got[0] != 0 || got[1] != 1 || got[2] != 6 {
+		t.Fatalf("offsets %v, want [0 1 6]", got)
 	}
 }
