@@ -8,7 +8,10 @@ package broker
 // for an append to any of its partitions. max_bytes and partition
 // max_bytes bound the response, except that the first batch of the first
 // partition with data is always returned whole (KIP-74), so a consumer
-// never sticks behind a batch larger than its limits.
+// never sticks behind a batch larger than its limits. isolation_level=1
+// (read_committed) reads stop at the last stable offset and carry the
+// aborted transactions (storage's .txnindex) overlapping the range served;
+// every partition reports its last stable offset.
 //
 // Fetch sessions (KIP-227, v7+) are served by fetch_sessions.go: an
 // incremental fetch is expanded to every partition of its session, served
@@ -159,15 +162,20 @@ func (s *deps) fetchPartition(topic string, rp *kmsg.FetchRequestTopicPartition,
 	if err != nil {
 		return 0, err
 	}
-	maxOffset := p.log.HighWatermark()
+	hw := p.log.HighWatermark()
+	lso := p.log.LastStableOffset()
+	maxOffset := hw
+	readCommitted := false
 	if id := replicaOf(r); id >= 0 && s.repl.recordFollowerFetch(p, id, rp.FetchOffset) {
 		// A follower: it replicates everything, committed or not, and its
 		// fetch offset is its log end offset.
 		maxOffset = p.log.LogEndOffset()
+	} else if req := r.body.(*kmsg.FetchRequest); req.IsolationLevel == 1 {
+		// read_committed: nothing at or past the last stable offset.
+		maxOffset, readCommitted = lso, true
 	}
-	hw := p.log.HighWatermark()
 	sp.HighWatermark = hw
-	sp.LastStableOffset = hw
+	sp.LastStableOffset = lso
 	sp.LogStartOffset = p.log.LogStartOffset()
 	region, err := p.log.Read(rp.FetchOffset, maxOffset, limit, first)
 	if err != nil {
@@ -175,6 +183,15 @@ func (s *deps) fetchPartition(topic string, rp *kmsg.FetchRequestTopicPartition,
 	}
 	if region.Len == 0 {
 		return 0, nil
+	}
+	if readCommitted {
+		// The aborted transactions overlapping what is served, so the
+		// client drops their records (Kafka bounds the range by the LSO too).
+		for _, a := range p.log.AbortedTransactions(rp.FetchOffset, maxOffset) {
+			at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+			at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+			sp.AbortedTransactions = append(sp.AbortedTransactions, at)
+		}
 	}
 	sp.RecordBatches = recordsMarker(len(r.regions))
 	r.regions = append(r.regions, region)

@@ -7,8 +7,9 @@ package broker
 // the record with the largest timestamp; any other timestamp the first
 // record at or after it (storage's time index). -5 (earliest pending
 // upload, tiered storage) finds nothing: gregor has no tiered storage.
-// v0 answers in the old array form. read_committed equals read_uncommitted
-// until transactions exist (the last stable offset is the high watermark).
+// v0 answers in the old array form. With isolation_level=1 (read_committed,
+// v2+) "latest" and timestamp lookups are bounded by the last stable offset
+// instead of the high watermark.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -42,11 +43,15 @@ var listOffsetsHandler = handle(kmsg.ListOffsets, 0, 11, func(s *deps, r *reques
 					sp.ErrorCode = errCode(err)
 					break
 				}
+				end := p.log.HighWatermark()
+				if req.Version >= 2 && req.IsolationLevel == 1 {
+					end = p.log.LastStableOffset()
+				}
 				switch ts := rp.Timestamp; ts {
 				case -2, -4:
 					sp.Offset = p.log.LogStartOffset()
 				case -1:
-					sp.Offset = p.log.HighWatermark()
+					sp.Offset = end
 				case -3:
 					sp.Offset, sp.Timestamp = p.log.MaxTimestamp()
 				case -5:
@@ -60,7 +65,7 @@ var listOffsetsHandler = handle(kmsg.ListOffsets, 0, 11, func(s *deps, r *reques
 						sp.ErrorCode = errCode(err)
 						break
 					}
-					if off >= p.log.HighWatermark() {
+					if off >= end {
 						off, ts = -1, -1
 					}
 					sp.Offset, sp.Timestamp = off, ts

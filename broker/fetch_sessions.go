@@ -53,6 +53,7 @@ type sessionPartition struct {
 	req      kmsg.FetchRequestTopicPartition
 	hw       int64 // -1: never sent (or sent with an error), so sent next time
 	logStart int64
+	lso      int64 // the last stable offset last sent
 }
 
 type fetchSession struct {
@@ -133,7 +134,7 @@ func (fs *fetchSessions) begin(req *kmsg.FetchRequest, privileged bool) (*fetchC
 				sp.req = rp
 				continue
 			}
-			s.parts[k] = &sessionPartition{req: rp, hw: -1, logStart: -1}
+			s.parts[k] = &sessionPartition{req: rp, hw: -1, logStart: -1, lso: -1}
 			s.order = append(s.order, k)
 		}
 	}
@@ -239,6 +240,10 @@ func (sp *sessionPartition) mustRespond(p *kmsg.FetchResponseTopicPartition) boo
 		sp.hw = p.HighWatermark
 		must = true
 	}
+	if sp.lso != p.LastStableOffset {
+		sp.lso = p.LastStableOffset
+		must = true
+	}
 	if sp.logStart != p.LogStartOffset {
 		sp.logStart = p.LogStartOffset
 		must = true
@@ -274,7 +279,7 @@ func (fs *fetchSessions) create(req *kmsg.FetchRequest, resp *kmsg.FetchResponse
 			if _, dup := s.parts[k]; !dup {
 				s.order = append(s.order, k)
 			}
-			s.parts[k] = &sessionPartition{req: rp, hw: -1, logStart: -1}
+			s.parts[k] = &sessionPartition{req: rp, hw: -1, logStart: -1, lso: -1}
 		}
 	}
 	for _, t := range resp.Topics {
