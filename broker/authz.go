@@ -64,6 +64,11 @@ func (s *deps) authorizeTopic(r *request, op kmsg.ACLOperation, topic string) bo
 	return s.authorize(r, op, kmsg.ACLResourceTypeTopic, topic)
 }
 
+// authorizeGroup is authorize on a consumer group.
+func (s *deps) authorizeGroup(r *request, op kmsg.ACLOperation, group string) bool {
+	return s.authorize(r, op, kmsg.ACLResourceTypeGroup, group)
+}
+
 // authorizeTopicQuiet checks a topic without logging a denial: for
 // filtering (Metadata of all topics), where a denial is not a failure.
 func (s *deps) authorizeTopicQuiet(r *request, op kmsg.ACLOperation, topic string) bool {

@@ -202,3 +202,67 @@ func TestAuthzConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestAuthzGroups(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t, "authorizer.class.name=gregor")
+	b.srv.SetPrincipalForTesting("authz-groups-carol", auth.User("carol"))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	node := b.client(kgo.ClientID("authz-groups-carol")).Broker(int(b.cfg.NodeID))
+	groupDenied := kerr.GroupAuthorizationFailed.Code
+
+	join := func() int16 {
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Group, req.ProtocolType, req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = "g1", "consumer", 10000, 10000
+		req.Protocols = append(req.Protocols, kmsg.JoinGroupRequestProtocol{Name: "range"})
+		resp, err := req.RequestWith(ctx, node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.ErrorCode
+	}
+	hb := kmsg.NewPtrHeartbeatRequest()
+	hb.Group, hb.MemberID = "g1", "m"
+	sg := kmsg.NewPtrSyncGroupRequest()
+	sg.Group, sg.MemberID = "g1", "m"
+	lg := kmsg.NewPtrLeaveGroupRequest()
+	lg.Group, lg.MemberID = "g1", "m"
+	dg := kmsg.NewPtrDescribeGroupsRequest()
+	dg.Groups = []string{"g1"}
+	del := kmsg.NewPtrDeleteGroupsRequest()
+	del.Groups = []string{"g1"}
+	dc := kmsg.NewPtrDescribeClusterRequest()
+
+	if code := join(); code != groupDenied {
+		t.Errorf("join group: %d", code)
+	}
+	if resp, err := hb.RequestWith(ctx, node); err != nil || resp.ErrorCode != groupDenied {
+		t.Errorf("heartbeat: %v %+v", err, resp)
+	}
+	if resp, err := sg.RequestWith(ctx, node); err != nil || resp.ErrorCode != groupDenied {
+		t.Errorf("sync group: %v %+v", err, resp)
+	}
+	if resp, err := lg.RequestWith(ctx, node); err != nil || resp.ErrorCode != groupDenied {
+		t.Errorf("leave group: %v %+v", err, resp)
+	}
+	if resp, err := dg.RequestWith(ctx, node); err != nil || resp.Groups[0].ErrorCode != groupDenied {
+		t.Errorf("describe groups: %v %+v", err, resp)
+	}
+	if resp, err := del.RequestWith(ctx, node); err != nil || resp.Groups[0].ErrorCode != groupDenied {
+		t.Errorf("delete groups: %v %+v", err, resp)
+	}
+	if resp, err := dc.RequestWith(ctx, node); err != nil || resp.ErrorCode != kerr.ClusterAuthorizationFailed.Code {
+		t.Errorf("describe cluster: %v %+v", err, resp)
+	}
+
+	// READ on the group (implies DESCRIBE) lets carol join and describe it.
+	b.srv.SetACLsForTesting([]auth.ACL{{ResourceType: kmsg.ACLResourceTypeGroup, ResourceName: "g1", PatternType: kmsg.ACLResourcePatternTypeLiteral,
+		Principal: "User:carol", Host: "*", Operation: kmsg.ACLOperationRead, Permission: kmsg.ACLPermissionTypeAllow}})
+	if code := join(); code == groupDenied {
+		t.Errorf("join group with READ: denied")
+	}
+	if resp, err := dg.RequestWith(ctx, node); err != nil || resp.Groups[0].ErrorCode == groupDenied {
+		t.Errorf("describe groups with READ: %v %+v", err, resp)
+	}
+}
