@@ -47,6 +47,7 @@ var produceHandler = advertiseFrom(0, handle(kmsg.Produce, 3, 13, func(s *deps, 
 		if req.Version >= 13 {
 			t = snap.TopicByID(rt.TopicID)
 		}
+		denied := (t != nil || req.Version < 13) && !s.authorizeTopic(r, kmsg.ACLOperationWrite, topicName(t, rt.Topic))
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			sp := kmsg.NewProduceResponseTopicPartition()
@@ -58,6 +59,8 @@ var produceHandler = advertiseFrom(0, handle(kmsg.Produce, 3, 13, func(s *deps, 
 			switch {
 			case code != 0:
 				sp.ErrorCode = code
+			case denied:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case t == nil && req.Version >= 13:
 				sp.ErrorCode = kerr.UnknownTopicID.Code
 			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions):

@@ -100,6 +100,7 @@ func (s *deps) fetchOnce(snap *controller.Snapshot, r *request, req *kmsg.FetchR
 		if req.Version >= 13 {
 			t = snap.TopicByID(rt.TopicID)
 		}
+		denied := (t != nil || req.Version < 13) && !s.authorizeFetch(r, topicName(t, rt.Topic))
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			sp := kmsg.NewFetchResponseTopicPartition()
@@ -107,6 +108,8 @@ func (s *deps) fetchOnce(snap *controller.Snapshot, r *request, req *kmsg.FetchR
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 			sp.RecordBatches = []byte{}
 			switch {
+			case denied:
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case t == nil && req.Version >= 13:
 				sp.ErrorCode = kerr.UnknownTopicID.Code
 			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions):

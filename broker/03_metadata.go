@@ -60,6 +60,9 @@ var metadataHandler = handle(kmsg.Metadata, 0, 13, func(s *deps, r *request, req
 		}
 		sort.Strings(names)
 		for _, name := range names {
+			if !s.authorizeTopicQuiet(r, kmsg.ACLOperationDescribe, name) {
+				continue // as Kafka: all-topics metadata lists only describable topics
+			}
 			resp.Topics = append(resp.Topics, s.metadataTopic(req, snap.Topics[name], name, 0))
 		}
 		return resp, nil
@@ -89,10 +92,16 @@ var metadataHandler = handle(kmsg.Metadata, 0, 13, func(s *deps, r *request, req
 			}
 			t = snap.Topic(name)
 		}
+		if !s.authorizeTopic(r, kmsg.ACLOperationDescribe, name) {
+			resp.Topics = append(resp.Topics, s.metadataTopic(req, nil, name, kerr.TopicAuthorizationFailed.Code))
+			continue
+		}
 		if t == nil {
 			code := kerr.UnknownTopicOrPartition.Code
 			if err := controller.ValidateTopicName(name); err != nil {
 				code = kerr.InvalidTopicException.Code
+			} else if autoCreate && !s.authorizeCluster(r, kmsg.ACLOperationCreate) && !s.authorizeTopic(r, kmsg.ACLOperationCreate, name) {
+				code = kerr.TopicAuthorizationFailed.Code
 			} else if autoCreate {
 				created, err := s.autoCreateTopic(name)
 				switch {

@@ -10,9 +10,17 @@ package broker
 // v9 SkipAssignment for a restarted static leader (KIP-814). Semantics are
 // the coordinator's (gregor/coordinator).
 
-import "github.com/twmb/franz-go/pkg/kmsg"
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
 
 var joinGroupHandler = handle(kmsg.JoinGroup, 0, 9, func(s *deps, r *request, req *kmsg.JoinGroupRequest) (kmsg.Response, error) {
+	if !s.authorizeGroup(r, kmsg.ACLOperationRead, req.Group) {
+		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp, nil
+	}
 	s.groups.prepare(req.Group)
 	return s.groups.coord.JoinGroup(s.ctx, req, clientOf(r))
 })

@@ -15,6 +15,12 @@ import (
 var describeGroupsHandler = handle(kmsg.DescribeGroups, 0, 6, func(s *deps, r *request, req *kmsg.DescribeGroupsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.DescribeGroupsResponse)
 	for _, id := range req.Groups {
+		if !s.authorizeGroup(r, kmsg.ACLOperationDescribe, id) {
+			d := kmsg.NewDescribeGroupsResponseGroup()
+			d.Group, d.ErrorCode, d.AuthorizedOperations = id, kerr.GroupAuthorizationFailed.Code, opsNotAsked
+			resp.Groups = append(resp.Groups, d)
+			continue
+		}
 		s.groups.prepare(id)
 		d, err := s.groups.coord.DescribeGroup(s.ctx, id, req.IncludeAuthorizedOperations)
 		if err != nil {

@@ -36,6 +36,11 @@ var createTopicsHandler = handle(kmsg.CreateTopics, 0, 7, func(s *deps, r *reque
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}
+		if !s.authorizeCluster(r, kmsg.ACLOperationCreate) && !s.authorizeTopic(r, kmsg.ACLOperationCreate, rt.Topic) {
+			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
 		ct := controller.CreateTopic{
 			Name:              rt.Topic,
 			NumPartitions:     rt.NumPartitions,

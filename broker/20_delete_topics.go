@@ -49,6 +49,8 @@ var deleteTopicsHandler = handle(kmsg.DeleteTopics, 0, 6, func(s *deps, r *reque
 			st.ErrorCode = kerr.UnknownTopicID.Code
 		case t == nil:
 			st.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		case !s.authorizeTopic(r, kmsg.ACLOperationDelete, t.Name):
+			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
 		case !s.cfg.Topics.DeleteEnable:
 			st.ErrorCode = kerr.TopicDeletionDisabled.Code
 		case t.Internal:

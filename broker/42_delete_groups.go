@@ -14,10 +14,13 @@ import (
 var deleteGroupsHandler = handle(kmsg.DeleteGroups, 0, 3, func(s *deps, r *request, req *kmsg.DeleteGroupsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
 	for _, id := range req.Groups {
-		s.groups.prepare(id)
-		code, err := s.groups.coord.DeleteGroup(s.ctx, id)
-		if err != nil {
-			return nil, err
+		code := kerr.GroupAuthorizationFailed.Code
+		if s.authorizeGroup(r, kmsg.ACLOperationDelete, id) {
+			s.groups.prepare(id)
+			var err error
+			if code, err = s.groups.coord.DeleteGroup(s.ctx, id); err != nil {
+				return nil, err
+			}
 		}
 		g := kmsg.NewDeleteGroupsResponseGroup()
 		g.Group, g.ErrorCode = id, code

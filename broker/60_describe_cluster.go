@@ -20,6 +20,10 @@ var describeClusterHandler = handle(kmsg.DescribeCluster, 0, 2, func(s *deps, r 
 		resp.ErrorMessage = kmsg.StringPtr("only broker endpoints (type 1) are served")
 		return resp, nil
 	}
+	if !s.authorizeCluster(r, kmsg.ACLOperationDescribe) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp, nil
+	}
 	snap := s.ctrl.Snapshot()
 	resp.ClusterID = snap.ClusterID
 	resp.ControllerID = snap.ControllerID

@@ -76,6 +76,7 @@ type deps struct {
 	// before they are appended (KIP-890 part 1); nil until transactions are
 	// served.
 	txnVerify txnVerifier
+	authz     *authz // ACL authorization (authz.go)
 }
 
 // forwardIfNotController: see link.forwardIfNotController.

@@ -85,6 +85,7 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 	s.cancel = cancel
 	d := &deps{cfg: c, log: log, clock: o.clock, ctx: ctx, table: newHandlerTable(handlers)}
 	s.deps = d
+	d.authz = newAuthz(c.Authz, o.clock, log)
 
 	dir := cfg.Log.Dir
 	if err := os.MkdirAll(dir, 0o755); err != nil {

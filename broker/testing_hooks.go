@@ -1,5 +1,11 @@
 package broker
 
+import (
+	"sync"
+
+	"gregor/auth"
+)
+
 // Hooks for in-process cluster tests (package gregortest).
 
 // SkipControlledShutdown makes Run, once its context is cancelled, stop
@@ -16,3 +22,20 @@ func (s *Server) LogOffsets(topic string, partition int32) (logEnd, highWatermar
 	}
 	return p.log.LogEndOffset(), p.log.HighWatermark(), true
 }
+
+// SetACLsForTesting replaces the authorizer's ACLs (test-only: ACLs are not
+// yet stored in the controller). It does nothing with the authorizer off.
+func (s *Server) SetACLsForTesting(acls []auth.ACL) {
+	if s.deps.authz.enabled() {
+		s.deps.authz.a.SetACLs(acls)
+	}
+}
+
+// SetPrincipalForTesting makes the authorizer see every request that
+// carries clientID as coming from p (test-only: stands in for SASL/TLS).
+func (s *Server) SetPrincipalForTesting(clientID string, p auth.Principal) {
+	testPrincipals.Store(clientID, p)
+}
+
+// testPrincipals maps client ids to principals (SetPrincipalForTesting).
+var testPrincipals sync.Map
