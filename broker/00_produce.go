@@ -9,9 +9,9 @@ package broker
 // such a request fails anywhere the connection is closed instead, as Kafka
 // does, so the client notices. v13 names topics by id.
 //
-// Transactional batches are refused (no transaction support yet), and so
-// are writes to internal topics (__consumer_offsets), which only the
-// broker itself writes. As in Kafka's LogValidator, control batches and
+// Transactional batches are verified with their coordinator first
+// (produce_txn.go). Writes to internal topics (__consumer_offsets), which
+// only the broker itself writes, are refused. As in Kafka's LogValidator, control batches and
 // idempotent batches without a sequence number are INVALID_RECORD. Once a
 // read error took the log dir offline every append is KAFKA_STORAGE_ERROR;
 // a failed append (disk full) is KAFKA_STORAGE_ERROR for that request only.
@@ -34,8 +34,6 @@ var produceHandler = advertiseFrom(0, handle(kmsg.Produce, 3, 13, func(s *deps, 
 	switch {
 	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 		code = kerr.InvalidRequiredAcks.Code
-	case req.TransactionID != nil:
-		code = kerr.TransactionalIDAuthorizationFailed.Code
 	}
 	snap := s.ctrl.Snapshot()
 	var waits []hwWait
@@ -70,6 +68,10 @@ var produceHandler = advertiseFrom(0, handle(kmsg.Produce, 3, 13, func(s *deps, 
 				err = fmt.Errorf("%w %s", errInternalTopic, t.Name)
 			case t.Partitions[rp.Partition].Leader != s.cfg.NodeID:
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code
+			case req.TransactionID != nil && func() bool {
+				sp.ErrorCode = s.verifyTxnProduce(r, *req.TransactionID, t.Name, rp.Partition, rp.Records)
+				return sp.ErrorCode != 0
+			}():
 			default:
 				var w *hwWait
 				w, err = s.produce(req, t, t.Partitions[rp.Partition].LeaderEpoch, rp.Records, &sp)
