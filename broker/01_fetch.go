@@ -160,7 +160,9 @@ func (s *deps) fetchPartition(topic string, rp *kmsg.FetchRequestTopicPartition,
 		return 0, err
 	}
 	maxOffset := p.log.HighWatermark()
+	follower := false
 	if id := replicaOf(r); id >= 0 && s.repl.recordFollowerFetch(p, id, rp.FetchOffset) {
+		follower = true
 		// A follower: it replicates everything, committed or not, and its
 		// fetch offset is its log end offset.
 		maxOffset = p.log.LogEndOffset()
@@ -175,6 +177,9 @@ func (s *deps) fetchPartition(topic string, rp *kmsg.FetchRequestTopicPartition,
 	}
 	if region.Len == 0 {
 		return 0, nil
+	}
+	if !follower {
+		p.traffic.out(region.Len)
 	}
 	sp.RecordBatches = recordsMarker(len(r.regions))
 	r.regions = append(r.regions, region)

@@ -75,6 +75,7 @@ type deps struct {
 	// before they are appended (KIP-890 part 1); nil until transactions are
 	// served.
 	txnVerify txnVerifier
+	metrics   *metrics // request counters and histograms (metrics.go)
 }
 
 // forwardIfNotController: see link.forwardIfNotController.
