@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +116,28 @@ func TestConsoleChromium(t *testing.T) {
 			if !strings.Contains(string(out), w) {
 				t.Errorf("%s: DOM missing %q", pg.path, w)
 			}
+		}
+	}
+}
+
+// TestConsoleScreenshots writes the README's screenshots into
+// $GREGOR_SCREENSHOTS (docs/ in the repo) when it is set.
+func TestConsoleScreenshots(t *testing.T) {
+	dir := os.Getenv("GREGOR_SCREENSHOTS")
+	bin, err := exec.LookPath("chromium")
+	if dir == "" || err != nil {
+		t.Skip("set GREGOR_SCREENSHOTS=DIR with chromium installed to write screenshots")
+	}
+	_, base := consoleBroker(t)
+	for name, path := range map[string]string{"overview": "/", "topic": "/topics/orders",
+		"messages": "/topics/orders/messages?partition=1&offset=0&format=json&n=5", "group": "/groups/billing"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		out, err := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+			"--user-data-dir="+t.TempDir(), "--window-size=1100,700",
+			"--screenshot="+filepath.Join(dir, "console-"+name+".png"), base+path).CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v: %s", path, err, out)
 		}
 	}
 }
