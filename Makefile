@@ -19,7 +19,7 @@ build-bench:
 
 # A broker on localhost:9092 with its data in ./data: no configuration needed.
 run: build
-	./$(BIN) serve --override log.dirs=./data
+	./$(BIN) serve --override log.dirs=./data --override http.listeners=http://127.0.0.1:9644
 
 # Everything: vet, unit/integration tests with -race, then real clients.
 test: build

@@ -186,6 +186,7 @@ func (s *deps) produce(req *kmsg.ProduceRequest, t *controller.Topic, leaderEpoc
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
 	if !res.Duplicate {
+		p.traffic.in(len(records), res.LastOffset-res.BaseOffset+1)
 		p.wake()
 		p.afterAppend(s.cfg.NodeID)
 	}

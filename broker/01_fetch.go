@@ -169,7 +169,9 @@ func (s *deps) fetchPartition(topic string, rp *kmsg.FetchRequestTopicPartition,
 	lso := p.log.LastStableOffset()
 	maxOffset := hw
 	readCommitted := false
+	follower := false
 	if id := replicaOf(r); id >= 0 && s.repl.recordFollowerFetch(p, id, rp.FetchOffset) {
+		follower = true
 		// A follower: it replicates everything, committed or not, and its
 		// fetch offset is its log end offset.
 		maxOffset = p.log.LogEndOffset()
@@ -195,6 +197,9 @@ func (s *deps) fetchPartition(topic string, rp *kmsg.FetchRequestTopicPartition,
 			at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
 			sp.AbortedTransactions = append(sp.AbortedTransactions, at)
 		}
+	}
+	if !follower {
+		p.traffic.out(region.Len)
 	}
 	sp.RecordBatches = recordsMarker(len(r.regions))
 	r.regions = append(r.regions, region)

@@ -228,7 +228,9 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 			err = fmt.Errorf("handler panic: %v", p)
 		}
 	}()
+	start := c.d.metrics.begin(c.d.clock.Now())
 	resp, err := h.fn(c.d, r)
+	c.d.metrics.end(req.Key, req.Version, start, c.d.clock.Now(), resp, err)
 	if err != nil {
 		return fmt.Errorf("%s v%d corr %d: %w", kmsg.NameForKey(req.Key), req.Version, req.CorrelationID, err)
 	}
@@ -237,7 +239,7 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 	}
 	sent = true // send owns the regions from here
 	if r.await != nil {
-		c.out <- &outbound{corr: req.CorrelationID, resp: resp, await: r.await}
+		c.out <- &outbound{corr: req.CorrelationID, resp: resp, await: c.d.metrics.awaiting(r.await)}
 		return nil
 	}
 	return c.send(req.CorrelationID, resp, r.regions)

@@ -31,6 +31,8 @@ type partition struct {
 	waiters map[chan struct{}]struct{} // long-polling fetches to wake on append
 
 	rep replicaState // leader or follower state (replica.go), under rep.mu
+
+	traffic partitionTraffic // client bytes and records in and out (metrics.go)
 }
 
 // wake signals every long-polling fetch waiting on this partition.

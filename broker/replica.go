@@ -21,6 +21,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -156,6 +157,8 @@ type replication struct {
 	// an earlier open failed), and only reconcile gives it its replica
 	// state (leadership, high watermark, fetcher, group loading).
 	kick signal
+
+	isrShrinks, isrExpands atomic.Int64 // ISR changes this node made as leader (metrics)
 }
 
 // newReplication returns the replication of node self's replicas in
@@ -423,6 +426,12 @@ func (rp *replication) alterISR(p *partition, isr []int32) {
 	}
 	r.mu.Lock()
 	if r.role == roleLeader && result.LeaderEpoch == r.leaderEpoch && result.PartitionEpoch > r.partitionEpoch {
+		switch {
+		case len(result.ISR) < len(r.isr):
+			rp.isrShrinks.Add(1)
+		case len(result.ISR) > len(r.isr):
+			rp.isrExpands.Add(1)
+		}
 		r.isr, r.partitionEpoch = slices.Clone(result.ISR), result.PartitionEpoch
 		p.advanceHWLocked(rp.self)
 	}

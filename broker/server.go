@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"gregor/controller"
+	"gregor/storage/vfs"
 )
 
 // Server is one broker node: the assembly of its parts (New), its
@@ -25,6 +26,7 @@ type Server struct {
 	connSet   // open connections
 	listeners []boundListener
 	maint     *maintenance
+	http      *httpServer        // metrics, health and console; nil without http.listeners
 	cancel    context.CancelFunc // ends deps.ctx: shutdown has started
 	wg        sync.WaitGroup     // every goroutine the server and its parts start
 
@@ -86,6 +88,11 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 	d := &deps{cfg: c, log: log, clock: o.clock, ctx: ctx, table: newHandlerTable(handlers)}
 	s.deps = d
 	d.authz = newAuthz(c.Authz, o.clock, log)
+	d.metrics = newMetrics(d.table)
+	if c.Log.FS == nil {
+		c.Log.FS = vfs.Default
+	}
+	c.Log.FS = timedFS{c.Log.FS, o.clock, d.metrics.fsync}
 
 	dir := cfg.Log.Dir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -117,6 +124,7 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 	s.maint = newMaintenance(c.Log, d.parts, o.clock, log, ctx)
 	fail := func(err error) (*Server, error) {
 		s.closeListeners()
+
 		s.parts.closeAll()
 		ctrl.Close()
 		return nil, err
@@ -144,12 +152,58 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 		}
 		s.listeners = append(s.listeners, boundListener{ln, c.Socket.Listeners[i]})
 	}
+	if len(c.HTTP.Listeners) > 0 {
+		d.metrics.reg.MustRegister(&stateCollector{self: c.NodeID, perPartition: c.HTTP.PerPartition, cfg: c, ctrl: ctrl,
+			parts: d.parts, groups: d.groups, repl: d.repl, conns: s.connsPerListener})
+		ui := newConsoleHandler(&consoleSource{self: c.NodeID, cfg: c, ctrl: ctrl, parts: d.parts, groups: d.groups, addr: s.Addr}, log)
+		if s.http, err = newHTTPServer(c.HTTP.Listeners, d.metrics, ui, s.readiness, log); err != nil {
+			return fail(err)
+		}
+	}
 	if !s.clustered() {
 		if err := ctrl.RegisterBroker(s.selfBroker()); err != nil {
 			return fail(fmt.Errorf("broker: register: %w", err))
 		}
 	}
 	return s, nil
+}
+
+// HTTPAddr returns the address of the first HTTP listener, or nil.
+func (s *Server) HTTPAddr() net.Addr {
+	if s.http == nil || len(s.http.lns) == 0 {
+		return nil
+	}
+	return s.http.lns[0].Addr()
+}
+
+// readiness is nil once the broker serves clients: registered and caught
+// up (clusters), and not shutting down.
+func (s *Server) readiness() error {
+	if s.ctx.Err() != nil {
+		return errors.New("shutting down")
+	}
+	if s.clustered() {
+		select {
+		case <-s.ready:
+		default:
+			return errors.New("not yet registered and caught up with the metadata log")
+		}
+	}
+	return nil
+}
+
+// connsPerListener counts open connections by listener name.
+func (s *Server) connsPerListener() map[string]int {
+	out := map[string]int{}
+	for _, ln := range s.listeners {
+		out[ln.cfg.Name] = 0
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		out[c.adv.Name]++
+	}
+	s.mu.Unlock()
+	return out
 }
 
 // Addr returns the address of the first listener.
@@ -159,6 +213,9 @@ func (s *Server) Addr() net.Addr { return s.listeners[0].Addr() }
 // gracefully: listeners close, each connection finishes the request it is
 // handling and writes every queued response, logs are flushed and closed.
 func (s *Server) Run(ctx context.Context) error {
+	if s.http != nil {
+		s.http.serve(&s.wg)
+	}
 	if s.clustered() {
 		// Serve nothing and lead nothing until registered and caught up
 		// with the metadata log (listeners are bound: clients wait in the
@@ -219,6 +276,10 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 func (s *Server) closeListeners() {
+	if s.http != nil {
+		s.http.shutdown()
+		s.http.close()
+	}
 	for _, ln := range s.listeners {
 		ln.Close()
 	}

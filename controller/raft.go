@@ -549,3 +549,24 @@ func (f fsm) Restore(rc io.ReadCloser) error {
 	c.notify()
 	return nil
 }
+
+// RaftState is the quorum's state as this node sees it (metrics).
+type RaftState struct {
+	Enabled      bool   // false for a single node without voters
+	State        string // Follower, Candidate, Leader, Shutdown
+	Term         uint64
+	CommitIndex  uint64
+	AppliedIndex uint64
+	LastIndex    uint64
+}
+
+// RaftState returns the Raft node's term and indexes.
+func (c *Controller) RaftState() RaftState {
+	if c.raft == nil {
+		return RaftState{}
+	}
+	st := c.raft.Stats()
+	num := func(k string) uint64 { n, _ := strconv.ParseUint(st[k], 10, 64); return n }
+	return RaftState{Enabled: true, State: c.raft.State().String(), Term: num("term"),
+		CommitIndex: num("commit_index"), AppliedIndex: num("applied_index"), LastIndex: num("last_log_index")}
+}

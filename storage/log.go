@@ -209,6 +209,18 @@ func (l *Log) LeaderEpochs() []EpochEntry {
 
 func (l *Log) segments() []*segment { return *l.segs.Load() }
 
+// Size is the bytes of the log's segment files (record data, not indexes).
+func (l *Log) Size() int64 {
+	var n int64
+	for _, s := range l.segments() {
+		n += s.size.Load()
+	}
+	return n
+}
+
+// Segments is the number of segments in the log.
+func (l *Log) Segments() int { return len(l.segments()) }
+
 // active returns the last segment. Lock should be held.
 func (l *Log) active() *segment {
 	s := l.segments()

@@ -40,6 +40,7 @@ type cli struct {
 	brokers string
 	format  string
 	timeout time.Duration
+	sec     securityFlags // --tls, --sasl-mechanism, --user, --password (cli_security.go)
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -91,6 +92,7 @@ func (c *cli) rootCmd() *cobra.Command {
 	pf.StringVarP(&c.brokers, "brokers", "b", defBrokers, "bootstrap brokers HOST:PORT,... (env GREGOR_BROKERS)")
 	pf.StringVar(&c.format, "format", "table", "output format: table or json")
 	pf.DurationVar(&c.timeout, "timeout", 10*time.Second, "timeout of each request to the cluster")
+	c.sec.register(pf)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddCommand(
@@ -137,6 +139,10 @@ func (c *cli) client(ctx context.Context, opts ...kgo.Opt) (*kgo.Client, error) 
 	if len(seeds) == 0 {
 		return nil, usageErrorf("--brokers: no brokers given")
 	}
+	secOpts, err := c.sec.opts()
+	if err != nil {
+		return nil, err
+	}
 	dialTimeout := 3 * time.Second
 	var firstErr error
 	reached := false
@@ -163,6 +169,7 @@ func (c *cli) client(ctx context.Context, opts ...kgo.Opt) (*kgo.Client, error) 
 		kgo.RequestRetries(2),
 		kgo.ClientID("gregor-cli"),
 	}
+	base = append(base, secOpts...)
 	return kgo.NewClient(append(base, opts...)...)
 }
 
