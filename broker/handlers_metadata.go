@@ -1,4 +1,7 @@
 package broker
 
 // metadataHandlers lists the APIs of newer metadata APIs: DescribeTopicPartitions, UpdateFeatures, ListConfigResources, client telemetry.
-var metadataHandlers = []handler{}
+var metadataHandlers = []handler{
+	getTelemetrySubscriptionsHandler,
+	pushTelemetryHandler,
+}
