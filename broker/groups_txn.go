@@ -5,6 +5,6 @@ package broker
 // the producer committed in its transaction (TxnOffsetCommit) become the
 // group's offsets, or are dropped.
 func (g *groups) applyTxnMarker(p int32, producerID int64, producerEpoch int16, commit bool) error {
-	_, _, _, _ = p, producerID, producerEpoch, commit
-	return nil
+	_ = producerEpoch // the marker was fenced by epoch when it was written
+	return g.coord.ApplyTxnMarker(g.ctx, p, producerID, commit)
 }

@@ -2,4 +2,4 @@ package broker
 
 // txnPartitionHandlers lists the partition-side transaction APIs:
 // TxnOffsetCommit, DescribeProducers.
-var txnPartitionHandlers = []handler{describeProducersHandler}
+var txnPartitionHandlers = []handler{txnOffsetCommitHandler, describeProducersHandler}

@@ -199,6 +199,9 @@ type shard struct {
 
 	groups map[string]*group
 	retain Timer
+	// txnOffsets are offsets committed inside ongoing transactions, by
+	// producer id (txnoffsets.go).
+	txnOffsets map[int64][]txnOffset
 }
 
 func newShard(c *Coordinator, p int32, l Log) *shard {
