@@ -24,6 +24,9 @@ var kafkaDefaults = map[string]string{
 	"transaction.state.log.num.partitions":                        "50",
 	"transaction.state.log.segment.bytes":                         "104857600",
 	"transaction.max.timeout.ms":                                  "900000",
+	"authorizer.class.name":                                       "",
+	"super.users":                                                 "",
+	"allow.everyone.if.no.acl.found":                              "false",
 	"transaction.abort.timed.out.transaction.cleanup.interval.ms": "10000",
 	"transactional.id.expiration.ms":                              "604800000",
 	"transaction.remove.expired.transaction.cleanup.interval.ms":  "3600000",
@@ -97,6 +100,8 @@ var gregorDefaults = map[string]string{
 	"socket.request.read.timeout.ms":           "30000",                      // gregor only
 	"controlled.shutdown.timeout.ms":           "30000",                      // gregor only
 	"log.flush.on.append":                      "false",                      // gregor only
+	"http.listeners":                           "",                           // gregor only (Redpanda-style admin/metrics listener; off unless set)
+	"http.metrics.per.partition":               "true",                       // gregor only
 }
 
 // configAliases have no value of their own: they fill in another key.
@@ -175,6 +180,7 @@ func TestConfigDefaultsMatchKafka(t *testing.T) {
 			ShutdownTimeout:         30 * time.Second,
 		},
 		Security: wantSecurityDefaults, // config_security_test.go
+		HTTP:     HTTPConfig{PerPartition: true},
 	}
 	c.values, c.set = nil, nil
 	if !reflect.DeepEqual(c, want) {

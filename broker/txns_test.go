@@ -85,10 +85,11 @@ func TestTxnCoordinatorCommitAbortMarkers(t *testing.T) {
 		t.Fatalf("find coordinator: %v %+v", err, fresp)
 	}
 	pid, epoch := txnInit(t, ctx, cl, id)
-	p := b.srv.parts.lookup(topic, 0)
-	if p == nil {
-		t.Fatal("no partition")
-	}
+	var p *partition
+	waitFor(t, "the partition's log", 30*time.Second, func() bool {
+		p = b.srv.parts.lookup(topic, 0)
+		return p != nil
+	})
 	for i, commit := range []bool{true, false} {
 		if code, err := txnAdd(ctx, cl, id, pid, epoch, topic); err != nil || code != 0 {
 			t.Fatalf("add partitions: %v %v", err, kerr.ErrorForCode(code))
@@ -138,8 +139,10 @@ func TestTxnCoordinatorFencing(t *testing.T) {
 	if pid2 != pid || epoch2 <= epoch {
 		t.Fatalf("second init: pid %d epoch %d, first pid %d epoch %d", pid2, epoch2, pid, epoch)
 	}
-	p := b.srv.parts.lookup(topic, 0)
-	waitFor(t, "abort marker", 30*time.Second, func() bool { return p.log.LogEndOffset() == 1 })
+	waitFor(t, "abort marker", 30*time.Second, func() bool {
+		p := b.srv.parts.lookup(topic, 0)
+		return p != nil && p.log.LogEndOffset() == 1
+	})
 	code, err := txnEnd(ctx, cl, id, pid, epoch, true)
 	if err != nil || (code != kerr.ProducerFenced.Code && code != kerr.InvalidProducerEpoch.Code) {
 		t.Fatalf("fenced producer's end txn: %v %v", err, kerr.ErrorForCode(code))
