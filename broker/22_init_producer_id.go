@@ -17,6 +17,10 @@ var initProducerIDHandler = handle(kmsg.InitProducerID, 0, 5, func(s *deps, r *r
 	resp.ProducerID = -1
 	resp.ProducerEpoch = -1
 	if req.TransactionalID != nil {
+		if !s.authorize(r, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, *req.TransactionalID) {
+			resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			return resp, nil
+		}
 		s.txns.prepare(*req.TransactionalID)
 		return s.txns.coord.InitProducerID(s.ctx, req)
 	}

@@ -266,3 +266,38 @@ func TestAuthzGroups(t *testing.T) {
 		t.Errorf("describe groups with READ: %v %+v", err, resp)
 	}
 }
+
+// TestAuthzTransactionalID: without WRITE on its transactional id a
+// principal cannot start, extend or end transactions, nor produce or
+// commit offsets transactionally.
+func TestAuthzTransactionalID(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t, "authorizer.class.name=gregor")
+	b.srv.SetPrincipalForTesting("authz-txn-dave", auth.User("dave"))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	node := b.client(kgo.ClientID("authz-txn-dave")).Broker(int(b.cfg.NodeID))
+	denied := kerr.TransactionalIDAuthorizationFailed.Code
+
+	ip := kmsg.NewPtrInitProducerIDRequest()
+	ip.TransactionalID, ip.TransactionTimeoutMillis = kmsg.StringPtr("tx-dave"), 10000
+	if resp, err := ip.RequestWith(ctx, node); err != nil || resp.ErrorCode != denied {
+		t.Errorf("init producer id: %v %+v", err, resp)
+	}
+	ao := kmsg.NewPtrAddOffsetsToTxnRequest()
+	ao.TransactionalID, ao.Group = "tx-dave", "g"
+	if resp, err := ao.RequestWith(ctx, node); err != nil || resp.ErrorCode != denied {
+		t.Errorf("add offsets: %v %+v", err, resp)
+	}
+	et := kmsg.NewPtrEndTxnRequest()
+	et.TransactionalID = "tx-dave"
+	if resp, err := et.RequestWith(ctx, node); err != nil || resp.ErrorCode != denied {
+		t.Errorf("end txn: %v %+v", err, resp)
+	}
+	to := kmsg.NewPtrTxnOffsetCommitRequest()
+	to.TransactionalID, to.Group = "tx-dave", "g"
+	to.Topics = []kmsg.TxnOffsetCommitRequestTopic{{Topic: "t", Partitions: []kmsg.TxnOffsetCommitRequestTopicPartition{{Partition: 0, Offset: 1}}}}
+	if resp, err := to.RequestWith(ctx, node); err != nil || len(resp.Topics) != 1 || resp.Topics[0].Partitions[0].ErrorCode != denied {
+		t.Errorf("txn offset commit: %v %+v", err, resp)
+	}
+}
