@@ -39,7 +39,6 @@ func TestTxnGroupTransactSessionETL(t *testing.T) {
 		kgo.ConsumerGroup("etl"),
 		kgo.ConsumeTopics("etl-in"),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.DefaultProduceTopic("etl-out"),
 	)
 	if err != nil {
