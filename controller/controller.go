@@ -95,6 +95,12 @@ type Config struct {
 	// value discards them.
 	Logger zerolog.Logger
 
+	// BootstrapScram are SCRAM credentials written together with the
+	// cluster ID when the cluster is first created (the first
+	// administrator, as `kafka-storage format --add-scram` does); ignored
+	// once the cluster exists.
+	BootstrapScram []ScramUpsertion
+
 	// sessionCheckInterval is how often the active controller looks for
 	// expired sessions; 0 = BrokerSessionTimeout/8 (tests shorten it).
 	sessionCheckInterval time.Duration
@@ -153,6 +159,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if err := cfg.validateBootstrapScram(); err != nil {
+		return err
 	}
 	if len(cfg.Voters) == 0 {
 		return nil
@@ -315,6 +324,10 @@ type Snapshot struct {
 	NextProducerID int64
 	Topics         map[string]*Topic
 	TopicsByID     map[[16]byte]*Topic
+
+	// scram holds the SCRAM credentials (scram.go: ScramCredential,
+	// ScramUsers).
+	scram map[scramKey]ScramCredential
 }
 
 // Topic returns the named topic, or nil.
@@ -427,7 +440,8 @@ func Open(cfg Config) (*Controller, error) {
 	c.snap.Store(snap)
 	if snap.ClusterID == "" {
 		c.mu.Lock()
-		err := c.applyLocked([]record{{Type: recClusterID, ClusterID: newClusterID()}}, 0)
+		recs := append([]record{{Type: recClusterID, ClusterID: newClusterID()}}, cfg.bootstrapScramRecords()...)
+		err := c.applyLocked(recs, 0)
 		c.mu.Unlock()
 		if err != nil {
 			_ = db.Close()

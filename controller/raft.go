@@ -328,7 +328,7 @@ func (c *Controller) establish() error {
 	if c.snap.Load().ClusterID != "" {
 		return nil
 	}
-	return c.commitLocked([]record{{Type: recClusterID, ClusterID: newClusterID()}})
+	return c.commitLocked(append([]record{{Type: recClusterID, ClusterID: newClusterID()}}, c.cfg.bootstrapScramRecords()...))
 }
 
 // beginWriteLocked starts a mutation: the controller must be open and,
@@ -468,6 +468,8 @@ type fsmState struct {
 	NextProducerID int64       `json:"next_producer_id"`
 	Brokers        []Broker    `json:"brokers"`
 	Topics         []snapTopic `json:"topics"`
+
+	Scram []snapScram `json:"scram,omitempty"` // scram.go
 }
 
 type snapTopic struct {
@@ -489,7 +491,7 @@ type fsmSnapshot struct {
 }
 
 func (fs fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	st := fsmState{Applied: fs.applied, ClusterID: fs.s.ClusterID, NextProducerID: fs.s.NextProducerID, Brokers: fs.s.Brokers}
+	st := fsmState{Applied: fs.applied, ClusterID: fs.s.ClusterID, NextProducerID: fs.s.NextProducerID, Brokers: fs.s.Brokers, Scram: scramSnapshot(fs.s)}
 	for _, name := range fs.s.TopicNames() {
 		t := fs.s.Topics[name]
 		st.Topics = append(st.Topics, snapTopic{ID: t.ID, storedTopic: storedTopic{Name: t.Name, Internal: t.Internal, Partitions: t.Partitions, Configs: t.Configs}})
@@ -538,6 +540,7 @@ func (f fsm) Restore(rc io.ReadCloser) error {
 		s.Topics[tp.Name] = tp
 		s.TopicsByID[tp.ID] = tp
 	}
+	restoreScram(s, st.Scram)
 	if err := c.db.Update(func(tx *bolt.Tx) error { return persistAll(tx, s, st.Applied) }); err != nil {
 		c.dbStale = true
 		c.log.Error().Err(err).Uint64("index", st.Applied).Msg("persist restored snapshot failed")

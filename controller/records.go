@@ -47,6 +47,13 @@ type record struct {
 	// allocations validated against the same state cannot both apply.
 	ProducerIDFirst int64 `json:"producer_id_first,omitempty"`
 	ProducerIDNext  int64 `json:"producer_id_next,omitempty"`
+
+	// SCRAM credentials (scram.go): the user of recScramCredential and
+	// recRemoveScramCredential, the credential an upsert sets, the
+	// mechanism a removal names.
+	ScramUser      string           `json:"scram_user,omitempty"`
+	Scram          *ScramCredential `json:"scram,omitempty"`
+	ScramMechanism int8             `json:"scram_mechanism,omitempty"`
 }
 
 // applyLocked is the single applier: it applies a batch of records
@@ -121,6 +128,7 @@ type builder struct {
 	brokersDirty map[int32]bool
 	clusterDirty bool
 	pidDirty     bool
+	scramDirty   map[scramKey]bool // credentials changed (scram.go); nil if none
 }
 
 func newBuilder(old *Snapshot) *builder {
@@ -229,6 +237,8 @@ func (b *builder) apply(r *record) error {
 		}
 		b.next.NextProducerID = r.ProducerIDNext
 		b.pidDirty = true
+	case recScramCredential, recRemoveScramCredential:
+		return b.applyScram(r)
 	default:
 		return fmt.Errorf("controller: unknown record type %d", r.Type)
 	}
@@ -269,6 +279,9 @@ func (b *builder) persist(tx *bolt.Tx, next *Snapshot, index uint64) error {
 		if err := brokers.Put(brokerKey(id), v); err != nil {
 			return err
 		}
+	}
+	if err := b.persistScram(tx, next); err != nil {
+		return err
 	}
 	topics := tx.Bucket(bucketTopics)
 	for id := range b.touched {
@@ -331,7 +344,7 @@ func persistAll(tx *bolt.Tx, s *Snapshot, applied uint64) error {
 			return err
 		}
 	}
-	return nil
+	return persistAllScram(tx, s)
 }
 
 func brokerKey(id int32) []byte {
@@ -376,6 +389,9 @@ func load(db *bolt.DB, nodeID int32) (*Snapshot, uint64, error) {
 			s.Brokers = append(s.Brokers, br)
 			return nil
 		}); err != nil {
+			return err
+		}
+		if err := loadScram(tx, s); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketTopics).ForEach(func(k, v []byte) error {

@@ -15,6 +15,7 @@ package controller
 //	         "next_producer_id" -> big-endian uint64 NextProducerID
 //	brokers  big-endian uint32 node ID -> JSON Broker
 //	topics   16-byte topic ID -> JSON storedTopic
+//	scram    mechanism byte + user name -> JSON ScramCredential (scram.go)
 //
 // bbolt values are only valid inside their transaction: decoders copy
 // (json.Unmarshal and copy() do).
@@ -22,6 +23,7 @@ var (
 	bucketMeta    = []byte("meta")
 	bucketBrokers = []byte("brokers")
 	bucketTopics  = []byte("topics")
+	bucketScram   = []byte("scram")
 
 	keyClusterID = []byte("cluster_id")
 	keySchema    = []byte("schema")
@@ -33,7 +35,7 @@ var (
 const schemaVersion = "1"
 
 // allBuckets is created on Open.
-var allBuckets = [][]byte{bucketMeta, bucketBrokers, bucketTopics}
+var allBuckets = [][]byte{bucketMeta, bucketBrokers, bucketTopics, bucketScram}
 
 // storedTopic is the on-disk form of a Topic (the ID is the key).
 type storedTopic struct {
