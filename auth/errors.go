@@ -17,6 +17,7 @@ var (
 	ErrJWKS            = errors.New("auth: invalid jwks")
 	ErrTLSConfig       = errors.New("auth: invalid tls config")
 	ErrInvalidPassword = errors.New("auth: invalid key password")
+	ErrScramSpec       = errors.New("auth: invalid scram credential spec")
 )
 
 // authError is a SASL failure. Error() is the detailed cause for logs;

@@ -96,11 +96,16 @@ func ScramCredentialFromPassword(h ScramHash, password string, salt []byte, iter
 	if iterations < ScramMinIterations || iterations > ScramMaxIterations {
 		return ScramCredential{}, fmt.Errorf("%w: iterations %d outside %d..%d", ErrInvalidPassword, iterations, ScramMinIterations, ScramMaxIterations)
 	}
-	salted, err := pbkdf2.Key(h.newHash(), password, salt, iterations, h.size())
+	salted, err := scramSalted(h, password, salt, iterations)
 	if err != nil {
 		return ScramCredential{}, err
 	}
 	return ScramCredentialFromSaltedPassword(h, salt, salted, iterations), nil
+}
+
+// scramSalted is SaltedPassword = PBKDF2(password, salt, iterations).
+func scramSalted(h ScramHash, password string, salt []byte, iterations int) ([]byte, error) {
+	return pbkdf2.Key(h.newHash(), password, salt, iterations, h.size())
 }
 
 // ScramCredentialFromSaltedPassword derives the stored keys from a salted

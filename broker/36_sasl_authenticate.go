@@ -4,33 +4,42 @@ package broker
 //
 // Carries one token of the exchange SaslHandshake started to its session
 // and answers with the server's token. When the exchange completes the
-// connection's principal is the authenticated user. A failed login answers
+// connection's principal is the authenticated user and, from v1,
+// session_lifetime_ms says how long the session lasts (KIP-368): the
+// smaller of connections.max.reauth.ms (per listener) and the
+// credential's remaining validity (an OAUTHBEARER token's exp), 0 when
+// neither applies. Before it ends the client re-authenticates on the same
+// connection (SaslHandshake + SaslAuthenticate with the same mechanism
+// and principal); the first other request after it ends closes the
+// connection. A failed login or re-authentication answers
 // SASL_AUTHENTICATION_FAILED with Kafka's wording after
 // connection.failed.authentication.delay.ms, then the connection closes.
-// Without a preceding handshake, or after the exchange completed, it
-// answers ILLEGAL_SASL_STATE and closes. session_lifetime_ms (v1+) is 0:
-// re-authentication (KIP-368) is not required.
+// Without a preceding handshake it answers ILLEGAL_SASL_STATE and closes.
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/auth"
 )
 
 var saslAuthenticateHandler = handle(kmsg.SASLAuthenticate, 0, 2, func(s *deps, r *request, req *kmsg.SASLAuthenticateRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.SASLAuthenticateResponse)
 	a := &r.conn.auth
-	if !a.required || a.session == nil || a.done {
+	if !a.required || a.session == nil {
 		resp.ErrorCode = kerr.IllegalSaslState.Code
 		resp.ErrorMessage = kmsg.StringPtr("Unexpected SaslAuthenticate request")
 		a.failed = true
 		return resp, nil
 	}
-	out, done, err := a.session.Step(req.SASLAuthBytes)
-	if err != nil {
-		r.conn.log.Info().Str("mechanism", a.mech).Err(err).Msg("sasl authentication failed")
+	fail := func(err error, msg string) (kmsg.Response, error) {
+		r.conn.log.Info().Str("mechanism", a.mech).Bool("reauthentication", a.reauth).Err(err).Msg("sasl authentication failed")
 		resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
-		resp.ErrorMessage = kmsg.StringPtr(authClientMessage(err))
-		a.failed = true
+		resp.ErrorMessage = kmsg.StringPtr(msg)
+		a.failed, a.session = true, nil
 		if d := s.cfg.Security.FailedAuthDelay; d > 0 {
 			r.await = func() {
 				ch, stop := after(s.clock, d)
@@ -43,12 +52,36 @@ var saslAuthenticateHandler = handle(kmsg.SASLAuthenticate, 0, 2, func(s *deps, 
 		}
 		return resp, nil
 	}
-	resp.SASLAuthBytes = out
-	if done {
-		p := a.session.Principal()
-		r.conn.principal.Store(&p)
-		a.done, a.session = true, nil
-		r.conn.log.Debug().Str("mechanism", a.mech).Str("principal", p.String()).Msg("sasl authenticated")
+	if a.reauth && a.mech != a.authMech {
+		msg := fmt.Sprintf("SASL mechanism '%s' requested by client is not supported for re-authentication of mechanism '%s'", a.mech, a.authMech)
+		return fail(fmt.Errorf("%s", msg), msg)
 	}
+	out, done, err := a.session.Step(req.SASLAuthBytes)
+	if err != nil {
+		return fail(err, auth.ClientMessage(err, a.reauth))
+	}
+	resp.SASLAuthBytes = out
+	if !done {
+		return resp, nil
+	}
+	p := a.session.Principal()
+	if a.reauth {
+		if old := r.conn.Principal(); p != old {
+			msg := fmt.Sprintf("Cannot change principals during re-authentication from %s: %s", old, p)
+			return fail(fmt.Errorf("%s", msg), msg)
+		}
+	}
+	now := s.clock.Now()
+	if d, ok := sessionLifetime(s.cfg.Security.SASL.maxReauth(r.conn.adv.Name), a.session.Expiry(), now); ok {
+		a.expires = now.Add(d)
+		resp.SessionLifetimeMillis = d.Milliseconds()
+	} else {
+		a.expires = time.Time{}
+	}
+	r.conn.principal.Store(&p)
+	reauth := a.reauth
+	a.done, a.session, a.reauth, a.authMech = true, nil, false, a.mech
+	r.conn.log.Debug().Str("mechanism", a.mech).Str("principal", p.String()).Bool("reauthentication", reauth).
+		Int64("session_lifetime_ms", resp.SessionLifetimeMillis).Msg("sasl authenticated")
 	return resp, nil
 })

@@ -47,6 +47,7 @@ func (s *Server) controllerConfig(metaDir string) controller.Config {
 		DefaultReplicationFactor: s.cfg.Topics.DefaultReplicationFactor,
 		BrokerSessionTimeout:     s.cfg.Cluster.BrokerSessionTimeout,
 		Logger:                   s.log,
+		BootstrapScram:           s.cfg.Security.SASL.BootstrapScram,
 	}
 	if s.clustered() {
 		cfg.Voters = s.cfg.Cluster.Voters

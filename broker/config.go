@@ -255,7 +255,7 @@ func splitList(v string) []string {
 // key is a start-up error.
 // configDefs is the core keys below and each area's keys (declared in
 // config_<area>.go next to the area's section of Config).
-var configDefs = slices.Concat(coreConfigDefs, txnConfigDefs, securityConfigDefs, authzConfigDefs, quotaConfigDefs, httpConfigDefs, consumerGroupConfigDefs, clusterOpsConfigDefs)
+var configDefs = slices.Concat(coreConfigDefs, txnConfigDefs, securityConfigDefs, saslConfigDefs, authzConfigDefs, quotaConfigDefs, httpConfigDefs, consumerGroupConfigDefs, clusterOpsConfigDefs)
 
 var coreConfigDefs = []configDef{
 	intKey("node.id", "1", "The node id of this broker.", 0, math.MaxInt32, func(c *Config, n int64) { c.NodeID = int32(n) }),
@@ -459,7 +459,12 @@ func Load(path string, environ []string, overrides []string) (Config, error) {
 // defaults and validates the result.
 func build(kvs [][2]string) (Config, error) {
 	c := Config{values: map[string]string{}, set: map[string]bool{}}
+	var perListener [][2]string // listener.name.<l>.<key> (config_security.go)
 	for _, kv := range kvs {
+		if _, _, ok := listenerKey(kv[0]); ok {
+			perListener = append(perListener, kv)
+			continue
+		}
 		if _, ok := configDefByName(kv[0]); !ok {
 			return Config{}, fmt.Errorf("config: unknown key %q", kv[0])
 		}
@@ -503,6 +508,12 @@ func build(kvs [][2]string) (Config, error) {
 				break
 			}
 		}
+	}
+	if err := c.applyListenerKeys(perListener); err != nil {
+		return Config{}, err
+	}
+	if err := c.buildOAuthBearer(); err != nil {
+		return Config{}, err
 	}
 	return c, c.Validate()
 }

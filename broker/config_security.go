@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gregor/auth"
+	"gregor/controller"
 )
 
 // Security protocols of listener.security.protocol.map.
@@ -32,6 +33,9 @@ type SecurityConfig struct {
 	// FailedAuthDelay is connection.failed.authentication.delay.ms: how
 	// long a failed login waits before its answer and the close.
 	FailedAuthDelay time.Duration
+	// SASL holds the SCRAM, OAUTHBEARER and re-authentication settings
+	// (the SASL mechanisms block below).
+	SASL SASLConfig
 }
 
 // protocol is the security protocol of the listener named name.
@@ -50,7 +54,7 @@ var securityConfigDefs = []configDef{
 			c.Security.ProtocolMap = m
 			return err
 		}},
-	{name: "sasl.enabled.mechanisms", typ: "list", def: "GSSAPI", doc: "SASL mechanisms offered on SASL listeners; only PLAIN is served (GSSAPI, Kafka's default, is ignored).", apply: func(c *Config, v string) error {
+	{name: "sasl.enabled.mechanisms", typ: "list", def: "GSSAPI", doc: "SASL mechanisms offered on SASL listeners: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER (GSSAPI, Kafka's default, is ignored).", apply: func(c *Config, v string) error {
 		c.Security.Mechanisms = nil
 		for _, m := range strings.Split(v, ",") {
 			m = strings.TrimSpace(m)
@@ -58,10 +62,12 @@ var securityConfigDefs = []configDef{
 			case "":
 			case "GSSAPI":
 				// Kafka's default; not served, so not offered.
-			case auth.MechanismPlain:
-				c.Security.Mechanisms = append(c.Security.Mechanisms, m)
+			case auth.MechanismPlain, auth.MechanismScramSHA256, auth.MechanismScramSHA512, auth.MechanismOAuthBearer:
+				if !slices.Contains(c.Security.Mechanisms, m) {
+					c.Security.Mechanisms = append(c.Security.Mechanisms, m)
+				}
 			default:
-				return fmt.Errorf("mechanism %q is not supported (PLAIN is)", m)
+				return fmt.Errorf("mechanism %q is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER are)", m)
 			}
 		}
 		return nil
@@ -110,13 +116,165 @@ func (c *Config) validateSecurity() error {
 			if l.Name == c.Cluster.ControllerListener || l.Name == c.Cluster.InterBrokerListener {
 				return fmt.Errorf("config: listener.security.protocol.map: listener %s is %s; the controller and inter-broker listeners must be PLAINTEXT", l.Name, p)
 			}
-			if len(c.Security.Mechanisms) == 0 {
-				return fmt.Errorf("config: sasl.enabled.mechanisms: listener %s is %s but no supported mechanism is enabled", l.Name, p)
-			}
-			if len(c.Security.PlainUsers) == 0 {
-				return fmt.Errorf("config: plain.sasl.jaas.config: listener %s offers PLAIN but no user_NAME option is set", l.Name)
+			if err := c.validateSASLListener(l); err != nil {
+				return err
 			}
 		}
 	}
+	return nil
+}
+
+// SASL mechanisms: SCRAM, OAUTHBEARER and re-authentication (KIP-368).
+
+// SASLConfig holds the SCRAM, OAUTHBEARER and re-authentication settings.
+// SCRAM credentials live in the controller quorum, not here.
+type SASLConfig struct {
+	// OAuthBearer is the KIP-768 token validation (sasl.oauthbearer.*);
+	// set when any of its keys is.
+	OAuthBearer *auth.JWTConfig
+	// MaxReauth is connections.max.reauth.ms: how long an authenticated
+	// SASL session lasts before the client must re-authenticate (0: for
+	// ever). ListenerMaxReauth overrides it per listener
+	// (listener.name.<name>.connections.max.reauth.ms).
+	MaxReauth         time.Duration
+	ListenerMaxReauth map[string]time.Duration
+
+	// BootstrapScram are SCRAM credentials the quorum gets when the
+	// cluster is first created: the first administrator (AddScram; serve
+	// --add-scram). Not a config key: it holds secrets.
+	BootstrapScram []controller.ScramUpsertion
+
+	// oauthProps are the sasl.oauthbearer.* values as given.
+	oauthProps map[string]string
+}
+
+// maxReauth is the session lifetime on the listener called name.
+func (s *SASLConfig) maxReauth(listener string) time.Duration {
+	if d, ok := s.ListenerMaxReauth[strings.ToLower(listener)]; ok {
+		return d
+	}
+	return s.MaxReauth
+}
+
+// AddScram adds a bootstrap SCRAM credential given in the form of
+// `kafka-storage format --add-scram`:
+// SCRAM-SHA-512=[name=admin,password=admin-secret] (see auth.ParseScramSpec).
+func (c *Config) AddScram(spec string) error {
+	sp, err := auth.ParseScramSpec(spec)
+	if err != nil {
+		return err
+	}
+	c.Security.SASL.BootstrapScram = append(c.Security.SASL.BootstrapScram, scramUpsertion(sp))
+	return nil
+}
+
+// oauthKey is a KIP-768 key: its value is collected and read, with the
+// others, by auth.JWTConfigFromKafka.
+func oauthKey(name, def, doc string) configDef {
+	return configDef{name: name, typ: "string", def: def, doc: doc, apply: func(c *Config, v string) error {
+		if v == def {
+			return nil // auth.JWTConfigFromKafka has Kafka's defaults
+		}
+		if c.Security.SASL.oauthProps == nil {
+			c.Security.SASL.oauthProps = map[string]string{}
+		}
+		c.Security.SASL.oauthProps[name] = v
+		return nil
+	}}
+}
+
+// saslConfigDefs are the keys of SASLConfig.
+var saslConfigDefs = []configDef{
+	msKey("connections.max.reauth.ms", "0", "Longest an authenticated SASL session lasts before the client must re-authenticate (KIP-368); 0 means for ever. Per listener: listener.name.<name>.connections.max.reauth.ms.", 0, math.MaxInt64, func(c *Config, d time.Duration) { c.Security.SASL.MaxReauth = d }),
+	oauthKey(auth.KeyJWKSEndpointURL, "", "OAUTHBEARER: the JWKS holding the keys that sign tokens; a file:// URL (re-read when the file changes)."),
+	oauthKey(auth.KeyExpectedAudience, "", "OAUTHBEARER: audiences a token's aud claim must name one of (comma-separated); empty refuses tokens with an aud claim."),
+	oauthKey(auth.KeyExpectedIssuer, "", "OAUTHBEARER: the iss claim a token must have; empty accepts any."),
+	oauthKey(auth.KeySubClaimName, "sub", "OAUTHBEARER: the claim holding the principal name."),
+	oauthKey(auth.KeyScopeClaimName, "scope", "OAUTHBEARER: the claim holding the token's scopes."),
+	oauthKey(auth.KeyClockSkewSeconds, "30", "OAUTHBEARER: seconds of leeway on a token's exp, nbf and iat."),
+}
+
+// listenerKeyDef is a key that may also be set for one listener as
+// listener.name.<lowercase name>.<key>.
+type listenerKeyDef struct {
+	name  string
+	apply func(c *Config, listener, v string) error
+}
+
+// listenerKeyDefs are the keys settable per listener.
+var listenerKeyDefs = []listenerKeyDef{
+	{name: "connections.max.reauth.ms", apply: func(c *Config, listener, v string) error {
+		n, err := parseInt(v, 0, math.MaxInt64)
+		if err != nil {
+			return err
+		}
+		if c.Security.SASL.ListenerMaxReauth == nil {
+			c.Security.SASL.ListenerMaxReauth = map[string]time.Duration{}
+		}
+		c.Security.SASL.ListenerMaxReauth[listener] = scaled(n, time.Millisecond)
+		return nil
+	}},
+}
+
+// listenerKey splits listener.name.<listener>.<key> for a key of
+// listenerKeyDefs.
+func listenerKey(k string) (listener string, def listenerKeyDef, ok bool) {
+	rest, ok := strings.CutPrefix(k, "listener.name.")
+	if !ok {
+		return "", listenerKeyDef{}, false
+	}
+	for _, d := range listenerKeyDefs {
+		if l, found := strings.CutSuffix(rest, "."+d.name); found && l != "" && !strings.Contains(l, ".") {
+			return strings.ToLower(l), d, true
+		}
+	}
+	return "", listenerKeyDef{}, false
+}
+
+// applyListenerKeys applies listener.name.<l>.<key> settings; the
+// listener must exist.
+func (c *Config) applyListenerKeys(kvs [][2]string) error {
+	for _, kv := range kvs {
+		l, d, _ := listenerKey(kv[0])
+		if !slices.ContainsFunc(c.Socket.Listeners, func(x Listener) bool { return strings.EqualFold(x.Name, l) }) {
+			return fmt.Errorf("config: %s: no listener %s in listeners", kv[0], l)
+		}
+		if err := d.apply(c, l, strings.TrimSpace(kv[1])); err != nil {
+			return fmt.Errorf("config: %s: %w", kv[0], err)
+		}
+	}
+	return nil
+}
+
+// validateSASLListener checks that every mechanism a SASL listener offers
+// can log anyone in: PLAIN needs users, OAUTHBEARER a JWKS. SCRAM users
+// come from the quorum (the first administrator from serve --add-scram).
+func (c *Config) validateSASLListener(l Listener) error {
+	s := &c.Security
+	if len(s.Mechanisms) == 0 {
+		return fmt.Errorf("config: sasl.enabled.mechanisms: listener %s is %s but no supported mechanism is enabled", l.Name, s.protocol(l.Name))
+	}
+	if slices.Contains(s.Mechanisms, auth.MechanismPlain) && len(s.PlainUsers) == 0 {
+		return fmt.Errorf("config: plain.sasl.jaas.config: listener %s offers PLAIN but no user_NAME option is set", l.Name)
+	}
+	if slices.Contains(s.Mechanisms, auth.MechanismOAuthBearer) && s.SASL.OAuthBearer == nil {
+		return fmt.Errorf("config: %s: listener %s offers OAUTHBEARER but no JWKS is configured", auth.KeyJWKSEndpointURL, l.Name)
+	}
+	return nil
+}
+
+// buildOAuthBearer reads the KIP-768 keys into SASL.OAuthBearer when the
+// JWKS URL is set.
+func (c *Config) buildOAuthBearer() error {
+	p := c.Security.SASL.oauthProps
+	if p[auth.KeyJWKSEndpointURL] == "" {
+		c.Security.SASL.OAuthBearer = nil
+		return nil
+	}
+	jc, err := auth.JWTConfigFromKafka(p)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	c.Security.SASL.OAuthBearer = &jc
 	return nil
 }

@@ -21,6 +21,13 @@ import (
 // derives, such as log.retention.ms from log.retention.hours, has the
 // derived value).
 var kafkaDefaults = map[string]string{
+	"connections.max.reauth.ms":                                   "0",
+	"sasl.oauthbearer.jwks.endpoint.url":                          "",
+	"sasl.oauthbearer.expected.audience":                          "",
+	"sasl.oauthbearer.expected.issuer":                            "",
+	"sasl.oauthbearer.sub.claim.name":                             "sub",
+	"sasl.oauthbearer.scope.claim.name":                           "scope",
+	"sasl.oauthbearer.clock.skew.seconds":                         "30",
 	"transaction.state.log.num.partitions":                        "50",
 	"transaction.state.log.segment.bytes":                         "104857600",
 	"transaction.max.timeout.ms":                                  "900000",

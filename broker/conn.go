@@ -212,7 +212,7 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 		}
 		return fmt.Errorf("decode request (key %d v%d corr %d): %w", req.Key, req.Version, req.CorrelationID, perr)
 	}
-	if err := c.auth.admit(req.Key); err != nil {
+	if err := c.auth.admit(req.Key, c.d.clock.Now()); err != nil {
 		return err
 	}
 	r := &request{Header: req.Header, body: req.Body, conn: c}

@@ -2,10 +2,12 @@ package broker
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/auth"
+	"gregor/controller"
 )
 
 // connAuth is a connection's SASL state. On a SASL listener the client
@@ -13,41 +15,144 @@ import (
 // SaslAuthenticate requests carrying that mechanism's tokens until the
 // exchange completes; until then only ApiVersions and those two APIs are
 // served, and any other request closes the connection (as Kafka's
-// SaslServerAuthenticator does). It is used only by the connection's
-// serve goroutine, which runs the handlers.
+// SaslServerAuthenticator does). Once authenticated, a session with a
+// lifetime (connections.max.reauth.ms, a token's expiry) must be renewed
+// by a new SaslHandshake + SaslAuthenticate exchange before it ends
+// (KIP-368); the first request after the end closes the connection. It
+// is used only by the connection's serve goroutine, which runs the
+// handlers.
 type connAuth struct {
-	required bool         // the listener is SASL_PLAINTEXT
+	required bool         // the listener is a SASL listener
 	session  auth.Session // the exchange SaslHandshake started; nil before it
-	mech     string       // the session's mechanism name
-	done     bool         // the exchange completed: the principal is set
+	mech     string       // the mechanism of the exchange in progress
+	done     bool         // the first exchange completed: the principal is set
+	// authMech is the mechanism the connection authenticated with; a
+	// re-authentication must use it again and yield the same principal.
+	authMech string
+	// expires is when the authenticated session ends (zero: never);
+	// reauth is set while a re-authentication exchange runs.
+	expires time.Time
+	reauth  bool
+	// lastReauth is when the last re-authentication started.
+	lastReauth time.Time
 	// failed is set when a login failed: the connection closes after its
 	// SASL_AUTHENTICATION_FAILED answer is written.
 	failed bool
 }
 
 // admit reports whether a request with key may be handled in the
-// connection's current state; an error closes the connection.
-func (a *connAuth) admit(key int16) error {
-	if !a.required || a.done {
+// connection's current state at now; an error closes the connection.
+func (a *connAuth) admit(key int16, now time.Time) error {
+	if !a.required {
 		return nil
 	}
 	switch kmsg.Key(key) {
-	case kmsg.ApiVersions, kmsg.SASLHandshake, kmsg.SASLAuthenticate:
+	case kmsg.SASLHandshake, kmsg.SASLAuthenticate:
+		return nil
+	}
+	if a.done {
+		if !a.expires.IsZero() && !now.Before(a.expires) {
+			// Kafka closes a connection whose session expired on its
+			// next request other than a re-authentication.
+			return fmt.Errorf("%s after the SASL session expired at %s without re-authentication", kmsg.NameForKey(key), a.expires.Format(time.RFC3339Nano))
+		}
+		return nil
+	}
+	if kmsg.Key(key) == kmsg.ApiVersions {
 		return nil
 	}
 	return fmt.Errorf("%s before SASL authentication completed", kmsg.NameForKey(key))
 }
 
+// sessionLifetime is how long a session authenticated at now lasts, as
+// Kafka computes it: the smaller of connections.max.reauth.ms (if set)
+// and the credential's remaining validity (if it expires); ok false when
+// neither applies and the session never expires.
+func sessionLifetime(maxReauth time.Duration, credExpiry, now time.Time) (d time.Duration, ok bool) {
+	switch {
+	case credExpiry.IsZero() && maxReauth <= 0:
+		return 0, false
+	case credExpiry.IsZero():
+		return maxReauth, true
+	}
+	d = max(credExpiry.Sub(now), 0)
+	if maxReauth > 0 {
+		d = min(d, maxReauth)
+	}
+	return d, true
+}
+
+// saslMechanisms builds the enabled mechanisms' sessions: PLAIN over the
+// JAAS users, SCRAM over the credentials in the metadata, OAUTHBEARER over
+// the JWKS.
+type saslMechanisms struct {
+	enabled []string
+	plain   auth.PlainAuthenticator
+	scram   auth.ScramCredentials
+	oauth   auth.TokenValidator // nil unless OAUTHBEARER is configured
+}
+
+// newSASLMechanisms loads what the enabled mechanisms need (the JWKS file
+// for OAUTHBEARER, read with clock's time).
+func newSASLMechanisms(c *SecurityConfig, meta metaView, clock Clock) (*saslMechanisms, error) {
+	m := &saslMechanisms{enabled: c.Mechanisms, plain: c.PlainUsers, scram: scramStore{meta}}
+	if jc := c.SASL.OAuthBearer; jc != nil {
+		cfg := *jc
+		cfg.Now = clock.Now
+		v, err := auth.NewJWTValidator(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("broker: %s: %w", auth.KeyJWKSEndpointURL, err)
+		}
+		m.oauth = v
+	}
+	return m, nil
+}
+
 // mechanism returns the enabled mechanism called name, if any.
-func (s *deps) mechanism(name string) (auth.Mechanism, bool) {
-	for _, m := range s.cfg.Security.Mechanisms {
-		if m != name {
+func (m *saslMechanisms) mechanism(name string) (auth.Mechanism, bool) {
+	if m == nil {
+		return nil, false
+	}
+	for _, e := range m.enabled {
+		if e != name {
 			continue
 		}
 		switch name {
 		case auth.MechanismPlain:
-			return auth.Plain{Users: s.cfg.Security.PlainUsers}, true
+			return auth.Plain{Users: m.plain}, true
+		case auth.MechanismScramSHA256:
+			return auth.Scram{Hash: auth.ScramSHA256, Users: m.scram}, true
+		case auth.MechanismScramSHA512:
+			return auth.Scram{Hash: auth.ScramSHA512, Users: m.scram}, true
+		case auth.MechanismOAuthBearer:
+			if m.oauth != nil {
+				return auth.OAuthBearer{Validator: m.oauth}, true
+			}
 		}
 	}
 	return nil, false
+}
+
+// mechanism returns the enabled mechanism called name, if any.
+func (s *deps) mechanism(name string) (auth.Mechanism, bool) { return s.sasl.mechanism(name) }
+
+// scramStore reads SCRAM credentials from the replicated metadata: a
+// credential altered on any broker is usable on every broker once its
+// metadata has it.
+type scramStore struct{ meta metaView }
+
+func (s scramStore) ScramCredential(h auth.ScramHash, user string) (auth.ScramCredential, bool, error) {
+	c, ok := s.meta.Snapshot().ScramCredential(user, int8(h))
+	if !ok {
+		return auth.ScramCredential{}, false, nil
+	}
+	return auth.ScramCredential{Salt: c.Salt, Iterations: int(c.Iterations), StoredKey: c.StoredKey, ServerKey: c.ServerKey}, true, nil
+}
+
+// scramUpsertion converts an --add-scram credential for the controller.
+func scramUpsertion(sp auth.ScramSpec) controller.ScramUpsertion {
+	return controller.ScramUpsertion{User: sp.User, Credential: controller.ScramCredential{
+		Mechanism: int8(sp.Hash), Salt: sp.Credential.Salt, StoredKey: sp.Credential.StoredKey,
+		ServerKey: sp.Credential.ServerKey, Iterations: int32(sp.Credential.Iterations),
+	}}
 }

@@ -76,8 +76,9 @@ type deps struct {
 	// before they are appended (KIP-890 part 1); nil until transactions are
 	// served.
 	txnVerify txnVerifier
-	authz     *authz   // ACL authorization (authz.go)
-	metrics   *metrics // request counters and histograms (metrics.go)
+	authz     *authz          // ACL authorization (authz.go)
+	sasl      *saslMechanisms // SASL mechanisms of SASL listeners (conn_auth.go)
+	metrics   *metrics        // request counters and histograms (metrics.go)
 }
 
 // forwardIfNotController: see link.forwardIfNotController.

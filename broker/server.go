@@ -104,6 +104,10 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("broker: metadata: %w", err)
 	}
 	d.ctrl = ctrl
+	if d.sasl, err = newSASLMechanisms(&c.Security, ctrl, o.clock); err != nil {
+		ctrl.Close()
+		return nil, err
+	}
 	peers := newPeers(ctrl, c.Cluster.InterBrokerListener, c.NodeID)
 	d.link = newLink(ctrl, peers, c.NodeID, s.clustered(), ctx, log)
 	kick := newSignal()

@@ -2,7 +2,7 @@
 // benchmark, scale and load tools are a separate command,
 // bench/cmd/gregor-bench.
 //
-//	gregor serve [--config server.properties] [--override key=value]...
+//	gregor serve [--config server.properties] [--override key=value]... [--add-scram SPEC]...
 //	gregor version
 //	gregor topic|produce|consume|group|cluster ...   admin commands (cli*.go)
 package main
@@ -48,6 +48,8 @@ func serve(args []string) error {
 	pprofAddr := fs.String("pprof-addr", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060) for profiling; off by default")
 	var overrides multiFlag
 	fs.Var(&overrides, "override", "key=value, overrides the file and environment (repeatable)")
+	var addScram multiFlag
+	fs.Var(&addScram, "add-scram", "a SCRAM credential the cluster gets when it is first created, as kafka-storage format --add-scram: 'SCRAM-SHA-512=[name=admin,password=admin-secret]' (repeatable; ignored once the cluster exists)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,6 +61,11 @@ func serve(args []string) error {
 	cfg, err := broker.Load(*configPath, os.Environ(), overrides)
 	if err != nil {
 		return err
+	}
+	for _, spec := range addScram {
+		if err := cfg.AddScram(spec); err != nil {
+			return err
+		}
 	}
 	log, err := newLogger(*logLevel, *logFormat)
 	if err != nil {
