@@ -116,6 +116,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.consumeCmd(),
 		c.groupCmd(),
 		c.clusterCmd(),
+		c.userCmd(),
 	)
 	return root
 }
