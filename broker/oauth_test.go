@@ -117,7 +117,10 @@ func TestOAuthBearerKgo(t *testing.T) {
 	}
 
 	for name, bad := range map[string]string{
-		"expired":        es256JWT(t, key, "k1", claims(func(c map[string]any) { c["exp"] = now.Add(-time.Hour).Unix(); c["iat"] = now.Add(-2 * time.Hour).Unix() })),
+		"expired": es256JWT(t, key, "k1", claims(func(c map[string]any) {
+			c["exp"] = now.Add(-time.Hour).Unix()
+			c["iat"] = now.Add(-2 * time.Hour).Unix()
+		})),
 		"other key":      es256JWT(t, other, "k1", claims(nil)),
 		"wrong audience": es256JWT(t, key, "k1", claims(func(c map[string]any) { c["aud"] = "someone-else" })),
 		"wrong issuer":   es256JWT(t, key, "k1", claims(func(c map[string]any) { c["iss"] = "https://evil.test" })),
