@@ -1,11 +1,14 @@
 package broker
 
-// SaslHandshake (key 17), v1 only.
+// SaslHandshake (key 17), v0-v1.
 //
-// Picks the SASL mechanism of a SASL listener's connection; the exchange
-// itself follows in SaslAuthenticate requests (KIP-152). v0, whose tokens
-// follow as raw size-prefixed frames, is not served: Java, librdkafka,
-// franz-go, sarama (its default) and kafka-python 2.x all send v1. A
+// Picks the SASL mechanism of a SASL listener's connection. After v1 the
+// exchange follows in SaslAuthenticate requests (KIP-152; Java,
+// librdkafka, franz-go and sarama by default). After v0 its tokens follow
+// as bare size-prefixed frames without request headers, the server's
+// tokens likewise, and a failed login closes the connection without an
+// answer (kafka-python 2.0.2 logs in this way); v0 clients cannot
+// re-authenticate. A
 // mechanism not enabled answers UNSUPPORTED_SASL_MECHANISM with the
 // enabled list and closes the connection, as Kafka does; a handshake on a non-SASL listener, or while an exchange
 // is in progress, answers ILLEGAL_SASL_STATE. On an authenticated
@@ -26,7 +29,7 @@ import (
 // re-authentications of one connection.
 const minReauthInterval = time.Second
 
-var saslHandshakeHandler = handle(kmsg.SASLHandshake, 1, 1, func(s *deps, r *request, req *kmsg.SASLHandshakeRequest) (kmsg.Response, error) {
+var saslHandshakeHandler = handle(kmsg.SASLHandshake, 0, 1, func(s *deps, r *request, req *kmsg.SASLHandshakeRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.SASLHandshakeResponse)
 	a := &r.conn.auth
 	if !a.required {
@@ -48,6 +51,11 @@ var saslHandshakeHandler = handle(kmsg.SASLHandshake, 1, 1, func(s *deps, r *req
 		a.failed = true // Kafka closes the connection after this answer
 		return resp, nil
 	}
+	if req.Version == 0 && a.done {
+		resp.ErrorCode = kerr.IllegalSaslState.Code // no re-authentication without SaslAuthenticate
+		return resp, nil
+	}
 	a.session, a.mech, a.reauth = m.NewSession(), m.Name(), a.done
+	a.rawTokens = req.Version == 0
 	return resp, nil
 })

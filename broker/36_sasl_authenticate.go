@@ -18,7 +18,6 @@ package broker
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -64,24 +63,10 @@ var saslAuthenticateHandler = handle(kmsg.SASLAuthenticate, 0, 2, func(s *deps, 
 	if !done {
 		return resp, nil
 	}
-	p := a.session.Principal()
-	if a.reauth {
-		if old := r.conn.Principal(); p != old {
-			msg := fmt.Sprintf("Cannot change principals during re-authentication from %s: %s", old, p)
-			return fail(fmt.Errorf("%s", msg), msg)
-		}
+	lifetime, msg := r.conn.finishAuth(s.clock.Now(), s.cfg.Security.SASL.maxReauth(r.conn.adv.Name))
+	if msg != "" {
+		return fail(fmt.Errorf("%s", msg), msg)
 	}
-	now := s.clock.Now()
-	if d, ok := sessionLifetime(s.cfg.Security.SASL.maxReauth(r.conn.adv.Name), a.session.Expiry(), now); ok {
-		a.expires = now.Add(d)
-		resp.SessionLifetimeMillis = d.Milliseconds()
-	} else {
-		a.expires = time.Time{}
-	}
-	r.conn.principal.Store(&p)
-	reauth := a.reauth
-	a.done, a.session, a.reauth, a.authMech = true, nil, false, a.mech
-	r.conn.log.Debug().Str("mechanism", a.mech).Str("principal", p.String()).Bool("reauthentication", reauth).
-		Int64("session_lifetime_ms", resp.SessionLifetimeMillis).Msg("sasl authenticated")
+	resp.SessionLifetimeMillis = lifetime.Milliseconds()
 	return resp, nil
 })

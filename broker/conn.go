@@ -172,6 +172,13 @@ func (c *conn) serve() {
 		// itself. Buffers kept between requests count against one budget
 		// for the whole broker, so idle connections cannot pin memory.
 		buf = c.keepBuffer(buf, frame)
+		if c.auth.rawTokens { // after SaslHandshake v0 (conn_auth.go)
+			if err := c.handleRawToken(frame); err != nil {
+				c.log.Info().Err(err).Msg("closing connection")
+				return
+			}
+			continue
+		}
 		if err := c.handleFrame(frame); err != nil {
 			c.log.Warn().Err(err).Msg("closing connection")
 			return

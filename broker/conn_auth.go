@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -35,6 +36,9 @@ type connAuth struct {
 	reauth  bool
 	// lastReauth is when the last re-authentication started.
 	lastReauth time.Time
+	// rawTokens is set after a SaslHandshake v0: the exchange's tokens
+	// follow as bare size-prefixed frames, without request headers.
+	rawTokens bool
 	// failed is set when a login failed: the connection closes after its
 	// SASL_AUTHENTICATION_FAILED answer is written.
 	failed bool
@@ -80,6 +84,51 @@ func sessionLifetime(maxReauth time.Duration, credExpiry, now time.Time) (d time
 		d = min(d, maxReauth)
 	}
 	return d, true
+}
+
+// finishAuth completes the connection's exchange at now: the principal,
+// the session's end, the state. It returns the session lifetime (0 when
+// the session never ends), or Kafka's message when a re-authentication
+// yielded another principal (the caller fails the login).
+func (c *conn) finishAuth(now time.Time, maxReauth time.Duration) (time.Duration, string) {
+	a := &c.auth
+	p := a.session.Principal()
+	if a.reauth {
+		if old := c.Principal(); p != old {
+			return 0, fmt.Sprintf("Cannot change principals during re-authentication from %s: %s", old, p)
+		}
+	}
+	d, ok := sessionLifetime(maxReauth, a.session.Expiry(), now)
+	a.expires = time.Time{}
+	if ok {
+		a.expires = now.Add(d)
+	}
+	c.principal.Store(&p)
+	reauth := a.reauth
+	a.done, a.session, a.reauth, a.authMech, a.rawTokens = true, nil, false, a.mech, false
+	c.log.Debug().Str("mechanism", a.mech).Str("principal", p.String()).Bool("reauthentication", reauth).
+		Int64("session_lifetime_ms", d.Milliseconds()).Msg("sasl authenticated")
+	return d, ""
+}
+
+// handleRawToken runs one token of a SaslHandshake v0 exchange and queues
+// the server's token as a bare size-prefixed frame. A failure closes the
+// connection without an answer, as Kafka does for v0 clients.
+func (c *conn) handleRawToken(tok []byte) error {
+	a := &c.auth
+	out, done, err := a.session.Step(tok)
+	if err != nil {
+		a.session, a.rawTokens = nil, false
+		c.log.Info().Str("mechanism", a.mech).Err(err).Msg("sasl authentication failed")
+		return fmt.Errorf("sasl authentication (handshake v0) failed: %w", err)
+	}
+	frame := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(out)), uint32(len(out)))
+	frame = append(frame, out...)
+	if done {
+		c.finishAuth(c.d.clock.Now(), c.d.cfg.Security.SASL.maxReauth(c.adv.Name))
+	}
+	c.out <- &outbound{parts: []outPart{{b: frame}}}
+	return nil
 }
 
 // saslMechanisms builds the enabled mechanisms' sessions: PLAIN over the

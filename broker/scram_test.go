@@ -3,7 +3,9 @@ package broker
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"slices"
 	"sync/atomic"
@@ -384,4 +386,85 @@ func (c lifetimeCounter) Write(p []byte) (int, error) {
 		c.n.Add(1)
 	}
 	return len(p), nil
+}
+
+// rawToken writes tok as a bare size-prefixed frame and reads the
+// server's bare frame back (SaslHandshake v0 framing).
+func (rc *rawConn) rawToken(tok []byte) ([]byte, error) {
+	rc.t.Helper()
+	rc.c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := rc.c.Write(binary.BigEndian.AppendUint32(nil, uint32(len(tok)))); err != nil {
+		return nil, err
+	}
+	if _, err := rc.c.Write(tok); err != nil {
+		return nil, err
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(rc.c, size[:]); err != nil {
+		return nil, err
+	}
+	out := make([]byte, binary.BigEndian.Uint32(size[:]))
+	_, err := io.ReadFull(rc.c, out)
+	return out, err
+}
+
+// TestSaslHandshakeV0: kafka-python's login (SaslHandshake v0, then bare
+// tokens) for PLAIN and SCRAM-SHA-256; a wrong password closes the
+// connection without an answer, and requests before the exchange ends
+// are not served.
+func TestSaslHandshakeV0(t *testing.T) {
+	t.Parallel()
+	b := startScramBroker(t, nil)
+	cl := b.client(scramOpt(auth.MechanismScramSHA512, "admin", "admin-secret"))
+	res, err := kadm.NewClient(cl).AlterUserSCRAMs(context.Background(), nil, []kadm.UpsertSCRAM{{User: "py", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "py-pw"}})
+	if err != nil || res.Error() != nil {
+		t.Fatal(err, res.Error())
+	}
+	handshake0 := func(rc *rawConn, mech string) {
+		hs := kmsg.NewPtrSASLHandshakeRequest()
+		hs.Version, hs.Mechanism = 0, mech
+		if r := rc.do(hs).(*kmsg.SASLHandshakeResponse); r.ErrorCode != 0 {
+			t.Fatalf("handshake v0 %s: %v", mech, kerr.ErrorForCode(r.ErrorCode))
+		}
+	}
+
+	rc := b.raw(t)
+	handshake0(rc, "PLAIN")
+	if out, err := rc.rawToken([]byte("\x00alice\x00alice-secret")); err != nil || len(out) != 0 {
+		t.Fatalf("plain v0: %q %v", out, err)
+	}
+	rc.do(kmsg.NewPtrMetadataRequest())
+
+	rc = b.raw(t)
+	handshake0(rc, "SCRAM-SHA-256")
+	sess, first, err := scram.Auth{User: "py", Pass: "py-pw"}.AsSha256Mechanism().Authenticate(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := first
+	for {
+		out, err := rc.rawToken(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done, next, err := sess.Challenge(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done {
+			break
+		}
+		tok = next
+	}
+	rc.do(kmsg.NewPtrMetadataRequest())
+	if !slices.Contains(b.principals(), auth.User("py")) {
+		t.Fatalf("principals %v", b.principals())
+	}
+
+	rc = b.raw(t)
+	handshake0(rc, "PLAIN")
+	if _, err := rc.rawToken([]byte("\x00alice\x00wrong")); err == nil {
+		t.Fatal("wrong password answered")
+	}
+	rc.expectClosed()
 }
