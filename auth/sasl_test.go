@@ -2,6 +2,9 @@ package auth
 
 import (
 	"context"
+	"crypto/sha512"
+	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -287,6 +290,43 @@ func TestScramCredentialBounds(t *testing.T) {
 	for _, it := range []int{4096, 16384} {
 		if _, err := ScramCredentialFromPassword(ScramSHA512, "pw", []byte("s"), it); err != nil {
 			t.Errorf("iterations %d: %v", it, err)
+		}
+	}
+}
+
+// TestScramLibrdkafkaNonce: librdkafka's client-final r= is its own nonce
+// followed by the whole server r=; Kafka accepts a nonce that ends with
+// the server's, and so does gregor. One that does not end with it fails.
+func TestScramLibrdkafkaNonce(t *testing.T) {
+	t.Parallel()
+	salt := []byte("salt")
+	salted, err := scramSalted(ScramSHA512, "pw", salt, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred := ScramCredentialFromSaltedPassword(ScramSHA512, salt, salted, 4096)
+	m := Scram{Hash: ScramSHA512, Users: memScram{"SCRAM-SHA-512/u": cred}, Nonce: func() (string, error) { return "srv", nil }}
+	final := func(r string, server1 []byte) []byte {
+		wo := "c=biws,r=" + r
+		clientKey := hmacSum(ScramSHA512, salted, []byte("Client Key"))
+		stored := sha512.Sum512(clientKey)
+		sig := hmacSum(ScramSHA512, stored[:], []byte("n=u,r=cli,"+string(server1)+","+wo))
+		proof := make([]byte, len(sig))
+		subtle.XORBytes(proof, clientKey, sig)
+		return []byte(wo + ",p=" + base64.StdEncoding.EncodeToString(proof))
+	}
+	for _, tc := range []struct {
+		r  string
+		ok bool
+	}{{"clisrv", true}, {"cli" + "clisrv", true}, {"clisrv" + "x", false}, {"srv", false}} {
+		s := m.NewSession()
+		server1, _, err := s.Step([]byte("n,,n=u,r=cli"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, done, err := s.Step(final(tc.r, server1))
+		if done != tc.ok || (err == nil) != tc.ok {
+			t.Fatalf("r=%s: done %v err %v, want ok %v", tc.r, done, err, tc.ok)
 		}
 	}
 }

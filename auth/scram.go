@@ -153,8 +153,8 @@ type Scram struct {
 	Users ScramCredentials
 	// Tokens, if nil, makes every tokenauth=true exchange fail.
 	Tokens DelegationTokens
-	// Nonce returns the server's nonce part; nil means 24 random bytes
-	// from crypto/rand, base64url-encoded. Tests set it.
+	// Nonce returns the server's nonce part; nil means 32 random letters
+	// and digits from crypto/rand. Tests set it.
 	Nonce func() (string, error)
 }
 
@@ -277,11 +277,16 @@ func (s *scramSession) serverNonce() (string, error) {
 	if s.m.Nonce != nil {
 		return s.m.Nonce()
 	}
-	b := make([]byte, 24)
+	// Letters and digits only, as Kafka's (a random number in base 36).
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
 	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b), nil
 }
 
 func (s *scramSession) clientFinal(tok []byte) ([]byte, bool, error) {
@@ -289,7 +294,10 @@ func (s *scramSession) clientFinal(tok []byte) ([]byte, bool, error) {
 	if err != nil {
 		return s.fail("other-error", err.Error())
 	}
-	if final.Nonce != s.nonce {
+	// Kafka accepts a final nonce that ends with the server-first's r=
+	// (ScramSaslServer's endsWith): librdkafka sends its own nonce again
+	// in front of it.
+	if !strings.HasSuffix(final.Nonce, s.nonce) {
 		return s.fail("other-error", "Invalid client nonce in the final client message.")
 	}
 	if string(final.ChannelBinding) != s.first.GS2Header {
