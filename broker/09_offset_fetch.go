@@ -5,8 +5,9 @@ package broker
 // Returns committed offsets (-1 with no error for partitions without one,
 // and for unknown groups). A null topic list (v2+) means every committed
 // partition. v8+ ask for several groups at once; v10 names topics by id.
-// RequireStable (v7+) never waits: there are no pending transactional
-// commits (no transactions yet). The v9 member id and epoch concern
+// RequireStable (v7+, KIP-447): a partition with an offset pending in an
+// open transaction (TxnOffsetCommit before its marker) answers
+// UNSTABLE_OFFSET_COMMIT, and the client retries. The v9 member id and epoch concern
 // KIP-848 groups and are not checked for classic groups, as Kafka.
 
 import (
@@ -27,7 +28,7 @@ var offsetFetchHandler = handle(kmsg.OffsetFetch, 0, 10, func(s *deps, r *reques
 			}
 		}
 		s.groups.prepare(req.Group)
-		fetched, code, err := s.groups.coord.FetchOffsets(s.ctx, req.Group, topics)
+		fetched, code, err := fetchOffsets(s, req.Group, topics, req.Version >= 7 && req.RequireStable)
 		if err != nil {
 			return nil, err
 		}
@@ -78,7 +79,7 @@ var offsetFetchHandler = handle(kmsg.OffsetFetch, 0, 10, func(s *deps, r *reques
 			}
 		}
 		s.groups.prepare(rg.Group)
-		fetched, code, err := s.groups.coord.FetchOffsets(s.ctx, rg.Group, topics)
+		fetched, code, err := fetchOffsets(s, rg.Group, topics, req.RequireStable)
 		if err != nil {
 			return nil, err
 		}
@@ -115,3 +116,12 @@ var offsetFetchHandler = handle(kmsg.OffsetFetch, 0, 10, func(s *deps, r *reques
 	}
 	return resp, nil
 })
+
+// fetchOffsets asks the group coordinator for group's offsets; stable:
+// pending transactional offsets answer UNSTABLE_OFFSET_COMMIT.
+func fetchOffsets(s *deps, group string, topics []coordinator.TopicPartitions, stable bool) ([]coordinator.FetchedTopic, int16, error) {
+	if stable {
+		return s.groups.coord.FetchStableOffsets(s.ctx, group, topics)
+	}
+	return s.groups.coord.FetchOffsets(s.ctx, group, topics)
+}

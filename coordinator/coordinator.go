@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"gregor/storage"
 )
 
 // Log is one __consumer_offsets partition as the coordinator sees it.
@@ -248,20 +250,37 @@ func (sh *shard) write(recs []kv) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	_, err := sh.log.Append(buildBatch(sh.now().UnixMilli(), recs))
-	if err != nil {
-		sh.c.log.Error().Err(err).Int32("partition", sh.part).Msg("__consumer_offsets append failed")
-	}
+	_, err := sh.appendBatch(buildBatch(sh.now().UnixMilli(), recs))
 	return err
 }
 
-// load replays the log into groups.
+// appendBatch appends one encoded batch and returns its base offset.
+func (sh *shard) appendBatch(b []byte) (int64, error) {
+	base, err := sh.log.Append(b)
+	if err != nil {
+		sh.c.log.Error().Err(err).Int32("partition", sh.part).Msg("__consumer_offsets append failed")
+	}
+	return base, err
+}
+
+// load replays the log into groups. Records of transactional batches are
+// pending offsets of their producer until its marker (txnoffsets.go).
 func (sh *shard) load() error {
 	err := sh.log.ReadAll(func(b []byte) error {
-		return forEachRecord(b, func(_ int64, key, value []byte) error {
+		return walkBatches(b, func(h storage.BatchHeader, commit bool) error {
+			sh.endTxn(h.ProducerID, commit)
+			return nil
+		}, func(h storage.BatchHeader, offset int64, key, value []byte) error {
 			r, err := decodeRecord(key, value)
 			if err != nil {
 				return err
+			}
+			if r.offset != nil && r.offset.value != nil {
+				r.offset.value.logOffset = offset
+			}
+			if h.IsTransactional() && h.ProducerID >= 0 {
+				sh.replayTxn(h.ProducerID, r)
+				return nil
 			}
 			sh.apply(r)
 			return nil

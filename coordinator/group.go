@@ -80,6 +80,10 @@ type offsetEntry struct {
 	leaderEpoch int32
 	metadata    string
 	commitMs    int64
+	// logOffset is the __consumer_offsets offset of the record that
+	// committed it: a transaction's offset replaces a group's offset only
+	// if its record is the later one (Kafka's rule).
+	logOffset int64
 }
 
 type group struct {

@@ -115,7 +115,8 @@ func (sh *shard) commit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitRespons
 	if len(recs) == 0 {
 		return resp
 	}
-	if err := sh.write(recs); err != nil {
+	base, err := sh.appendBatch(buildBatch(nowMs, recs))
+	if err != nil {
 		for _, a := range applied {
 			*a.code = kerr.UnknownServerError.Code
 		}
@@ -125,7 +126,8 @@ func (sh *shard) commit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitRespons
 		g = newGroup(sh, req.Group)
 		sh.groups[req.Group] = g
 	}
-	for _, a := range applied {
+	for i, a := range applied {
+		a.e.logOffset = base + int64(i)
 		g.setOffset(a.topic, a.part, a.e)
 	}
 	return resp
@@ -303,7 +305,7 @@ func (sh *shard) expireOffsets() {
 		d.g.deleteOffset(d.topic, d.part)
 	}
 	for _, g := range sh.groups {
-		if g.state == stateEmpty && len(g.offsets) == 0 && len(g.pending) == 0 {
+		if g.state == stateEmpty && len(g.offsets) == 0 && len(g.pending) == 0 && !sh.hasPendingTxn(g.id, "", 0) {
 			recs = append(recs, kv{groupMetadataKey(g.id), nil})
 			drop = append(drop, g)
 		}

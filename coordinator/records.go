@@ -11,7 +11,9 @@ package coordinator
 //   - a null value is a tombstone: the offset or the group is deleted.
 //
 // Records go in uncompressed magic-2 batches with producer id -1, one
-// batch per coordinator write.
+// batch per coordinator write; a TxnOffsetCommit's offset records go in a
+// transactional batch of its producer (buildTxnBatch), which count once
+// that producer's COMMIT marker follows them in the partition.
 
 import (
 	"encoding/binary"
@@ -57,26 +59,54 @@ func groupMetadataKey(group string) []byte {
 // buildBatch encodes records as one uncompressed magic-2 batch with base
 // offset 0 (the log stamps the real one).
 func buildBatch(nowMs int64, recs []kv) []byte {
+	return encodeRecords(storage.BatchHeader{ProducerID: -1, ProducerEpoch: -1}, nowMs, recs)
+}
+
+// attrTransactional is the record batch attribute bit of transactional
+// batches.
+const attrTransactional = 0x10
+
+// buildTxnBatch encodes records as one transactional batch of producer
+// pid at epoch (TxnOffsetCommit's offsets, as Kafka writes them): base
+// sequence -1, so the partition's producer state takes it without a
+// sequence check, and its transaction is open until the marker.
+func buildTxnBatch(nowMs int64, pid int64, epoch int16, recs []kv) []byte {
+	return encodeRecords(storage.BatchHeader{Attributes: attrTransactional, ProducerID: pid, ProducerEpoch: epoch}, nowMs, recs)
+}
+
+func encodeRecords(h storage.BatchHeader, nowMs int64, recs []kv) []byte {
 	rs := make([]storage.Record, len(recs))
 	for i, r := range recs {
 		rs[i] = storage.Record{Key: r.key, Value: r.value}
 	}
-	return storage.BuildBatch(storage.BatchHeader{
-		BaseTimestamp: nowMs,
-		MaxTimestamp:  nowMs,
-		ProducerID:    -1,
-		ProducerEpoch: -1,
-		BaseSequence:  -1,
-	}, rs)
+	h.BaseTimestamp, h.MaxTimestamp, h.BaseSequence = nowMs, nowMs, -1
+	return storage.BuildBatch(h, rs)
 }
 
 // forEachRecord calls fn with every record of the whole batches in b.
 // Control batches are skipped; compressed batches are an error (the
 // coordinator never writes them). A truncated final batch ends the walk.
 func forEachRecord(b []byte, fn func(offset int64, key, value []byte) error) error {
+	return walkBatches(b, nil, func(_ storage.BatchHeader, offset int64, key, value []byte) error {
+		return fn(offset, key, value)
+	})
+}
+
+// walkBatches calls fn with every record of the whole batches in b and its
+// batch's header, and ctl (when not nil) with each control batch's header
+// and whether it is a COMMIT marker. Compressed batches are an error. A
+// truncated final batch ends the walk.
+func walkBatches(b []byte, ctl func(h storage.BatchHeader, commit bool) error, fn func(h storage.BatchHeader, offset int64, key, value []byte) error) error {
 	err := storage.WalkBatches(b, func(h storage.BatchHeader, batch []byte) error {
 		if h.IsControl() {
-			return nil
+			if ctl == nil {
+				return nil
+			}
+			cr, err := storage.ParseControlBatch(batch)
+			if err != nil {
+				return fmt.Errorf("%w: %v", ErrCorruptRecord, err)
+			}
+			return ctl(h, cr.Type == storage.ControlCommit)
 		}
 		if h.Codec() != 0 {
 			return fmt.Errorf("%w: compressed batch", ErrCorruptRecord)
@@ -95,7 +125,7 @@ func forEachRecord(b []byte, fn func(offset int64, key, value []byte) error) err
 				return fmt.Errorf("%w: %v", ErrCorruptRecord, err)
 			}
 			recs = recs[int64(n)+l:]
-			if err := fn(h.BaseOffset+int64(r.OffsetDelta), r.Key, r.Value); err != nil {
+			if err := fn(h, h.BaseOffset+int64(r.OffsetDelta), r.Key, r.Value); err != nil {
 				return err
 			}
 		}

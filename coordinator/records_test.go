@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/storage"
 )
 
 func TestRecordsRoundTrip(t *testing.T) {
@@ -47,8 +49,10 @@ func FuzzDecodeRecords(f *testing.F) {
 	v.Members = []kmsg.GroupMetadataValueMember{{MemberID: "m", Subscription: []byte{1}}}
 	f.Add(buildBatch(1, []kv{{groupMetadataKey("g"), v.AppendTo(nil)}}))
 	f.Add([]byte{})
+	f.Add(append(buildTxnBatch(1, 7, 0, []kv{{offsetCommitKey("g", "t", 0), offsetCommitValue(offsetEntry{offset: 1})}}),
+		storage.BuildControlBatch(7, 0, true, 0, 1)...))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		forEachRecord(b, func(_ int64, k, v []byte) error {
+		walkBatches(b, func(storage.BatchHeader, bool) error { return nil }, func(_ storage.BatchHeader, _ int64, k, v []byte) error {
 			_, err := decodeRecord(k, v)
 			return err
 		})

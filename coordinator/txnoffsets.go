@@ -1,5 +1,15 @@
 package coordinator
 
+// Transactional offset commits (TxnOffsetCommit, KIP-98/447), as Kafka's
+// group coordinator keeps them: the offsets are written to the group's
+// __consumer_offsets partition at once, in a transactional batch of the
+// committing producer, and kept pending for that producer; the COMMIT
+// marker of its transaction on that partition makes them the groups'
+// offsets, the ABORT marker drops them. Loading a partition replays both
+// from the log, so a coordinator that takes over before the marker still
+// has them. While an offset is pending, OffsetFetch with require_stable
+// answers UNSTABLE_OFFSET_COMMIT for it.
+
 import (
 	"context"
 
@@ -20,9 +30,6 @@ type txnOffset struct {
 // __consumer_offsets partition (ApplyTxnMarker). v3+ carry the member's
 // generation (KIP-447) and are checked as an OffsetCommit is; older
 // versions and generation -1 without a member are not.
-//
-// Pending offsets are held in memory: a coordinator that loses the
-// partition before the marker arrives loses them.
 func (c *Coordinator) CommitTxnOffsets(ctx context.Context, req *kmsg.TxnOffsetCommitRequest) (*kmsg.TxnOffsetCommitResponse, error) {
 	var resp *kmsg.TxnOffsetCommitResponse
 	err := c.run(ctx, req.Group, func(sh *shard) { resp = sh.commitTxn(req) })
@@ -66,6 +73,9 @@ func (sh *shard) commitTxn(req *kmsg.TxnOffsetCommitRequest) *kmsg.TxnOffsetComm
 	}
 	nowMs := sh.now().UnixMilli()
 	exists := sh.c.cfg.PartitionExists
+	var recs []kv
+	var pending []txnOffset
+	var codes []*int16
 	for i, rt := range req.Topics {
 		for j, rp := range rt.Partitions {
 			sp := &resp.Topics[i].Partitions[j]
@@ -83,14 +93,43 @@ func (sh *shard) commitTxn(req *kmsg.TxnOffsetCommitRequest) *kmsg.TxnOffsetComm
 				if req.Version >= 2 {
 					e.leaderEpoch = rp.LeaderEpoch
 				}
-				if sh.txnOffsets == nil {
-					sh.txnOffsets = map[int64][]txnOffset{}
-				}
-				sh.txnOffsets[req.ProducerID] = append(sh.txnOffsets[req.ProducerID], txnOffset{req.Group, rt.Topic, rp.Partition, e})
+				recs = append(recs, kv{offsetCommitKey(req.Group, rt.Topic, rp.Partition), offsetCommitValue(e)})
+				pending = append(pending, txnOffset{req.Group, rt.Topic, rp.Partition, e})
+				codes = append(codes, &sp.ErrorCode)
 			}
 		}
 	}
+	if len(recs) == 0 {
+		return resp
+	}
+	base, err := sh.appendBatch(buildTxnBatch(nowMs, req.ProducerID, req.ProducerEpoch, recs))
+	if err != nil {
+		// Retriable: the producer commits them again, or aborts.
+		for _, c := range codes {
+			*c = kerr.CoordinatorNotAvailable.Code
+		}
+		return resp
+	}
+	for i := range pending {
+		pending[i].e.logOffset = base + int64(i)
+	}
+	sh.addPendingTxn(req.ProducerID, pending...)
 	return resp
+}
+
+func (sh *shard) addPendingTxn(producerID int64, offs ...txnOffset) {
+	if sh.txnOffsets == nil {
+		sh.txnOffsets = map[int64][]txnOffset{}
+	}
+	sh.txnOffsets[producerID] = append(sh.txnOffsets[producerID], offs...)
+}
+
+// replayTxn loads one record of producerID's transactional batch: offset
+// commits are pending until the producer's marker.
+func (sh *shard) replayTxn(producerID int64, r record) {
+	if o := r.offset; o != nil && o.value != nil {
+		sh.addPendingTxn(producerID, txnOffset{o.group, o.topic, o.partition, *o.value})
+	}
 }
 
 // ApplyTxnMarker is told that a COMMIT (commit true) or ABORT marker of
@@ -116,17 +155,20 @@ func (c *Coordinator) ApplyTxnMarker(ctx context.Context, p int32, producerID in
 }
 
 func (sh *shard) applyTxnMarker(producerID int64, commit bool) error {
+	sh.endTxn(producerID, commit)
+	return nil
+}
+
+// endTxn ends producerID's transaction on this partition: on commit its
+// pending offsets become the groups' offsets, each unless the group's
+// offset for that partition was committed by a later record; on abort
+// they are dropped. The offsets are in the log already: nothing is
+// written.
+func (sh *shard) endTxn(producerID int64, commit bool) {
 	pending := sh.txnOffsets[producerID]
 	delete(sh.txnOffsets, producerID)
-	if !commit || len(pending) == 0 {
-		return nil
-	}
-	recs := make([]kv, 0, len(pending))
-	for _, o := range pending {
-		recs = append(recs, kv{offsetCommitKey(o.group, o.topic, o.part), offsetCommitValue(o.e)})
-	}
-	if err := sh.write(recs); err != nil {
-		return err
+	if !commit {
+		return
 	}
 	for _, o := range pending {
 		g := sh.groups[o.group]
@@ -134,7 +176,46 @@ func (sh *shard) applyTxnMarker(producerID int64, commit bool) error {
 			g = newGroup(sh, o.group)
 			sh.groups[o.group] = g
 		}
+		if cur, ok := g.offsets[o.topic][o.part]; ok && cur.logOffset > o.e.logOffset {
+			continue
+		}
 		g.setOffset(o.topic, o.part, o.e)
 	}
-	return nil
+}
+
+// hasPendingTxn reports whether a transaction holds an offset of group
+// pending: for the partition topic/part, or for any partition when topic
+// is empty.
+func (sh *shard) hasPendingTxn(group, topic string, part int32) bool {
+	for _, offs := range sh.txnOffsets {
+		for _, o := range offs {
+			if o.group == group && (topic == "" || o.topic == topic && o.part == part) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// FetchStableOffsets is FetchOffsets for OffsetFetch with require_stable
+// (v7+, KIP-447): a partition with an offset pending in an open
+// transaction answers UNSTABLE_OFFSET_COMMIT (the client retries) instead
+// of its committed offset.
+func (c *Coordinator) FetchStableOffsets(ctx context.Context, group string, topics []TopicPartitions) (out []FetchedTopic, code int16, err error) {
+	code = kerr.NotCoordinator.Code
+	err = c.run(ctx, group, func(sh *shard) {
+		out, code = sh.fetch(group, topics), 0
+		if len(sh.txnOffsets) == 0 {
+			return
+		}
+		for i := range out {
+			for j := range out[i].Partitions {
+				fp := &out[i].Partitions[j]
+				if sh.hasPendingTxn(group, out[i].Topic, fp.Partition) {
+					*fp = FetchedPartition{Partition: fp.Partition, Offset: -1, LeaderEpoch: -1, ErrorCode: kerr.UnstableOffsetCommit.Code}
+				}
+			}
+		}
+	})
+	return out, code, err
 }
