@@ -14,6 +14,7 @@ import (
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // SCRAM record types (the range 8-9 taken in records.go).
@@ -309,7 +310,7 @@ func (b *builder) persistScram(tx *bolt.Tx, next *Snapshot) error {
 
 // persistAllScram rewrites the whole bucket from s.
 func persistAllScram(tx *bolt.Tx, s *Snapshot) error {
-	if err := tx.DeleteBucket(bucketScram); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+	if err := tx.DeleteBucket(bucketScram); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
 		return err
 	}
 	bk, err := tx.CreateBucket(bucketScram)
