@@ -297,15 +297,20 @@ func (b *builder) persistScram(tx *bolt.Tx, next *Snapshot) error {
 			}
 			continue
 		}
-		v, err := json.Marshal(c)
-		if err != nil {
-			return err
-		}
-		if err := bk.Put(scramDBKey(k), v); err != nil {
+		if err := putScram(bk, k, c); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// putScram stores one credential under its bucket key.
+func putScram(bk *bolt.Bucket, k scramKey, c ScramCredential) error {
+	v, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return bk.Put(scramDBKey(k), v)
 }
 
 // persistAllScram rewrites the whole bucket from s.
@@ -318,11 +323,7 @@ func persistAllScram(tx *bolt.Tx, s *Snapshot) error {
 		return err
 	}
 	for k, c := range s.scram {
-		v, err := json.Marshal(c)
-		if err != nil {
-			return err
-		}
-		if err := bk.Put(scramDBKey(k), v); err != nil {
+		if err := putScram(bk, k, c); err != nil {
 			return err
 		}
 	}
