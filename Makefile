@@ -7,7 +7,7 @@ FUZZTIME ?= 30s
 COMPOSE  := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build build-bench run test test-short test-unit lint fuzz bench scale compat compat-upstream compat-sasl docker cluster-up cluster-down cluster-test cluster-test-kills cluster-test-partition clean
+.PHONY: build build-bench run test test-short test-unit lint fuzz bench scale compat compat-cli compat-burrow compat-upstream compat-sasl docker cluster-up cluster-down cluster-test cluster-test-kills cluster-test-partition clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/gregor
@@ -26,7 +26,7 @@ test: build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
 	cd bench && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 5m ./...
-	$(MAKE) compat
+	$(MAKE) compat compat-cli compat-burrow
 
 test-short:
 	$(GO) test -short -count=1 ./...
@@ -65,6 +65,15 @@ scale: build build-bench
 # Real third-party clients against a real gregor process (compat-tests/).
 compat: build
 	cd compat-tests && ./run.sh
+
+# The admin CLI's walkthrough against gregor and franz-go's kfake
+# (compat-tests/cli.sh), and Burrow reading gregor's group offsets
+# (compat-tests/burrow.sh; Debian's burrow and zookeeper).
+compat-cli: build
+	cd compat-tests && ./cli.sh
+
+compat-burrow: build
+	cd compat-tests && ./burrow.sh
 
 compat-upstream: build
 	cd compat-tests && ./upstream.sh
