@@ -8,9 +8,12 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/term"
 )
 
 func (c *cli) produceCmd() *cobra.Command {
@@ -19,6 +22,7 @@ func (c *cli) produceCmd() *cobra.Command {
 		keySep    string
 		headers   []string
 		partition int32
+		progress  string
 	)
 	cmd := &cobra.Command{
 		Use:   "produce TOPIC",
@@ -32,7 +36,11 @@ With -k SEP each line is KEY SEP VALUE (split at the first SEP, like kcat -K).`,
 			if err != nil {
 				return err
 			}
+			if progress != "auto" && progress != "always" && progress != "never" {
+				return usageErrorf("--progress: %q is not auto, always or never", progress)
+			}
 			var in io.Reader = c.stdin
+			var bar *progressbar.ProgressBar
 			if file != "" && file != "-" {
 				f, err := os.Open(file)
 				if err != nil {
@@ -40,6 +48,14 @@ With -k SEP each line is KEY SEP VALUE (split at the first SEP, like kcat -K).`,
 				}
 				defer f.Close()
 				in = f
+				if c.showProgress(progress) {
+					size := int64(-1)
+					if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+						size = fi.Size()
+					}
+					bar = newFileBar(c.stderr, size, file)
+					in = &barReader{r: f, bar: bar}
+				}
 			}
 			opts := []kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks())}
 			if partition >= 0 {
@@ -54,6 +70,10 @@ With -k SEP each line is KEY SEP VALUE (split at the first SEP, like kcat -K).`,
 				return err
 			}
 			n, err := produceLines(cmd.Context(), cl, in, keySep, hdrs, partition)
+			if bar != nil {
+				bar.Finish()
+				fmt.Fprintln(c.stderr)
+			}
 			if err != nil {
 				return fmt.Errorf("produced %d records to %s, then: %w", n, topic, err)
 			}
@@ -71,7 +91,48 @@ With -k SEP each line is KEY SEP VALUE (split at the first SEP, like kcat -K).`,
 	cmd.Flags().StringVarP(&keySep, "key-separator", "k", "", "split each line into key and value at the first SEP (kcat -K)")
 	cmd.Flags().StringArrayVarP(&headers, "header", "H", nil, "header key=value added to every record (repeatable)")
 	cmd.Flags().Int32VarP(&partition, "partition", "p", -1, "produce to this partition (default: the client's sticky partitioner)")
+	cmd.Flags().StringVar(&progress, "progress", "auto", "progress bar on stderr for --file: auto (when stderr is a terminal), always or never")
 	return cmd
+}
+
+// showProgress tells whether produce --file draws its progress bar.
+func (c *cli) showProgress(mode string) bool {
+	switch mode {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
+	f, ok := c.stderr.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// newFileBar is produce's progress bar over the bytes of the input file
+// (size -1: unknown, a spinner), with the byte rate and time left.
+func newFileBar(w io.Writer, size int64, name string) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(size,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription("produce "+name),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionShowElapsedTimeOnFinish(),
+	)
+}
+
+// barReader advances bar by the bytes read through it.
+type barReader struct {
+	r   io.Reader
+	bar *progressbar.ProgressBar
+}
+
+func (b *barReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if n > 0 {
+		b.bar.Add(n)
+	}
+	return n, err
 }
 
 func parseHeaders(hs []string) ([]kgo.RecordHeader, error) {

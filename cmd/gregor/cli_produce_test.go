@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -107,5 +108,38 @@ func TestCLIConsumeFollowInterrupt(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 || w.buf.String() != "x\ny\nz\n" || errb.Len() != 0 {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, w.buf.String(), errb.String())
+	}
+}
+
+// TestCLIProduceFileProgress: --file with --progress always draws the bar
+// on stderr (description, 100%, byte rate) and still produces every line;
+// never keeps stderr empty; a bad mode is a usage error.
+func TestCLIProduceFileProgress(t *testing.T) {
+	b := target(t)
+	mustCLI(t, b, "", "topic", "create", "fromfile", "-p", "1")
+	var in strings.Builder
+	for i := 1; i <= 5000; i++ {
+		fmt.Fprintf(&in, "line-%d\n", i)
+	}
+	path := t.TempDir() + "/in.txt"
+	if err := os.WriteFile(path, []byte(in.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := runCLI(t, b, "", "produce", "fromfile", "--file", path, "--progress", "always")
+	if code != 0 || out != "produced 5000 records to fromfile\n" {
+		t.Fatalf("produce --file: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	if !strings.Contains(errs, "produce "+path) || !strings.Contains(errs, "100%") || !strings.Contains(errs, "B/s") {
+		t.Errorf("progress bar on stderr: %q", errs)
+	}
+	out, errs, code = runCLI(t, b, "", "produce", "fromfile", "--file", path, "--progress", "never")
+	if code != 0 || out != "produced 5000 records to fromfile\n" || errs != "" {
+		t.Errorf("--progress never: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	if out := mustCLI(t, b, "", "consume", "fromfile", "-n", "1", "--from", "9999", "-f", `%v\n`); out != "line-5000\n" {
+		t.Errorf("last record: %q", out)
+	}
+	if _, errs, code := runCLI(t, b, "", "produce", "fromfile", "--file", path, "--progress", "sometimes"); code != 2 || !strings.Contains(errs, "--progress") {
+		t.Errorf("bad --progress: exit %d, stderr %q", code, errs)
 	}
 }
