@@ -41,6 +41,7 @@ type cli struct {
 	format  string
 	timeout time.Duration
 	sec     securityFlags // --tls, --sasl-mechanism, --user, --password (cli_security.go)
+	profile string        // --profile (cli_profile.go)
 
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -81,7 +82,7 @@ func (c *cli) rootCmd() *cobra.Command {
 			if c.format != "table" && c.format != "json" {
 				return usageErrorf("--format: %q is not table or json", c.format)
 			}
-			return nil
+			return c.applyProfile(cmd)
 		},
 	}
 	defBrokers := os.Getenv("GREGOR_BROKERS")
@@ -93,6 +94,7 @@ func (c *cli) rootCmd() *cobra.Command {
 	pf.StringVar(&c.format, "format", "table", "output format: table or json")
 	pf.DurationVar(&c.timeout, "timeout", 10*time.Second, "timeout of each request to the cluster")
 	c.sec.register(pf)
+	c.registerProfileFlag(pf)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddCommand(
@@ -100,6 +102,7 @@ func (c *cli) rootCmd() *cobra.Command {
 			Use:                "serve [--config FILE] [--override key=value]...",
 			Short:              "run a broker",
 			DisableFlagParsing: true,
+			Annotations:        map[string]string{skipProfile: "1"},
 			RunE: func(cmd *cobra.Command, args []string) error {
 				c.started = true
 				return serve(args)
@@ -117,6 +120,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.groupCmd(),
 		c.clusterCmd(),
 		c.userCmd(),
+		c.profileCmd(),
 	)
 	return root
 }
