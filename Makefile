@@ -7,7 +7,7 @@ FUZZTIME ?= 30s
 COMPOSE  := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build build-bench run test test-short test-unit lint fuzz bench scale compat compat-cli compat-burrow compat-upstream compat-sasl docker cluster-up cluster-down cluster-test cluster-test-kills cluster-test-partition clean
+.PHONY: build build-bench run test test-short test-unit lint fuzz bench bench-metrics scale compat compat-cli compat-burrow compat-upstream compat-sasl docker cluster-up cluster-down cluster-test cluster-test-kills cluster-test-partition clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/gregor
@@ -55,6 +55,11 @@ BENCHTIME ?= 500ms
 bench: build build-bench
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./wire ./storage ./broker
 	./bench/run.sh
+
+# The cost of metrics: gregor with /metrics scraped every second against
+# gregor without an HTTP listener, side by side (bench/run.sh).
+bench-metrics: build build-bench
+	BENCH_TARGETS="gregor metrics" BENCH_VS=metrics BENCH_WORKLOADS="produce consume" ./bench/run.sh
 
 # How one broker's cost grows with partitions, connections and log size
 # (bench/scale.sh; method and results in bench/SCALE.md). Writes up to

@@ -36,6 +36,11 @@
 #   BENCH_BASELINE          another gregor binary, run as target "baseline" (A/B of two builds:
 #                           BENCH_TARGETS="gregor baseline" BENCH_VS=baseline)
 #   BENCH_VS                the target the table compares gregor with [kfake]
+#
+# Target "metrics" is this gregor with its HTTP listener on and /metrics
+# scraped every BENCH_SCRAPE_INTERVAL [1] seconds (15x Prometheus's default
+# rate), to compare with "gregor" (no HTTP listener, nothing scraped):
+# `make bench-metrics` is BENCH_TARGETS="gregor metrics" BENCH_VS=metrics.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -106,20 +111,34 @@ wait_addr() {
 declare -A ADDR PID
 for t in $TARGETS; do
   case $t in
-  gregor | baseline)
+  gregor | baseline | metrics)
     bin=$GREGOR
     if [[ $t == baseline ]]; then
       bin=${BENCH_BASELINE:?BENCH_BASELINE names the gregor binary of the baseline target}
     fi
+    extra=()
+    if [[ $t == metrics ]]; then
+      hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+      extra=(--override "http.listeners=http://127.0.0.1:$hport")
+    fi
     mkdir -p "$WORK/$t-data"
     "$bin" serve --log-format json --log-level info \
       --override "log.dirs=$WORK/$t-data" \
-      --override "listeners=PLAINTEXT://127.0.0.1:0" \
+      --override "listeners=PLAINTEXT://127.0.0.1:0" "${extra[@]}" \
       >"$WORK/$t.log" 2>&1 &
     PID[$t]=$!
     PIDS+=("$!")
     # The "listening" line carries the port the kernel chose.
-    ADDR[$t]=$(wait_addr "$WORK/$t.log" '"addr":"127\.0\.0\.1:[0-9]+' | sed 's/.*"//')
+    ADDR[$t]=$(wait_addr "$WORK/$t.log" '"listener":"PLAINTEXT","addr":"127\.0\.0\.1:[0-9]+' | sed 's/.*"//')
+    if [[ $t == metrics ]]; then
+      (
+        n=0
+        while sleep "${BENCH_SCRAPE_INTERVAL:-1}"; do
+          curl -sf "http://127.0.0.1:$hport/metrics" >/dev/null && n=$((n + 1)) && echo "$n" >"$WORK/scrapes"
+        done
+      ) &
+      PIDS+=("$!")
+    fi
     ;;
   kfake)
     kargs=(--port 0)
@@ -132,7 +151,7 @@ for t in $TARGETS; do
     ADDR[kfake]=$(wait_addr "$WORK/kfake.log" '127\.0\.0\.1:[0-9]+')
     ;;
   *)
-    echo "unknown target $t (want gregor, kfake or baseline)" >&2
+    echo "unknown target $t (want gregor, kfake, baseline or metrics)" >&2
     exit 2
     ;;
   esac
@@ -251,4 +270,7 @@ for w in $WORKLOADS; do
     ;;
   esac
 done
+if [[ -f $WORK/scrapes ]]; then
+  echo "== metrics: /metrics scraped $(cat "$WORK/scrapes") times, $(curl -sf "http://127.0.0.1:$hport/metrics" | wc -c) bytes each"
+fi
 echo "== done in $(($(date +%s) - START))s"
