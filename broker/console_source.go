@@ -25,6 +25,7 @@ type consoleSource struct {
 	ctrl   *controller.Controller
 	parts  *partitions
 	groups *groups
+	remote *remoteHW       // high watermarks of partitions led elsewhere (nil on a single node)
 	addr   func() net.Addr // a client listener of this broker
 }
 
@@ -128,7 +129,7 @@ func (c *consoleSource) group(ctx context.Context, name, state string) console.G
 	if d, err := c.groups.coord.DescribeGroup(ctx, name, false); err == nil && d.ErrorCode == 0 {
 		g.State, g.Protocol, g.Members = d.State, d.ProtocolType, len(d.Members)
 	}
-	lags, _ := lagOf(ctx, c.groups.coord, c.parts, name)
+	lags, _ := lagOf(ctx, c.groups.coord, c.parts, c.remote, name)
 	for _, l := range lags {
 		g.Lag = append(g.Lag, console.Lag(l))
 	}

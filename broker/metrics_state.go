@@ -24,6 +24,7 @@ type stateCollector struct {
 	parts        *partitions
 	groups       *groups
 	repl         *replication
+	remote       *remoteHW // high watermarks of partitions led elsewhere (nil on a single node)
 	// conns returns the open connections per listener name.
 	conns func() map[string]int
 }
@@ -189,15 +190,18 @@ type groupLag struct {
 }
 
 // lagOf returns the committed offsets of a group this broker coordinates
-// and their lag against the high watermark of this broker's replica of
-// each partition. Partitions without a local replica are left out (their
-// high watermark is only known to the brokers hosting them).
-func lagOf(ctx context.Context, coord *coordinator.Coordinator, parts *partitions, group string) ([]groupLag, error) {
+// and their lag against each partition's high watermark: this broker's
+// replica's when it has one, else the leader's (remote; nil on a single
+// node). Partitions whose high watermark is not known (no replica here,
+// leader unreachable) are left out.
+func lagOf(ctx context.Context, coord *coordinator.Coordinator, parts *partitions, remote *remoteHW, group string) ([]groupLag, error) {
 	fetched, code, err := coord.FetchOffsets(ctx, group, nil)
 	if err != nil || code != 0 {
 		return nil, err
 	}
 	var out []groupLag
+	var missing []tp
+	committed := map[tp]int64{}
 	for _, t := range fetched {
 		for _, fp := range t.Partitions {
 			if fp.Offset < 0 || fp.ErrorCode != 0 {
@@ -205,11 +209,17 @@ func lagOf(ctx context.Context, coord *coordinator.Coordinator, parts *partition
 			}
 			p := parts.lookup(t.Topic, fp.Partition)
 			if p == nil {
+				missing = append(missing, tp{t.Topic, fp.Partition})
+				committed[tp{t.Topic, fp.Partition}] = fp.Offset
 				continue
 			}
 			hw := p.log.HighWatermark()
 			out = append(out, groupLag{Topic: t.Topic, Partition: fp.Partition, Committed: fp.Offset, HW: hw, Lag: max(0, hw-fp.Offset)})
 		}
+	}
+	for k, hw := range remote.fetch(ctx, missing) {
+		off := committed[k]
+		out = append(out, groupLag{Topic: k.topic, Partition: k.index, Committed: off, HW: hw, Lag: max(0, hw-off)})
 	}
 	return out, nil
 }
@@ -227,7 +237,7 @@ func (c *stateCollector) collectGroups(ch chan<- prometheus.Metric) {
 		if d, err := coord.DescribeGroup(ctx, l.Group, false); err == nil && d.ErrorCode == 0 {
 			gauge(ch, descGroupMemb, float64(len(d.Members)), l.Group)
 		}
-		lags, err := lagOf(ctx, coord, c.parts, l.Group)
+		lags, err := lagOf(ctx, coord, c.parts, c.remote, l.Group)
 		if err != nil {
 			continue
 		}

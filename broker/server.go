@@ -157,9 +157,13 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 		s.listeners = append(s.listeners, boundListener{ln, c.Socket.Listeners[i]})
 	}
 	if len(c.HTTP.Listeners) > 0 {
+		var remote *remoteHW
+		if s.clustered() {
+			remote = &remoteHW{meta: ctrl, peers: peers, self: c.NodeID}
+		}
 		d.metrics.reg.MustRegister(&stateCollector{self: c.NodeID, perPartition: c.HTTP.PerPartition, cfg: c, ctrl: ctrl,
-			parts: d.parts, groups: d.groups, repl: d.repl, conns: s.connsPerListener})
-		ui := newConsoleHandler(&consoleSource{self: c.NodeID, cfg: c, ctrl: ctrl, parts: d.parts, groups: d.groups, addr: s.Addr}, log)
+			parts: d.parts, groups: d.groups, repl: d.repl, remote: remote, conns: s.connsPerListener})
+		ui := newConsoleHandler(&consoleSource{self: c.NodeID, cfg: c, ctrl: ctrl, parts: d.parts, groups: d.groups, remote: remote, addr: s.Addr}, log)
 		if s.http, err = newHTTPServer(c.HTTP.Listeners, d.metrics, ui, s.readiness, log); err != nil {
 			return fail(err)
 		}

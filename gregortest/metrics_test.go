@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"gregor/gregortest"
 )
@@ -90,4 +91,56 @@ func TestUnderReplicatedMetric(t *testing.T) {
 		return v == 0
 	})
 	t.Logf("node 3 back: %s", seen)
+}
+
+// TestClusterGroupLagMetric: in a cluster the group's coordinator counts
+// the lag of partitions led by other brokers too (their high watermarks
+// from the leaders): an RF 1 topic spread over three nodes, 100 records
+// and a commit at 40 in each partition, 180 of lag in total and 60 per
+// partition, reported once.
+func TestClusterGroupLagMetric(t *testing.T) {
+	t.Parallel()
+	c := gregortest.NewCluster(t, gregortest.Brokers(3), gregortest.Override("http.listeners=http://127.0.0.1:0"))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl := c.Client(kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 3, 1, nil, "lagt"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "lagt", Partition: int32(i % 3), Value: []byte("v")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	offs := kadm.Offsets{}
+	for p := range int32(3) {
+		offs.Add(kadm.Offset{Topic: "lagt", Partition: p, At: 40, LeaderEpoch: -1})
+	}
+	if err := adm.CommitAllOffsets(ctx, "G", offs); err != nil {
+		t.Fatal(err)
+	}
+	var seen string
+	c.WaitFor("the coordinator's lag of every partition", 30*time.Second, func() bool {
+		var total float64
+		var parts, reporters int
+		var each []string
+		for i := range c.Len() {
+			tl, ok := scrape(c.Broker(i), `gregor_consumer_group_topic_lag{group="G",topic="lagt"}`)
+			if ok {
+				total += tl
+				reporters++
+			}
+			for p := range 3 {
+				if v, ok := scrape(c.Broker(i), fmt.Sprintf(`gregor_consumer_group_lag{group="G",partition="%d",topic="lagt"}`, p)); ok && v == 60 {
+					parts++
+				}
+			}
+			each = append(each, fmt.Sprintf("%d:%v/%v", c.Broker(i).ID(), tl, ok))
+		}
+		seen = strings.Join(each, " ")
+		return total == 180 && reporters == 1 && parts == 3
+	})
+	t.Logf("topic lag by broker: %s", seen)
 }
