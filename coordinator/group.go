@@ -110,6 +110,10 @@ type group struct {
 	syncTimer      Timer
 
 	offsets map[string]map[int32]offsetEntry
+
+	// cg is set when the group is a KIP-848 consumer group
+	// (consumer_group.go); then the classic fields above are unused.
+	cg *consumerState
 }
 
 func newGroup(sh *shard, id string) *group {
@@ -140,6 +144,11 @@ func (g *group) stopAll() {
 	}
 	if g.syncTimer != nil {
 		g.syncTimer.Stop()
+	}
+	if g.cg != nil {
+		for _, m := range g.cg.members {
+			g.stopConsumerTimers(m)
+		}
 	}
 }
 

@@ -42,6 +42,9 @@ func (g *group) commitCheck(req *kmsg.OffsetCommitRequest) int16 {
 		}
 		return 0
 	}
+	if g.cg != nil {
+		return g.consumerCommitCheck(req.MemberID, req.Generation, req.Version, false)
+	}
 	if req.Generation < 0 && req.MemberID == "" && req.InstanceID == nil {
 		if g.state == stateEmpty {
 			return 0
@@ -331,6 +334,13 @@ func (sh *shard) describe(id string, includeOps bool) kmsg.DescribeGroupsRespons
 		d.State = stateDead.String()
 		return d
 	}
+	if g.cg != nil {
+		// Kafka: DescribeGroups describes classic groups only.
+		d.State = stateDead.String()
+		d.ErrorCode = kerr.GroupIDNotFound.Code
+		d.ErrorMessage = kmsg.StringPtr("Group " + id + " is not a classic group.")
+		return d
+	}
 	d.State = g.state.String()
 	d.ProtocolType = g.protocolType
 	if g.state == stateStable {
@@ -353,16 +363,20 @@ type Listing struct {
 	Group        string
 	ProtocolType string
 	State        string
+	Type         GroupType
 }
 
 func (sh *shard) list(states []string) []Listing {
 	var out []Listing
 	for _, g := range sh.groups {
-		st := g.state.String()
+		st, typ := g.state.String(), GroupTypeClassic
+		if g.cg != nil {
+			st, typ = g.consumerStateName(), GroupTypeConsumer
+		}
 		if len(states) > 0 && !slices.ContainsFunc(states, func(s string) bool { return strings.EqualFold(s, st) }) {
 			continue
 		}
-		out = append(out, Listing{Group: g.id, ProtocolType: g.protocolType, State: st})
+		out = append(out, Listing{Group: g.id, ProtocolType: g.protocolType, State: st, Type: typ})
 	}
 	return out
 }
@@ -373,7 +387,7 @@ func (sh *shard) deleteGroup(id string) int16 {
 	if g == nil {
 		return kerr.GroupIDNotFound.Code
 	}
-	if g.state != stateEmpty || len(g.pending) > 0 {
+	if g.state != stateEmpty || len(g.pending) > 0 || (g.cg != nil && len(g.cg.members) > 0) {
 		return kerr.NonEmptyGroup.Code
 	}
 	var recs []kv
