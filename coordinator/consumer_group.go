@@ -477,7 +477,7 @@ func (g *group) resolvedTopics(m *cmember, topics Topics) []string {
 			g.cg.regexes[m.regex] = re
 		}
 		for _, t := range topics.Names() {
-			if re.MatchString(t) && !strings.HasPrefix(t, "__") {
+			if _, ok := topics.Topic(t); ok && re.MatchString(t) {
 				out = append(out, t)
 			}
 		}
