@@ -73,7 +73,7 @@ type snapshotTopics struct{ s *controller.Snapshot }
 
 func (t snapshotTopics) Topic(name string) (coordinator.TopicInfo, bool) {
 	tt := t.s.Topic(name)
-	if tt == nil || tt.Internal {
+	if tt == nil {
 		return coordinator.TopicInfo{}, false
 	}
 	return coordinator.TopicInfo{ID: tt.ID, Partitions: int32(len(tt.Partitions))}, true

@@ -24,6 +24,7 @@ package coordinator
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"hash/fnv"
 	"regexp"
 	"slices"
 	"strconv"
@@ -83,6 +84,9 @@ type cmember struct {
 	staticLeft bool
 	changed    bool // the assignment changed since the last response
 
+	// The member's records as last written (consumer_records.go).
+	writtenMeta, writtenTarget, writtenCurrent []byte
+
 	session    Timer
 	sessionSeq uint64
 	revoke     Timer
@@ -103,8 +107,15 @@ type consumerState struct {
 	members     map[string]*cmember
 	statics     map[string]string  // group.instance.id -> member id
 	owners      map[partKey]string // partition -> member holding it (assigned or revoking)
-	metaSig     string             // subscribed topics' ids and partition counts at epoch
+	metaHash    int64              // hash of the subscribed topics' ids and partition counts at epoch
 	regexes     map[string]*regexp.Regexp
+
+	// Persistence (consumer_records.go): the group records as last
+	// written, whether the target changed since, and members removed
+	// since (their records get tombstones).
+	written     struct{ group, target []byte }
+	targetDirty bool
+	removed     []string
 }
 
 func newConsumerState() *consumerState {
@@ -227,8 +238,8 @@ func (sh *shard) consumerHeartbeat(req *kmsg.ConsumerGroupHeartbeatRequest, cl C
 	if req.SubscribedTopicRegex != nil && *req.SubscribedTopicRegex != m.regex {
 		m.regex, bump = *req.SubscribedTopicRegex, true
 	}
-	if sig := g.subscriptionSig(); sig != cg.metaSig {
-		cg.metaSig, bump = sig, true
+	if h := g.subscriptionHash(); h != cg.metaHash {
+		cg.metaHash, bump = h, true
 	}
 	if bump {
 		cg.epoch++
@@ -239,6 +250,9 @@ func (sh *shard) consumerHeartbeat(req *kmsg.ConsumerGroupHeartbeatRequest, cl C
 	}
 	owned, ownedKnown := g.ownedFromRequest(req)
 	g.reconcile(m, owned, ownedKnown)
+	if !g.flushConsumer() {
+		return cgErr(resp, kerr.NotCoordinator.Code, "")
+	}
 
 	resp.MemberID = &m.id
 	resp.MemberEpoch = m.epoch
@@ -349,6 +363,7 @@ func (g *group) replaceConsumerStatic(old *cmember, req *kmsg.ConsumerGroupHeart
 		assigned: old.assigned, revoking: old.revoking, changed: true,
 	}
 	delete(cg.members, old.id)
+	cg.removed = append(cg.removed, old.id)
 	cg.members[id] = m
 	cg.statics[*req.InstanceID] = id
 	if t, ok := cg.target[old.id]; ok {
@@ -385,9 +400,12 @@ func (g *group) consumerLeave(req *kmsg.ConsumerGroupHeartbeatRequest, resp *kms
 	if req.MemberEpoch == -2 {
 		m.staticLeft = true
 		g.touchConsumer(m)
-		return resp
+	} else {
+		g.removeConsumerMember(m, "leave")
 	}
-	g.removeConsumerMember(m, "leave")
+	if !g.flushConsumer() {
+		return cgErr(resp, kerr.NotCoordinator.Code, "")
+	}
 	return resp
 }
 
@@ -401,6 +419,7 @@ func (g *group) removeConsumerMember(m *cmember, why string) {
 	g.sh.c.log.Info().Str("group", g.id).Str("member", m.id).Str("reason", why).Msg("consumer group member removed")
 	g.stopConsumerTimers(m)
 	delete(cg.members, m.id)
+	cg.removed = append(cg.removed, m.id)
 	if m.instanceID != nil && cg.statics[*m.instanceID] == m.id {
 		delete(cg.statics, *m.instanceID)
 	}
@@ -438,6 +457,7 @@ func (g *group) touchConsumer(m *cmember) {
 	m.session = g.sh.after(g.sh.c.cfg.ConsumerSessionTimeout, func() {
 		if g.cg != nil && g.cg.members[m.id] == m && m.sessionSeq == seq {
 			g.removeConsumerMember(m, "session expired")
+			g.flushConsumer()
 		}
 	})
 }
@@ -453,6 +473,7 @@ func (g *group) startRevokeTimer(m *cmember) {
 	m.revoke = g.sh.after(m.rebalanceTimeout, func() {
 		if g.cg != nil && g.cg.members[m.id] == m && m.revokeSeq == seq && m.state == memberUnrevoked {
 			g.removeConsumerMember(m, "rebalance timeout")
+			g.flushConsumer()
 		}
 	})
 }
@@ -486,9 +507,9 @@ func (g *group) resolvedTopics(m *cmember, topics Topics) []string {
 	return slices.Compact(out)
 }
 
-// subscriptionSig describes the subscribed topics as they are now: a
-// change (topic created, deleted, partitions added) bumps the group epoch.
-func (g *group) subscriptionSig() string {
+// subscriptionHash hashes the subscribed topics as they are now: a change
+// (topic created, deleted, partitions added) bumps the group epoch.
+func (g *group) subscriptionHash() int64 {
 	topics := g.sh.c.topics()
 	set := map[string]bool{}
 	for _, m := range g.cg.members {
@@ -506,7 +527,12 @@ func (g *group) subscriptionSig() string {
 		b.WriteString(strconv.Itoa(int(ti.Partitions)))
 		b.WriteByte(';')
 	}
-	return b.String()
+	if b.Len() == 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(b.String()))
+	return int64(h.Sum64())
 }
 
 // groupAssignor is the assignor members asked for most (ties: the
@@ -553,6 +579,7 @@ func (g *group) computeTarget() {
 		cg.target = AssignUniform(ms, partitions)
 	}
 	cg.targetEpoch = cg.epoch
+	cg.targetDirty = true
 }
 
 // ownedFromRequest returns the partitions a heartbeat says the member

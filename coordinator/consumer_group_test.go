@@ -469,3 +469,118 @@ func TestConsumerGroupMetadataAndRegex(t *testing.T) {
 		t.Fatalf("assignor %q", d.AssignorName)
 	}
 }
+
+// TestConsumerGroupReload: a consumer group is rebuilt from its records
+// after a restart, mid-revocation: epochs, assignments, the pending
+// revocation and the target carry over, and the members go on.
+func TestConsumerGroupReload(t *testing.T) {
+	t.Parallel()
+	h := newCGHarness(t)
+	a := h.member("g", "a", "t")
+	a.instance = kmsg.StringPtr("ia")
+	a.mustBeat()
+	b := h.member("g", "b", "t", "u")
+	b.mustBeat()
+	a.mustBeat() // told to revoke
+	if a.count() >= 4 {
+		t.Fatalf("a owns %v", a.owned)
+	}
+	before := h.describeCG("g")
+	h.restart(func(c *Config) { c.Topics = func() Topics { return h.topics } })
+	after := h.describeCG("g")
+	if after.Epoch != before.Epoch || after.AssignmentEpoch != before.AssignmentEpoch || after.State != before.State || len(after.Members) != 2 {
+		t.Fatalf("before %+v\nafter %+v", before, after)
+	}
+	for i := range before.Members {
+		bm, am := before.Members[i], after.Members[i]
+		if bm.MemberID != am.MemberID || bm.MemberEpoch != am.MemberEpoch || !slices.Equal(bm.SubscribedTopics, am.SubscribedTopics) ||
+			!equalAssignment(bm.Assignment, am.Assignment) || !equalAssignment(bm.TargetAssignment, am.TargetAssignment) {
+			t.Fatalf("member before %+v\nafter %+v", bm, am)
+		}
+	}
+	// The revocation completes after the restart.
+	a.mustBeat()
+	b.mustBeat()
+	disjoint(t, a, b)
+	if a.count()+b.count() != 6 || a.epoch != b.epoch {
+		t.Fatalf("a %d %v b %d %v", a.epoch, a.owned, b.epoch, b.owned)
+	}
+	// Leave, restart: the member is gone; the static instance id is free.
+	req := a.request()
+	req.MemberEpoch = -1
+	if resp := a.send(req); resp.ErrorCode != 0 {
+		t.Fatal(kerr.ErrorForCode(resp.ErrorCode))
+	}
+	h.restart(func(c *Config) { c.Topics = func() Topics { return h.topics } })
+	if d := h.describeCG("g"); len(d.Members) != 1 || d.Members[0].MemberID != "b" {
+		t.Fatalf("after leave and restart: %+v", d)
+	}
+	a2 := h.member("g", "a2", "t")
+	a2.instance = kmsg.StringPtr("ia")
+	a2.mustBeat()
+	// Empty and deleted: nothing left after a restart.
+	for _, m := range []*cgMember{a2, b} {
+		req := m.request()
+		req.MemberEpoch = -1
+		m.send(req)
+	}
+	if code, _ := h.c.DeleteGroup(ctxT(t), "g"); code != 0 {
+		t.Fatal(kerr.ErrorForCode(code))
+	}
+	h.restart(func(c *Config) { c.Topics = func() Topics { return h.topics } })
+	if d := h.describeCG("g"); d.ErrorCode != kerr.GroupIDNotFound.Code {
+		t.Fatalf("deleted group after restart: %+v", d)
+	}
+}
+
+func equalAssignment(a, b kmsg.Assignment) bool {
+	if len(a.TopicPartitions) != len(b.TopicPartitions) {
+		return false
+	}
+	for i := range a.TopicPartitions {
+		x, y := a.TopicPartitions[i], b.TopicPartitions[i]
+		if x.TopicID != y.TopicID || x.Topic != y.Topic || !slices.Equal(x.Partitions, y.Partitions) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestConsumerRecordsRoundTrip: each record type decodes to what was
+// encoded.
+func TestConsumerRecordsRoundTrip(t *testing.T) {
+	t.Parallel()
+	id := [16]byte{1, 2, 3}
+	parts := map[[16]byte][]int32{id: {0, 2}}
+	meta := &cgMemberMeta{instanceID: kmsg.StringPtr("i"), clientID: "c", clientHost: "/h", topics: []string{"a", "b"},
+		regex: kmsg.StringPtr("x.*"), rebalanceTimeoutMs: 1234, assignor: kmsg.StringPtr("range")}
+	for _, tc := range []struct {
+		name  string
+		key   []byte
+		value []byte
+		check func(*cgRecord) bool
+	}{
+		{"group", cgKey(cgRecordMetadata, "g"), cgGroupValue(7, -99), func(r *cgRecord) bool { return r.epoch == 7 && r.metadataHash == -99 }},
+		{"member", cgKey(cgRecordMember, "g", "m"), cgMemberValue(meta), func(r *cgRecord) bool {
+			m := r.meta
+			return r.member == "m" && *m.instanceID == "i" && m.rackID == nil && m.clientID == "c" && m.clientHost == "/h" &&
+				slices.Equal(m.topics, meta.topics) && *m.regex == "x.*" && m.rebalanceTimeoutMs == 1234 && *m.assignor == "range"
+		}},
+		{"target epoch", cgKey(cgRecordTargetMetadata, "g"), cgEpochValue(5), func(r *cgRecord) bool { return r.epoch == 5 }},
+		{"target member", cgKey(cgRecordTargetMember, "g", "m"), cgTargetValue(parts), func(r *cgRecord) bool { return slices.Equal(r.parts[id], []int32{0, 2}) }},
+		{"current", cgKey(cgRecordCurrent, "g", "m"), cgCurrentValue(4, 3, 2, parts, map[[16]byte][]int32{id: {1}}), func(r *cgRecord) bool {
+			return r.epoch == 4 && r.prevEpoch == 3 && r.state == 2 && slices.Equal(r.parts[id], []int32{0, 2}) && slices.Equal(r.revoking[id], []int32{1})
+		}},
+		{"tombstone", cgKey(cgRecordCurrent, "g", "m"), nil, func(r *cgRecord) bool { return r.tombstone && r.member == "m" }},
+	} {
+		rec, err := decodeRecord(tc.key, tc.value)
+		if err != nil || rec.cg == nil || rec.cg.group != "g" || !tc.check(rec.cg) {
+			t.Errorf("%s: %v %+v", tc.name, err, rec.cg)
+		}
+		if tc.value != nil {
+			if _, err := decodeRecord(tc.key, tc.value[:len(tc.value)-1]); err == nil {
+				t.Errorf("%s: truncated value decoded", tc.name)
+			}
+		}
+	}
+}

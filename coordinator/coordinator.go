@@ -329,7 +329,11 @@ func (sh *shard) load() error {
 		return err
 	}
 	for _, g := range sh.groups {
-		g.loaded()
+		if g.cg != nil {
+			g.consumerLoaded()
+		} else {
+			g.loaded()
+		}
 	}
 	return nil
 }
@@ -351,6 +355,8 @@ func (sh *shard) apply(r record) {
 			sh.groups[o.group] = g
 		}
 		g.setOffset(o.topic, o.partition, *o.value)
+	case r.cg != nil:
+		sh.applyConsumer(r.cg)
 	case r.group != nil:
 		if r.group.value == nil {
 			delete(sh.groups, r.group.group)

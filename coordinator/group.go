@@ -529,6 +529,7 @@ func (g *group) persist() error {
 // restore applies a replayed GroupMetadataValue: the group comes back
 // Stable with its members (or Empty), as Kafka loads it.
 func (g *group) restore(v *kmsg.GroupMetadataValue) {
+	g.cg = nil // a classic group record after consumer group records: it was converted back
 	for _, m := range g.members {
 		if m.hb != nil {
 			m.hb.Stop()

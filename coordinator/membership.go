@@ -57,6 +57,10 @@ func (sh *shard) join(req *kmsg.JoinGroupRequest, cl Client, ch chan *kmsg.JoinG
 			return
 		}
 		// An empty consumer group becomes a classic group (its offsets stay).
+		if err := sh.write(consumerTombstones(g.id)); err != nil {
+			ch <- joinErr(req, kerr.NotCoordinator.Code, req.MemberID)
+			return
+		}
 		g.stopAll()
 		g.cg = nil
 		g.protocolType = ""

@@ -310,6 +310,9 @@ func (sh *shard) expireOffsets() {
 	for _, g := range sh.groups {
 		if g.state == stateEmpty && len(g.offsets) == 0 && len(g.pending) == 0 && !sh.hasPendingTxn(g.id, "", 0) {
 			recs = append(recs, kv{groupMetadataKey(g.id), nil})
+			if g.cg != nil {
+				recs = append(recs, consumerTombstones(g.id)...)
+			}
 			drop = append(drop, g)
 		}
 	}
@@ -397,6 +400,9 @@ func (sh *shard) deleteGroup(id string) int16 {
 		}
 	}
 	recs = append(recs, kv{groupMetadataKey(id), nil})
+	if g.cg != nil {
+		recs = append(recs, consumerTombstones(id)...)
+	}
 	if err := sh.write(recs); err != nil {
 		return kerr.UnknownServerError.Code
 	}
