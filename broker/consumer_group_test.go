@@ -102,3 +102,78 @@ func TestConsumerGroupKgo(t *testing.T) {
 		t.Fatalf("delete: %v %v", err, del.Err)
 	}
 }
+
+// TestConsumerGroupRestart: a consumer group member's epoch and
+// assignment survive a broker restart (__consumer_offsets replay), and
+// the member heartbeats on with its epoch; an OffsetCommit with a stale
+// member epoch gets STALE_MEMBER_EPOCH.
+func TestConsumerGroupRestart(t *testing.T) {
+	t.Parallel()
+	b := groupBroker(t)
+	const topic, group = "kip848-restart", "kip848-restart-group"
+	createTopic(t, b, topic, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	heartbeat := func(cl *kgo.Client, epoch int32) *kmsg.ConsumerGroupHeartbeatResponse {
+		t.Helper()
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group, req.MemberID, req.MemberEpoch = group, "member-1", epoch
+		req.RebalanceTimeoutMillis = 10000
+		req.SubscribedTopicNames = []string{topic}
+		req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			t.Fatalf("heartbeat: %v", err)
+		}
+		return resp
+	}
+	tds, err := b.admin().ListTopics(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topicID := tds[topic].ID
+	resp := heartbeat(b.client(), 0)
+	if resp.MemberEpoch != 1 || resp.Assignment == nil || len(resp.Assignment.Topics) != 1 || len(resp.Assignment.Topics[0].Partitions) != 3 {
+		t.Fatalf("join: %+v", resp)
+	}
+	commit := func(cl *kgo.Client, epoch int32) int16 {
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.Version, req.Group, req.MemberID, req.Generation = 9, group, "member-1", epoch
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic, rt.TopicID = topic, topicID
+		rt.Partitions = []kmsg.OffsetCommitRequestTopicPartition{{Partition: 1, Offset: 7, LeaderEpoch: -1}}
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	if code := commit(b.client(), 1); code != 0 {
+		t.Fatalf("commit: %v", kerr.ErrorForCode(code))
+	}
+	if code := commit(b.client(), 0); code != kerr.StaleMemberEpoch.Code {
+		t.Fatalf("stale commit: %v", kerr.ErrorForCode(code))
+	}
+
+	b = b.restart()
+	cl := b.client()
+	d := describeConsumerGroup(t, cl, group)
+	if d.ErrorCode != 0 || d.Epoch != 1 || len(d.Members) != 1 || d.Members[0].MemberEpoch != 1 ||
+		len(d.Members[0].Assignment.TopicPartitions) != 1 || len(d.Members[0].Assignment.TopicPartitions[0].Partitions) != 3 {
+		t.Fatalf("after restart: %v %+v", kerr.ErrorForCode(d.ErrorCode), d)
+	}
+	if resp := heartbeat(cl, 1); resp.MemberEpoch != 1 {
+		t.Fatalf("heartbeat after restart: %+v", resp)
+	}
+	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := offs.Lookup(topic, 1); !ok || o.At != 7 {
+		t.Fatalf("offset after restart: %+v", offs)
+	}
+}
