@@ -329,6 +329,13 @@ func TestConsumerGroupRebalanceRevokes(t *testing.T) {
 	if b.count() != 4 || b.epoch != 3 {
 		t.Fatalf("b after a left: epoch %d %v", b.epoch, b.owned)
 	}
+	// Offsets of a subscribed topic cannot be deleted.
+	od := kmsg.NewPtrOffsetDeleteRequest()
+	od.Group = "g"
+	od.Topics = []kmsg.OffsetDeleteRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 0}}}}
+	if resp, _ := h.c.DeleteOffsets(ctxT(t), od); resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != kerr.GroupSubscribedToTopic.Code {
+		t.Fatalf("OffsetDelete: %+v", resp)
+	}
 	// The group type shows in ListGroups; a non-empty group is not deleted.
 	ls, _ := h.c.ListGroups(ctxT(t), nil)
 	if len(ls) != 1 || ls[0].Type != GroupTypeConsumer || ls[0].State != "Stable" {

@@ -205,6 +205,16 @@ func (sh *shard) fetch(group string, topics []TopicPartitions) []FetchedTopic {
 // subscribedTopics returns the topics the members of a "consumer" group
 // subscribe to, or ok=false if the group's subscriptions cannot be read.
 func (g *group) subscribedTopics() (map[string]bool, bool) {
+	if g.cg != nil {
+		topics := map[string]bool{}
+		view := g.sh.c.topics()
+		for _, m := range g.cg.members {
+			for _, t := range g.resolvedTopics(m, view) {
+				topics[t] = true
+			}
+		}
+		return topics, true
+	}
 	if g.protocolType != "consumer" {
 		return nil, false
 	}
