@@ -31,7 +31,7 @@ func describeConsumerGroup(t *testing.T, cl *kgo.Client, group string) kmsg.Cons
 // DescribeGroups.
 func TestConsumerGroupKgo(t *testing.T) {
 	t.Parallel()
-	b := groupBroker(t, "group.consumer.heartbeat.interval.ms=100")
+	b := groupBroker(t, "group.consumer.heartbeat.interval.ms=100", "http.listeners=http://127.0.0.1:0")
 	const topic, group, n = "kip848", "kip848-group", 2000
 	createTopic(t, b, topic, 6)
 
@@ -63,6 +63,11 @@ func TestConsumerGroupKgo(t *testing.T) {
 		if len(m.Assignment.TopicPartitions) != 1 || len(m.Assignment.TopicPartitions[0].Partitions) != 3 {
 			t.Errorf("member %s assignment %+v", m.MemberID, m.Assignment)
 		}
+	}
+	// Metrics see the consumer group too.
+	fams := scrape(t, b)
+	if v, ok := metricValue(fams, "gregor_consumer_group_members", map[string]string{"group": group}); !ok || v != 2 {
+		t.Errorf("gregor_consumer_group_members = %v (%v)", v, ok)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

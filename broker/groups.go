@@ -68,6 +68,19 @@ func coordinatorConfig(gc GroupsConfig, meta metaView, clock Clock, log zerolog.
 	return cfg
 }
 
+// groupSummary describes a classic or consumer group for the console and
+// metrics: state, protocol type, member count; ok false if neither kind
+// knows it.
+func groupSummary(ctx context.Context, coord *coordinator.Coordinator, name string) (state, protocolType string, members int, ok bool) {
+	if d, err := coord.DescribeGroup(ctx, name, false); err == nil && d.ErrorCode == 0 {
+		return d.State, d.ProtocolType, len(d.Members), true
+	}
+	if d, err := coord.ConsumerGroupDescribe(ctx, name, false); err == nil && d.ErrorCode == 0 {
+		return d.State, "consumer", len(d.Members), true
+	}
+	return "", "", 0, false
+}
+
 // snapshotTopics is a controller snapshot as consumer groups see topics.
 type snapshotTopics struct{ s *controller.Snapshot }
 
