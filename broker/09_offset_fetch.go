@@ -8,7 +8,8 @@ package broker
 // RequireStable (v7+, KIP-447): a partition with an offset pending in an
 // open transaction (TxnOffsetCommit before its marker) answers
 // UNSTABLE_OFFSET_COMMIT, and the client retries. The v9 member id and epoch concern
-// KIP-848 groups and are not checked for classic groups, as Kafka.
+// KIP-848 groups (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH) and are not
+// checked for classic groups, as Kafka.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -79,6 +80,21 @@ var offsetFetchHandler = handle(kmsg.OffsetFetch, 0, 10, func(s *deps, r *reques
 			}
 		}
 		s.groups.prepare(rg.Group)
+		if req.Version >= 9 && (rg.MemberID != nil && *rg.MemberID != "" || rg.MemberEpoch >= 0) {
+			mid := ""
+			if rg.MemberID != nil {
+				mid = *rg.MemberID
+			}
+			code, err := s.groups.coord.CheckOffsetFetchMember(s.ctx, rg.Group, mid, rg.MemberEpoch)
+			if err != nil {
+				return nil, err
+			}
+			if code != 0 {
+				g.ErrorCode = code
+				resp.Groups = append(resp.Groups, g)
+				continue
+			}
+		}
 		fetched, code, err := fetchOffsets(s, rg.Group, topics, req.RequireStable)
 		if err != nil {
 			return nil, err

@@ -3,10 +3,12 @@ package broker
 // ListGroups (key 16), v0-v5.
 //
 // Every group of the __consumer_offsets partitions this broker leads.
-// v4+ filter by state (case-insensitive), v5+ by type: every gregor group
-// is "classic" (KIP-848 "consumer" groups are not supported yet).
+// v4+ filter by state (case-insensitive), v5+ by type ("classic" or
+// "consumer" for KIP-848 groups, whose states are Empty, Assigning,
+// Reconciling and Stable).
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -16,13 +18,10 @@ import (
 
 var listGroupsHandler = handle(kmsg.ListGroups, 0, 5, func(s *deps, r *request, req *kmsg.ListGroupsRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.ListGroupsResponse)
+	wantType := func(string) bool { return true }
 	if len(req.TypesFilter) > 0 {
-		classic := false
-		for _, t := range req.TypesFilter {
-			classic = classic || strings.EqualFold(t, "classic")
-		}
-		if !classic {
-			return resp, nil
+		wantType = func(typ string) bool {
+			return slices.ContainsFunc(req.TypesFilter, func(t string) bool { return strings.EqualFold(t, typ) })
 		}
 	}
 	if s.ctrl.Snapshot().Topic(controller.ConsumerOffsetsTopic) == nil {
@@ -34,8 +33,11 @@ var listGroupsHandler = handle(kmsg.ListGroups, 0, 5, func(s *deps, r *request, 
 		return nil, err
 	}
 	for _, l := range ls {
+		if !wantType(l.Type.String()) {
+			continue
+		}
 		g := kmsg.NewListGroupsResponseGroup()
-		g.Group, g.ProtocolType, g.GroupState, g.GroupType = l.Group, l.ProtocolType, l.State, "classic"
+		g.Group, g.ProtocolType, g.GroupState, g.GroupType = l.Group, l.ProtocolType, l.State, l.Type.String()
 		resp.Groups = append(resp.Groups, g)
 	}
 	return resp, nil

@@ -233,7 +233,17 @@ func TestAuthzGroups(t *testing.T) {
 	del := kmsg.NewPtrDeleteGroupsRequest()
 	del.Groups = []string{"g1"}
 	dc := kmsg.NewPtrDescribeClusterRequest()
+	cgh := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	cgh.Group, cgh.MemberID, cgh.RebalanceTimeoutMillis, cgh.SubscribedTopicNames = "g1", "m", 10000, []string{"t"}
+	cgd := kmsg.NewPtrConsumerGroupDescribeRequest()
+	cgd.Groups = []string{"g1"}
 
+	if resp, err := cgh.RequestWith(ctx, node); err != nil || resp.ErrorCode != groupDenied {
+		t.Errorf("consumer group heartbeat: %v %+v", err, resp)
+	}
+	if resp, err := cgd.RequestWith(ctx, node); err != nil || resp.Groups[0].ErrorCode != groupDenied {
+		t.Errorf("consumer group describe: %v %+v", err, resp)
+	}
 	if code := join(); code != groupDenied {
 		t.Errorf("join group: %d", code)
 	}
@@ -264,6 +274,9 @@ func TestAuthzGroups(t *testing.T) {
 	}
 	if resp, err := dg.RequestWith(ctx, node); err != nil || resp.Groups[0].ErrorCode == groupDenied {
 		t.Errorf("describe groups with READ: %v %+v", err, resp)
+	}
+	if resp, err := cgd.RequestWith(ctx, node); err != nil || resp.Groups[0].ErrorCode == groupDenied {
+		t.Errorf("consumer group describe with READ: %v %+v", err, resp)
 	}
 }
 

@@ -102,15 +102,16 @@ type TopicsConfig struct {
 
 // GroupsConfig is the group coordinator and __consumer_offsets.
 type GroupsConfig struct {
-	OffsetsTopicPartitions        int32         // offsets.topic.num.partitions
-	OffsetsTopicReplicationFactor int16         // offsets.topic.replication.factor (capped by live brokers)
-	MinSessionTimeout             time.Duration // group.min.session.timeout.ms
-	MaxSessionTimeout             time.Duration // group.max.session.timeout.ms
-	InitialRebalanceDelay         time.Duration // group.initial.rebalance.delay.ms
-	MaxSize                       int           // group.max.size
-	OffsetsRetention              time.Duration // offsets.retention.minutes
-	OffsetsRetentionCheckInterval time.Duration // offsets.retention.check.interval.ms
-	OffsetMetadataMaxBytes        int           // offset.metadata.max.bytes
+	OffsetsTopicPartitions        int32               // offsets.topic.num.partitions
+	OffsetsTopicReplicationFactor int16               // offsets.topic.replication.factor (capped by live brokers)
+	MinSessionTimeout             time.Duration       // group.min.session.timeout.ms
+	MaxSessionTimeout             time.Duration       // group.max.session.timeout.ms
+	InitialRebalanceDelay         time.Duration       // group.initial.rebalance.delay.ms
+	MaxSize                       int                 // group.max.size
+	OffsetsRetention              time.Duration       // offsets.retention.minutes
+	OffsetsRetentionCheckInterval time.Duration       // offsets.retention.check.interval.ms
+	OffsetMetadataMaxBytes        int                 // offset.metadata.max.bytes
+	Consumer                      ConsumerGroupConfig // group.consumer.* (KIP-848)
 }
 
 // ReplicationConfig is the follower side of replication and ISR upkeep.

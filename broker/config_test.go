@@ -89,11 +89,15 @@ var kafkaDefaults = map[string]string{
 	"offsets.retention.minutes":                                   "10080",
 	"offsets.retention.check.interval.ms":                         "600000",
 	"offset.metadata.max.bytes":                                   "4096",
+	"group.consumer.heartbeat.interval.ms":                        "5000",
+	"group.consumer.session.timeout.ms":                           "45000",
+	"group.consumer.max.size":                                     "2147483647",
 }
 
 // gregorDefaults is where gregor departs from Kafka, or has a key Kafka
 // lacks; each entry says why.
 var gregorDefaults = map[string]string{
+	"group.consumer.assignors":                 "uniform,range",              // Kafka: the two assignors' class names, which gregor also accepts
 	"node.id":                                  "1",                          // Kafka: -1, required in KRaft; one node runs with no file
 	"listeners":                                "PLAINTEXT://localhost:9092", // Kafka: PLAINTEXT://:9092; gregor binds loopback unless told
 	"log.dirs":                                 "./data",                     // Kafka: log.dir=/tmp/kafka-logs
@@ -175,6 +179,8 @@ func TestConfigDefaultsMatchKafka(t *testing.T) {
 			OffsetsRetention:              7 * 24 * time.Hour,
 			OffsetsRetentionCheckInterval: 10 * time.Minute,
 			OffsetMetadataMaxBytes:        4096,
+			Consumer: ConsumerGroupConfig{Assignors: []string{"uniform", "range"}, HeartbeatInterval: 5 * time.Second,
+				SessionTimeout: 45 * time.Second, MaxSize: math.MaxInt32},
 		},
 		Txn: TxnConfig{StateLogPartitions: 50, StateLogReplicationFactor: 1, StateLogMinISR: 1, StateLogSegmentBytes: 104857600,
 			MaxTimeout: 15 * time.Minute, AbortTimedOutInterval: 10 * time.Second, IDExpiration: 7 * 24 * time.Hour, RemoveExpiredCheckInterval: time.Hour},
@@ -356,6 +362,7 @@ func TestConfigErrors(t *testing.T) {
 		{name: "ms key", overrides: []string{"replica.lag.time.max.ms=0"}, wantErr: "replica.lag.time.max.ms: 0 is out of range"},
 		{name: "minutes key", overrides: []string{"offsets.retention.minutes=0"}, wantErr: "offsets.retention.minutes: 0 is out of range"},
 		{name: "bad alias", overrides: []string{"log.retention.hours=soon"}, wantErr: `log.retention.hours: not an integer: "soon"`},
+		{name: "unknown assignor", overrides: []string{"group.consumer.assignors=uniform,sticky"}, wantErr: `group.consumer.assignors: unknown assignor "sticky" (uniform, range)`},
 		{name: "bad broker.id", overrides: []string{"broker.id=-3"}, wantErr: "broker.id: -3 is out of range"},
 		{name: "bad bool", env: []string{"GREGOR_AUTO_CREATE_TOPICS_ENABLE=maybe"}, wantErr: `auto.create.topics.enable: not true or false: "maybe"`},
 		{name: "bad double", overrides: []string{"log.cleaner.min.cleanable.ratio=half"}, wantErr: `log.cleaner.min.cleanable.ratio: not a number: "half"`},

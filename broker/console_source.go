@@ -126,8 +126,8 @@ func (c *consoleSource) Messages(ctx context.Context, topic string, partition in
 
 func (c *consoleSource) group(ctx context.Context, name, state string) console.Group {
 	g := console.Group{Name: name, State: state}
-	if d, err := c.groups.coord.DescribeGroup(ctx, name, false); err == nil && d.ErrorCode == 0 {
-		g.State, g.Protocol, g.Members = d.State, d.ProtocolType, len(d.Members)
+	if st, pt, n, ok := groupSummary(ctx, c.groups.coord, name); ok {
+		g.State, g.Protocol, g.Members = st, pt, n
 	}
 	lags, _ := lagOf(ctx, c.groups.coord, c.parts, c.remote, name)
 	for _, l := range lags {

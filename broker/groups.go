@@ -56,12 +56,51 @@ func coordinatorConfig(gc GroupsConfig, meta metaView, clock Clock, log zerolog.
 	cfg.MaxMetadataSize = gc.OffsetMetadataMaxBytes
 	cfg.Logger = log.With().Str("component", "coordinator").Logger()
 	cfg.Clock = clock
+	cfg.ConsumerAssignors = gc.Consumer.Assignors
+	cfg.ConsumerHeartbeatInterval = gc.Consumer.HeartbeatInterval
+	cfg.ConsumerSessionTimeout = gc.Consumer.SessionTimeout
+	cfg.ConsumerMaxSize = gc.Consumer.MaxSize
+	cfg.Topics = func() coordinator.Topics { return snapshotTopics{meta.Snapshot()} }
 	cfg.PartitionExists = func(topic string, partition int32) bool {
 		t := meta.Snapshot().Topic(topic)
 		return t != nil && partition >= 0 && int(partition) < len(t.Partitions)
 	}
 	return cfg
 }
+
+// groupSummary describes a classic or consumer group for the console and
+// metrics: state, protocol type, member count; ok false if neither kind
+// knows it.
+func groupSummary(ctx context.Context, coord *coordinator.Coordinator, name string) (state, protocolType string, members int, ok bool) {
+	if d, err := coord.DescribeGroup(ctx, name, false); err == nil && d.ErrorCode == 0 {
+		return d.State, d.ProtocolType, len(d.Members), true
+	}
+	if d, err := coord.ConsumerGroupDescribe(ctx, name, false); err == nil && d.ErrorCode == 0 {
+		return d.State, "consumer", len(d.Members), true
+	}
+	return "", "", 0, false
+}
+
+// snapshotTopics is a controller snapshot as consumer groups see topics.
+type snapshotTopics struct{ s *controller.Snapshot }
+
+func (t snapshotTopics) Topic(name string) (coordinator.TopicInfo, bool) {
+	tt := t.s.Topic(name)
+	if tt == nil {
+		return coordinator.TopicInfo{}, false
+	}
+	return coordinator.TopicInfo{ID: tt.ID, Partitions: int32(len(tt.Partitions))}, true
+}
+
+func (t snapshotTopics) TopicName(id [16]byte) (string, bool) {
+	tt := t.s.TopicByID(id)
+	if tt == nil {
+		return "", false
+	}
+	return tt.Name, true
+}
+
+func (t snapshotTopics) Names() []string { return t.s.TopicNames() }
 
 // newGroups returns the group coordinator of node self: coordinator
 // configured by cfg, over the __consumer_offsets partitions in parts,

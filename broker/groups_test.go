@@ -206,24 +206,46 @@ func newGroupConsumer(t *testing.T, b *testBroker, name, group, topic string, se
 	return gc
 }
 
+// valueCounter counts the records group members process, by value.
+type valueCounter struct {
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func (v *valueCounter) record(r *kgo.Record) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.seen[string(r.Value)]++
+}
+
+// distinct returns how many different values were processed.
+func (v *valueCounter) distinct() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.seen)
+}
+
+// repeated returns the values processed more than once.
+func (v *valueCounter) repeated() map[string]int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := map[string]int{}
+	for k, n := range v.seen {
+		if n > 1 {
+			out[k] = n
+		}
+	}
+	return out
+}
+
 func TestGroupKillOneOfThree(t *testing.T) {
 	t.Parallel()
 	b := groupBroker(t)
 	const topic, group, n = "kill3", "kill3-group", 3000
 	createTopic(t, b, topic, 12)
 
-	var mu sync.Mutex
-	seen := map[string]int{}
-	record := func(r *kgo.Record) {
-		mu.Lock()
-		seen[string(r.Value)]++
-		mu.Unlock()
-	}
-	count := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(seen)
-	}
+	vc := &valueCounter{seen: map[string]int{}}
+	record, count := vc.record, vc.distinct
 
 	gcs := make([]*groupConsumer, 3)
 	for i := range gcs {

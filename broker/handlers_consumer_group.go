@@ -1,4 +1,7 @@
 package broker
 
 // consumerGroupHandlers lists the APIs of KIP-848 consumer groups: ConsumerGroupHeartbeat, ConsumerGroupDescribe.
-var consumerGroupHandlers = []handler{}
+var consumerGroupHandlers = []handler{
+	consumerGroupHeartbeatHandler,
+	consumerGroupDescribeHandler,
+}

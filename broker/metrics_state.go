@@ -234,8 +234,8 @@ func (c *stateCollector) collectGroups(ch chan<- prometheus.Metric) {
 	}
 	for _, l := range listed {
 		gauge(ch, descGroupState, 1, l.Group, l.State)
-		if d, err := coord.DescribeGroup(ctx, l.Group, false); err == nil && d.ErrorCode == 0 {
-			gauge(ch, descGroupMemb, float64(len(d.Members)), l.Group)
+		if _, _, n, ok := groupSummary(ctx, coord, l.Group); ok {
+			gauge(ch, descGroupMemb, float64(n), l.Group)
 		}
 		lags, err := lagOf(ctx, coord, c.parts, c.remote, l.Group)
 		if err != nil {

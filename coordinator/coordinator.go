@@ -68,6 +68,17 @@ type Config struct {
 	// PartitionExists reports whether an offset may be committed for a
 	// partition (nil: any).
 	PartitionExists func(topic string, partition int32) bool
+	// ConsumerAssignors: group.consumer.assignors (uniform, range), the
+	// first is the default.
+	ConsumerAssignors []string
+	// ConsumerHeartbeatInterval / ConsumerSessionTimeout:
+	// group.consumer.heartbeat.interval.ms (5 s) /
+	// group.consumer.session.timeout.ms (45 s).
+	ConsumerHeartbeatInterval, ConsumerSessionTimeout time.Duration
+	// ConsumerMaxSize: group.consumer.max.size (0: unlimited).
+	ConsumerMaxSize int
+	// Topics returns the cluster's topics now (nil: none).
+	Topics func() Topics
 	// Clock defaults to the wall clock.
 	Clock  Clock
 	Logger zerolog.Logger
@@ -76,15 +87,18 @@ type Config struct {
 // DefaultConfig returns Kafka's defaults.
 func DefaultConfig() Config {
 	return Config{
-		Partitions:             50,
-		MinSessionTimeout:      6 * time.Second,
-		MaxSessionTimeout:      30 * time.Minute,
-		InitialRebalanceDelay:  3 * time.Second,
-		MaxGroupSize:           1<<31 - 1,
-		OffsetsRetention:       7 * 24 * time.Hour,
-		RetentionCheckInterval: 10 * time.Minute,
-		MaxMetadataSize:        4096,
-		Logger:                 zerolog.Nop(),
+		Partitions:                50,
+		MinSessionTimeout:         6 * time.Second,
+		MaxSessionTimeout:         30 * time.Minute,
+		InitialRebalanceDelay:     3 * time.Second,
+		MaxGroupSize:              1<<31 - 1,
+		OffsetsRetention:          7 * 24 * time.Hour,
+		RetentionCheckInterval:    10 * time.Minute,
+		MaxMetadataSize:           4096,
+		ConsumerAssignors:         []string{"uniform", "range"},
+		ConsumerHeartbeatInterval: 5 * time.Second,
+		ConsumerSessionTimeout:    45 * time.Second,
+		Logger:                    zerolog.Nop(),
 	}
 }
 
@@ -116,6 +130,15 @@ func New(cfg Config) *Coordinator {
 	}
 	if cfg.MaxMetadataSize <= 0 {
 		cfg.MaxMetadataSize = 4096
+	}
+	if len(cfg.ConsumerAssignors) == 0 {
+		cfg.ConsumerAssignors = []string{"uniform", "range"}
+	}
+	if cfg.ConsumerHeartbeatInterval <= 0 {
+		cfg.ConsumerHeartbeatInterval = 5 * time.Second
+	}
+	if cfg.ConsumerSessionTimeout <= 0 {
+		cfg.ConsumerSessionTimeout = 45 * time.Second
 	}
 	if cfg.RetentionCheckInterval <= 0 {
 		cfg.RetentionCheckInterval = 10 * time.Minute
@@ -174,6 +197,22 @@ func (c *Coordinator) Close() {
 	c.mu.Unlock()
 	c.wg.Wait()
 }
+
+// topics returns the configured topic view.
+func (c *Coordinator) topics() Topics {
+	if c.cfg.Topics != nil {
+		if t := c.cfg.Topics(); t != nil {
+			return t
+		}
+	}
+	return noTopics{}
+}
+
+type noTopics struct{}
+
+func (noTopics) Topic(string) (TopicInfo, bool)    { return TopicInfo{}, false }
+func (noTopics) TopicName([16]byte) (string, bool) { return "", false }
+func (noTopics) Names() []string                   { return nil }
 
 func (c *Coordinator) shardFor(group string) *shard {
 	c.mu.Lock()
@@ -290,7 +329,11 @@ func (sh *shard) load() error {
 		return err
 	}
 	for _, g := range sh.groups {
-		g.loaded()
+		if g.cg != nil {
+			g.consumerLoaded()
+		} else {
+			g.loaded()
+		}
 	}
 	return nil
 }
@@ -312,6 +355,8 @@ func (sh *shard) apply(r record) {
 			sh.groups[o.group] = g
 		}
 		g.setOffset(o.topic, o.partition, *o.value)
+	case r.cg != nil:
+		sh.applyConsumer(r.cg)
 	case r.group != nil:
 		if r.group.value == nil {
 			delete(sh.groups, r.group.group)

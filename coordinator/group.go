@@ -110,6 +110,10 @@ type group struct {
 	syncTimer      Timer
 
 	offsets map[string]map[int32]offsetEntry
+
+	// cg is set when the group is a KIP-848 consumer group
+	// (consumer_group.go); then the classic fields above are unused.
+	cg *consumerState
 }
 
 func newGroup(sh *shard, id string) *group {
@@ -140,6 +144,11 @@ func (g *group) stopAll() {
 	}
 	if g.syncTimer != nil {
 		g.syncTimer.Stop()
+	}
+	if g.cg != nil {
+		for _, m := range g.cg.members {
+			g.stopConsumerTimers(m)
+		}
 	}
 }
 
@@ -520,6 +529,7 @@ func (g *group) persist() error {
 // restore applies a replayed GroupMetadataValue: the group comes back
 // Stable with its members (or Empty), as Kafka loads it.
 func (g *group) restore(v *kmsg.GroupMetadataValue) {
+	g.cg = nil // a classic group record after consumer group records: it was converted back
 	for _, m := range g.members {
 		if m.hb != nil {
 			m.hb.Stop()

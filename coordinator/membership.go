@@ -51,6 +51,20 @@ func (sh *shard) join(req *kmsg.JoinGroupRequest, cl Client, ch chan *kmsg.JoinG
 		}
 		g = newGroup(sh, req.Group)
 	}
+	if g.cg != nil {
+		if len(g.cg.members) > 0 {
+			ch <- joinErr(req, kerr.InconsistentGroupProtocol.Code, req.MemberID)
+			return
+		}
+		// An empty consumer group becomes a classic group (its offsets stay).
+		if err := sh.write(consumerTombstones(g.id)); err != nil {
+			ch <- joinErr(req, kerr.NotCoordinator.Code, req.MemberID)
+			return
+		}
+		g.stopAll()
+		g.cg = nil
+		g.protocolType = ""
+	}
 	var self *member
 	if req.MemberID != "" {
 		self = g.members[req.MemberID]

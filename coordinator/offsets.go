@@ -42,6 +42,9 @@ func (g *group) commitCheck(req *kmsg.OffsetCommitRequest) int16 {
 		}
 		return 0
 	}
+	if g.cg != nil {
+		return g.consumerCommitCheck(req.MemberID, req.Generation, req.Version, false)
+	}
 	if req.Generation < 0 && req.MemberID == "" && req.InstanceID == nil {
 		if g.state == stateEmpty {
 			return 0
@@ -202,6 +205,16 @@ func (sh *shard) fetch(group string, topics []TopicPartitions) []FetchedTopic {
 // subscribedTopics returns the topics the members of a "consumer" group
 // subscribe to, or ok=false if the group's subscriptions cannot be read.
 func (g *group) subscribedTopics() (map[string]bool, bool) {
+	if g.cg != nil {
+		topics := map[string]bool{}
+		view := g.sh.c.topics()
+		for _, m := range g.cg.members {
+			for _, t := range g.resolvedTopics(m, view) {
+				topics[t] = true
+			}
+		}
+		return topics, true
+	}
 	if g.protocolType != "consumer" {
 		return nil, false
 	}
@@ -307,6 +320,9 @@ func (sh *shard) expireOffsets() {
 	for _, g := range sh.groups {
 		if g.state == stateEmpty && len(g.offsets) == 0 && len(g.pending) == 0 && !sh.hasPendingTxn(g.id, "", 0) {
 			recs = append(recs, kv{groupMetadataKey(g.id), nil})
+			if g.cg != nil {
+				recs = append(recs, consumerTombstones(g.id)...)
+			}
 			drop = append(drop, g)
 		}
 	}
@@ -331,6 +347,13 @@ func (sh *shard) describe(id string, includeOps bool) kmsg.DescribeGroupsRespons
 		d.State = stateDead.String()
 		return d
 	}
+	if g.cg != nil {
+		// Kafka: DescribeGroups describes classic groups only.
+		d.State = stateDead.String()
+		d.ErrorCode = kerr.GroupIDNotFound.Code
+		d.ErrorMessage = kmsg.StringPtr("Group " + id + " is not a classic group.")
+		return d
+	}
 	d.State = g.state.String()
 	d.ProtocolType = g.protocolType
 	if g.state == stateStable {
@@ -353,16 +376,20 @@ type Listing struct {
 	Group        string
 	ProtocolType string
 	State        string
+	Type         GroupType
 }
 
 func (sh *shard) list(states []string) []Listing {
 	var out []Listing
 	for _, g := range sh.groups {
-		st := g.state.String()
+		st, typ := g.state.String(), GroupTypeClassic
+		if g.cg != nil {
+			st, typ = g.consumerStateName(), GroupTypeConsumer
+		}
 		if len(states) > 0 && !slices.ContainsFunc(states, func(s string) bool { return strings.EqualFold(s, st) }) {
 			continue
 		}
-		out = append(out, Listing{Group: g.id, ProtocolType: g.protocolType, State: st})
+		out = append(out, Listing{Group: g.id, ProtocolType: g.protocolType, State: st, Type: typ})
 	}
 	return out
 }
@@ -373,7 +400,7 @@ func (sh *shard) deleteGroup(id string) int16 {
 	if g == nil {
 		return kerr.GroupIDNotFound.Code
 	}
-	if g.state != stateEmpty || len(g.pending) > 0 {
+	if g.state != stateEmpty || len(g.pending) > 0 || (g.cg != nil && len(g.cg.members) > 0) {
 		return kerr.NonEmptyGroup.Code
 	}
 	var recs []kv
@@ -383,6 +410,9 @@ func (sh *shard) deleteGroup(id string) int16 {
 		}
 	}
 	recs = append(recs, kv{groupMetadataKey(id), nil})
+	if g.cg != nil {
+		recs = append(recs, consumerTombstones(id)...)
+	}
 	if err := sh.write(recs); err != nil {
 		return kerr.UnknownServerError.Code
 	}

@@ -142,6 +142,7 @@ func walkBatches(b []byte, ctl func(h storage.BatchHeader, commit bool) error, f
 type record struct {
 	offset *offsetRecord
 	group  *groupRecord
+	cg     *cgRecord // KIP-848 consumer group records (consumer_records.go)
 }
 
 type offsetRecord struct {
@@ -155,9 +156,9 @@ type groupRecord struct {
 	value *kmsg.GroupMetadataValue // nil: tombstone
 }
 
-// decodeRecord decodes one __consumer_offsets record. Keys of versions the
-// classic coordinator does not own (KIP-848 consumer group records, 3+)
-// decode to the zero record, which the loader skips.
+// decodeRecord decodes one __consumer_offsets record. Keys of other
+// versions (share groups, 9+) decode to the zero record, which the loader
+// skips.
 func decodeRecord(key, value []byte) (record, error) {
 	if len(key) < 2 {
 		return record{}, fmt.Errorf("%w: key of %d bytes", ErrCorruptRecord, len(key))
@@ -201,6 +202,12 @@ func decodeRecord(key, value []byte) (record, error) {
 			gr.value = &v
 		}
 		return record{group: gr}, nil
+	case cgRecordMetadata, cgRecordPartitionMeta, cgRecordMember, cgRecordTargetMetadata, cgRecordTargetMember, cgRecordCurrent:
+		r, err := decodeConsumerRecord(version, key, value)
+		if err != nil {
+			return record{}, err
+		}
+		return record{cg: r}, nil
 	default:
 		return record{}, nil
 	}

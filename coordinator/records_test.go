@@ -49,6 +49,15 @@ func FuzzDecodeRecords(f *testing.F) {
 	v.Members = []kmsg.GroupMetadataValueMember{{MemberID: "m", Subscription: []byte{1}}}
 	f.Add(buildBatch(1, []kv{{groupMetadataKey("g"), v.AppendTo(nil)}}))
 	f.Add([]byte{})
+	parts := map[[16]byte][]int32{{1}: {0, 1}}
+	f.Add(buildBatch(1, []kv{
+		{cgKey(cgRecordMetadata, "g"), cgGroupValue(3, 77)},
+		{cgKey(cgRecordMember, "g", "m"), cgMemberValue(&cgMemberMeta{clientID: "c", topics: []string{"t"}, regex: kmsg.StringPtr("t.*")})},
+		{cgKey(cgRecordTargetMember, "g", "m"), cgTargetValue(parts)},
+		{cgKey(cgRecordTargetMetadata, "g"), cgEpochValue(3)},
+		{cgKey(cgRecordCurrent, "g", "m"), cgCurrentValue(3, 2, 1, parts, nil)},
+		{cgKey(cgRecordCurrent, "g", "m"), nil},
+	}))
 	f.Add(append(buildTxnBatch(1, 7, 0, []kv{{offsetCommitKey("g", "t", 0), offsetCommitValue(offsetEntry{offset: 1})}}),
 		storage.BuildControlBatch(7, 0, true, 0, 1)...))
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -61,9 +61,14 @@ func (sh *shard) commitTxn(req *kmsg.TxnOffsetCommitRequest) *kmsg.TxnOffsetComm
 		code = kerr.InvalidGroupID.Code
 	case req.Version >= 3 && (req.Generation >= 0 || req.MemberID != ""):
 		g := sh.groups[req.Group]
-		if g == nil {
+		switch {
+		case g == nil:
 			code = kerr.IllegalGeneration.Code
-		} else {
+		case g.cg != nil:
+			// Transactional commits of consumer group members need no
+			// OffsetCommit v9+ (Kafka's rule): the member epoch is checked.
+			code = g.consumerCommitCheck(req.MemberID, req.Generation, 9, false)
+		default:
 			code = g.commitCheck(&kmsg.OffsetCommitRequest{Group: req.Group, Generation: req.Generation, MemberID: req.MemberID, InstanceID: req.InstanceID})
 		}
 	}
