@@ -98,9 +98,9 @@ func (b *builder) applyBrokerConfig(r *record) error {
 	m := b.next.brokerConfigs[ch.Broker]
 	if !b.brokerCfgDirty[ch.Broker] { // still shared with the old snapshot
 		m = maps.Clone(m)
-		if m == nil {
-			m = map[string]string{}
-		}
+	}
+	if m == nil {
+		m = map[string]string{}
 	}
 	if ch.Value == nil {
 		delete(m, ch.Name)

@@ -58,6 +58,16 @@ func TestAlterBrokerConfigs(t *testing.T) {
 			want: map[int32]map[string]string{-1: {"log.retention.ms": "1000"}, 2: {"max.connections": "7", "log.retention.ms": "5"}}},
 		{name: "delete one", broker: 2, compute: setOps(map[string]*string{"log.retention.ms": nil}),
 			want: map[int32]map[string]string{-1: {"log.retention.ms": "1000"}, 2: {"max.connections": "7"}}},
+		{name: "replace the default set", broker: DefaultBrokerConfigs,
+			compute: func(map[string]string) (map[string]string, error) {
+				return map[string]string{"log.segment.bytes": "2097152"}, nil
+			},
+			want: map[int32]map[string]string{-1: {"log.segment.bytes": "2097152"}, 2: {"max.connections": "7"}}},
+		{name: "replace it back", broker: DefaultBrokerConfigs,
+			compute: func(map[string]string) (map[string]string, error) {
+				return map[string]string{"log.retention.ms": "1000"}, nil
+			},
+			want: map[int32]map[string]string{-1: {"log.retention.ms": "1000"}, 2: {"max.connections": "7"}}},
 		{name: "delete last of default", broker: DefaultBrokerConfigs, compute: setOps(map[string]*string{"log.retention.ms": nil}),
 			want: map[int32]map[string]string{2: {"max.connections": "7"}}},
 	} {
