@@ -149,17 +149,26 @@ func TestRaftBrokerConfigs(t *testing.T) {
 	if err := cl.nodes[fi].AlterBrokerConfigs(DefaultBrokerConfigs, setOps(nil), false); !errors.Is(err, ErrNotController) {
 		t.Fatalf("follower alter: %v, want ErrNotController", err)
 	}
-	if err := cl.nodes[li].AlterBrokerConfigs(DefaultBrokerConfigs, setOps(map[string]*string{"log.retention.ms": ptr("60000")}), false); err != nil {
-		t.Fatal(err)
+	// On the leader, retried while leadership moves (the sets are idempotent).
+	alter := func(broker int32, kv map[string]*string) {
+		t.Helper()
+		var err error
+		waitFor(t, "alter on the leader", func() bool {
+			err = cl.nodes[cl.leader()].AlterBrokerConfigs(broker, setOps(kv), false)
+			return !errors.Is(err, ErrNotController)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
+	alter(DefaultBrokerConfigs, map[string]*string{"log.retention.ms": ptr("60000")})
 	for _, c := range cl.nodes {
 		if err := c.raft.Snapshot().Error(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := cl.nodes[li].AlterBrokerConfigs(1, setOps(map[string]*string{"max.connections": ptr("3")}), false); err != nil {
-		t.Fatal(err)
-	}
+	alter(1, map[string]*string{"max.connections": ptr("3")})
+	fi = (cl.leader() + 1) % 3
 	cl.stop(fi)
 	if err := os.Remove(filepath.Join(cl.cfgs[fi].MetadataDir, "meta.db")); err != nil {
 		t.Fatal(err)
