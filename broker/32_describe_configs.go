@@ -3,11 +3,15 @@ package broker
 // DescribeConfigs (key 32), v0-v4.
 //
 // Topics (resource type 2): every topic config with its effective value
-// and source: TOPIC_CONFIG when the topic sets it, STATIC_BROKER_CONFIG
-// when the broker key behind it was configured, DEFAULT_CONFIG otherwise;
-// synonyms (v1+) list the same chain. Brokers (type 4, name "" or our node
-// id): every broker key gregor knows. Broker loggers (type 8): an empty
-// list. v3+ adds types and documentation.
+// and source: TOPIC_CONFIG when the topic sets it, else the level that
+// sets the broker key behind it (DYNAMIC_BROKER_CONFIG,
+// DYNAMIC_DEFAULT_BROKER_CONFIG, STATIC_BROKER_CONFIG), DEFAULT_CONFIG
+// otherwise; synonyms (v1+) list the same chain. Brokers (type 4, our node
+// id): every broker key gregor knows, resolved the same way, read-only
+// unless it is a dynamic key (config_cluster_ops.go); name "": the same
+// at the cluster-default level (per-broker values left out; Kafka lists
+// only the dynamic defaults there). Broker loggers (type 8, our node id):
+// the loggers and their levels. v3+ adds types and documentation.
 
 import (
 	"strconv"
@@ -58,11 +62,20 @@ var describeConfigsHandler = handle(kmsg.DescribeConfigs, 0, 4, func(s *deps, r 
 			}
 			for _, def := range configDefs {
 				if wanted(def.name) {
-					sr.Configs = append(sr.Configs, s.describeBrokerConfig(req, def))
+					sr.Configs = append(sr.Configs, s.describeBrokerConfig(req, def, rr.ResourceName != ""))
 				}
 			}
 		case kmsg.ConfigResourceTypeBrokerLogger:
-			sr.Configs = []kmsg.DescribeConfigsResponseResourceConfig{}
+			if rr.ResourceName != strconv.Itoa(int(s.cfg.NodeID)) {
+				sr.ErrorCode = kerr.InvalidRequest.Code
+				sr.ErrorMessage = kmsg.StringPtr("unexpected broker id " + rr.ResourceName)
+				break
+			}
+			for _, c := range s.loggers.describe() {
+				if wanted(c.Name) {
+					sr.Configs = append(sr.Configs, c)
+				}
+			}
 		default:
 			sr.ErrorCode = kerr.InvalidRequest.Code
 			sr.ErrorMessage = kmsg.StringPtr("unsupported resource type")
@@ -88,42 +101,41 @@ func (s *deps) describeTopicConfig(req *kmsg.DescribeConfigsRequest, t *controll
 		if tv, ok := t.Configs[def.Name]; ok {
 			rc.ConfigSynonyms = append(rc.ConfigSynonyms, synonym(def.Name, tv, configSourceTopic))
 		}
-		if def.BrokerKey != "" {
-			if bv, explicit, ok := s.cfg.value(def.BrokerKey); ok && explicit {
-				rc.ConfigSynonyms = append(rc.ConfigSynonyms, synonym(def.BrokerKey, bv, configSourceStaticBroker))
-			}
+		if def.BrokerKey == "" {
+			rc.ConfigSynonyms = append(rc.ConfigSynonyms, synonym(def.Name, def.Default, configSourceDefault))
 		}
-		name := def.Name
-		if def.BrokerKey != "" {
-			name = def.BrokerKey
+		for _, l := range s.cfg.brokerLevels(def.BrokerKey, true) {
+			rc.ConfigSynonyms = append(rc.ConfigSynonyms, synonym(def.BrokerKey, l.value, l.source))
 		}
-		rc.ConfigSynonyms = append(rc.ConfigSynonyms, synonym(name, def.Default, configSourceDefault))
 	}
 	return rc
 }
 
-func (s *deps) describeBrokerConfig(req *kmsg.DescribeConfigsRequest, def configDef) kmsg.DescribeConfigsResponseResourceConfig {
+// describeBrokerConfig describes one broker key: for this broker
+// (perBroker) or at the cluster-default level (resource name "", where
+// per-broker dynamic values do not apply).
+func (s *deps) describeBrokerConfig(req *kmsg.DescribeConfigsRequest, def configDef, perBroker bool) kmsg.DescribeConfigsResponseResourceConfig {
 	rc := kmsg.NewDescribeConfigsResponseResourceConfig()
-	v, explicit, ok := s.cfg.value(def.name)
 	rc.Name = def.name
-	if ok {
-		rc.Value = kmsg.StringPtr(v)
+	levels := s.cfg.brokerLevels(def.name, perBroker)
+	rc.Source = kmsg.ConfigSourceDefaultConfig
+	if len(levels) > 0 {
+		rc.Value = kmsg.StringPtr(levels[0].value)
+		rc.Source = kmsg.ConfigSource(levels[0].source)
 	}
 	if def.typ == "password" {
 		rc.Value, rc.IsSensitive = nil, true // as Kafka: secrets are never described
 	}
-	rc.ReadOnly = true // no dynamic broker configs yet
-	rc.Source = kmsg.ConfigSourceDefaultConfig
-	if explicit {
-		rc.Source = kmsg.ConfigSourceStaticBrokerConfig
-	}
-	rc.IsDefault = !explicit
+	rc.ReadOnly = !dynamicBrokerKeys[def.name]
+	rc.IsDefault = rc.Source == kmsg.ConfigSourceDefaultConfig
 	rc.ConfigType = brokerConfigType(def.typ)
 	if req.IncludeDocumentation {
 		rc.Documentation = kmsg.StringPtr(def.doc)
 	}
-	if req.IncludeSynonyms && ok && !rc.IsSensitive {
-		rc.ConfigSynonyms = append(rc.ConfigSynonyms, synonym(def.name, v, int8(rc.Source)))
+	if req.IncludeSynonyms && !rc.IsSensitive {
+		for _, l := range levels {
+			rc.ConfigSynonyms = append(rc.ConfigSynonyms, synonym(def.name, l.value, l.source))
+		}
 	}
 	return rc
 }

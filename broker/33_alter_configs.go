@@ -7,8 +7,12 @@ package broker
 // Kafka's non-incremental alter does; validated as a whole by the
 // controller (INVALID_CONFIG names the key, UNKNOWN_TOPIC_OR_PARTITION for
 // a missing topic); validate_only checks without storing. Open logs of the
-// topic pick the new storage settings up at once. Brokers and broker
-// loggers: INVALID_REQUEST, as gregor has no dynamic broker configs. A
+// topic pick the new storage settings up at once. Brokers (resource type
+// 4, a node id or "" for the cluster default): replaces the resource's
+// whole set of dynamic broker configs, stored in the controller; only the
+// keys gregor applies live may be set (INVALID_REQUEST names the others,
+// config_cluster_ops.go); needs ALTER_CONFIGS on the cluster. Broker
+// loggers: INVALID_REQUEST (IncrementalAlterConfigs only, as Kafka). A
 // resource named twice in one request fails every copy with INVALID_REQUEST.
 
 import (
@@ -33,17 +37,26 @@ var alterConfigsHandler = handle(kmsg.AlterConfigs, 0, 2, func(s *deps, r *reque
 				}
 				want[rr.ResourceName] = keys
 			}
-			done := map[string]bool{}
+			done := map[configResource]bool{}
 			var rs []kmsg.AlterConfigsResponseResource
 			if ar, ok := resp.(*kmsg.AlterConfigsResponse); ok {
 				rs = ar.Resources
 			}
 			for _, sr := range rs {
-				if sr.ResourceType == kmsg.ConfigResourceTypeTopic && sr.ErrorCode == 0 {
-					done[sr.ResourceName] = true
+				if sr.ErrorCode == 0 {
+					done[configResource{sr.ResourceType, sr.ResourceName}] = true
 				}
 			}
-			s.afterAlterConfigs("AlterConfigs", want, func(n string) bool { return done[n] })
+			s.afterAlterConfigs("AlterConfigs", want, func(n string) bool { return done[configResource{kmsg.ConfigResourceTypeTopic, n}] })
+			bwant := brokerConfigWant{}
+			for _, rr := range req.Resources {
+				if keys := bwant.resource(configResource{rr.ResourceType, rr.ResourceName}, done); keys != nil {
+					for _, c := range rr.Configs {
+						keys[c.Name] = c.Value
+					}
+				}
+			}
+			s.afterAlterBrokerConfigs("AlterConfigs", bwant)
 		}
 		return resp, nil
 	}
@@ -60,7 +73,7 @@ var alterConfigsHandler = handle(kmsg.AlterConfigs, 0, 2, func(s *deps, r *reque
 			ops = append(ops, controller.ConfigOp{Name: c.Name, Op: controller.OpSet, Value: c.Value})
 		}
 		res := configResource{rr.ResourceType, rr.ResourceName}
-		sr.ErrorCode, sr.ErrorMessage = s.alterConfigs(res, seen[res], ops, false, req.ValidateOnly)
+		sr.ErrorCode, sr.ErrorMessage = s.alterConfigs(r, res, seen[res], ops, false, req.ValidateOnly)
 		resp.Resources = append(resp.Resources, sr)
 	}
 	return resp, nil
@@ -73,12 +86,14 @@ type configResource struct {
 
 // alterConfigs applies one resource's config changes (AlterConfigs and
 // IncrementalAlterConfigs) and returns its error code and message.
-func (s *deps) alterConfigs(res configResource, copies int, ops []controller.ConfigOp, incremental, validateOnly bool) (int16, *string) {
+func (s *deps) alterConfigs(r *request, res configResource, copies int, ops []controller.ConfigOp, incremental, validateOnly bool) (int16, *string) {
 	switch {
 	case copies > 1:
 		return errCodeMsg(controller.ErrInvalidRequest, "resource "+res.name+" appears more than once in the request")
-	case res.typ == kmsg.ConfigResourceTypeBroker, res.typ == kmsg.ConfigResourceTypeBrokerLogger:
-		return errCodeMsg(controller.ErrInvalidRequest, "dynamic broker configs are not supported: set broker keys in the config file and restart")
+	case res.typ == kmsg.ConfigResourceTypeBroker:
+		return s.alterBrokerConfigs(r, res, ops, incremental, validateOnly)
+	case res.typ == kmsg.ConfigResourceTypeBrokerLogger:
+		return errCodeMsg(controller.ErrInvalidRequest, "BROKER_LOGGER resources can only be changed with IncrementalAlterConfigs")
 	case res.typ != kmsg.ConfigResourceTypeTopic:
 		return errCodeMsg(controller.ErrInvalidRequest, "unsupported resource type "+res.typ.String())
 	}

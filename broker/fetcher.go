@@ -278,6 +278,7 @@ func (f *fetcher) apply(st *fetchState, sp *kmsg.FetchResponseTopicPartition) {
 			return
 		}
 	}
+	st.p.leaderHW.Store(sp.HighWatermark)
 	if hw := min(sp.HighWatermark, l.LogEndOffset()); hw > l.HighWatermark() {
 		l.SetHighWatermark(hw)
 	}

@@ -79,6 +79,7 @@ type deps struct {
 	authz     *authz          // ACL authorization (authz.go)
 	sasl      *saslMechanisms // SASL mechanisms of SASL listeners (conn_auth.go)
 	metrics   *metrics        // request counters and histograms (metrics.go)
+	loggers   *brokerLoggers  // log levels of BROKER_LOGGER resources (dynamic_configs.go)
 }
 
 // forwardIfNotController: see link.forwardIfNotController.

@@ -1,4 +1,6 @@
 package broker
 
 // clusterOpsHandlers lists the APIs of cluster operations: partition reassignments, log dirs.
-var clusterOpsHandlers = []handler{}
+var clusterOpsHandlers = []handler{
+	describeLogDirsHandler,
+}

@@ -33,6 +33,8 @@ type partition struct {
 	rep replicaState // leader or follower state (replica.go), under rep.mu
 
 	traffic partitionTraffic // client bytes and records in and out (metrics.go)
+
+	leaderHW atomic.Int64 // as a follower: the leader's high watermark at the last fetch (DescribeLogDirs)
 }
 
 // wake signals every long-polling fetch waiting on this partition.

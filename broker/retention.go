@@ -28,10 +28,15 @@ type maintenance struct {
 	ctx   context.Context // ends at shutdown
 
 	retentionPasses atomic.Int64 // retention passes completed
+
+	// cleanerBackoff is the wait between cleaner passes, read before each
+	// (log.cleaner.backoff.ms is a dynamic broker config).
+	cleanerBackoff func() time.Duration
 }
 
 func newMaintenance(cfg LogConfig, parts *partitions, clock Clock, log zerolog.Logger, ctx context.Context) *maintenance {
-	return &maintenance{cfg: cfg, parts: parts, clock: clock, log: log, ctx: ctx}
+	return &maintenance{cfg: cfg, parts: parts, clock: clock, log: log, ctx: ctx,
+		cleanerBackoff: func() time.Duration { return cfg.CleanerBackoff }}
 }
 
 // start starts the retention/flush loop and the log cleaner in wg.
@@ -93,13 +98,9 @@ func (m *maintenance) flushDue(now time.Time) {
 
 // cleanerLoop compacts the logs of compacted topics that need it.
 func (m *maintenance) cleanerLoop() {
-	t := newTicker(m.clock, m.cfg.CleanerBackoff)
-	defer t.Stop()
 	for {
-		select {
-		case <-m.ctx.Done():
+		if !sleep(m.ctx, m.clock, m.cleanerBackoff()) {
 			return
-		case <-t.C:
 		}
 		for _, p := range m.parts.all() {
 			if m.ctx.Err() != nil {

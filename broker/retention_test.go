@@ -153,11 +153,11 @@ func TestAlterTopicConfigs(t *testing.T) {
 		{"unknown topic", func() (kadm.AlterConfigsResponses, error) {
 			return adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "retention.ms", Value: kmsg.StringPtr("1")}}, "nope")
 		}, kerr.UnknownTopicOrPartition},
-		{"broker", func() (kadm.AlterConfigsResponses, error) {
-			return adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Name: "log.retention.ms", Value: kmsg.StringPtr("1")}}, 1)
+		{"broker read-only key", func() (kadm.AlterConfigsResponses, error) {
+			return adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Name: "num.partitions", Value: kmsg.StringPtr("1")}}, 1)
 		}, kerr.InvalidRequest},
-		{"broker state", func() (kadm.AlterConfigsResponses, error) {
-			return adm.AlterBrokerConfigsState(ctx, []kadm.AlterConfig{{Name: "log.retention.ms", Value: kmsg.StringPtr("1")}}, 1)
+		{"broker state read-only key", func() (kadm.AlterConfigsResponses, error) {
+			return adm.AlterBrokerConfigsState(ctx, []kadm.AlterConfig{{Name: "log.dirs", Value: kmsg.StringPtr("/x")}}, 1)
 		}, kerr.InvalidRequest},
 	} {
 		resp, err := c.do()

@@ -82,10 +82,12 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 		opt(&o)
 	}
 	c := &cfg
+	loggers := newBrokerLoggers(log.GetLevel())
+	log = log.Hook(loggers)
 	s := &Server{connSet: connSet{conns: map[*conn]struct{}{}, perIP: map[string]int{}}, ready: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	d := &deps{cfg: c, log: log, clock: o.clock, ctx: ctx, table: newHandlerTable(handlers)}
+	d := &deps{cfg: c, log: log, clock: o.clock, ctx: ctx, table: newHandlerTable(handlers), loggers: loggers}
 	s.deps = d
 	d.authz = newAuthz(c.Authz, o.clock, log)
 	d.metrics = newMetrics(d.table)
@@ -104,6 +106,7 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("broker: metadata: %w", err)
 	}
 	d.ctrl = ctrl
+	c.ClusterOps.meta = ctrl.Snapshot // dynamic broker configs
 	if d.sasl, err = newSASLMechanisms(&c.Security, ctrl, o.clock); err != nil {
 		ctrl.Close()
 		return nil, err
@@ -126,6 +129,7 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 	d.repl = newReplication(c.NodeID, s.clustered(), c.Replication, ctrl, d.parts, d.groups, d.link, peers, o.clock, log, ctx, &s.wg, kick)
 	d.repl.txnState = d.txns
 	s.maint = newMaintenance(c.Log, d.parts, o.clock, log, ctx)
+	s.maint.cleanerBackoff = func() time.Duration { return c.liveDuration("log.cleaner.backoff.ms", c.Log.CleanerBackoff) }
 	fail := func(err error) (*Server, error) {
 		s.closeListeners()
 
@@ -240,6 +244,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	s.wg.Go(s.repl.run)
+	s.wg.Go(func() { watchBrokerConfigs(s.ctx, s.ctrl, s.parts, s.log) })
 	s.groups.start()
 	s.txns.start()
 	for _, ln := range s.listeners {
@@ -331,7 +336,8 @@ func (s *Server) accept(ln net.Listener, adv Listener, proto string) {
 			return
 		}
 		ip := remoteIP(nc)
-		if len(s.conns) >= s.cfg.Limits.MaxConnections || s.perIP[ip] >= s.cfg.Limits.MaxConnectionsPerIP {
+		if len(s.conns) >= s.cfg.liveInt("max.connections", s.cfg.Limits.MaxConnections) ||
+			s.perIP[ip] >= s.cfg.liveInt("max.connections.per.ip", s.cfg.Limits.MaxConnectionsPerIP) {
 			total, mine := len(s.conns), s.perIP[ip]
 			s.mu.Unlock()
 			nc.Close()

@@ -15,7 +15,8 @@ import (
 
 // topicConfig returns a topic config's effective value and its source:
 // the topic's own setting, else the broker key that supplies its default
-// when set, else Kafka's default.
+// (dynamic per-broker, dynamic cluster default, static, or its default;
+// config_cluster_ops.go), else Kafka's default.
 func (c *Config) topicConfig(t *controller.Topic, def controller.ConfigDef) (value string, source int8) {
 	if t != nil {
 		if v, ok := t.Configs[def.Name]; ok {
@@ -23,11 +24,8 @@ func (c *Config) topicConfig(t *controller.Topic, def controller.ConfigDef) (val
 		}
 	}
 	if def.BrokerKey != "" {
-		if v, explicit, ok := c.value(def.BrokerKey); ok {
-			if explicit {
-				return v, configSourceStaticBroker
-			}
-			return v, configSourceDefault
+		if v, src, ok := c.brokerValue(def.BrokerKey); ok {
+			return v, src
 		}
 	}
 	return def.Default, configSourceDefault

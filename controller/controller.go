@@ -328,6 +328,12 @@ type Snapshot struct {
 	// scram holds the SCRAM credentials (scram.go: ScramCredential,
 	// ScramUsers).
 	scram map[scramKey]ScramCredential
+
+	// brokerConfigs holds the dynamic broker configs by broker id, the
+	// cluster default under DefaultBrokerConfigs; brokerConfigsGen counts
+	// their changes (brokerconfigs.go).
+	brokerConfigs    map[int32]map[string]string
+	brokerConfigsGen int64
 }
 
 // Topic returns the named topic, or nil.

@@ -54,6 +54,9 @@ type record struct {
 	ScramUser      string           `json:"scram_user,omitempty"`
 	Scram          *ScramCredential `json:"scram,omitempty"`
 	ScramMechanism int8             `json:"scram_mechanism,omitempty"`
+
+	// BrokerConfig is the change of a recBrokerConfig record (brokerconfigs.go).
+	BrokerConfig *BrokerConfigChange `json:"broker_config,omitempty"`
 }
 
 // applyLocked is the single applier: it applies a batch of records
@@ -129,6 +132,8 @@ type builder struct {
 	clusterDirty bool
 	pidDirty     bool
 	scramDirty   map[scramKey]bool // credentials changed (scram.go); nil if none
+
+	brokerCfgDirty map[int32]bool // dynamic broker configs changed (brokerconfigs.go); nil if none
 }
 
 func newBuilder(old *Snapshot) *builder {
@@ -239,6 +244,8 @@ func (b *builder) apply(r *record) error {
 		b.pidDirty = true
 	case recScramCredential, recRemoveScramCredential:
 		return b.applyScram(r)
+	case recBrokerConfig:
+		return b.applyBrokerConfig(r)
 	default:
 		return fmt.Errorf("controller: unknown record type %d", r.Type)
 	}
@@ -281,6 +288,9 @@ func (b *builder) persist(tx *bolt.Tx, next *Snapshot, index uint64) error {
 		}
 	}
 	if err := b.persistScram(tx, next); err != nil {
+		return err
+	}
+	if err := b.persistBrokerConfigs(tx, next); err != nil {
 		return err
 	}
 	topics := tx.Bucket(bucketTopics)
@@ -344,6 +354,9 @@ func persistAll(tx *bolt.Tx, s *Snapshot, applied uint64) error {
 			return err
 		}
 	}
+	if err := persistAllBrokerConfigs(tx, s); err != nil {
+		return err
+	}
 	return persistAllScram(tx, s)
 }
 
@@ -392,6 +405,9 @@ func load(db *bolt.DB, nodeID int32) (*Snapshot, uint64, error) {
 			return err
 		}
 		if err := loadScram(tx, s); err != nil {
+			return err
+		}
+		if err := loadBrokerConfigs(tx, s); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketTopics).ForEach(func(k, v []byte) error {

@@ -16,6 +16,8 @@ package controller
 //	brokers  big-endian uint32 node ID -> JSON Broker
 //	topics   16-byte topic ID -> JSON storedTopic
 //	scram    mechanism byte + user name -> JSON ScramCredential (scram.go)
+//	broker_configs  big-endian uint32 broker id (0xffffffff: the cluster
+//	         default) -> JSON map of dynamic broker configs (brokerconfigs.go)
 //
 // bbolt values are only valid inside their transaction: decoders copy
 // (json.Unmarshal and copy() do).
@@ -24,6 +26,8 @@ var (
 	bucketBrokers = []byte("brokers")
 	bucketTopics  = []byte("topics")
 	bucketScram   = []byte("scram")
+
+	bucketBrokerConfigs = []byte("broker_configs")
 
 	keyClusterID = []byte("cluster_id")
 	keySchema    = []byte("schema")
@@ -35,7 +39,7 @@ var (
 const schemaVersion = "1"
 
 // allBuckets is created on Open.
-var allBuckets = [][]byte{bucketMeta, bucketBrokers, bucketTopics, bucketScram}
+var allBuckets = [][]byte{bucketMeta, bucketBrokers, bucketTopics, bucketScram, bucketBrokerConfigs}
 
 // storedTopic is the on-disk form of a Topic (the ID is the key).
 type storedTopic struct {

@@ -429,6 +429,22 @@ func (c *Controller) AlterTopicConfigs(name string, ops []ConfigOp, incremental,
 	return c.commitLocked(recs)
 }
 
+// ListOp applies APPEND (items of value not yet in cur are added) or
+// SUBTRACT (items of value are removed) to the LIST value cur.
+func ListOp(cur, value string, op int8) string {
+	list := splitList(cur)
+	for _, item := range splitList(value) {
+		if op == OpAppend {
+			if !slices.Contains(list, item) {
+				list = append(list, item)
+			}
+		} else {
+			list = slices.DeleteFunc(list, func(s string) bool { return s == item })
+		}
+	}
+	return strings.Join(list, ",")
+}
+
 func applyConfigOp(m map[string]string, op ConfigOp) error {
 	def := topicConfigDefs[op.Name]
 	switch op.Op {
@@ -454,17 +470,7 @@ func applyConfigOp(m map[string]string, op ConfigOp) error {
 		if !ok {
 			cur = def.Default
 		}
-		list := splitList(cur)
-		for _, item := range splitList(*op.Value) {
-			if op.Op == OpAppend {
-				if !slices.Contains(list, item) {
-					list = append(list, item)
-				}
-			} else {
-				list = slices.DeleteFunc(list, func(s string) bool { return s == item })
-			}
-		}
-		m[op.Name] = strings.Join(list, ",")
+		m[op.Name] = ListOp(cur, *op.Value, op.Op)
 	default:
 		return fmt.Errorf("%w: unknown config operation %d for %s", ErrInvalidRequest, op.Op, op.Name)
 	}

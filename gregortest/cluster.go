@@ -303,6 +303,16 @@ func (b *Broker) LogOffsets(topic string, partition int32) (logEnd, highWatermar
 	return srv.LogOffsets(topic, partition)
 }
 
+// LogStartOffset returns the log start offset of the broker's replica of
+// a partition; ok is false if it is stopped or has no log of the partition.
+func (b *Broker) LogStartOffset(topic string, partition int32) (int64, bool) {
+	srv := b.Server()
+	if srv == nil {
+		return -1, false
+	}
+	return srv.LogStartOffset(topic, partition)
+}
+
 // Client returns a kgo client seeded with this broker only, closed at
 // cleanup.
 func (b *Broker) Client(opts ...kgo.Opt) *kgo.Client {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -448,6 +449,58 @@ func TestAdmin(t *testing.T) {
 			}
 		}
 		t.Detail("AlterConfigs retention.ms, described back")
+	})
+	// The next two follow sarama's own functional tests
+	// TestFuncAdminIncrementalAlterConfigs and TestFuncAdminDescribeLogDirs
+	// (newest versions, negotiated), against one broker of node id 1.
+	newest := func() *sarama.Config {
+		c := config()
+		c.Version, c.ApiVersionsRequest = sarama.MaxVersion, true
+		return c
+	}
+	run(t, "admin_incremental_alter_broker_configs", func(t *compat.T) {
+		compat.RequireAPIs(t, kmsg.IncrementalAlterConfigs)
+		adm, err := sarama.NewClusterAdmin([]string{compat.Bootstrap()}, newest())
+		t.Check(err, "new cluster admin")
+		t.Cleanup(func() { _ = adm.Close() })
+		get := func() int {
+			res, err := adm.DescribeConfig(sarama.ConfigResource{Type: sarama.BrokerResource, Name: "1", ConfigNames: []string{"log.cleaner.backoff.ms"}})
+			t.Check(err, "describe broker config")
+			if len(res) != 1 || res[0].Name != "log.cleaner.backoff.ms" {
+				t.Fatalf("described %+v", res)
+			}
+			n, err := strconv.Atoi(res[0].Value)
+			t.Check(err, "parse value")
+			return n
+		}
+		n := get() + 1
+		v := strconv.Itoa(n)
+		t.Check(adm.IncrementalAlterConfig(sarama.BrokerResource, "1", map[string]sarama.IncrementalAlterConfigsEntry{
+			"log.cleaner.backoff.ms": {Operation: sarama.IncrementalAlterConfigsOperationSet, Value: &v},
+		}, false), "incremental alter broker config")
+		if got := get(); got != n {
+			t.Fatalf("log.cleaner.backoff.ms after the alter = %d, want %d", got, n)
+		}
+		t.Detail("log.cleaner.backoff.ms set on broker 1, described back")
+	})
+	run(t, "admin_describe_log_dirs", func(t *compat.T) {
+		compat.RequireAPIs(t, kmsg.DescribeLogDirs)
+		adm, err := sarama.NewClusterAdmin([]string{compat.Bootstrap()}, newest())
+		t.Check(err, "new cluster admin")
+		t.Cleanup(func() { _ = adm.Close() })
+		res, err := adm.DescribeLogDirs([]int32{1})
+		t.Check(err, "describe log dirs")
+		if len(res) != 1 {
+			t.Fatalf("%d broker replies, want 1", len(res))
+		}
+		for _, dirs := range res {
+			for _, d := range dirs {
+				if d.ErrorCode != sarama.ErrNoError || d.TotalBytes == 0 || d.UsableBytes == 0 {
+					t.Fatalf("log dir %s: error %v total %d usable %d", d.Path, d.ErrorCode, d.TotalBytes, d.UsableBytes)
+				}
+			}
+		}
+		t.Detail("one log dir with total and usable bytes")
 	})
 }
 
