@@ -272,3 +272,47 @@ func TestSmallSegmentBytes(t *testing.T) {
 		t.Fatalf("%d records, want 20", len(got))
 	}
 }
+
+// TestFetchDownConversionLimits: a down-converted fetch stays within the
+// partition limit, except that the first partition always gets one whole
+// message, so an old consumer never sticks behind a large one.
+func TestFetchDownConversionLimits(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := b.admin().CreateTopic(ctx, 1, 1, nil, "down-limits"); err != nil {
+		t.Fatal(err)
+	}
+	p := b.client(kgo.DefaultProduceTopic("down-limits"), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	for i := range 10 {
+		if err := p.ProduceSync(ctx, &kgo.Record{Value: bytes.Repeat([]byte{byte(i)}, 100)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rc := b.raw(t)
+	// A magic-1 message of a 100-byte value and no key is 12+22+100 = 134
+	// bytes; its stored v2 batch about 170, and the read stops at the limit
+	// in stored bytes first.
+	for _, tc := range []struct {
+		limit int32
+		want  int
+	}{{1, 1}, {134, 1}, {400, 2}, {1 << 20, 10}} {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version, req.ReplicaID, req.MaxBytes = 3, -1, 1<<20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "down-limits"
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.PartitionMaxBytes = tc.limit
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		sp := rc.do(req).(*kmsg.FetchResponse).Topics[0].Partitions[0]
+		n := 0
+		for set := sp.RecordBatches; len(set) >= 12; n++ {
+			set = set[12+int(binary.BigEndian.Uint32(set[8:])):]
+		}
+		if sp.ErrorCode != 0 || n != tc.want || (tc.want > 1 && len(sp.RecordBatches) > int(tc.limit)) {
+			t.Fatalf("limit %d: %v, %d messages in %d bytes, want %d", tc.limit, kerr.ErrorForCode(sp.ErrorCode), n, len(sp.RecordBatches), tc.want)
+		}
+	}
+}
