@@ -1,10 +1,14 @@
 package broker
 
-// Produce (key 0), v3-v13 (advertised from v0, see advertiseFrom).
+// Produce (key 0), v0-v13.
 //
 // Every partition's records are validated and appended by storage (magic
 // 2, lengths, CRC-32C, idempotent sequence checks, offsets stamped in
-// place). The broker checks what storage cannot know: acks, the topic and
+// place). v0-v2 (clients from before Kafka 0.11) may send message sets of
+// magic 0 or 1: storage.ConvertLegacy checks their CRC-32s, unpacks
+// compressed wrappers and turns them into one magic-2 batch, which is
+// appended like any other; from v3 only magic 2 is accepted, as in Kafka.
+// v0-v2 answer with the error codes those versions know (oldProduceError). The broker checks what storage cannot know: acks, the topic and
 // partition, zstd before v7, and leadership. acks=0 gets no response; if
 // such a request fails anywhere the connection is closed instead, as Kafka
 // does, so the client notices. v13 names topics by id.
@@ -27,7 +31,7 @@ import (
 	"gregor/storage"
 )
 
-var produceHandler = advertiseFrom(0, handle(kmsg.Produce, 3, 13, func(s *deps, r *request, req *kmsg.ProduceRequest) (kmsg.Response, error) {
+var produceHandler = handle(kmsg.Produce, 0, 13, func(s *deps, r *request, req *kmsg.ProduceRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	var failed error
 	code := int16(0)
@@ -89,6 +93,7 @@ var produceHandler = advertiseFrom(0, handle(kmsg.Produce, 3, 13, func(s *deps, 
 					sp.ErrorMessage = errMessage(err)
 				}
 			}
+			sp.ErrorCode = oldProduceError(req.Version, sp.ErrorCode)
 			if sp.ErrorCode != 0 && failed == nil {
 				failed = fmt.Errorf("partition %d: %s", rp.Partition, kerr.ErrorForCode(sp.ErrorCode))
 			}
@@ -121,16 +126,21 @@ var produceHandler = advertiseFrom(0, handle(kmsg.Produce, 3, 13, func(s *deps, 
 		}
 	}
 	return resp, nil
-}))
+})
 
-// advertiseFrom makes ApiVersions advertise h from version min. Produce is
-// advertised from v0 as Kafka 4.0 does (KAFKA-18659): librdkafka (kcat,
-// confluent-kafka) only enables gzip, snappy and lz4 when the broker's
-// Produce range includes v0. Versions below the served minimum still close
-// the connection; no client picks them since all pick the highest version.
-func advertiseFrom(min int16, h handler) handler {
-	h.advertiseMin = &min
-	return h
+// oldProduceError maps error codes older Produce versions do not know to
+// the ones they expect: KAFKA_STORAGE_ERROR arrived in v4 (before it, a
+// failed log dir read as NOT_LEADER_FOR_PARTITION, which makes the client
+// refresh its metadata and retry), INVALID_RECORD in v8 (CORRUPT_MESSAGE
+// before).
+func oldProduceError(version, code int16) int16 {
+	switch {
+	case code == kerr.KafkaStorageError.Code && version < 4:
+		return kerr.NotLeaderForPartition.Code
+	case code == kerr.InvalidRecord.Code && version < 8:
+		return kerr.CorruptMessage.Code
+	}
+	return code
 }
 
 // hwWait is an acks=all partition waiting for its high watermark.
@@ -144,6 +154,13 @@ type hwWait struct {
 
 // produce appends one partition's records and fills its response.
 func (s *deps) produce(req *kmsg.ProduceRequest, t *controller.Topic, leaderEpoch int32, records []byte, sp *kmsg.ProduceResponseTopicPartition) (*hwWait, error) {
+	if m := storage.LegacyMagic(records); req.Version < 3 && (m == 0 || m == 1) {
+		batch, err := storage.ConvertLegacy(records)
+		if err != nil {
+			return nil, err
+		}
+		records = batch
+	}
 	for b := records; len(b) >= storage.BatchHeaderSize; {
 		h, err := storage.ParseBatchHeader(b)
 		if err != nil || int(h.Length)+12 > len(b) || h.Length < 0 {

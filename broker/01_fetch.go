@@ -1,6 +1,6 @@
 package broker
 
-// Fetch (key 1), v4-v18.
+// Fetch (key 1), v0-v18.
 //
 // Reads whole record batches from each partition's log up to the high
 // watermark and sends them with sendfile (see splice.go). Long poll: when
@@ -17,7 +17,9 @@ package broker
 // incremental fetch is expanded to every partition of its session, served
 // as a full one (long poll included), and its response then trimmed to the
 // partitions that changed. v13+ names topics by id. Followers (replica id >= 0) read up to the log end offset, and their
-// fetch offsets move the leader's high watermark (replica.go). An I/O
+// fetch offsets move the leader's high watermark (replica.go). v0-v3 read
+// message sets of magic 0/1, converted from the log's batches in memory
+// (fetch_downconvert.go). An I/O
 // error reading a log is KAFKA_STORAGE_ERROR and takes the log dir offline
 // for writes (Server.failLogDir), as Kafka does.
 
@@ -30,7 +32,7 @@ import (
 	"gregor/controller"
 )
 
-var fetchHandler = handle(kmsg.Fetch, 4, 18, func(s *deps, r *request, req *kmsg.FetchRequest) (kmsg.Response, error) {
+var fetchHandler = handle(kmsg.Fetch, 0, 18, func(s *deps, r *request, req *kmsg.FetchRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	privileged := replicaOf(r) >= 0
 	fc, code := s.sessions.begin(req, privileged)
@@ -114,6 +116,8 @@ func (s *deps) fetchOnce(snap *controller.Snapshot, r *request, req *kmsg.FetchR
 				sp.ErrorCode = kerr.UnknownTopicID.Code
 			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions):
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case fetchMagic(req.Version) < 2 && !s.cfg.downConversionEnabled(t):
+				sp.ErrorCode = kerr.UnsupportedVersion.Code
 			default:
 				meta := &t.Partitions[rp.Partition]
 				sp.ErrorCode = checkLeaderEpoch(s.cfg.NodeID, meta, rp.CurrentLeaderEpoch)
@@ -136,6 +140,7 @@ func (s *deps) fetchOnce(snap *controller.Snapshot, r *request, req *kmsg.FetchR
 				}
 			}
 			if sp.ErrorCode != 0 {
+				sp.ErrorCode = oldFetchError(req.Version, sp.ErrorCode)
 				sawError = true
 			}
 			st.Partitions = append(st.Partitions, sp)
@@ -197,6 +202,15 @@ func (s *deps) fetchPartition(topic string, rp *kmsg.FetchRequestTopicPartition,
 			at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
 			sp.AbortedTransactions = append(sp.AbortedTransactions, at)
 		}
+	}
+	if req := r.body.(*kmsg.FetchRequest); fetchMagic(req.Version) < 2 {
+		set, err := downConvert(p.log, region, fetchMagic(req.Version), rp.FetchOffset, maxOffset, limit, first)
+		if err != nil {
+			return 0, err
+		}
+		p.traffic.out(int64(len(set)))
+		sp.RecordBatches = set
+		return int64(len(set)), nil
 	}
 	if !follower {
 		p.traffic.out(region.Len)

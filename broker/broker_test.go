@@ -233,7 +233,7 @@ func TestApiVersions(t *testing.T) {
 		t.Fatalf("error %d, %d keys, want %d", resp.ErrorCode, len(resp.ApiKeys), len(handlers))
 	}
 	for _, k := range resp.ApiKeys {
-		if k.ApiKey == 0 && (k.MinVersion != 0 || k.MaxVersion != 13) { // advertised from v0 (KAFKA-18659)
+		if k.ApiKey == 0 && (k.MinVersion != 0 || k.MaxVersion != 13) { // served from v0 (message sets of magic 0/1)
 			t.Fatalf("produce versions %d-%d", k.MinVersion, k.MaxVersion)
 		}
 	}

@@ -117,10 +117,7 @@ type request struct {
 type handler struct {
 	key      kmsg.Key
 	min, max int16
-	// advertiseMin, when set, is the minimum version ApiVersions
-	// advertises instead of min (requests below min are still refused).
-	advertiseMin *int16
-	fn           func(s *deps, r *request) (kmsg.Response, error)
+	fn       func(s *deps, r *request) (kmsg.Response, error)
 }
 
 // handle adapts a typed handler function to the table.
@@ -150,11 +147,7 @@ func newHandlerTable(hs []handler) *handlerTable {
 			panic(fmt.Sprintf("broker: %s handler claims v%d, kmsg knows v%d", kmsg.NameForKey(int16(h.key)), h.max, max))
 		}
 		t.byKey[int16(h.key)] = h
-		min := h.min
-		if h.advertiseMin != nil {
-			min = *h.advertiseMin
-		}
-		t.apiKeys = append(t.apiKeys, kmsg.ApiVersionsResponseApiKey{ApiKey: int16(h.key), MinVersion: min, MaxVersion: h.max})
+		t.apiKeys = append(t.apiKeys, kmsg.ApiVersionsResponseApiKey{ApiKey: int16(h.key), MinVersion: h.min, MaxVersion: h.max})
 	}
 	sort.Slice(t.apiKeys, func(i, j int) bool { return t.apiKeys[i].ApiKey < t.apiKeys[j].ApiKey })
 	return t

@@ -74,6 +74,10 @@ type ConfigDef struct {
 	Doc         string
 
 	check func(string) error
+	// kafka4Min, when set, is the higher lower bound Kafka 4 enforces
+	// where Kafka 3.x accepted less: values in between are accepted, with
+	// a warning in the log (see TopicConfigWarnings).
+	kafka4Min int64
 }
 
 // Validate checks value (as a client sends it) against the key's type and
@@ -295,7 +299,7 @@ func buildTopicConfigDefs() map[string]ConfigDef {
 			Doc: "Largest record batch size allowed, after compression."},
 		{Name: "message.downconversion.enable", Type: ConfigTypeBoolean, Default: "true", BrokerSynonyms: syn("log.message.downconversion.enable"),
 			check: checkBool,
-			Doc:   "Whether down-conversion to old message formats is enabled for consumers (ignored; removed in Kafka 4.0)."},
+			Doc:   "Whether Fetch v0-v3 (consumers from before Kafka 0.11) are served down-converted message sets; false answers them UNSUPPORTED_VERSION."},
 		{Name: "message.timestamp.after.max.ms", Type: ConfigTypeLong, Default: "3600000", BrokerSynonyms: syn("log.message.timestamp.after.max.ms"),
 			ValidValues: "[0,...]", check: longAtLeast(0),
 			Doc: "Maximum amount a CreateTime message timestamp may be ahead of the broker's clock."},
@@ -336,8 +340,8 @@ func buildTopicConfigDefs() map[string]ConfigDef {
 			ValidValues: "[-1,...]", check: longAtLeast(-1),
 			Doc: "Maximum time a log segment is retained before deletion; -1 is unlimited."},
 		{Name: "segment.bytes", Type: ConfigTypeInt, Default: "1073741824", BrokerSynonyms: syn("log.segment.bytes"),
-			ValidValues: "[1048576,...]", check: intAtLeast(1024 * 1024),
-			Doc: "Size of a single log segment file."},
+			ValidValues: "[14,...]", check: intAtLeast(14), kafka4Min: 1024 * 1024,
+			Doc: "Size of a single log segment file (Kafka 3.x's lower bound, 14; Kafka 4 requires 1048576)."},
 		{Name: "segment.index.bytes", Type: ConfigTypeInt, Default: "10485760", BrokerSynonyms: syn("log.index.size.max.bytes"),
 			ValidValues: "[4,...]", check: intAtLeast(4),
 			Doc: "Size of the index mapping offsets to file positions."},
@@ -412,6 +416,24 @@ func ValidateTopicConfigs(m map[string]string) error {
 			ErrInvalidConfig, minLag, maxLag)
 	}
 	return nil
+}
+
+// TopicConfigWarnings names the valid settings of m that Kafka 4 would
+// refuse (below the minimum it raised, e.g. segment.bytes under 1 MiB),
+// as "key=value (Kafka 4 minimum N)", in key order.
+func TopicConfigWarnings(m map[string]string) []string {
+	var out []string
+	for k, v := range m {
+		d, ok := topicConfigDefs[k]
+		if !ok || d.kafka4Min == 0 {
+			continue
+		}
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n < d.kafka4Min {
+			out = append(out, fmt.Sprintf("%s=%d (Kafka 4 minimum %d)", k, n, d.kafka4Min))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // configLong returns a validated LONG key's value, or its default.

@@ -74,8 +74,9 @@ func TestValidateTopicConfigs(t *testing.T) {
 		{"retention not a number", map[string]string{"retention.ms": "1d"}, false, "retention.ms"},
 		{"retention spaces", map[string]string{"retention.ms": " 100 "}, true, ""},
 		{"retention.bytes negative", map[string]string{"retention.bytes": "-12345"}, true, ""},
-		{"segment.bytes too small", map[string]string{"segment.bytes": "1048575"}, false, "segment.bytes"},
-		{"segment.bytes min", map[string]string{"segment.bytes": "1048576"}, true, ""},
+		{"segment.bytes too small", map[string]string{"segment.bytes": "13"}, false, "segment.bytes"},
+		{"segment.bytes Kafka 3.x min", map[string]string{"segment.bytes": "14"}, true, ""},
+		{"segment.bytes kafka-go's 200", map[string]string{"segment.bytes": "200"}, true, ""},
 		{"segment.bytes overflows int", map[string]string{"segment.bytes": "2147483648"}, false, "segment.bytes"},
 		{"segment.ms zero", map[string]string{"segment.ms": "0"}, false, "segment.ms"},
 		{"max.message.bytes", map[string]string{"max.message.bytes": "10485760"}, true, ""},
@@ -204,4 +205,17 @@ func TestAlterTopicConfigs(t *testing.T) {
 	}
 	c := openTest(t, "")
 	wantErr(t, c.AlterTopicConfigs("missing", nil, true, false), ErrUnknownTopic, "missing")
+}
+
+// TestTopicConfigWarnings: values Kafka 3.x accepted but Kafka 4 refuses
+// are named; Kafka 4-valid values and other keys are not.
+func TestTopicConfigWarnings(t *testing.T) {
+	t.Parallel()
+	got := TopicConfigWarnings(map[string]string{"segment.bytes": "200", "segment.ms": "1", "retention.ms": "5"})
+	if len(got) != 1 || got[0] != "segment.bytes=200 (Kafka 4 minimum 1048576)" {
+		t.Fatalf("warnings %q", got)
+	}
+	if got := TopicConfigWarnings(map[string]string{"segment.bytes": "1048576"}); len(got) != 0 {
+		t.Fatalf("warnings %q for Kafka 4's minimum", got)
+	}
 }

@@ -85,6 +85,7 @@ func (c *Controller) CreateTopic(req CreateTopic) (*Topic, error) {
 	if err := ValidateTopicConfigs(configs); err != nil {
 		return nil, err
 	}
+	c.warnConfigs(req.Name, configs)
 
 	id := newUUID()
 	for s.TopicsByID[id] != nil {
@@ -411,6 +412,7 @@ func (c *Controller) AlterTopicConfigs(name string, ops []ConfigOp, incremental,
 	if err := ValidateTopicConfigs(next); err != nil {
 		return err
 	}
+	c.warnConfigs(name, next)
 	if validateOnly {
 		return nil
 	}
@@ -475,4 +477,12 @@ func applyConfigOp(m map[string]string, op ConfigOp) error {
 		return fmt.Errorf("%w: unknown config operation %d for %s", ErrInvalidRequest, op.Op, op.Name)
 	}
 	return nil
+}
+
+// warnConfigs logs the settings of topic that Kafka 4 would refuse but
+// Kafka 3.x, and gregor, accept.
+func (c *Controller) warnConfigs(topic string, configs map[string]string) {
+	for _, w := range TopicConfigWarnings(configs) {
+		c.log.Warn().Str("topic", topic).Str("config", w).Msg("topic config below the kafka 4 minimum")
+	}
 }

@@ -135,6 +135,33 @@ def codec(name, cid, module):
     return f
 
 
+def old_client(name, cid, module, api=(0, 10, 1)):
+    """api_version=(0, 10, 1): Produce v2 with magic-1 message sets, Fetch v3
+    reading magic-1 sets down-converted by the broker; (0, 9): Produce v1
+    with magic 0 (no timestamps), Fetch v1 reading magic 0."""
+    def f():
+        if module:
+            try:
+                __import__(module)
+            except ImportError:
+                raise Skip("client library lacks %s: python module %s not installed" % (name, module))
+        topic = topic_name(C, "old_client_%s_%s" % ("_".join(map(str, api)), name))
+        create(topic)
+        ts = int(time.time() * 1000) - 60_000
+        want = seq_values(200)
+        produce(topic, [(k, v, None, ts + i if api >= (0, 10) else None, 0) for i, (k, v) in enumerate(want)],
+                api_version=api, compression_type=None if name == "none" else name, batch_size=1 << 16, linger_ms=50)
+        got = read_from(topic, len(want), api_version=api)
+        check_seq(got, want)
+        if api >= (0, 10):
+            for i, r in enumerate(got):
+                check(r.timestamp == ts + i, "record %d timestamp %d, want %d" % (i, r.timestamp, ts + i))
+        n = check_codec(topic, cid)
+        return "200 records via Kafka %s protocol, stored as %d %s batches%s" % (
+            ".".join(map(str, api)), n, name, ", timestamps kept" if api >= (0, 10) else "")
+    return f
+
+
 def acks(a):
     def f():
         topic = topic_name(C, "acks_" + str(a))
@@ -430,6 +457,12 @@ def main():
         ("codec_snappy", codec("snappy", 2, "snappy")),
         ("codec_lz4", codec("lz4", 3, "lz4")),
         ("codec_zstd", codec("zstd", 4, "zstandard")),
+        ("old_client_none", old_client("none", 0, None)),
+        ("old_client_gzip", old_client("gzip", 1, None)),
+        ("old_client_snappy", old_client("snappy", 2, "snappy")),
+        ("old_client_lz4", old_client("lz4", 3, "lz4")),
+        ("old_client_0_9_none", old_client("none", 0, None, (0, 9))),
+        ("old_client_0_9_gzip", old_client("gzip", 1, None, (0, 9))),
         ("acks_0", acks(0)),
         ("acks_1", acks(1)),
         ("acks_all", acks("all")),
