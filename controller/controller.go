@@ -328,6 +328,8 @@ type Snapshot struct {
 	// scram holds the SCRAM credentials (scram.go: ScramCredential,
 	// ScramUsers).
 	scram map[scramKey]ScramCredential
+	// quotas holds the client quotas (quotas.go: ClientQuotas).
+	quotas map[QuotaEntity]map[string]float64
 }
 
 // Topic returns the named topic, or nil.

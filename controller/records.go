@@ -54,6 +54,9 @@ type record struct {
 	ScramUser      string           `json:"scram_user,omitempty"`
 	Scram          *ScramCredential `json:"scram,omitempty"`
 	ScramMechanism int8             `json:"scram_mechanism,omitempty"`
+
+	// Quota is the change of recClientQuota (quotas.go).
+	Quota *QuotaRecord `json:"quota,omitempty"`
 }
 
 // applyLocked is the single applier: it applies a batch of records
@@ -128,7 +131,8 @@ type builder struct {
 	brokersDirty map[int32]bool
 	clusterDirty bool
 	pidDirty     bool
-	scramDirty   map[scramKey]bool // credentials changed (scram.go); nil if none
+	scramDirty   map[scramKey]bool    // credentials changed (scram.go); nil if none
+	quotaDirty   map[QuotaEntity]bool // client quota entities changed (quotas.go); nil if none
 }
 
 func newBuilder(old *Snapshot) *builder {
@@ -239,6 +243,8 @@ func (b *builder) apply(r *record) error {
 		b.pidDirty = true
 	case recScramCredential, recRemoveScramCredential:
 		return b.applyScram(r)
+	case recClientQuota:
+		return b.applyQuota(r)
 	default:
 		return fmt.Errorf("controller: unknown record type %d", r.Type)
 	}
@@ -281,6 +287,9 @@ func (b *builder) persist(tx *bolt.Tx, next *Snapshot, index uint64) error {
 		}
 	}
 	if err := b.persistScram(tx, next); err != nil {
+		return err
+	}
+	if err := b.persistQuotas(tx, next); err != nil {
 		return err
 	}
 	topics := tx.Bucket(bucketTopics)
@@ -344,6 +353,9 @@ func persistAll(tx *bolt.Tx, s *Snapshot, applied uint64) error {
 			return err
 		}
 	}
+	if err := persistAllQuotas(tx, s); err != nil {
+		return err
+	}
 	return persistAllScram(tx, s)
 }
 
@@ -392,6 +404,9 @@ func load(db *bolt.DB, nodeID int32) (*Snapshot, uint64, error) {
 			return err
 		}
 		if err := loadScram(tx, s); err != nil {
+			return err
+		}
+		if err := loadQuotas(tx, s); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketTopics).ForEach(func(k, v []byte) error {
