@@ -89,6 +89,8 @@ var kafkaDefaults = map[string]string{
 	"offsets.retention.minutes":                                   "10080",
 	"offsets.retention.check.interval.ms":                         "600000",
 	"offset.metadata.max.bytes":                                   "4096",
+	"quota.window.num":                                            "11",
+	"quota.window.size.seconds":                                   "1",
 }
 
 // gregorDefaults is where gregor departs from Kafka, or has a key Kafka
@@ -187,6 +189,7 @@ func TestConfigDefaultsMatchKafka(t *testing.T) {
 			ShutdownTimeout:         30 * time.Second,
 		},
 		Security: wantSecurityDefaults, // config_security_test.go
+		Quota:    QuotaConfig{WindowNum: 11, WindowSize: time.Second},
 		HTTP:     HTTPConfig{PerPartition: true},
 	}
 	c.values, c.set = nil, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -79,6 +80,7 @@ type deps struct {
 	authz     *authz          // ACL authorization (authz.go)
 	sasl      *saslMechanisms // SASL mechanisms of SASL listeners (conn_auth.go)
 	metrics   *metrics        // request counters and histograms (metrics.go)
+	quotas    *quotas         // client quota rates (quotas.go)
 }
 
 // forwardIfNotController: see link.forwardIfNotController.
@@ -108,6 +110,9 @@ type request struct {
 	// response is encoded (acks=all waits for replication there, so the
 	// connection keeps reading and appending meanwhile).
 	await func()
+	// waited is how long the handler waited for data (Fetch's long poll),
+	// left out of the time a request quota counts.
+	waited time.Duration
 }
 
 // handler serves one API key over [min, max] versions. fn returns the

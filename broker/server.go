@@ -104,6 +104,7 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("broker: metadata: %w", err)
 	}
 	d.ctrl = ctrl
+	d.quotas = newQuotas(c.Quota, ctrl.Snapshot, d.metrics.reg)
 	if d.sasl, err = newSASLMechanisms(&c.Security, ctrl, o.clock); err != nil {
 		ctrl.Close()
 		return nil, err
