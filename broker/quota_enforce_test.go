@@ -158,11 +158,15 @@ func TestQuotaThrottleMutesAndDelays(t *testing.T) {
 		t.Fatal(err)
 	}
 	var entries []kadm.AlterClientQuotaEntry
-	for _, id := range []string{"new-client", "old-client"} {
+	for _, id := range []string{"new-client", "old-client", "fetch-client"} {
+		key := "producer_byte_rate"
+		if id == "fetch-client" {
+			key = "consumer_byte_rate"
+		}
 		entries = append(entries, kadm.AlterClientQuotaEntry{Entity: kadm.ClientQuotaEntity{{Type: "client-id", Name: kmsg.StringPtr(id)}},
-			Ops: []kadm.AlterClientQuotaOp{{Key: "producer_byte_rate", Value: 1000}}})
+			Ops: []kadm.AlterClientQuotaOp{{Key: key, Value: 1000}}})
 	}
-	if res, err := adm.AlterClientQuotas(ctx, entries); err != nil || res[0].Err != nil || res[1].Err != nil {
+	if res, err := adm.AlterClientQuotas(ctx, entries); err != nil || res[0].Err != nil || res[1].Err != nil || res[2].Err != nil {
 		t.Fatalf("alter: %+v %v", res, err)
 	}
 	records := batch(-1, -1, -1, 1, make([]byte, 20000-70))
@@ -189,7 +193,7 @@ func TestQuotaThrottleMutesAndDelays(t *testing.T) {
 		}()
 		return ch
 	}
-	held := func(what string, ch <-chan kmsg.Response, armedBefore int) kmsg.Response {
+	held := func(what string, ch <-chan kmsg.Response, armedBefore int, d time.Duration) kmsg.Response {
 		t.Helper()
 		waitFor(t, what+": throttle timer armed", 10*time.Second, func() bool { return clock.pending() > armedBefore })
 		select {
@@ -197,7 +201,7 @@ func TestQuotaThrottleMutesAndDelays(t *testing.T) {
 			t.Fatalf("%s: answered before the throttle ended", what)
 		case <-time.After(100 * time.Millisecond):
 		}
-		clock.Advance(want)
+		clock.Advance(d)
 		select {
 		case resp := <-ch:
 			return resp
@@ -215,14 +219,29 @@ func TestQuotaThrottleMutesAndDelays(t *testing.T) {
 		t.Fatalf("v9: error %d, throttle %d ms, want %v", resp.Topics[0].Partitions[0].ErrorCode, resp.ThrottleMillis, want)
 	}
 	av := kmsg.NewPtrApiVersionsRequest()
-	held("muted connection", recvAsync(rc, av), armed)
+	held("muted connection", recvAsync(rc, av), armed, want)
 
 	rc = dial("old-client")
 	old := produceReq("qt", 0, 1, records)
 	old.Version = 5
 	armed = clock.pending()
-	resp = held("v5 response", recvAsync(rc, old), armed).(*kmsg.ProduceResponse)
+	resp = held("v5 response", recvAsync(rc, old), armed, want).(*kmsg.ProduceResponse)
 	if resp.Topics[0].Partitions[0].ErrorCode != 0 || time.Duration(resp.ThrottleMillis)*time.Millisecond != want {
 		t.Fatalf("v5: error %d, throttle %d ms, want %v", resp.Topics[0].Partitions[0].ErrorCode, resp.ThrottleMillis, want)
 	}
+
+	// Fetch is measured on the record bytes returned: the partition now
+	// holds the two batches produced above.
+	rc = dial("fetch-client")
+	fetch := kmsg.NewPtrFetchRequest()
+	fetch.Version, fetch.ReplicaID, fetch.MaxBytes, fetch.SessionEpoch = 11, -1, 1<<20, -1
+	fetch.Topics = []kmsg.FetchRequestTopic{{Topic: "qt", Partitions: []kmsg.FetchRequestTopicPartition{{Partition: 0, FetchOffset: 0, CurrentLeaderEpoch: -1, LogStartOffset: -1, PartitionMaxBytes: 1 << 20}}}}
+	armed = clock.pending()
+	fresp := rc.do(fetch).(*kmsg.FetchResponse)
+	got := len(fresp.Topics[0].Partitions[0].RecordBatches)
+	wantFetch := time.Duration(got-10000) * time.Millisecond
+	if got < 2*len(records) || time.Duration(fresp.ThrottleMillis)*time.Millisecond != wantFetch {
+		t.Fatalf("fetch: %d bytes, throttle %d ms, want %v", got, fresp.ThrottleMillis, wantFetch)
+	}
+	held("muted consumer", recvAsync(rc, av), armed, wantFetch)
 }
