@@ -76,12 +76,14 @@ var fetchHandler = handle(kmsg.Fetch, 0, 18, func(s *deps, r *request, req *kmsg
 			continue // re-check: an append may have landed before we registered
 		}
 		expired, stop := after(s.clock, deadline.Sub(s.clock.Now()))
+		waitStart := s.clock.Now()
 		select {
 		case <-wake:
 		case <-expired:
 		case <-s.ctx.Done():
 		}
 		stop()
+		r.waited += s.clock.Now().Sub(waitStart)
 		if s.ctx.Err() != nil {
 			deadline = s.clock.Now()
 		}

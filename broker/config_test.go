@@ -92,6 +92,8 @@ var kafkaDefaults = map[string]string{
 	"group.consumer.heartbeat.interval.ms":                        "5000",
 	"group.consumer.session.timeout.ms":                           "45000",
 	"group.consumer.max.size":                                     "2147483647",
+	"quota.window.num":                                            "11",
+	"quota.window.size.seconds":                                   "1",
 }
 
 // gregorDefaults is where gregor departs from Kafka, or has a key Kafka
@@ -193,6 +195,7 @@ func TestConfigDefaultsMatchKafka(t *testing.T) {
 			ShutdownTimeout:         30 * time.Second,
 		},
 		Security: wantSecurityDefaults, // config_security_test.go
+		Quota:    QuotaConfig{WindowNum: 11, WindowSize: time.Second},
 		HTTP:     HTTPConfig{PerPartition: true},
 	}
 	c.values, c.set = nil, nil

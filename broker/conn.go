@@ -48,6 +48,9 @@ type conn struct {
 	out      chan *outbound
 	stopping atomic.Bool
 	keeps    int64 // bytes of request buffer counted in kept
+	// mutedUntil is when a client quota's throttle ends: serve reads no
+	// request before it (KIP-219). serve's goroutine only.
+	mutedUntil time.Time
 }
 
 // outbound is one encoded response: byte chunks interleaved with file
@@ -58,6 +61,9 @@ type outbound struct {
 	corr  int32
 	resp  kmsg.Response
 	await func()
+	// notBefore holds the response back until a client quota's throttle
+	// ends (versions before KIP-219, where the broker throttles).
+	notBefore time.Time
 
 	parts []outPart
 	buf   *[]byte // pooled encode buffer backing the byte parts
@@ -186,6 +192,14 @@ func (c *conn) serve() {
 		if c.auth.failed {
 			return // the failure's answer is queued; the writer sends it before the close
 		}
+		if !c.mutedUntil.IsZero() {
+			// Throttled by a client quota: read nothing more until it ends.
+			d := c.mutedUntil.Sub(c.d.clock.Now())
+			c.mutedUntil = time.Time{}
+			if d > 0 && !sleep(c.d.ctx, c.d.clock, d) {
+				return
+			}
+		}
 	}
 }
 
@@ -237,19 +251,27 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 	}()
 	start := c.d.metrics.begin(c.d.clock.Now())
 	resp, err := h.fn(c.d, r)
-	c.d.metrics.end(req.Key, req.Version, start, c.d.clock.Now(), resp, err)
+	end := c.d.clock.Now()
+	c.d.metrics.end(req.Key, req.Version, start, end, resp, err)
 	if err != nil {
 		return fmt.Errorf("%s v%d corr %d: %w", kmsg.NameForKey(req.Key), req.Version, req.CorrelationID, err)
+	}
+	var notBefore time.Time
+	if throttle, clientThrottles := c.d.throttleRequest(r, resp, start, end); throttle > 0 {
+		c.mutedUntil = end.Add(throttle)
+		if !clientThrottles {
+			notBefore = c.mutedUntil
+		}
 	}
 	if resp == nil {
 		return nil // acks=0 produce: no response at all
 	}
 	sent = true // send owns the regions from here
 	if r.await != nil {
-		c.out <- &outbound{corr: req.CorrelationID, resp: resp, await: c.d.metrics.awaiting(r.await)}
+		c.out <- &outbound{corr: req.CorrelationID, resp: resp, await: c.d.metrics.awaiting(r.await), notBefore: notBefore}
 		return nil
 	}
-	return c.send(req.CorrelationID, resp, r.regions)
+	return c.sendAt(req.CorrelationID, resp, r.regions, notBefore)
 }
 
 // releaseRegions releases file regions that will not be written.
@@ -263,10 +285,17 @@ func releaseRegions(regions []storage.Region) {
 // the record placeholders of a Fetch response (see fetchMarker); send takes
 // ownership of them: they are released once written or dropped.
 func (c *conn) send(corr int32, resp kmsg.Response, regions []storage.Region) error {
+	return c.sendAt(corr, resp, regions, time.Time{})
+}
+
+// sendAt is send with the response held back until notBefore (if set).
+func (c *conn) sendAt(corr int32, resp kmsg.Response, regions []storage.Region, notBefore time.Time) error {
 	if len(regions) > 0 {
-		return c.sendRegions(corr, resp, regions)
+		return c.sendRegions(corr, resp, regions, notBefore)
 	}
-	c.out <- encodeOutbound(corr, resp)
+	ob := encodeOutbound(corr, resp)
+	ob.notBefore = notBefore
+	c.out <- ob
 	return nil
 }
 
@@ -278,8 +307,9 @@ func encodeOutbound(corr int32, resp kmsg.Response) *outbound {
 	return &outbound{buf: bp, parts: []outPart{{b: b}}}
 }
 
-func (c *conn) sendRegions(corr int32, resp kmsg.Response, regions []storage.Region) error {
+func (c *conn) sendRegions(corr int32, resp kmsg.Response, regions []storage.Region, notBefore time.Time) error {
 	ob := encodeOutbound(corr, resp)
+	ob.notBefore = notBefore
 	b := *ob.buf
 	if len(regions) > 0 {
 		var err error
@@ -366,6 +396,18 @@ func (c *conn) writeLoop(done chan<- struct{}) {
 		var err error
 		bufs = bufs[:0]
 		for _, p := range pending {
+			if !p.notBefore.IsZero() {
+				// Throttled, before KIP-219: write what is ready, then
+				// hold this response until the throttle ends.
+				if len(bufs) > 0 && err == nil {
+					_, err = bufs.WriteTo(c.nc)
+					bufs = bufs[:0]
+				}
+				if d := p.notBefore.Sub(c.d.clock.Now()); d > 0 {
+					sleep(c.d.ctx, c.d.clock, d)
+				}
+				c.nc.SetWriteDeadline(time.Now().Add(c.sock.ConnectionsMaxIdle))
+			}
 			if p.await != nil {
 				// Write what is ready before waiting (acks=all).
 				if len(bufs) > 0 && err == nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -80,6 +81,7 @@ type deps struct {
 	sasl      *saslMechanisms // SASL mechanisms of SASL listeners (conn_auth.go)
 	metrics   *metrics        // request counters and histograms (metrics.go)
 	loggers   *brokerLoggers  // log levels of BROKER_LOGGER resources (dynamic_configs.go)
+	quotas    *quotas         // client quota rates (quotas.go)
 }
 
 // forwardIfNotController: see link.forwardIfNotController.
@@ -109,6 +111,9 @@ type request struct {
 	// response is encoded (acks=all waits for replication there, so the
 	// connection keeps reading and appending meanwhile).
 	await func()
+	// waited is how long the handler waited for data (Fetch's long poll),
+	// left out of the time a request quota counts.
+	waited time.Duration
 }
 
 // handler serves one API key over [min, max] versions. fn returns the

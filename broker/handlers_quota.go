@@ -1,4 +1,4 @@
 package broker
 
 // quotaHandlers lists the APIs of client quotas: DescribeClientQuotas, AlterClientQuotas.
-var quotaHandlers = []handler{}
+var quotaHandlers = []handler{describeClientQuotasHandler, alterClientQuotasHandler}

@@ -107,6 +107,7 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 	}
 	d.ctrl = ctrl
 	c.ClusterOps.meta = ctrl.Snapshot // dynamic broker configs
+	d.quotas = newQuotas(c.Quota, ctrl.Snapshot, d.metrics.reg)
 	if d.sasl, err = newSASLMechanisms(&c.Security, ctrl, o.clock); err != nil {
 		ctrl.Close()
 		return nil, err

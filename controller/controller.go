@@ -334,6 +334,8 @@ type Snapshot struct {
 	// their changes (brokerconfigs.go).
 	brokerConfigs    map[int32]map[string]string
 	brokerConfigsGen int64
+	// quotas holds the client quotas (quotas.go: ClientQuotas).
+	quotas map[QuotaEntity]map[string]float64
 }
 
 // Topic returns the named topic, or nil.

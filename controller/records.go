@@ -57,6 +57,8 @@ type record struct {
 
 	// BrokerConfig is the change of a recBrokerConfig record (brokerconfigs.go).
 	BrokerConfig *BrokerConfigChange `json:"broker_config,omitempty"`
+	// Quota is the change of recClientQuota (quotas.go).
+	Quota *QuotaRecord `json:"quota,omitempty"`
 }
 
 // applyLocked is the single applier: it applies a batch of records
@@ -131,7 +133,8 @@ type builder struct {
 	brokersDirty map[int32]bool
 	clusterDirty bool
 	pidDirty     bool
-	scramDirty   map[scramKey]bool // credentials changed (scram.go); nil if none
+	scramDirty   map[scramKey]bool    // credentials changed (scram.go); nil if none
+	quotaDirty   map[QuotaEntity]bool // client quota entities changed (quotas.go); nil if none
 
 	brokerCfgDirty map[int32]bool // dynamic broker configs changed (brokerconfigs.go); nil if none
 }
@@ -246,6 +249,8 @@ func (b *builder) apply(r *record) error {
 		return b.applyScram(r)
 	case recBrokerConfig:
 		return b.applyBrokerConfig(r)
+	case recClientQuota:
+		return b.applyQuota(r)
 	default:
 		return fmt.Errorf("controller: unknown record type %d", r.Type)
 	}
@@ -291,6 +296,9 @@ func (b *builder) persist(tx *bolt.Tx, next *Snapshot, index uint64) error {
 		return err
 	}
 	if err := b.persistBrokerConfigs(tx, next); err != nil {
+		return err
+	}
+	if err := b.persistQuotas(tx, next); err != nil {
 		return err
 	}
 	topics := tx.Bucket(bucketTopics)
@@ -357,6 +365,9 @@ func persistAll(tx *bolt.Tx, s *Snapshot, applied uint64) error {
 	if err := persistAllBrokerConfigs(tx, s); err != nil {
 		return err
 	}
+	if err := persistAllQuotas(tx, s); err != nil {
+		return err
+	}
 	return persistAllScram(tx, s)
 }
 
@@ -408,6 +419,9 @@ func load(db *bolt.DB, nodeID int32) (*Snapshot, uint64, error) {
 			return err
 		}
 		if err := loadBrokerConfigs(tx, s); err != nil {
+			return err
+		}
+		if err := loadQuotas(tx, s); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketTopics).ForEach(func(k, v []byte) error {

@@ -18,6 +18,7 @@ package controller
 //	scram    mechanism byte + user name -> JSON ScramCredential (scram.go)
 //	broker_configs  big-endian uint32 broker id (0xffffffff: the cluster
 //	         default) -> JSON map of dynamic broker configs (brokerconfigs.go)
+//	quotas   JSON QuotaEntity -> JSON map of quota key to value (quotas.go)
 //
 // bbolt values are only valid inside their transaction: decoders copy
 // (json.Unmarshal and copy() do).
@@ -26,6 +27,7 @@ var (
 	bucketBrokers = []byte("brokers")
 	bucketTopics  = []byte("topics")
 	bucketScram   = []byte("scram")
+	bucketQuotas  = []byte("quotas")
 
 	bucketBrokerConfigs = []byte("broker_configs")
 
@@ -39,7 +41,7 @@ var (
 const schemaVersion = "1"
 
 // allBuckets is created on Open.
-var allBuckets = [][]byte{bucketMeta, bucketBrokers, bucketTopics, bucketScram, bucketBrokerConfigs}
+var allBuckets = [][]byte{bucketMeta, bucketBrokers, bucketTopics, bucketScram, bucketQuotas, bucketBrokerConfigs}
 
 // storedTopic is the on-disk form of a Topic (the ID is the key).
 type storedTopic struct {
