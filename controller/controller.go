@@ -328,6 +328,8 @@ type Snapshot struct {
 	// scram holds the SCRAM credentials (scram.go: ScramCredential,
 	// ScramUsers).
 	scram map[scramKey]ScramCredential
+	// acls holds the ACL bindings (acls.go: ACLs); nil means none.
+	acls *ACLSet
 }
 
 // Topic returns the named topic, or nil.

@@ -470,6 +470,7 @@ type fsmState struct {
 	Topics         []snapTopic `json:"topics"`
 
 	Scram []snapScram `json:"scram,omitempty"` // scram.go
+	ACLs  []ACL       `json:"acls,omitempty"`  // acls.go
 }
 
 type snapTopic struct {
@@ -491,7 +492,7 @@ type fsmSnapshot struct {
 }
 
 func (fs fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	st := fsmState{Applied: fs.applied, ClusterID: fs.s.ClusterID, NextProducerID: fs.s.NextProducerID, Brokers: fs.s.Brokers, Scram: scramSnapshot(fs.s)}
+	st := fsmState{Applied: fs.applied, ClusterID: fs.s.ClusterID, NextProducerID: fs.s.NextProducerID, Brokers: fs.s.Brokers, Scram: scramSnapshot(fs.s), ACLs: aclSnapshot(fs.s)}
 	for _, name := range fs.s.TopicNames() {
 		t := fs.s.Topics[name]
 		st.Topics = append(st.Topics, snapTopic{ID: t.ID, storedTopic: storedTopic{Name: t.Name, Internal: t.Internal, Partitions: t.Partitions, Configs: t.Configs}})
@@ -541,6 +542,7 @@ func (f fsm) Restore(rc io.ReadCloser) error {
 		s.TopicsByID[tp.ID] = tp
 	}
 	restoreScram(s, st.Scram)
+	restoreACLs(s, st.ACLs)
 	if err := c.db.Update(func(tx *bolt.Tx) error { return persistAll(tx, s, st.Applied) }); err != nil {
 		c.dbStale = true
 		c.log.Error().Err(err).Uint64("index", st.Applied).Msg("persist restored snapshot failed")

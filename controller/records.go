@@ -54,6 +54,9 @@ type record struct {
 	ScramUser      string           `json:"scram_user,omitempty"`
 	Scram          *ScramCredential `json:"scram,omitempty"`
 	ScramMechanism int8             `json:"scram_mechanism,omitempty"`
+
+	// ACL is the binding recACL adds and recRemoveACL removes (acls.go).
+	ACL *ACL `json:"acl,omitempty"`
 }
 
 // applyLocked is the single applier: it applies a batch of records
@@ -129,6 +132,8 @@ type builder struct {
 	clusterDirty bool
 	pidDirty     bool
 	scramDirty   map[scramKey]bool // credentials changed (scram.go); nil if none
+	aclDirty     map[ACL]bool      // bindings changed (acls.go); nil if none
+	aclNext      map[ACL]bool      // the bindings after the batch, once aclDirty is set
 }
 
 func newBuilder(old *Snapshot) *builder {
@@ -239,6 +244,8 @@ func (b *builder) apply(r *record) error {
 		b.pidDirty = true
 	case recScramCredential, recRemoveScramCredential:
 		return b.applyScram(r)
+	case recACL, recRemoveACL:
+		return b.applyACL(r)
 	default:
 		return fmt.Errorf("controller: unknown record type %d", r.Type)
 	}
@@ -248,6 +255,7 @@ func (b *builder) apply(r *record) error {
 func (b *builder) snapshot() *Snapshot {
 	s := b.next
 	s.Version++
+	b.finishACLs(&s)
 	return &s
 }
 
@@ -281,6 +289,9 @@ func (b *builder) persist(tx *bolt.Tx, next *Snapshot, index uint64) error {
 		}
 	}
 	if err := b.persistScram(tx, next); err != nil {
+		return err
+	}
+	if err := b.persistACLs(tx, next); err != nil {
 		return err
 	}
 	topics := tx.Bucket(bucketTopics)
@@ -344,7 +355,10 @@ func persistAll(tx *bolt.Tx, s *Snapshot, applied uint64) error {
 			return err
 		}
 	}
-	return persistAllScram(tx, s)
+	if err := persistAllScram(tx, s); err != nil {
+		return err
+	}
+	return persistAllACLs(tx, s)
 }
 
 func brokerKey(id int32) []byte {
@@ -392,6 +406,9 @@ func load(db *bolt.DB, nodeID int32) (*Snapshot, uint64, error) {
 			return err
 		}
 		if err := loadScram(tx, s); err != nil {
+			return err
+		}
+		if err := loadACLs(tx, s); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketTopics).ForEach(func(k, v []byte) error {

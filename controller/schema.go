@@ -16,6 +16,7 @@ package controller
 //	brokers  big-endian uint32 node ID -> JSON Broker
 //	topics   16-byte topic ID -> JSON storedTopic
 //	scram    mechanism byte + user name -> JSON ScramCredential (scram.go)
+//	acls     JSON ACL binding -> empty (acls.go)
 //
 // bbolt values are only valid inside their transaction: decoders copy
 // (json.Unmarshal and copy() do).
@@ -24,6 +25,7 @@ var (
 	bucketBrokers = []byte("brokers")
 	bucketTopics  = []byte("topics")
 	bucketScram   = []byte("scram")
+	bucketACLs    = []byte("acls")
 
 	keyClusterID = []byte("cluster_id")
 	keySchema    = []byte("schema")
@@ -35,7 +37,7 @@ var (
 const schemaVersion = "1"
 
 // allBuckets is created on Open.
-var allBuckets = [][]byte{bucketMeta, bucketBrokers, bucketTopics, bucketScram}
+var allBuckets = [][]byte{bucketMeta, bucketBrokers, bucketTopics, bucketScram, bucketACLs}
 
 // storedTopic is the on-disk form of a Topic (the ID is the key).
 type storedTopic struct {
