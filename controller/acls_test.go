@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -75,20 +74,7 @@ func TestACLPersistAndReplay(t *testing.T) {
 		t.Fatal("a topic batch replaced the acl set")
 	}
 	want := set.List()
-	replayed := &Snapshot{}
-	for _, raw := range log {
-		var recs []record
-		if err := json.Unmarshal(raw, &recs); err != nil {
-			t.Fatal(err)
-		}
-		b := newBuilder(replayed)
-		for i := range recs {
-			if err := b.apply(&recs[i]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		replayed = b.snapshot()
-	}
+	replayed := replayLog(t, &Snapshot{}, log)
 	if !slices.Equal(replayed.ACLs().List(), want) {
 		t.Fatalf("replayed %+v, want %+v", replayed.ACLs().List(), want)
 	}
