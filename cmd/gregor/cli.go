@@ -117,6 +117,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.groupCmd(),
 		c.clusterCmd(),
 		c.userCmd(),
+		c.aclCmd(),
 	)
 	return root
 }
