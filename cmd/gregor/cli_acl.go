@@ -173,30 +173,36 @@ func (c *cli) aclCreateCmd() *cobra.Command {
 	return cmd
 }
 
-func (c *cli) aclListCmd() *cobra.Command {
+// aclFilterCmd is acl list or acl delete: run sends the filter and
+// returns per filter its error and the ACLs it selected, which are
+// printed once each.
+func (c *cli) aclFilterCmd(use string, aliases []string, short string, needFlag bool,
+	run func(context.Context, *kadm.Client, *kadm.ACLBuilder) ([]error, [][]aclOut, error)) *cobra.Command {
 	var f aclFlags
 	cmd := &cobra.Command{
-		Use:     "list",
-		Aliases: []string{"ls"},
-		Short:   "list the ACLs the flags select (all ACLs without flags)",
+		Use:     use,
+		Aliases: aliases,
+		Short:   short,
 		Args:    cobra.NoArgs,
 		RunE: c.withAdmin(func(ctx context.Context, adm *kadm.Client, _ []string) error {
+			if needFlag && len(f.topics)+len(f.groups)+len(f.txnIDs)+len(f.tokens)+len(f.allow)+len(f.deny)+len(f.ops)+len(f.hosts) == 0 && !f.cluster {
+				return usageErrorf("acl %s: select ACLs with at least one flag", use)
+			}
 			b, err := f.builder(false)
 			if err != nil {
 				return err
 			}
-			res, err := adm.DescribeACLs(ctx, b)
+			errs, found, err := run(ctx, adm, b)
 			if err != nil {
 				return err
 			}
 			outs := []aclOut{}
 			seen := map[aclOut]bool{}
-			for _, r := range res {
-				if r.Err != nil {
-					return fmt.Errorf("acl list: %s", errText(r.Err, r.ErrMessage))
+			for i, err := range errs {
+				if err != nil {
+					return fmt.Errorf("acl %s: %w", use, err)
 				}
-				for _, d := range r.Described {
-					o := aclOut{d.Type.String(), d.Pattern.String(), d.Name, d.Principal, d.Host, d.Operation.String(), d.Permission.String()}
+				for _, o := range found[i] {
 					if !seen[o] {
 						seen[o] = true
 						outs = append(outs, o)
@@ -210,41 +216,36 @@ func (c *cli) aclListCmd() *cobra.Command {
 	return cmd
 }
 
-func (c *cli) aclDeleteCmd() *cobra.Command {
-	var f aclFlags
-	cmd := &cobra.Command{
-		Use:   "delete",
-		Short: "delete the ACLs the flags select (at least one flag), listing what was deleted",
-		Args:  cobra.NoArgs,
-		RunE: c.withAdmin(func(ctx context.Context, adm *kadm.Client, _ []string) error {
-			if len(f.topics)+len(f.groups)+len(f.txnIDs)+len(f.tokens)+len(f.allow)+len(f.deny)+len(f.ops)+len(f.hosts) == 0 && !f.cluster {
-				return usageErrorf("acl delete: select ACLs with at least one flag")
-			}
-			b, err := f.builder(false)
-			if err != nil {
-				return err
-			}
-			res, err := adm.DeleteACLs(ctx, b)
-			if err != nil {
-				return err
-			}
-			outs := []aclOut{}
-			seen := map[aclOut]bool{}
-			for _, r := range res {
+func (c *cli) aclListCmd() *cobra.Command {
+	return c.aclFilterCmd("list", []string{"ls"}, "list the ACLs the flags select (all ACLs without flags)", false,
+		func(ctx context.Context, adm *kadm.Client, b *kadm.ACLBuilder) ([]error, [][]aclOut, error) {
+			res, err := adm.DescribeACLs(ctx, b)
+			errs, found := make([]error, len(res)), make([][]aclOut, len(res))
+			for i, r := range res {
 				if r.Err != nil {
-					return fmt.Errorf("acl delete: %s", errText(r.Err, r.ErrMessage))
+					errs[i] = fmt.Errorf("%s", errText(r.Err, r.ErrMessage))
+				}
+				for _, d := range r.Described {
+					found[i] = append(found[i], aclOut{d.Type.String(), d.Pattern.String(), d.Name, d.Principal, d.Host, d.Operation.String(), d.Permission.String()})
+				}
+			}
+			return errs, found, err
+		})
+}
+
+func (c *cli) aclDeleteCmd() *cobra.Command {
+	return c.aclFilterCmd("delete", nil, "delete the ACLs the flags select (at least one flag), listing what was deleted", true,
+		func(ctx context.Context, adm *kadm.Client, b *kadm.ACLBuilder) ([]error, [][]aclOut, error) {
+			res, err := adm.DeleteACLs(ctx, b)
+			errs, found := make([]error, len(res)), make([][]aclOut, len(res))
+			for i, r := range res {
+				if r.Err != nil {
+					errs[i] = fmt.Errorf("%s", errText(r.Err, r.ErrMessage))
 				}
 				for _, d := range r.Deleted {
-					o := aclOut{d.Type.String(), d.Pattern.String(), d.Name, d.Principal, d.Host, d.Operation.String(), d.Permission.String()}
-					if !seen[o] {
-						seen[o] = true
-						outs = append(outs, o)
-					}
+					found[i] = append(found[i], aclOut{d.Type.String(), d.Pattern.String(), d.Name, d.Principal, d.Host, d.Operation.String(), d.Permission.String()})
 				}
 			}
-			return c.printACLs(outs)
-		}),
-	}
-	f.register(cmd, false)
-	return cmd
+			return errs, found, err
+		})
 }

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
-
-	"github.com/rs/zerolog"
 
 	"gregor/broker"
 )
@@ -30,20 +27,7 @@ func startACLBroker(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := broker.New(cfg, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	return srv.Addr().String()
+	return runBroker(t, cfg)
 }
 
 // TestCLIACL: `gregor acl create` grants, `acl list` shows and filters,

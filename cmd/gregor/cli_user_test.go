@@ -30,7 +30,13 @@ func startSASLBroker(t *testing.T) string {
 	if err := cfg.AddScram("SCRAM-SHA-512=[name=admin,password=admin-secret]"); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := broker.New(cfg, zerolog.Nop())
+	return runBroker(t, cfg)
+}
+
+// runBroker runs a broker with cfg until cleanup and returns its address.
+func runBroker(t *testing.T, cfg broker.Config) string {
+	t.Helper()
+srv, err := broker.New(cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
