@@ -136,7 +136,14 @@ func TestAuthzWalk(t *testing.T) {
 			r.Topics = append(r.Topics, rt)
 			return r
 		}},
-		kmsg.DeleteRecords: {unchecked: notYet},
+		kmsg.DeleteRecords: {want: topicAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrDeleteRecordsRequest()
+			rt := kmsg.NewDeleteRecordsRequestTopic()
+			rt.Topic = topic
+			rt.Partitions = append(rt.Partitions, kmsg.NewDeleteRecordsRequestTopicPartition())
+			r.Topics = append(r.Topics, rt)
+			return r
+		}},
 		kmsg.InitProducerID: {want: txnAuth, req: func() kmsg.Request {
 			r := kmsg.NewPtrInitProducerIDRequest()
 			r.TransactionalID, r.TransactionTimeoutMillis = kmsg.StringPtr(txnID), 10000
@@ -180,13 +187,19 @@ func TestAuthzWalk(t *testing.T) {
 			r.Filters = append(r.Filters, f)
 			return r
 		}},
-		kmsg.DescribeConfigs:         {unchecked: notYet},
-		kmsg.AlterConfigs:            {unchecked: notYet},
-		kmsg.CreatePartitions:        {unchecked: notYet},
+		kmsg.DescribeConfigs: {unchecked: notYet},
+		kmsg.AlterConfigs:    {unchecked: notYet},
+		kmsg.CreatePartitions: {want: topicAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrCreatePartitionsRequest()
+			rt := kmsg.NewCreatePartitionsRequestTopic()
+			rt.Topic, rt.Count = topic, 2
+			r.Topics = append(r.Topics, rt)
+			return r
+		}},
 		kmsg.DeleteGroups:            {want: groupAuth, req: func() kmsg.Request { r := kmsg.NewPtrDeleteGroupsRequest(); r.Groups = []string{group}; return r }},
 		kmsg.ElectLeaders:            {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrElectLeadersRequest() }},
 		kmsg.IncrementalAlterConfigs: {unchecked: notYet},
-		kmsg.OffsetDelete:            {unchecked: notYet},
+		kmsg.OffsetDelete:            {want: groupAuth, req: func() kmsg.Request { r := kmsg.NewPtrOffsetDeleteRequest(); r.Group = group; return r }},
 		kmsg.DescribeUserSCRAMCredentials: {want: clusterAuth, req: func() kmsg.Request {
 			return kmsg.NewPtrDescribeUserSCRAMCredentialsRequest()
 		}},
