@@ -8,6 +8,10 @@ package broker
 // synonyms (v1+) list the same chain. Brokers (type 4, name "" or our node
 // id): every broker key gregor knows. Broker loggers (type 8): an empty
 // list. v3+ adds types and documentation.
+//
+// Needs DESCRIBE_CONFIGS on the topic (else TOPIC_AUTHORIZATION_FAILED) or, for
+// broker and broker-logger resources, on the cluster (else
+// CLUSTER_AUTHORIZATION_FAILED) once the authorizer is on.
 
 import (
 	"strconv"
@@ -24,6 +28,10 @@ var describeConfigsHandler = handle(kmsg.DescribeConfigs, 0, 4, func(s *deps, r 
 	for _, rr := range req.Resources {
 		sr := kmsg.NewDescribeConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		if sr.ErrorCode = s.configDenied(r, kmsg.ACLOperationDescribeConfigs, rr.ResourceType, rr.ResourceName); sr.ErrorCode != 0 {
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		wanted := func(name string) bool {
 			if rr.ConfigNames == nil {
 				return true

@@ -10,6 +10,10 @@ package broker
 // topic pick the new storage settings up at once. Brokers and broker
 // loggers: INVALID_REQUEST, as gregor has no dynamic broker configs. A
 // resource named twice in one request fails every copy with INVALID_REQUEST.
+//
+// Needs ALTER_CONFIGS on the topic (else TOPIC_AUTHORIZATION_FAILED) or, for
+// broker and broker-logger resources, on the cluster (else
+// CLUSTER_AUTHORIZATION_FAILED) once the authorizer is on.
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -60,6 +64,10 @@ var alterConfigsHandler = handle(kmsg.AlterConfigs, 0, 2, func(s *deps, r *reque
 			ops = append(ops, controller.ConfigOp{Name: c.Name, Op: controller.OpSet, Value: c.Value})
 		}
 		res := configResource{rr.ResourceType, rr.ResourceName}
+		if sr.ErrorCode = s.configDenied(r, kmsg.ACLOperationAlterConfigs, rr.ResourceType, rr.ResourceName); sr.ErrorCode != 0 {
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		sr.ErrorCode, sr.ErrorMessage = s.alterConfigs(res, seen[res], ops, false, req.ValidateOnly)
 		resp.Resources = append(resp.Resources, sr)
 	}

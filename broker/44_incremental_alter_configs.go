@@ -9,6 +9,10 @@ package broker
 // operation, is INVALID_REQUEST. Open logs of the topic pick the new
 // storage settings up at once. Brokers and broker loggers:
 // INVALID_REQUEST (no dynamic broker configs). See 33_alter_configs.go.
+//
+// Needs ALTER_CONFIGS on the topic (else TOPIC_AUTHORIZATION_FAILED) or, for
+// broker and broker-logger resources, on the cluster (else
+// CLUSTER_AUTHORIZATION_FAILED) once the authorizer is on.
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -64,6 +68,10 @@ var incrementalAlterConfigsHandler = handle(kmsg.IncrementalAlterConfigs, 0, 1, 
 			ops = append(ops, controller.ConfigOp{Name: c.Name, Op: int8(c.Op), Value: c.Value})
 		}
 		res := configResource{rr.ResourceType, rr.ResourceName}
+		if sr.ErrorCode = s.configDenied(r, kmsg.ACLOperationAlterConfigs, rr.ResourceType, rr.ResourceName); sr.ErrorCode != 0 {
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		sr.ErrorCode, sr.ErrorMessage = s.alterConfigs(res, seen[res], ops, true, req.ValidateOnly)
 		resp.Resources = append(resp.Resources, sr)
 	}

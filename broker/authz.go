@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/auth"
@@ -110,6 +111,23 @@ func (s *deps) authorizeTopic(r *request, op kmsg.ACLOperation, topic string) bo
 // authorizeGroup is authorize on a consumer group.
 func (s *deps) authorizeGroup(r *request, op kmsg.ACLOperation, group string) bool {
 	return s.authorize(r, op, kmsg.ACLResourceTypeGroup, group)
+}
+
+// configDenied checks op (DESCRIBE_CONFIGS or ALTER_CONFIGS) on a config
+// resource as Kafka does: a topic's own ACLs, the cluster's for broker and
+// broker-logger resources. It returns the error code of a denial, else 0.
+func (s *deps) configDenied(r *request, op kmsg.ACLOperation, rt kmsg.ConfigResourceType, name string) int16 {
+	switch rt {
+	case kmsg.ConfigResourceTypeTopic:
+		if !s.authorizeTopic(r, op, name) {
+			return kerr.TopicAuthorizationFailed.Code
+		}
+	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
+		if !s.authorizeCluster(r, op) {
+			return kerr.ClusterAuthorizationFailed.Code
+		}
+	}
+	return 0
 }
 
 // authorizeTopicQuiet checks a topic without logging a denial: for

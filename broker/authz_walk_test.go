@@ -187,8 +187,20 @@ func TestAuthzWalk(t *testing.T) {
 			r.Filters = append(r.Filters, f)
 			return r
 		}},
-		kmsg.DescribeConfigs: {unchecked: notYet},
-		kmsg.AlterConfigs:    {unchecked: notYet},
+		kmsg.DescribeConfigs: {want: topicAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrDescribeConfigsRequest()
+			rr := kmsg.NewDescribeConfigsRequestResource()
+			rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, topic
+			r.Resources = append(r.Resources, rr)
+			return r
+		}},
+		kmsg.AlterConfigs: {want: topicAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrAlterConfigsRequest()
+			rr := kmsg.NewAlterConfigsRequestResource()
+			rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, topic
+			r.Resources = append(r.Resources, rr)
+			return r
+		}},
 		kmsg.CreatePartitions: {want: topicAuth, req: func() kmsg.Request {
 			r := kmsg.NewPtrCreatePartitionsRequest()
 			rt := kmsg.NewCreatePartitionsRequestTopic()
@@ -196,10 +208,16 @@ func TestAuthzWalk(t *testing.T) {
 			r.Topics = append(r.Topics, rt)
 			return r
 		}},
-		kmsg.DeleteGroups:            {want: groupAuth, req: func() kmsg.Request { r := kmsg.NewPtrDeleteGroupsRequest(); r.Groups = []string{group}; return r }},
-		kmsg.ElectLeaders:            {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrElectLeadersRequest() }},
-		kmsg.IncrementalAlterConfigs: {unchecked: notYet},
-		kmsg.OffsetDelete:            {want: groupAuth, req: func() kmsg.Request { r := kmsg.NewPtrOffsetDeleteRequest(); r.Group = group; return r }},
+		kmsg.DeleteGroups: {want: groupAuth, req: func() kmsg.Request { r := kmsg.NewPtrDeleteGroupsRequest(); r.Groups = []string{group}; return r }},
+		kmsg.ElectLeaders: {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrElectLeadersRequest() }},
+		kmsg.IncrementalAlterConfigs: {want: topicAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrIncrementalAlterConfigsRequest()
+			rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+			rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, topic
+			r.Resources = append(r.Resources, rr)
+			return r
+		}},
+		kmsg.OffsetDelete: {want: groupAuth, req: func() kmsg.Request { r := kmsg.NewPtrOffsetDeleteRequest(); r.Group = group; return r }},
 		kmsg.DescribeUserSCRAMCredentials: {want: clusterAuth, req: func() kmsg.Request {
 			return kmsg.NewPtrDescribeUserSCRAMCredentialsRequest()
 		}},
