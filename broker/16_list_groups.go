@@ -5,12 +5,17 @@ package broker
 // Every group of the __consumer_offsets partitions this broker leads.
 // v4+ filter by state (case-insensitive), v5+ by type: every gregor group
 // is "classic" (KIP-848 "consumer" groups are not supported yet).
+//
+// Once the authorizer is on, a principal without DESCRIBE on the cluster
+// sees only the groups it may DESCRIBE (others are left out silently, as
+// in Kafka).
 
 import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/auth"
 	"gregor/controller"
 )
 
@@ -33,7 +38,11 @@ var listGroupsHandler = handle(kmsg.ListGroups, 0, 5, func(s *deps, r *request, 
 	if err != nil {
 		return nil, err
 	}
+	all := s.authorizeQuiet(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeCluster, auth.ClusterName)
 	for _, l := range ls {
+		if !all && !s.authorizeQuiet(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, l.Group) {
+			continue
+		}
 		g := kmsg.NewListGroupsResponseGroup()
 		g.Group, g.ProtocolType, g.GroupState, g.GroupType = l.Group, l.ProtocolType, l.State, "classic"
 		resp.Groups = append(resp.Groups, g)

@@ -133,11 +133,16 @@ func (s *deps) configDenied(r *request, op kmsg.ACLOperation, rt kmsg.ConfigReso
 // authorizeTopicQuiet checks a topic without logging a denial: for
 // filtering (Metadata of all topics), where a denial is not a failure.
 func (s *deps) authorizeTopicQuiet(r *request, op kmsg.ACLOperation, topic string) bool {
+	return s.authorizeQuiet(r, op, kmsg.ACLResourceTypeTopic, topic)
+}
+
+// authorizeQuiet is authorize without logging a denial.
+func (s *deps) authorizeQuiet(r *request, op kmsg.ACLOperation, rt kmsg.ACLResourceType, name string) bool {
 	z := s.authz
 	if !z.enabled() {
 		return true
 	}
-	return z.authorizer().Authorize(principalOf(r), r.conn.remoteHost(), op, kmsg.ACLResourceTypeTopic, topic)
+	return z.authorizer().Authorize(principalOf(r), r.conn.remoteHost(), op, rt, name)
 }
 
 func (z *authz) logDenial(r *request, p auth.Principal, host string, op kmsg.ACLOperation, rt kmsg.ACLResourceType, name string) {

@@ -105,9 +105,13 @@ func TestAuthzWalk(t *testing.T) {
 			r.Topics = append(r.Topics, mt)
 			return r
 		}},
-		kmsg.OffsetCommit:    {unchecked: notYet},
-		kmsg.OffsetFetch:     {unchecked: notYet},
-		kmsg.FindCoordinator: {unchecked: notYet},
+		kmsg.OffsetCommit: {unchecked: notYet},
+		kmsg.OffsetFetch:  {unchecked: notYet},
+		kmsg.FindCoordinator: {want: groupAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrFindCoordinatorRequest()
+			r.CoordinatorKey, r.CoordinatorKeys = group, []string{group}
+			return r
+		}},
 		kmsg.JoinGroup: {want: groupAuth, req: func() kmsg.Request {
 			r := kmsg.NewPtrJoinGroupRequest()
 			r.Group, r.ProtocolType = group, "consumer"
@@ -117,7 +121,7 @@ func TestAuthzWalk(t *testing.T) {
 		kmsg.LeaveGroup:       {want: groupAuth, req: func() kmsg.Request { r := kmsg.NewPtrLeaveGroupRequest(); r.Group = group; return r }},
 		kmsg.SyncGroup:        {want: groupAuth, req: func() kmsg.Request { r := kmsg.NewPtrSyncGroupRequest(); r.Group = group; return r }},
 		kmsg.DescribeGroups:   {want: groupAuth, req: func() kmsg.Request { r := kmsg.NewPtrDescribeGroupsRequest(); r.Groups = []string{group}; return r }},
-		kmsg.ListGroups:       {unchecked: notYet},
+		kmsg.ListGroups:       {unchecked: "filters: lists only the groups the principal may DESCRIBE (checked below)"},
 		kmsg.SASLHandshake:    {unchecked: "none in Kafka"},
 		kmsg.ApiVersions:      {unchecked: "none in Kafka"},
 		kmsg.SASLAuthenticate: {unchecked: "none in Kafka"},
@@ -262,6 +266,23 @@ func TestAuthzWalk(t *testing.T) {
 
 	if got := metadataTopics(t, ctx, aliceCl); len(got) != 0 {
 		t.Fatalf("alice without ACLs sees %v", got)
+	}
+	if err := admin.CommitAllOffsets(ctx, group, kadm.Offsets{topic: {0: {At: 0, LeaderEpoch: -1}}}); err != nil {
+		t.Fatal(err)
+	}
+	listGroups := func(cl *kadm.Client) []string {
+		t.Helper()
+		ls, err := cl.ListGroups(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ls.Groups()
+	}
+	if got := listGroups(admin); !slices.Contains(got, group) {
+		t.Fatalf("admin's groups %v lack %s", got, group)
+	}
+	if got := listGroups(kadm.NewClient(aliceCl)); len(got) != 0 {
+		t.Fatalf("alice without ACLs lists groups %v", got)
 	}
 	grant := kadm.NewACLs().Allow("User:alice").Topics("walk-").ResourcePatternType(kadm.ACLPatternPrefixed).Operations(kadm.OpRead, kadm.OpDescribe)
 	if res, err := admin.CreateACLs(ctx, grant); err != nil || res[0].Err != nil || res[1].Err != nil {
