@@ -160,8 +160,16 @@ func TestAuthzWalk(t *testing.T) {
 			r.TransactionalID, r.Group = txnID, group
 			return r
 		}},
-		kmsg.EndTxn:          {want: txnAuth, req: func() kmsg.Request { r := kmsg.NewPtrEndTxnRequest(); r.TransactionalID = txnID; return r }},
-		kmsg.WriteTxnMarkers: {unchecked: notYet},
+		kmsg.EndTxn: {want: txnAuth, req: func() kmsg.Request { r := kmsg.NewPtrEndTxnRequest(); r.TransactionalID = txnID; return r }},
+		kmsg.WriteTxnMarkers: {want: clusterAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrWriteTxnMarkersRequest()
+			m := kmsg.NewWriteTxnMarkersRequestMarker()
+			mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+			mt.Topic, mt.Partitions = topic, []int32{0}
+			m.Topics = append(m.Topics, mt)
+			r.Markers = append(r.Markers, m)
+			return r
+		}},
 		kmsg.TxnOffsetCommit: {want: txnAuth, req: func() kmsg.Request {
 			r := kmsg.NewPtrTxnOffsetCommitRequest()
 			r.TransactionalID, r.Group = txnID, group
@@ -232,13 +240,23 @@ func TestAuthzWalk(t *testing.T) {
 			r.Deletions = append(r.Deletions, d)
 			return r
 		}},
-		kmsg.AlterPartition:            {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrAlterPartitionRequest() }},
-		kmsg.DescribeCluster:           {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrDescribeClusterRequest() }},
-		kmsg.DescribeProducers:         {unchecked: notYet},
-		kmsg.BrokerRegistration:        {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrBrokerRegistrationRequest() }},
-		kmsg.BrokerHeartbeat:           {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrBrokerHeartbeatRequest() }},
-		kmsg.DescribeTransactions:      {unchecked: notYet},
-		kmsg.ListTransactions:          {unchecked: notYet},
+		kmsg.AlterPartition:  {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrAlterPartitionRequest() }},
+		kmsg.DescribeCluster: {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrDescribeClusterRequest() }},
+		kmsg.DescribeProducers: {want: topicAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrDescribeProducersRequest()
+			rt := kmsg.NewDescribeProducersRequestTopic()
+			rt.Topic, rt.Partitions = topic, []int32{0}
+			r.Topics = append(r.Topics, rt)
+			return r
+		}},
+		kmsg.BrokerRegistration: {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrBrokerRegistrationRequest() }},
+		kmsg.BrokerHeartbeat:    {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrBrokerHeartbeatRequest() }},
+		kmsg.DescribeTransactions: {want: txnAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrDescribeTransactionsRequest()
+			r.TransactionalIDs = []string{txnID}
+			return r
+		}},
+		kmsg.ListTransactions:          {unchecked: "filters: lists only the transactional ids the principal may DESCRIBE"},
 		kmsg.AllocateProducerIDs:       {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrAllocateProducerIDsRequest() }},
 		kmsg.GetTelemetrySubscriptions: {unchecked: "none in Kafka"},
 		kmsg.PushTelemetry:             {unchecked: "none in Kafka"},
