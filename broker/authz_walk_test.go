@@ -106,7 +106,14 @@ func TestAuthzWalk(t *testing.T) {
 			return r
 		}},
 		kmsg.OffsetCommit: {unchecked: notYet},
-		kmsg.OffsetFetch:  {unchecked: notYet},
+		kmsg.OffsetFetch: {want: groupAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrOffsetFetchRequest()
+			r.Group = group
+			g := kmsg.NewOffsetFetchRequestGroup()
+			g.Group = group
+			r.Groups = append(r.Groups, g)
+			return r
+		}},
 		kmsg.FindCoordinator: {want: groupAuth, req: func() kmsg.Request {
 			r := kmsg.NewPtrFindCoordinatorRequest()
 			r.CoordinatorKey, r.CoordinatorKeys = group, []string{group}
@@ -153,8 +160,16 @@ func TestAuthzWalk(t *testing.T) {
 			r.TransactionalID, r.TransactionTimeoutMillis = kmsg.StringPtr(txnID), 10000
 			return r
 		}},
-		kmsg.OffsetForLeaderEpoch: {unchecked: notYet},
-		kmsg.AddPartitionsToTxn:   {unchecked: notYet},
+		kmsg.OffsetForLeaderEpoch: {want: topicAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrOffsetForLeaderEpochRequest()
+			r.ReplicaID = -1
+			rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
+			rt.Topic = topic
+			rt.Partitions = append(rt.Partitions, kmsg.NewOffsetForLeaderEpochRequestTopicPartition())
+			r.Topics = append(r.Topics, rt)
+			return r
+		}},
+		kmsg.AddPartitionsToTxn: {unchecked: notYet},
 		kmsg.AddOffsetsToTxn: {want: txnAuth, req: func() kmsg.Request {
 			r := kmsg.NewPtrAddOffsetsToTxnRequest()
 			r.TransactionalID, r.Group = txnID, group
