@@ -169,7 +169,13 @@ func TestAuthzWalk(t *testing.T) {
 			r.Topics = append(r.Topics, rt)
 			return r
 		}},
-		kmsg.AddPartitionsToTxn: {unchecked: notYet},
+		kmsg.AddPartitionsToTxn: {want: clusterAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrAddPartitionsToTxnRequest()
+			tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
+			tx.TransactionalID = txnID
+			r.Transactions = append(r.Transactions, tx)
+			return r
+		}},
 		kmsg.AddOffsetsToTxn: {want: txnAuth, req: func() kmsg.Request {
 			r := kmsg.NewPtrAddOffsetsToTxnRequest()
 			r.TransactionalID, r.Group = txnID, group
