@@ -36,7 +36,7 @@ func startSASLBroker(t *testing.T) string {
 // runBroker runs a broker with cfg until cleanup and returns its address.
 func runBroker(t *testing.T, cfg broker.Config) string {
 	t.Helper()
-srv, err := broker.New(cfg, zerolog.Nop())
+	srv, err := broker.New(cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
