@@ -29,7 +29,7 @@ var offsetFetchHandler = handle(kmsg.OffsetFetch, 0, 10, func(s *deps, r *reques
 			}
 		}
 		s.groups.prepare(req.Group)
-		fetched, code, err := fetchOffsets(s, req.Group, topics, req.Version >= 7 && req.RequireStable)
+		fetched, code, err := fetchOffsets(s, r, req.Group, topics, req.Version >= 7 && req.RequireStable)
 		if err != nil {
 			return nil, err
 		}
@@ -95,7 +95,7 @@ var offsetFetchHandler = handle(kmsg.OffsetFetch, 0, 10, func(s *deps, r *reques
 				continue
 			}
 		}
-		fetched, code, err := fetchOffsets(s, rg.Group, topics, req.RequireStable)
+		fetched, code, err := fetchOffsets(s, r, rg.Group, topics, req.RequireStable)
 		if err != nil {
 			return nil, err
 		}
@@ -134,10 +134,39 @@ var offsetFetchHandler = handle(kmsg.OffsetFetch, 0, 10, func(s *deps, r *reques
 })
 
 // fetchOffsets asks the group coordinator for group's offsets; stable:
-// pending transactional offsets answer UNSTABLE_OFFSET_COMMIT.
-func fetchOffsets(s *deps, group string, topics []coordinator.TopicPartitions, stable bool) ([]coordinator.FetchedTopic, int16, error) {
-	if stable {
-		return s.groups.coord.FetchStableOffsets(s.ctx, group, topics)
+// pending transactional offsets answer UNSTABLE_OFFSET_COMMIT. Once the
+// authorizer is on, the group needs DESCRIBE (else the code is
+// GROUP_AUTHORIZATION_FAILED) and each topic DESCRIBE: a named topic
+// without it answers TOPIC_AUTHORIZATION_FAILED, and a fetch of all
+// topics leaves it out, as Kafka does.
+func fetchOffsets(s *deps, r *request, group string, topics []coordinator.TopicPartitions, stable bool) ([]coordinator.FetchedTopic, int16, error) {
+	if !s.authorizeGroup(r, kmsg.ACLOperationDescribe, group) {
+		return nil, kerr.GroupAuthorizationFailed.Code, nil
 	}
-	return s.groups.coord.FetchOffsets(s.ctx, group, topics)
+	var fetched []coordinator.FetchedTopic
+	var code int16
+	var err error
+	if stable {
+		fetched, code, err = s.groups.coord.FetchStableOffsets(s.ctx, group, topics)
+	} else {
+		fetched, code, err = s.groups.coord.FetchOffsets(s.ctx, group, topics)
+	}
+	if err != nil || !s.authz.enabled() {
+		return fetched, code, err
+	}
+	out := fetched[:0]
+	for _, ft := range fetched {
+		switch {
+		case topics == nil:
+			if !s.authorizeTopicQuiet(r, kmsg.ACLOperationDescribe, ft.Topic) {
+				continue
+			}
+		case !s.authorizeTopic(r, kmsg.ACLOperationDescribe, ft.Topic):
+			for i := range ft.Partitions {
+				ft.Partitions[i] = coordinator.FetchedPartition{Partition: ft.Partitions[i].Partition, Offset: -1, LeaderEpoch: -1, ErrorCode: kerr.TopicAuthorizationFailed.Code}
+			}
+		}
+		out = append(out, ft)
+	}
+	return out, code, nil
 }

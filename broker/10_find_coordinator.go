@@ -7,6 +7,10 @@ package broker
 // topic is created on first use. v4+ batches keys (KIP-699). A transactional
 // id's coordinator (key type 1) is the leader of its __transaction_state
 // partition, likewise; other key types get INVALID_REQUEST.
+//
+// Needs DESCRIBE on the group (GROUP_AUTHORIZATION_FAILED) or on the
+// transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED) once the
+// authorizer is on.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -18,6 +22,14 @@ var findCoordinatorHandler = handle(kmsg.FindCoordinator, 0, 6, func(s *deps, r 
 	find := func(key string) kmsg.FindCoordinatorResponseCoordinator {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key, c.NodeID, c.Port = key, -1, -1
+		switch {
+		case req.CoordinatorType == 0 && !s.authorizeGroup(r, kmsg.ACLOperationDescribe, key):
+			c.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			return c
+		case req.CoordinatorType == 1 && !s.authorize(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTransactionalId, key):
+			c.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			return c
+		}
 		switch req.CoordinatorType {
 		case 0:
 			c.NodeID, c.Host, c.Port, c.ErrorCode = s.groups.coordinatorFor(key, r.conn.adv)

@@ -6,6 +6,10 @@ package broker
 // v4+ filter by state (case-insensitive), v5+ by type ("classic" or
 // "consumer" for KIP-848 groups, whose states are Empty, Assigning,
 // Reconciling and Stable).
+//
+// Once the authorizer is on, a principal without DESCRIBE on the cluster
+// sees only the groups it may DESCRIBE (others are left out silently, as
+// in Kafka).
 
 import (
 	"slices"
@@ -13,6 +17,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/auth"
 	"gregor/controller"
 )
 
@@ -32,8 +37,9 @@ var listGroupsHandler = handle(kmsg.ListGroups, 0, 5, func(s *deps, r *request, 
 	if err != nil {
 		return nil, err
 	}
+	all := s.authorizeQuiet(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeCluster, auth.ClusterName)
 	for _, l := range ls {
-		if !wantType(l.Type.String()) {
+		if !wantType(l.Type.String()) || !all && !s.authorizeQuiet(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, l.Group) {
 			continue
 		}
 		g := kmsg.NewListGroupsResponseGroup()

@@ -9,6 +9,9 @@ package broker
 // delete is POLICY_VIOLATION, as in Kafka. Only the leader deletes
 // (NOT_LEADER_OR_FOLLOWER otherwise). The timeout is not needed: with no
 // followers to wait for, the answer is immediate.
+//
+// Needs DELETE on each topic once the authorizer is on (else
+// TOPIC_AUTHORIZATION_FAILED for its partitions).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -27,6 +30,8 @@ var deleteRecordsHandler = handle(kmsg.DeleteRecords, 0, 2, func(s *deps, r *req
 			sp.Partition = rp.Partition
 			sp.LowWatermark = -1
 			switch {
+			case !s.authorizeTopic(r, kmsg.ACLOperationDelete, rt.Topic):
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions):
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case t.Partitions[rp.Partition].Leader != s.cfg.NodeID:

@@ -6,6 +6,10 @@ package broker
 // truncate to it after a leader change so logs never diverge (KIP-101,
 // KIP-279), and consumers use it to detect truncation (KIP-320). For the
 // current leader epoch the answer is the log end offset.
+//
+// Once the authorizer is on, a follower (v3+ replica id set) needs
+// CLUSTER_ACTION on the cluster (else CLUSTER_AUTHORIZATION_FAILED), a
+// client DESCRIBE on each topic (else TOPIC_AUTHORIZATION_FAILED).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -15,6 +19,8 @@ import (
 var offsetForLeaderEpochHandler = handle(kmsg.OffsetForLeaderEpoch, 0, 4, func(s *deps, r *request, req *kmsg.OffsetForLeaderEpochRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
 	snap := s.ctrl.Snapshot()
+	follower := req.Version >= 3 && req.ReplicaID >= 0
+	followerOK := follower && s.authorizeCluster(r, kmsg.ACLOperationClusterAction)
 	for _, rt := range req.Topics {
 		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		st.Topic = rt.Topic
@@ -24,6 +30,10 @@ var offsetForLeaderEpochHandler = handle(kmsg.OffsetForLeaderEpoch, 0, 4, func(s
 			sp.Partition = rp.Partition
 			sp.LeaderEpoch, sp.EndOffset = -1, -1
 			switch {
+			case follower && !followerOK:
+				sp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+			case !follower && !s.authorizeTopic(r, kmsg.ACLOperationDescribe, rt.Topic):
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions):
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			default:

@@ -4,6 +4,10 @@ package broker
 // partition gets a COMMIT/ABORT control batch (storage AppendControl,
 // fenced by coordinator epoch); __consumer_offsets partitions then apply
 // the transaction's offsets (groups.applyTxnMarker).
+//
+// Needs CLUSTER_ACTION on the cluster once the authorizer is on (else
+// CLUSTER_AUTHORIZATION_FAILED for every partition), as Kafka's
+// inter-broker APIs.
 
 import (
 	"errors"
@@ -18,6 +22,7 @@ import (
 
 var writeTxnMarkersHandler = handle(kmsg.WriteTxnMarkers, 0, 1, func(s *deps, r *request, req *kmsg.WriteTxnMarkersRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.WriteTxnMarkersResponse)
+	allowed := s.authorizeCluster(r, kmsg.ACLOperationClusterAction)
 	for _, m := range req.Markers {
 		rm := kmsg.NewWriteTxnMarkersResponseMarker()
 		rm.ProducerID = m.ProducerID
@@ -28,7 +33,10 @@ var writeTxnMarkersHandler = handle(kmsg.WriteTxnMarkers, 0, 1, func(s *deps, r 
 			for _, p := range t.Partitions {
 				rp := kmsg.NewWriteTxnMarkersResponseMarkerTopicPartition()
 				rp.Partition = p
-				rp.ErrorCode = s.writeTxnMarker(mk, t.Topic, p)
+				rp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+				if allowed {
+					rp.ErrorCode = s.writeTxnMarker(mk, t.Topic, p)
+				}
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			rm.Topics = append(rm.Topics, rt)

@@ -12,6 +12,10 @@ package broker
 // at the cluster-default level (per-broker values left out; Kafka lists
 // only the dynamic defaults there). Broker loggers (type 8, our node id):
 // the loggers and their levels. v3+ adds types and documentation.
+//
+// Needs DESCRIBE_CONFIGS on the topic (else TOPIC_AUTHORIZATION_FAILED) or, for
+// broker and broker-logger resources, on the cluster (else
+// CLUSTER_AUTHORIZATION_FAILED) once the authorizer is on.
 
 import (
 	"strconv"
@@ -28,6 +32,10 @@ var describeConfigsHandler = handle(kmsg.DescribeConfigs, 0, 4, func(s *deps, r 
 	for _, rr := range req.Resources {
 		sr := kmsg.NewDescribeConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		if sr.ErrorCode = s.configDenied(r, kmsg.ACLOperationDescribeConfigs, rr.ResourceType, rr.ResourceName); sr.ErrorCode != 0 {
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		wanted := func(name string) bool {
 			if rr.ConfigNames == nil {
 				return true

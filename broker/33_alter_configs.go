@@ -14,6 +14,10 @@ package broker
 // config_cluster_ops.go); needs ALTER_CONFIGS on the cluster. Broker
 // loggers: INVALID_REQUEST (IncrementalAlterConfigs only, as Kafka). A
 // resource named twice in one request fails every copy with INVALID_REQUEST.
+//
+// Needs ALTER_CONFIGS on the topic (else TOPIC_AUTHORIZATION_FAILED) or, for
+// broker and broker-logger resources, on the cluster (else
+// CLUSTER_AUTHORIZATION_FAILED) once the authorizer is on.
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -73,6 +77,10 @@ var alterConfigsHandler = handle(kmsg.AlterConfigs, 0, 2, func(s *deps, r *reque
 			ops = append(ops, controller.ConfigOp{Name: c.Name, Op: controller.OpSet, Value: c.Value})
 		}
 		res := configResource{rr.ResourceType, rr.ResourceName}
+		if sr.ErrorCode = s.configDenied(r, kmsg.ACLOperationAlterConfigs, rr.ResourceType, rr.ResourceName); sr.ErrorCode != 0 {
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		sr.ErrorCode, sr.ErrorMessage = s.alterConfigs(r, res, seen[res], ops, false, req.ValidateOnly)
 		resp.Resources = append(resp.Resources, sr)
 	}

@@ -6,6 +6,9 @@ package broker
 // with optional manual assignments for the new ones; validate_only checks
 // without changing anything. A topic repeated in one request fails with
 // INVALID_REQUEST.
+//
+// Needs ALTER on each topic once the authorizer is on (else
+// TOPIC_AUTHORIZATION_FAILED), checked on the active controller.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -28,6 +31,11 @@ var createPartitionsHandler = handle(kmsg.CreatePartitions, 0, 3, func(s *deps, 
 		if seen[rt.Topic] > 1 {
 			st.ErrorCode = kerr.InvalidRequest.Code
 			st.ErrorMessage = kmsg.StringPtr("topic " + rt.Topic + " appears more than once in the request")
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
+		if !s.authorizeTopic(r, kmsg.ACLOperationAlter, rt.Topic) {
+			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}

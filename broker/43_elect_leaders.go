@@ -8,17 +8,37 @@ package broker
 // topic list means every partition. Unclean election (type 1) elects any
 // live replica for partitions without a leader. Forwarded to the active
 // controller.
+//
+// Needs ALTER on the cluster once the authorizer is on (checked where
+// the client connected; else CLUSTER_AUTHORIZATION_FAILED for the request
+// and every partition named).
 
 import (
 	"errors"
 	"sort"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/controller"
 )
 
 var electLeadersHandler = handle(kmsg.ElectLeaders, 0, 2, func(s *deps, r *request, req *kmsg.ElectLeadersRequest) (kmsg.Response, error) {
+	if !s.authorizeCluster(r, kmsg.ACLOperationAlter) {
+		resp := req.ResponseKind().(*kmsg.ElectLeadersResponse)
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		for _, t := range req.Topics {
+			rt := kmsg.NewElectLeadersResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				sp := kmsg.NewElectLeadersResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = p, kerr.ClusterAuthorizationFailed.Code
+				rt.Partitions = append(rt.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil
+	}
 	if resp, ok := s.forwardIfNotController(r); ok {
 		return resp, nil
 	}

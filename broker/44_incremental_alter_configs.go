@@ -12,6 +12,10 @@ package broker
 // stored in the controller (see 33_alter_configs.go for the rules). Broker
 // loggers (resource name = this node's id): log levels of this broker,
 // handled here and never forwarded (dynamic_configs.go).
+//
+// Needs ALTER_CONFIGS on the topic (else TOPIC_AUTHORIZATION_FAILED) or, for
+// broker and broker-logger resources, on the cluster (else
+// CLUSTER_AUTHORIZATION_FAILED) once the authorizer is on.
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -104,6 +108,10 @@ func incrementalAlterConfigs(s *deps, r *request, req *kmsg.IncrementalAlterConf
 			ops = append(ops, controller.ConfigOp{Name: c.Name, Op: int8(c.Op), Value: c.Value})
 		}
 		res := configResource{rr.ResourceType, rr.ResourceName}
+		if sr.ErrorCode = s.configDenied(r, kmsg.ACLOperationAlterConfigs, rr.ResourceType, rr.ResourceName); sr.ErrorCode != 0 {
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		sr.ErrorCode, sr.ErrorMessage = s.alterConfigs(r, res, seen[res], ops, true, req.ValidateOnly)
 		resp.Resources = append(resp.Resources, sr)
 	}

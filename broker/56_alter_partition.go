@@ -6,6 +6,9 @@ package broker
 // a partition's ISR. The controller checks the leader and its epochs
 // (FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION, INELIGIBLE_REPLICA) and
 // answers with the partition's new state.
+//
+// Needs CLUSTER_ACTION on the cluster once the authorizer is on (else
+// CLUSTER_AUTHORIZATION_FAILED), as Kafka's inter-broker APIs.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -14,6 +17,10 @@ import (
 
 var alterPartitionHandler = handle(kmsg.AlterPartition, 0, 3, func(s *deps, r *request, req *kmsg.AlterPartitionRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.AlterPartitionResponse)
+	if !s.authorizeCluster(r, kmsg.ACLOperationClusterAction) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp, nil
+	}
 	snap := s.ctrl.Snapshot()
 	for _, rt := range req.Topics {
 		st := kmsg.NewAlterPartitionResponseTopic()

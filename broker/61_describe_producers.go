@@ -3,6 +3,9 @@ package broker
 // DescribeProducers (key 61), v0: the producer state (storage's producer
 // entries: epoch, last sequence and timestamp, coordinator epoch, ongoing
 // transaction's first offset) of partitions this broker leads.
+//
+// Needs READ on each topic once the authorizer is on (else
+// TOPIC_AUTHORIZATION_FAILED for its partitions).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -20,6 +23,8 @@ var describeProducersHandler = handle(kmsg.DescribeProducers, 0, 0, func(s *deps
 			sp := kmsg.NewDescribeProducersResponseTopicPartition()
 			sp.Partition = part
 			switch {
+			case !s.authorizeTopic(r, kmsg.ACLOperationRead, rt.Topic):
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case t == nil || part < 0 || int(part) >= len(t.Partitions):
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case t.Partitions[part].Leader != s.cfg.NodeID:

@@ -6,6 +6,9 @@ package broker
 // listener; gregor has no separate controller RPC listener): registers
 // or refreshes a broker's advertised listeners and rack, and unfences it.
 // A node that is not the active controller answers NOT_CONTROLLER.
+//
+// Needs CLUSTER_ACTION on the cluster once the authorizer is on (else
+// CLUSTER_AUTHORIZATION_FAILED), as Kafka's inter-broker APIs.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -16,6 +19,10 @@ import (
 
 var brokerRegistrationHandler = handle(kmsg.BrokerRegistration, 0, 4, func(s *deps, r *request, req *kmsg.BrokerRegistrationRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.BrokerRegistrationResponse)
+	if !s.authorizeCluster(r, kmsg.ACLOperationClusterAction) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp, nil
+	}
 	snap := s.ctrl.Snapshot()
 	if req.ClusterID != "" && snap.ClusterID != "" && req.ClusterID != snap.ClusterID {
 		resp.ErrorCode = kerr.InconsistentClusterID.Code

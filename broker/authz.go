@@ -2,9 +2,11 @@ package broker
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/auth"
@@ -13,12 +15,20 @@ import (
 
 // authz is the authorization part: it answers whether a request's principal
 // may do an operation on a resource. With authorizer.class.name empty it
-// allows everything. Denials are logged, at most denialLogBurst lines per
-// second; the rest are counted into the next line.
+// allows everything. The ACLs are the current controller snapshot's (the
+// same on every broker of a cluster; a change this broker waited for is
+// seen by the next check). Denials are logged, at most denialLogBurst
+// lines per second; the rest are counted into the next line.
 type authz struct {
 	a     *auth.Authorizer // nil: authorization is off
+	acls  func() *controller.ACLSet
 	log   zerolog.Logger
 	clock Clock
+
+	// src is the ACL set a was last loaded from (guarded by loadMu for
+	// writers; read atomically).
+	src    atomic.Pointer[controller.ACLSet]
+	loadMu sync.Mutex
 
 	mu         sync.Mutex // guards the denial log's rate window
 	windowEnd  time.Time
@@ -28,8 +38,10 @@ type authz struct {
 
 const denialLogBurst = 10
 
-func newAuthz(c AuthzConfig, clock Clock, log zerolog.Logger) *authz {
-	z := &authz{log: log, clock: clock}
+// newAuthz returns the authorization part; acls returns the current
+// ACL bindings.
+func newAuthz(c AuthzConfig, acls func() *controller.ACLSet, clock Clock, log zerolog.Logger) *authz {
+	z := &authz{acls: acls, log: log, clock: clock}
 	if c.Enabled {
 		z.a = auth.NewAuthorizer(auth.AuthorizerConfig{SuperUsers: c.SuperUsers, AllowEveryoneIfNoACLFound: c.AllowEveryoneIfNoACLFound})
 	}
@@ -39,6 +51,38 @@ func newAuthz(c AuthzConfig, clock Clock, log zerolog.Logger) *authz {
 // enabled reports whether ACLs are checked.
 func (z *authz) enabled() bool { return z != nil && z.a != nil }
 
+// authorizer returns the authorizer loaded with the current ACL bindings.
+func (z *authz) authorizer() *auth.Authorizer {
+	set := z.acls()
+	if z.src.Load() == set {
+		return z.a
+	}
+	z.loadMu.Lock()
+	defer z.loadMu.Unlock()
+	if z.src.Load() != set {
+		z.a.SetACLs(authACLs(set.List()))
+		z.src.Store(set)
+	}
+	return z.a
+}
+
+// authACLs converts controller bindings to the authorizer's.
+func authACLs(list []controller.ACL) []auth.ACL {
+	out := make([]auth.ACL, len(list))
+	for i, a := range list {
+		out[i] = auth.ACL{ResourceType: kmsg.ACLResourceType(a.ResourceType), ResourceName: a.ResourceName,
+			PatternType: kmsg.ACLResourcePatternType(a.PatternType), Principal: a.Principal, Host: a.Host,
+			Operation: kmsg.ACLOperation(a.Operation), Permission: kmsg.ACLPermissionType(a.Permission)}
+	}
+	return out
+}
+
+// controllerACL converts an authorizer binding to the controller's.
+func controllerACL(a auth.ACL) controller.ACL {
+	return controller.ACL{ResourceType: int8(a.ResourceType), ResourceName: a.ResourceName, PatternType: int8(a.PatternType),
+		Principal: a.Principal, Host: a.Host, Operation: int8(a.Operation), Permission: int8(a.Permission)}
+}
+
 // authorize reports whether r's principal may do op on the resource, and
 // logs a denial.
 func (s *deps) authorize(r *request, op kmsg.ACLOperation, rt kmsg.ACLResourceType, name string) bool {
@@ -47,7 +91,7 @@ func (s *deps) authorize(r *request, op kmsg.ACLOperation, rt kmsg.ACLResourceTy
 		return true
 	}
 	p, host := principalOf(r), r.conn.remoteHost()
-	if z.a.Authorize(p, host, op, rt, name) {
+	if z.authorizer().Authorize(p, host, op, rt, name) {
 		return true
 	}
 	z.logDenial(r, p, host, op, rt, name)
@@ -69,14 +113,36 @@ func (s *deps) authorizeGroup(r *request, op kmsg.ACLOperation, group string) bo
 	return s.authorize(r, op, kmsg.ACLResourceTypeGroup, group)
 }
 
+// configDenied checks op (DESCRIBE_CONFIGS or ALTER_CONFIGS) on a config
+// resource as Kafka does: a topic's own ACLs, the cluster's for broker and
+// broker-logger resources. It returns the error code of a denial, else 0.
+func (s *deps) configDenied(r *request, op kmsg.ACLOperation, rt kmsg.ConfigResourceType, name string) int16 {
+	switch rt {
+	case kmsg.ConfigResourceTypeTopic:
+		if !s.authorizeTopic(r, op, name) {
+			return kerr.TopicAuthorizationFailed.Code
+		}
+	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
+		if !s.authorizeCluster(r, op) {
+			return kerr.ClusterAuthorizationFailed.Code
+		}
+	}
+	return 0
+}
+
 // authorizeTopicQuiet checks a topic without logging a denial: for
 // filtering (Metadata of all topics), where a denial is not a failure.
 func (s *deps) authorizeTopicQuiet(r *request, op kmsg.ACLOperation, topic string) bool {
+	return s.authorizeQuiet(r, op, kmsg.ACLResourceTypeTopic, topic)
+}
+
+// authorizeQuiet is authorize without logging a denial.
+func (s *deps) authorizeQuiet(r *request, op kmsg.ACLOperation, rt kmsg.ACLResourceType, name string) bool {
 	z := s.authz
 	if !z.enabled() {
 		return true
 	}
-	return z.a.Authorize(principalOf(r), r.conn.remoteHost(), op, kmsg.ACLResourceTypeTopic, topic)
+	return z.authorizer().Authorize(principalOf(r), r.conn.remoteHost(), op, rt, name)
 }
 
 func (z *authz) logDenial(r *request, p auth.Principal, host string, op kmsg.ACLOperation, rt kmsg.ACLResourceType, name string) {

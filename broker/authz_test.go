@@ -141,7 +141,7 @@ func TestAuthzTopics(t *testing.T) {
 	// matching topics are listed, and fetch of one is allowed.
 	read := auth.ACL{ResourceType: kmsg.ACLResourceTypeTopic, ResourceName: "pre-", PatternType: kmsg.ACLResourcePatternTypePrefixed,
 		Principal: "User:alice", Host: "*", Operation: kmsg.ACLOperationRead, Permission: kmsg.ACLPermissionTypeAllow}
-	b.srv.SetACLsForTesting([]auth.ACL{read})
+	mustSetACLs(t, b.srv, []auth.ACL{read})
 	if got := metadataTopics(t, ctx, alice); !slices.Equal(got, []string{"pre-a", "pre-b"}) {
 		t.Errorf("alice with PREFIXED READ pre- sees %v", got)
 	}
@@ -152,7 +152,7 @@ func TestAuthzTopics(t *testing.T) {
 	// DENY beats ALLOW: a literal DENY DESCRIBE on pre-b hides it.
 	deny := auth.ACL{ResourceType: kmsg.ACLResourceTypeTopic, ResourceName: "pre-b", PatternType: kmsg.ACLResourcePatternTypeLiteral,
 		Principal: "User:alice", Host: "*", Operation: kmsg.ACLOperationDescribe, Permission: kmsg.ACLPermissionTypeDeny}
-	b.srv.SetACLsForTesting([]auth.ACL{read, deny})
+	mustSetACLs(t, b.srv, []auth.ACL{read, deny})
 	if got := metadataTopics(t, ctx, alice); !slices.Equal(got, []string{"pre-a"}) {
 		t.Errorf("alice with DENY DESCRIBE pre-b sees %v", got)
 	}
@@ -267,7 +267,7 @@ func TestAuthzGroups(t *testing.T) {
 	}
 
 	// READ on the group (implies DESCRIBE) lets carol join and describe it.
-	b.srv.SetACLsForTesting([]auth.ACL{{ResourceType: kmsg.ACLResourceTypeGroup, ResourceName: "g1", PatternType: kmsg.ACLResourcePatternTypeLiteral,
+	mustSetACLs(t, b.srv, []auth.ACL{{ResourceType: kmsg.ACLResourceTypeGroup, ResourceName: "g1", PatternType: kmsg.ACLResourcePatternTypeLiteral,
 		Principal: "User:carol", Host: "*", Operation: kmsg.ACLOperationRead, Permission: kmsg.ACLPermissionTypeAllow}})
 	if code := join(); code == groupDenied {
 		t.Errorf("join group with READ: denied")
@@ -312,5 +312,13 @@ func TestAuthzTransactionalID(t *testing.T) {
 	to.Topics = []kmsg.TxnOffsetCommitRequestTopic{{Topic: "t", Partitions: []kmsg.TxnOffsetCommitRequestTopicPartition{{Partition: 0, Offset: 1}}}}
 	if resp, err := to.RequestWith(ctx, node); err != nil || len(resp.Topics) != 1 || resp.Topics[0].Partitions[0].ErrorCode != denied {
 		t.Errorf("txn offset commit: %v %+v", err, resp)
+	}
+}
+
+// mustSetACLs replaces the ACL bindings in srv's controller.
+func mustSetACLs(t *testing.T, srv *Server, acls []auth.ACL) {
+	t.Helper()
+	if err := srv.SetACLsForTesting(acls); err != nil {
+		t.Fatal(err)
 	}
 }

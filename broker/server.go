@@ -89,7 +89,7 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 	s.cancel = cancel
 	d := &deps{cfg: c, log: log, clock: o.clock, ctx: ctx, table: newHandlerTable(handlers), loggers: loggers}
 	s.deps = d
-	d.authz = newAuthz(c.Authz, o.clock, log)
+	d.authz = newAuthz(c.Authz, func() *controller.ACLSet { return d.ctrl.Snapshot().ACLs() }, o.clock, log)
 	d.metrics = newMetrics(d.table)
 	if c.Log.FS == nil {
 		c.Log.FS = vfs.Default

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"gregor/auth"
+	"gregor/controller"
 )
 
 // Hooks for in-process cluster tests (package gregortest).
@@ -23,12 +24,17 @@ func (s *Server) LogOffsets(topic string, partition int32) (logEnd, highWatermar
 	return p.log.LogEndOffset(), p.log.HighWatermark(), true
 }
 
-// SetACLsForTesting replaces the authorizer's ACLs (test-only: ACLs are not
-// yet stored in the controller). It does nothing with the authorizer off.
-func (s *Server) SetACLsForTesting(acls []auth.ACL) {
-	if s.deps.authz.enabled() {
-		s.deps.authz.a.SetACLs(acls)
+// SetACLsForTesting replaces the ACL bindings in the controller quorum
+// (this node must be the active controller).
+func (s *Server) SetACLsForTesting(acls []auth.ACL) error {
+	if _, err := s.deps.ctrl.DeleteACLs([]func(controller.ACL) bool{func(controller.ACL) bool { return true }}); err != nil {
+		return err
 	}
+	list := make([]controller.ACL, len(acls))
+	for i, a := range acls {
+		list[i] = controllerACL(a)
+	}
+	return s.deps.ctrl.CreateACLs(list)
 }
 
 // SetPrincipalForTesting makes the authorizer see every request that

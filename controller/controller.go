@@ -336,6 +336,8 @@ type Snapshot struct {
 	brokerConfigsGen int64
 	// quotas holds the client quotas (quotas.go: ClientQuotas).
 	quotas map[QuotaEntity]map[string]float64
+	// acls holds the ACL bindings (acls.go: ACLs); nil means none.
+	acls *ACLSet
 }
 
 // Topic returns the named topic, or nil.

@@ -473,6 +473,7 @@ type fsmState struct {
 	Quotas []snapQuota `json:"quotas,omitempty"` // quotas.go
 
 	BrokerConfigs []snapBrokerConfigs `json:"broker_configs,omitempty"` // brokerconfigs.go
+	ACLs          []ACL               `json:"acls,omitempty"`           // acls.go
 }
 
 type snapTopic struct {
@@ -495,7 +496,7 @@ type fsmSnapshot struct {
 
 func (fs fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	st := fsmState{Applied: fs.applied, ClusterID: fs.s.ClusterID, NextProducerID: fs.s.NextProducerID, Brokers: fs.s.Brokers, Scram: scramSnapshot(fs.s),
-		BrokerConfigs: brokerConfigsSnapshot(fs.s), Quotas: quotaSnapshot(fs.s)}
+		BrokerConfigs: brokerConfigsSnapshot(fs.s), Quotas: quotaSnapshot(fs.s), ACLs: aclSnapshot(fs.s)}
 	for _, name := range fs.s.TopicNames() {
 		t := fs.s.Topics[name]
 		st.Topics = append(st.Topics, snapTopic{ID: t.ID, storedTopic: storedTopic{Name: t.Name, Internal: t.Internal, Partitions: t.Partitions, Configs: t.Configs}})
@@ -547,6 +548,7 @@ func (f fsm) Restore(rc io.ReadCloser) error {
 	restoreScram(s, st.Scram)
 	restoreBrokerConfigs(s, old, st.BrokerConfigs)
 	restoreQuotas(s, st.Quotas)
+	restoreACLs(s, st.ACLs)
 	if err := c.db.Update(func(tx *bolt.Tx) error { return persistAll(tx, s, st.Applied) }); err != nil {
 		c.dbStale = true
 		c.log.Error().Err(err).Uint64("index", st.Applied).Msg("persist restored snapshot failed")

@@ -59,6 +59,8 @@ type record struct {
 	BrokerConfig *BrokerConfigChange `json:"broker_config,omitempty"`
 	// Quota is the change of recClientQuota (quotas.go).
 	Quota *QuotaRecord `json:"quota,omitempty"`
+	// ACL is the binding recACL adds and recRemoveACL removes (acls.go).
+	ACL *ACL `json:"acl,omitempty"`
 }
 
 // applyLocked is the single applier: it applies a batch of records
@@ -137,6 +139,8 @@ type builder struct {
 	quotaDirty   map[QuotaEntity]bool // client quota entities changed (quotas.go); nil if none
 
 	brokerCfgDirty map[int32]bool // dynamic broker configs changed (brokerconfigs.go); nil if none
+	aclDirty       map[ACL]bool   // bindings changed (acls.go); nil if none
+	aclNext        map[ACL]bool   // the bindings after the batch, once aclDirty is set
 }
 
 func newBuilder(old *Snapshot) *builder {
@@ -251,6 +255,8 @@ func (b *builder) apply(r *record) error {
 		return b.applyBrokerConfig(r)
 	case recClientQuota:
 		return b.applyQuota(r)
+	case recACL, recRemoveACL:
+		return b.applyACL(r)
 	default:
 		return fmt.Errorf("controller: unknown record type %d", r.Type)
 	}
@@ -260,6 +266,7 @@ func (b *builder) apply(r *record) error {
 func (b *builder) snapshot() *Snapshot {
 	s := b.next
 	s.Version++
+	b.finishACLs(&s)
 	return &s
 }
 
@@ -299,6 +306,9 @@ func (b *builder) persist(tx *bolt.Tx, next *Snapshot, index uint64) error {
 		return err
 	}
 	if err := b.persistQuotas(tx, next); err != nil {
+		return err
+	}
+	if err := b.persistACLs(tx, next); err != nil {
 		return err
 	}
 	topics := tx.Bucket(bucketTopics)
@@ -368,7 +378,10 @@ func persistAll(tx *bolt.Tx, s *Snapshot, applied uint64) error {
 	if err := persistAllQuotas(tx, s); err != nil {
 		return err
 	}
-	return persistAllScram(tx, s)
+	if err := persistAllScram(tx, s); err != nil {
+		return err
+	}
+	return persistAllACLs(tx, s)
 }
 
 func brokerKey(id int32) []byte {
@@ -422,6 +435,9 @@ func load(db *bolt.DB, nodeID int32) (*Snapshot, uint64, error) {
 			return err
 		}
 		if err := loadQuotas(tx, s); err != nil {
+			return err
+		}
+		if err := loadACLs(tx, s); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketTopics).ForEach(func(k, v []byte) error {

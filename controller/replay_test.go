@@ -51,21 +51,28 @@ func TestRecordsReplay(t *testing.T) {
 		}
 	}
 
-	replayed := &Snapshot{ControllerID: c.Snapshot().ControllerID}
+	replayed := replayLog(t, &Snapshot{ControllerID: c.Snapshot().ControllerID}, log)
+	snapshotsEqual(t, replayed, c.Snapshot())
+}
+
+// replayLog applies the JSON record batches of log to from, in order.
+func replayLog(t *testing.T, from *Snapshot, log [][]byte) *Snapshot {
+	t.Helper()
+	s := from
 	for _, raw := range log {
 		var recs []record
 		if err := json.Unmarshal(raw, &recs); err != nil {
 			t.Fatal(err)
 		}
-		b := newBuilder(replayed)
+		b := newBuilder(s)
 		for i := range recs {
 			if err := b.apply(&recs[i]); err != nil {
 				t.Fatal(err)
 			}
 		}
-		replayed = b.snapshot()
+		s = b.snapshot()
 	}
-	snapshotsEqual(t, replayed, c.Snapshot())
+	return s
 }
 
 func mustJSON(t *testing.T, v any) []byte {

@@ -19,6 +19,7 @@ package controller
 //	broker_configs  big-endian uint32 broker id (0xffffffff: the cluster
 //	         default) -> JSON map of dynamic broker configs (brokerconfigs.go)
 //	quotas   JSON QuotaEntity -> JSON map of quota key to value (quotas.go)
+//	acls     JSON ACL binding -> empty (acls.go)
 //
 // bbolt values are only valid inside their transaction: decoders copy
 // (json.Unmarshal and copy() do).
@@ -30,6 +31,7 @@ var (
 	bucketQuotas  = []byte("quotas")
 
 	bucketBrokerConfigs = []byte("broker_configs")
+	bucketACLs          = []byte("acls")
 
 	keyClusterID = []byte("cluster_id")
 	keySchema    = []byte("schema")
@@ -41,7 +43,7 @@ var (
 const schemaVersion = "1"
 
 // allBuckets is created on Open.
-var allBuckets = [][]byte{bucketMeta, bucketBrokers, bucketTopics, bucketScram, bucketQuotas, bucketBrokerConfigs}
+var allBuckets = [][]byte{bucketMeta, bucketBrokers, bucketTopics, bucketScram, bucketQuotas, bucketBrokerConfigs, bucketACLs}
 
 // storedTopic is the on-disk form of a Topic (the ID is the key).
 type storedTopic struct {

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -137,20 +136,7 @@ func TestScramPersistAndReplay(t *testing.T) {
 		}
 	}
 	want := c.Snapshot()
-	replayed := &Snapshot{}
-	for _, raw := range log {
-		var recs []record
-		if err := json.Unmarshal(raw, &recs); err != nil {
-			t.Fatal(err)
-		}
-		b := newBuilder(replayed)
-		for i := range recs {
-			if err := b.apply(&recs[i]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		replayed = b.snapshot()
-	}
+	replayed := replayLog(t, &Snapshot{}, log)
 	for _, u := range []string{"alice", "bob", "a,b=c"} {
 		if !scramStateEqual(want, replayed, u) {
 			t.Fatalf("replay differs for %q", u)

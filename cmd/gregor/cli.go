@@ -121,6 +121,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.clusterCmd(),
 		c.userCmd(),
 		c.profileCmd(),
+		c.aclCmd(),
 	)
 	return root
 }

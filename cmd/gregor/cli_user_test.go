@@ -30,6 +30,12 @@ func startSASLBroker(t *testing.T) string {
 	if err := cfg.AddScram("SCRAM-SHA-512=[name=admin,password=admin-secret]"); err != nil {
 		t.Fatal(err)
 	}
+	return runBroker(t, cfg)
+}
+
+// runBroker runs a broker with cfg until cleanup and returns its address.
+func runBroker(t *testing.T, cfg broker.Config) string {
+	t.Helper()
 	srv, err := broker.New(cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
