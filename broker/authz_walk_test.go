@@ -261,8 +261,33 @@ func TestAuthzWalk(t *testing.T) {
 			r.Deletions = append(r.Deletions, d)
 			return r
 		}},
-		kmsg.AlterPartition:  {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrAlterPartitionRequest() }},
-		kmsg.DescribeCluster: {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrDescribeClusterRequest() }},
+		kmsg.AlterPartition:       {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrAlterPartitionRequest() }},
+		kmsg.DescribeCluster:      {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrDescribeClusterRequest() }},
+		kmsg.DescribeClientQuotas: {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrDescribeClientQuotasRequest() }},
+		kmsg.AlterClientQuotas: {want: clusterAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrAlterClientQuotasRequest()
+			e := kmsg.NewAlterClientQuotasRequestEntry()
+			ee := kmsg.NewAlterClientQuotasRequestEntryEntity()
+			ee.Type, ee.Name = "client-id", kmsg.StringPtr("walk")
+			e.Entity = append(e.Entity, ee)
+			op := kmsg.NewAlterClientQuotasRequestEntryOp()
+			op.Key, op.Value = "producer_byte_rate", 1024
+			e.Ops = append(e.Ops, op)
+			r.Entries = append(r.Entries, e)
+			return r
+		}},
+		kmsg.DescribeLogDirs: {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrDescribeLogDirsRequest() }},
+		kmsg.ConsumerGroupHeartbeat: {want: groupAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+			r.Group, r.MemberID, r.RebalanceTimeoutMillis = group, "walk-member-0000000000", 30000
+			r.SubscribedTopicNames = []string{topic}
+			return r
+		}},
+		kmsg.ConsumerGroupDescribe: {want: groupAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrConsumerGroupDescribeRequest()
+			r.Groups = []string{group}
+			return r
+		}},
 		kmsg.DescribeProducers: {want: topicAuth, req: func() kmsg.Request {
 			r := kmsg.NewPtrDescribeProducersRequest()
 			rt := kmsg.NewDescribeProducersRequestTopic()
