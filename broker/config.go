@@ -256,7 +256,7 @@ func splitList(v string) []string {
 // key is a start-up error.
 // configDefs is the core keys below and each area's keys (declared in
 // config_<area>.go next to the area's section of Config).
-var configDefs = slices.Concat(coreConfigDefs, txnConfigDefs, securityConfigDefs, saslConfigDefs, authzConfigDefs, quotaConfigDefs, httpConfigDefs, consumerGroupConfigDefs, clusterOpsConfigDefs)
+var configDefs = slices.Concat(coreConfigDefs, txnConfigDefs, securityConfigDefs, tlsConfigDefs, saslConfigDefs, authzConfigDefs, quotaConfigDefs, httpConfigDefs, consumerGroupConfigDefs, clusterOpsConfigDefs)
 
 var coreConfigDefs = []configDef{
 	intKey("node.id", "1", "The node id of this broker.", 0, math.MaxInt32, func(c *Config, n int64) { c.NodeID = int32(n) }),
@@ -514,6 +514,9 @@ func build(kvs [][2]string) (Config, error) {
 		return Config{}, err
 	}
 	if err := c.buildOAuthBearer(); err != nil {
+		return Config{}, err
+	}
+	if err := c.buildTLS(); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()

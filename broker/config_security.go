@@ -19,8 +19,7 @@ const (
 	protoSaslSSL       = "SASL_SSL"
 )
 
-// SecurityConfig holds the listeners' SASL settings. TLS listeners (SSL,
-// SASL_SSL) are not served yet: Validate refuses them.
+// SecurityConfig holds the listeners' SASL and TLS settings.
 type SecurityConfig struct {
 	// ProtocolMap is listener.security.protocol.map: listener name to
 	// security protocol. A listener name it does not list is PLAINTEXT.
@@ -36,6 +35,11 @@ type SecurityConfig struct {
 	// SASL holds the SCRAM, OAUTHBEARER and re-authentication settings
 	// (the SASL mechanisms block below).
 	SASL SASLConfig
+	// TLS are the SSL and SASL_SSL listeners' settings, by listener name
+	// (config_tls.go).
+	TLS map[string]ListenerTLS
+
+	tls tlsProps // the ssl.* values as given
 }
 
 // protocol is the security protocol of the listener named name.
@@ -49,7 +53,7 @@ func (s *SecurityConfig) protocol(name string) string {
 // securityConfigDefs are the keys of SecurityConfig.
 var securityConfigDefs = []configDef{
 	{name: "listener.security.protocol.map", typ: "string", def: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
-		doc: "Listener name to security protocol, NAME:PROTOCOL,...; SSL and SASL_SSL listeners are not supported yet.", apply: func(c *Config, v string) error {
+		doc: "Listener name to security protocol, NAME:PROTOCOL,... (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL).", apply: func(c *Config, v string) error {
 			m, err := parseProtocolMap(v)
 			c.Security.ProtocolMap = m
 			return err
@@ -109,13 +113,19 @@ func parseProtocolMap(v string) (map[string]string, error) {
 // validateSecurity refuses listeners gregor cannot serve as configured.
 func (c *Config) validateSecurity() error {
 	for _, l := range c.Socket.Listeners {
-		switch p := c.Security.protocol(l.Name); p {
-		case protoSSL, protoSaslSSL:
-			return fmt.Errorf("config: listener.security.protocol.map: listener %s is %s; TLS listeners are not supported yet", l.Name, p)
-		case protoSaslPlaintext:
-			if l.Name == c.Cluster.ControllerListener || l.Name == c.Cluster.InterBrokerListener {
-				return fmt.Errorf("config: listener.security.protocol.map: listener %s is %s; the controller and inter-broker listeners must be PLAINTEXT", l.Name, p)
+		p := c.Security.protocol(l.Name)
+		if p == protoPlaintext {
+			continue
+		}
+		if l.Name == c.Cluster.ControllerListener || l.Name == c.Cluster.InterBrokerListener {
+			return fmt.Errorf("config: listener.security.protocol.map: listener %s is %s; the controller and inter-broker listeners must be PLAINTEXT", l.Name, p)
+		}
+		if isTLS(p) {
+			if _, ok := c.Security.TLS[l.Name]; !ok {
+				return fmt.Errorf("config: %s: listener %s is %s but has no TLS settings", auth.KeySSLKeystoreLocation, l.Name, p)
 			}
+		}
+		if p == protoSaslPlaintext || p == protoSaslSSL {
 			if err := c.validateSASLListener(l); err != nil {
 				return err
 			}
@@ -201,8 +211,11 @@ type listenerKeyDef struct {
 	apply func(c *Config, listener, v string) error
 }
 
-// listenerKeyDefs are the keys settable per listener.
-var listenerKeyDefs = []listenerKeyDef{
+// listenerKeyDefs are the keys settable per listener: the SASL ones
+// below and the ssl.* keys (config_tls.go).
+var listenerKeyDefs = slices.Concat(saslListenerKeyDefs, tlsListenerKeyDefs)
+
+var saslListenerKeyDefs = []listenerKeyDef{
 	{name: "connections.max.reauth.ms", apply: func(c *Config, listener, v string) error {
 		n, err := parseInt(v, 0, math.MaxInt64)
 		if err != nil {

@@ -21,6 +21,9 @@ func init() {
 var wantSecurityDefaults = SecurityConfig{
 	ProtocolMap:     map[string]string{"PLAINTEXT": "PLAINTEXT", "SSL": "SSL", "SASL_PLAINTEXT": "SASL_PLAINTEXT", "SASL_SSL": "SASL_SSL"},
 	FailedAuthDelay: 100 * time.Millisecond,
+	tls: tlsProps{global: map[string]string{"ssl.client.auth": "none", "ssl.enabled.protocols": "TLSv1.2,TLSv1.3",
+		"ssl.endpoint.identification.algorithm": "https", "ssl.keystore.type": "PEM", "ssl.principal.mapping.rules": "DEFAULT",
+		"ssl.protocol": "TLSv1.3", "ssl.truststore.type": "PEM"}},
 }
 
 const testPlainJAAS = `org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret" user_alice="alice-secret";`
@@ -63,7 +66,16 @@ func TestSecurityConfigKeys(t *testing.T) {
 		{name: "repeated name", kvs: []string{"listener.security.protocol.map=A:SSL,A:SSL"}, wantErr: "listener name A repeated"},
 		{name: "gssapi-only mechanisms refused", kvs: []string{"sasl.enabled.mechanisms=SCRAM-SHA-1"}, wantErr: `mechanism "SCRAM-SHA-1" is not supported`},
 		{name: "bad jaas", kvs: []string{"plain.sasl.jaas.config=org.example.Other required;"}, wantErr: "plain.sasl.jaas.config"},
-		{name: "ssl listener refused", kvs: []string{"listener.security.protocol.map=PLAINTEXT:SSL"}, wantErr: "TLS listeners are not supported yet"},
+		{name: "ssl listener without key store", kvs: []string{"listeners=SSL://:1,PLAINTEXT://:2", "inter.broker.listener.name=PLAINTEXT"}, wantErr: "ssl.keystore.location: listener SSL is SSL but has no key store"},
+		{name: "ssl jks refused", kvs: []string{"listeners=SSL://:1,PLAINTEXT://:2", "inter.broker.listener.name=PLAINTEXT", "ssl.keystore.type=JKS"}, wantErr: "ssl.keystore.type=JKS: only PEM is supported"},
+		{name: "ssl protocol per listener", kvs: []string{"listeners=SSL://:1,PLAINTEXT://:2", "inter.broker.listener.name=PLAINTEXT", "listener.name.ssl.ssl.protocol=SSLv3"}, wantErr: "listener.name.ssl.ssl.protocol: listener SSL"},
+		{name: "ssl mapping rules", kvs: []string{"listeners=SSL://:1,PLAINTEXT://:2", "inter.broker.listener.name=PLAINTEXT", "ssl.keystore.location=/k.pem", "ssl.principal.mapping.rules=RULE:x"}, wantErr: "ssl.principal.mapping.rules"},
+		{name: "ssl prefixed key overrides", kvs: []string{"listeners=SSL://:1,PLAINTEXT://:2", "inter.broker.listener.name=PLAINTEXT", "ssl.keystore.location=/a.pem", "listener.name.ssl.ssl.keystore.location=/b.pem", "ssl.client.auth=requested", "ssl.truststore.location=/ca.pem", "ssl.protocol=TLSv1.2"},
+			field: func(c *Config) any {
+				s := c.Security.TLS["SSL"].Settings
+				return []any{s.KeystoreLocation, s.ClientAuth, s.TruststoreLocation, s.EnabledProtocols}
+			}, want: []any{"/b.pem", "requested", "/ca.pem", []string{"TLSv1.2"}}},
+		{name: "ssl inter-broker refused", kvs: []string{"listeners=SSL://:1", "ssl.keystore.location=/k.pem"}, wantErr: "controller and inter-broker listeners must be PLAINTEXT"},
 		{name: "sasl without mechanism", kvs: []string{"listeners=SASL://:1,PLAINTEXT://:2", "listener.security.protocol.map=SASL:SASL_PLAINTEXT,PLAINTEXT:PLAINTEXT", "inter.broker.listener.name=PLAINTEXT"},
 			wantErr: "sasl.enabled.mechanisms: listener SASL"},
 		{name: "sasl without users", kvs: []string{"listeners=SASL://:1,PLAINTEXT://:2", "listener.security.protocol.map=SASL:SASL_PLAINTEXT,PLAINTEXT:PLAINTEXT", "inter.broker.listener.name=PLAINTEXT", "sasl.enabled.mechanisms=PLAIN"},

@@ -21,6 +21,10 @@ import (
 // derives, such as log.retention.ms from log.retention.hours, has the
 // derived value).
 var kafkaDefaults = map[string]string{
+	"ssl.keystore.location": "", "ssl.keystore.certificate.chain": "", "ssl.keystore.key": "", "ssl.key.password": "",
+	"ssl.truststore.location": "", "ssl.truststore.certificates": "", "ssl.client.auth": "none",
+	"ssl.enabled.protocols": "TLSv1.2,TLSv1.3", "ssl.protocol": "TLSv1.3", "ssl.cipher.suites": "",
+	"ssl.endpoint.identification.algorithm": "https", "ssl.principal.mapping.rules": "DEFAULT",
 	"connections.max.reauth.ms":                                   "0",
 	"sasl.oauthbearer.jwks.endpoint.url":                          "",
 	"sasl.oauthbearer.expected.audience":                          "",
@@ -99,7 +103,8 @@ var kafkaDefaults = map[string]string{
 // gregorDefaults is where gregor departs from Kafka, or has a key Kafka
 // lacks; each entry says why.
 var gregorDefaults = map[string]string{
-	"group.consumer.assignors":                 "uniform,range",              // Kafka: the two assignors' class names, which gregor also accepts
+	"group.consumer.assignors": "uniform,range",                     // Kafka: the two assignors' class names, which gregor also accepts
+	"ssl.keystore.type":        "PEM", "ssl.truststore.type": "PEM", // Kafka: JKS; gregor reads only PEM
 	"node.id":                                  "1",                          // Kafka: -1, required in KRaft; one node runs with no file
 	"listeners":                                "PLAINTEXT://localhost:9092", // Kafka: PLAINTEXT://:9092; gregor binds loopback unless told
 	"log.dirs":                                 "./data",                     // Kafka: log.dir=/tmp/kafka-logs

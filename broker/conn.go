@@ -44,6 +44,9 @@ type conn struct {
 	// until a SASL exchange or a TLS client certificate says otherwise).
 	principal atomic.Pointer[auth.Principal]
 	auth      connAuth // SASL state (conn_auth.go); serve's goroutine only
+	// tls is set on connections from SSL and SASL_SSL listeners, whose
+	// nc is a *tls.Conn (conn_tls.go).
+	tls *tlsListener
 
 	out      chan *outbound
 	stopping atomic.Bool
@@ -158,6 +161,12 @@ func (c *conn) serve() {
 		c.log.Debug().Msg("connection closed")
 	}()
 
+	if c.tls != nil {
+		if err := c.handshake(); err != nil {
+			c.log.Info().Err(err).Msg("closing connection")
+			return
+		}
+	}
 	var buf []byte
 	for !c.stopping.Load() {
 		c.nc.SetReadDeadline(time.Now().Add(c.sock.ConnectionsMaxIdle))
@@ -394,46 +403,10 @@ func (c *conn) writeLoop(done chan<- struct{}) {
 		}
 		c.nc.SetWriteDeadline(time.Now().Add(c.sock.ConnectionsMaxIdle))
 		var err error
-		bufs = bufs[:0]
-		for _, p := range pending {
-			if !p.notBefore.IsZero() {
-				// Throttled, before KIP-219: write what is ready, then
-				// hold this response until the throttle ends.
-				if len(bufs) > 0 && err == nil {
-					_, err = bufs.WriteTo(c.nc)
-					bufs = bufs[:0]
-				}
-				if d := p.notBefore.Sub(c.d.clock.Now()); d > 0 {
-					sleep(c.d.ctx, c.d.clock, d)
-				}
-				c.nc.SetWriteDeadline(time.Now().Add(c.sock.ConnectionsMaxIdle))
-			}
-			if p.await != nil {
-				// Write what is ready before waiting (acks=all).
-				if len(bufs) > 0 && err == nil {
-					_, err = bufs.WriteTo(c.nc)
-					bufs = bufs[:0]
-				}
-				p.await()
-				*p = *encodeOutbound(p.corr, p.resp)
-				c.nc.SetWriteDeadline(time.Now().Add(c.sock.ConnectionsMaxIdle))
-			}
-			for _, part := range p.parts {
-				if part.region.Len == 0 {
-					bufs = append(bufs, part.b)
-					continue
-				}
-				if len(bufs) > 0 && err == nil {
-					_, err = bufs.WriteTo(c.nc)
-					bufs = bufs[:0]
-				}
-				if err == nil {
-					err = sendRegion(c.nc, part.region)
-				}
-			}
-		}
-		if len(bufs) > 0 && err == nil {
-			_, err = bufs.WriteTo(c.nc)
+		if c.tls != nil {
+			err = c.writeTLS(pending)
+		} else {
+			bufs, err = c.writePlain(pending, bufs[:0])
 		}
 		for _, p := range pending {
 			p.release()
@@ -444,6 +417,62 @@ func (c *conn) writeLoop(done chan<- struct{}) {
 			c.nc.Close()
 		}
 	}
+}
+
+// writePlain writes pending on a plain TCP connection: byte parts
+// coalesced into one writev (through bufs, returned for reuse), file
+// regions with sendfile. A response that waits (acks=all) is awaited after
+// what precedes it is written; after a write error nothing more is
+// written but every response is still awaited.
+func (c *conn) writePlain(pending []*outbound, bufs net.Buffers) (net.Buffers, error) {
+	var err error
+	for _, p := range pending {
+		if !p.notBefore.IsZero() {
+			// Throttled, before KIP-219: write what is ready, then
+			// hold this response until the throttle ends.
+			if len(bufs) > 0 && err == nil {
+				_, err = bufs.WriteTo(c.nc)
+				bufs = bufs[:0]
+			}
+			c.holdUntil(p.notBefore)
+		}
+		if p.await != nil {
+			// Write what is ready before waiting (acks=all).
+			if len(bufs) > 0 && err == nil {
+				_, err = bufs.WriteTo(c.nc)
+				bufs = bufs[:0]
+			}
+			p.await()
+			*p = *encodeOutbound(p.corr, p.resp)
+			c.nc.SetWriteDeadline(time.Now().Add(c.sock.ConnectionsMaxIdle))
+		}
+		for _, part := range p.parts {
+			if part.region.Len == 0 {
+				bufs = append(bufs, part.b)
+				continue
+			}
+			if len(bufs) > 0 && err == nil {
+				_, err = bufs.WriteTo(c.nc)
+				bufs = bufs[:0]
+			}
+			if err == nil {
+				err = sendRegion(c.nc, part.region)
+			}
+		}
+	}
+	if len(bufs) > 0 && err == nil {
+		_, err = bufs.WriteTo(c.nc)
+	}
+	return bufs[:0], err
+}
+
+// holdUntil waits until t, the end of a throttle held back before
+// KIP-219, then renews the write deadline.
+func (c *conn) holdUntil(t time.Time) {
+	if d := t.Sub(c.d.clock.Now()); d > 0 {
+		sleep(c.d.ctx, c.d.clock, d)
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.sock.ConnectionsMaxIdle))
 }
 
 // release returns the encode buffer to the pool and releases the file

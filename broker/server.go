@@ -43,6 +43,7 @@ type Server struct {
 type boundListener struct {
 	net.Listener
 	cfg Listener
+	tls *tlsListener // SSL and SASL_SSL listeners; nil otherwise
 }
 
 // connSet is the server's open connections, counted per client IP.
@@ -159,7 +160,14 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 				}
 			}
 		}
-		s.listeners = append(s.listeners, boundListener{ln, c.Socket.Listeners[i]})
+		bl := boundListener{Listener: ln, cfg: c.Socket.Listeners[i]}
+		if proto := c.Security.protocol(l.Name); isTLS(proto) {
+			if bl.Listener, bl.tls, err = listenTLS(ln, l, proto, c.Security.TLS[l.Name], o.clock.Now); err != nil {
+				ln.Close()
+				return fail(err)
+			}
+		}
+		s.listeners = append(s.listeners, bl)
 	}
 	if len(c.HTTP.Listeners) > 0 {
 		var remote *remoteHW
@@ -311,7 +319,7 @@ func (s *Server) advertisedFor(name string) Listener {
 }
 
 // accept serves ln, a listener of security protocol proto.
-func (s *Server) accept(ln net.Listener, adv Listener, proto string) {
+func (s *Server) accept(ln boundListener, adv Listener, proto string) {
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -347,7 +355,8 @@ func (s *Server) accept(ln net.Listener, adv Listener, proto string) {
 		}
 		s.nextID++
 		c := newConn(nc, s.nextID, adv, s.deps, s.cfg.Socket, &s.keptBuffers, s.log, s.removeConn)
-		c.auth.required = proto == protoSaslPlaintext
+		c.auth.required = proto == protoSaslPlaintext || proto == protoSaslSSL
+		c.tls = ln.tls
 		s.conns[c] = struct{}{}
 		s.perIP[ip]++
 		s.mu.Unlock()
