@@ -8,6 +8,7 @@
 # and prints the median of each figure with the ratio gregor/kfake:
 #
 #   produce  1 KiB random records, 8 partitions, acks=all, as fast as possible
+#   txn      the same, each producer transactional, a commit every 1,000 records
 #   consume  fill 256 MiB, then read it from offset 0 over and over
 #   latency  1,000 records/s, linger 0: produce->ack and produce->consume
 #   rtt      1,000 Produce requests/s of one record over one raw connection
@@ -19,7 +20,7 @@
 #
 # Environment (defaults in brackets):
 #   BENCH_REPS              runs per workload and broker, median reported [3]
-#   BENCH_WORKLOADS         subset of: produce consume latency rtt ["produce consume latency rtt"]
+#   BENCH_WORKLOADS         subset of: produce txn consume latency rtt ["produce txn consume latency rtt"]
 #   BENCH_TARGETS           subset of: gregor kfake baseline ["gregor kfake"]
 #   BENCH_DURATION          measured time of produce and latency [8s]
 #   BENCH_WARMUP            unmeasured time before it [1s]
@@ -28,6 +29,7 @@
 #   BENCH_RECORD_SIZE       record value bytes [1024]
 #   BENCH_PARTITIONS        partitions per topic [8]
 #   BENCH_ACKS              produce acks [all]
+#   BENCH_TXN_RECORDS       records per transaction of txn (transactional produce, acks=all) [1000]
 #   BENCH_PRODUCERS         producer clients in produce [1]
 #   BENCH_CONSUMERS         consumer clients in consume [2]
 #   BENCH_LATENCY_RATE      records/s of latency [1000]
@@ -48,7 +50,7 @@ ROOT=$(pwd)
 GREGOR=$ROOT/bin/gregor
 TOOL=$ROOT/bin/gregor-bench
 REPS=${BENCH_REPS:-3}
-WORKLOADS=${BENCH_WORKLOADS:-"produce consume latency rtt"}
+WORKLOADS=${BENCH_WORKLOADS:-"produce txn consume latency rtt"}
 TARGETS=${BENCH_TARGETS:-"gregor kfake"}
 DURATION=${BENCH_DURATION:-8s}
 WARMUP=${BENCH_WARMUP:-1s}
@@ -57,6 +59,7 @@ CONSUME_RECORDS=${BENCH_CONSUME_RECORDS:-262144}
 RECORD_SIZE=${BENCH_RECORD_SIZE:-1024}
 PARTITIONS=${BENCH_PARTITIONS:-8}
 ACKS=${BENCH_ACKS:-all}
+TXN_RECORDS=${BENCH_TXN_RECORDS:-1000}
 PRODUCERS=${BENCH_PRODUCERS:-1}
 CONSUMERS=${BENCH_CONSUMERS:-2}
 LATENCY_RATE=${BENCH_LATENCY_RATE:-1000}
@@ -164,6 +167,7 @@ echo "== $REPS reps of [$WORKLOADS] against [$TARGETS], interleaved"
 workload_args() {
   case $1 in
   produce) echo "--duration $DURATION --warmup $WARMUP --producers $PRODUCERS --acks $ACKS" ;;
+  txn) echo "--duration $DURATION --warmup $WARMUP --producers $PRODUCERS --acks all --txn-records $TXN_RECORDS" ;;
   consume) echo "--duration $CONSUME_DURATION --records $CONSUME_RECORDS --consumers $CONSUMERS" ;;
   latency) echo "--duration $DURATION --warmup $WARMUP --rate $LATENCY_RATE --acks $ACKS" ;;
   rtt) echo "--duration $DURATION --warmup $WARMUP --rate $LATENCY_RATE --acks $ACKS --partitions 1" ;;
@@ -243,6 +247,12 @@ row() { # WORKLOAD SERIES KEY LABEL
 }
 for w in $WORKLOADS; do
   case $w in
+  txn)
+    row txn produce mib_s "MiB/s"
+    row txn produce rec_s "records/s"
+    row txn produce p99_ms "p99 produce->ack ms"
+    row txn produce cpu_s_gib "broker cpu-s/GiB"
+    ;;
   produce)
     row produce produce mib_s "MiB/s"
     row produce produce rec_s "records/s"

@@ -119,6 +119,33 @@ def stored_batches(topic, partition=0):
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
+TXN_APIS = {22: "InitProducerId", 24: "AddPartitionsToTxn", 25: "AddOffsetsToTxn", 26: "EndTxn",
+            28: "TxnOffsetCommit"}
+
+
+def txn_partition(topic, partition=0):
+    """A raw read_committed Fetch from 0 via the Go inspect helper:
+    {"HighWatermark", "LastStableOffset", "Aborted": [{"ProducerID", "FirstOffset"}]}."""
+    if not INSPECT:
+        raise Fail("COMPAT_INSPECT not set (run.sh builds it)")
+    out = subprocess.run([INSPECT, topic, str(partition), "txn"], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, COMPAT_BOOTSTRAP=BOOTSTRAP))
+    if out.returncode != 0:
+        raise Fail("inspect: %s" % out.stderr.strip())
+    return json.loads(out.stdout)
+
+
+def check_aborted(topic, partition, firsts):
+    """The partition lists exactly the aborted transactions starting at
+    firsts, and no transaction is left open (LSO = high watermark)."""
+    tp = txn_partition(topic, partition)
+    check(tp["LastStableOffset"] == tp["HighWatermark"],
+          "last stable offset %d, high watermark %d: a transaction is still open" % (
+              tp["LastStableOffset"], tp["HighWatermark"]))
+    got = sorted({a["FirstOffset"] for a in tp["Aborted"] or []})
+    check(got == sorted(set(firsts)), "aborted transactions %r, want first offsets %r" % (tp["Aborted"], firsts))
+
+
 def check_codec(topic, codec_id, partition=0):
     bs = stored_batches(topic, partition)
     check(bs, "no batches stored")

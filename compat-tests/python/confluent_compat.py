@@ -8,9 +8,9 @@ import confluent_kafka
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
 
-from common import (BOOTSTRAP, BOOTSTRAP_NOAUTO, GROUP_APIS, check, check_codec, exit_code, member_env, out_assigned,
-                    out_log, out_record, require_apis, run_groupcheck, scenario, seq_values, stored_batches,
-                    term_flag, topic_name)
+from common import (BOOTSTRAP, BOOTSTRAP_NOAUTO, GROUP_APIS, TXN_APIS, check, check_aborted, check_codec, exit_code,
+                    member_env, out_assigned, out_log, out_record, require_apis, run_groupcheck, scenario, seq_values,
+                    stored_batches, term_flag, topic_name)
 
 C = "confluent-kafka"
 
@@ -367,6 +367,113 @@ def t_group_restart():
     return run_groupcheck(C, "restart", __file__)
 
 
+def txn_producer(tid):
+    p = Producer({"bootstrap.servers": BOOTSTRAP, "transactional.id": tid, "linger.ms": 5})
+    p.init_transactions(30)
+    return p
+
+
+def read_all(topic, partition, n, isolation):
+    """Exactly n messages of topic/partition from the start at isolation
+    (read_committed / read_uncommitted); one more is a failure."""
+    c = consumer(**{"isolation.level": isolation})
+    try:
+        c.assign([TopicPartition(topic, partition, confluent_kafka.OFFSET_BEGINNING)])
+        got = read(c, n)
+        extra = c.poll(1.0)
+        check(extra is None or extra.error() is not None,
+              "message past the %d expected: offset %s" % (n, extra and extra.offset()))
+        return got
+    finally:
+        c.close()
+
+
+def t_txn_commit_abort():
+    require_apis(TXN_APIS)
+    topic = topic_name(C, "txn_commit_abort")
+    create(topic)
+    p = txn_producer("tx-" + topic)
+    offsets = {}
+
+    def txn(commit, vals):
+        p.begin_transaction()
+        for v in vals:
+            def cb(err, msg, v=v):
+                check(err is None, "delivery of %s: %s" % (v, err))
+                offsets[v] = msg.offset()
+            p.produce(topic, value=v.encode(), partition=0, on_delivery=cb)
+        if commit:
+            p.commit_transaction(30)
+        else:
+            p.flush(30)  # the aborted records are stored before the ABORT marker
+            p.abort_transaction(30)
+    txn(True, ["c0", "c1", "c2"])
+    txn(False, ["a0", "a1", "a2"])
+    txn(True, ["c3", "c4"])
+    got = [m.value().decode() for m in read_all(topic, 0, 5, "read_committed")]
+    check(got == ["c0", "c1", "c2", "c3", "c4"], "read_committed saw %r" % got)
+    got = [m.value().decode() for m in read_all(topic, 0, 8, "read_uncommitted")]
+    check(got == ["c0", "c1", "c2", "a0", "a1", "a2", "c3", "c4"], "read_uncommitted saw %r" % got)
+    check_aborted(topic, 0, [offsets["a0"]])
+    return "read_committed 5, read_uncommitted 8, aborted transaction at offset %d listed" % offsets["a0"]
+
+
+def t_txn_etl():
+    """consume-transform-produce: send_offsets_to_transaction inside each
+    transaction; every third transaction aborted, the consumer rewound to
+    the group's committed offsets and the work redone."""
+    require_apis({**TXN_APIS, **GROUP_APIS})
+    src = topic_name(C, "txn_etl_in")
+    dst = topic_name(C, "txn_etl_out")
+    create(src, 2)
+    create(dst, 2)
+    n = 400
+    for part in range(2):
+        vals = [(None, b"%d" % i, None, None) for i in range(part, n, 2)]
+        p = Producer({"bootstrap.servers": BOOTSTRAP, "acks": "all"})
+        for _k, v, _h, _ts in vals:
+            p.produce(src, value=v, partition=part)
+        check(p.flush(30) == 0, "input not delivered")
+    group = "g-" + src
+    c = consumer(**{"group.id": group, "isolation.level": "read_committed", "enable.auto.commit": False,
+                    "auto.offset.reset": "earliest"})
+    p = txn_producer("tx-" + group)
+    c.subscribe([src])
+    done = txns = aborted = 0
+    deadline = time.time() + 60
+    try:
+        while done < n and time.time() < deadline:
+            msgs = [m for m in c.consume(20, 0.5) if m.error() is None]
+            if not msgs:
+                continue
+            txns += 1
+            p.begin_transaction()
+            for m in msgs:
+                p.produce(dst, value=b"out-" + m.value(), partition=m.partition())
+            p.send_offsets_to_transaction(c.position(c.assignment()), c.consumer_group_metadata(), 30)
+            if txns % 3 == 1:
+                p.abort_transaction(30)
+                aborted += 1
+                # Back to the group's committed offsets: the batch is redone.
+                for tp in c.committed(c.assignment(), 10):
+                    c.seek(TopicPartition(tp.topic, tp.partition,
+                                          tp.offset if tp.offset >= 0 else confluent_kafka.OFFSET_BEGINNING))
+                continue
+            p.commit_transaction(30)
+            done += len(msgs)
+    finally:
+        c.close()
+    check(done == n, "transformed %d of %d" % (done, n))
+    seen = {}
+    for part in range(2):
+        for m in read_all(dst, part, n // 2, "read_committed"):
+            seen[m.value()] = seen.get(m.value(), 0) + 1
+    for i in range(n):
+        check(seen.get(b"out-%d" % i) == 1, "out-%d read %s times by read_committed" % (i, seen.get(b"out-%d" % i)))
+    check(aborted > 0, "no transaction was aborted")
+    return "%d inputs in %d transactions, %d aborted and redone, each output once" % (n, txns, aborted)
+
+
 def t_unknown_topic():
     check(BOOTSTRAP_NOAUTO, "COMPAT_BOOTSTRAP_NOAUTO not set")
     topic = topic_name(C, "err_unknown_topic")
@@ -425,6 +532,8 @@ def main():
         ("group_commit_resume", t_group_commit_resume),
         ("group_kill", t_group_kill),
         ("group_restart", t_group_restart),
+        ("txn_commit_abort", t_txn_commit_abort),
+        ("txn_etl", t_txn_etl),
         ("err_unknown_topic", t_unknown_topic),
         ("err_message_too_large", t_too_large),
         ("err_offset_out_of_range", t_out_of_range),

@@ -81,7 +81,14 @@ func produce(t *compat.T, c *sarama.Config, msgs ...*sarama.ProducerMessage) {
 // consume reads n messages of one partition from offset.
 func consume(t *compat.T, topic string, partition int32, offset int64, n int) []*sarama.ConsumerMessage {
 	t.Helper()
-	cons, err := sarama.NewConsumer([]string{compat.Bootstrap()}, config())
+	return consumeWith(t, config(), topic, partition, offset, n)
+}
+
+// consumeWith reads n messages of one partition from offset with a
+// consumer of config c.
+func consumeWith(t *compat.T, c *sarama.Config, topic string, partition int32, offset int64, n int) []*sarama.ConsumerMessage {
+	t.Helper()
+	cons, err := sarama.NewConsumer([]string{compat.Bootstrap()}, c)
 	t.Check(err, "new consumer")
 	defer cons.Close()
 	pc, err := cons.ConsumePartition(topic, partition, offset)

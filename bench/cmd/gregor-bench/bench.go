@@ -84,11 +84,13 @@ type benchConfig struct {
 	resultFile  string
 	label       string
 	quiet       bool
+	txnRecords  int // txn: records per transaction
 }
 
 const benchUsage = `usage: gregor-bench bench produce|consume|e2e|latency [flags]
 
   produce   write as fast as possible (or --rate) for --duration or --records
+  txn       produce, each producer transactional: a commit every --txn-records records
   consume   fill a fresh topic with --records records, then read it from offset 0, over and over, for --duration
   e2e       produce at --rate with consumers tailing: produce → consume latency
   latency   e2e at a low fixed rate (1,000/s) with linger 0
@@ -125,6 +127,7 @@ func bench(args []string) error {
 	fs.StringVar(&cfg.resultFile, "result", "", "append one key=value line per series to this file")
 	fs.StringVar(&cfg.label, "label", "", "label for --result lines (e.g. the broker's name)")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "no progress lines")
+	fs.IntVar(&cfg.txnRecords, "txn-records", 1000, "txn: records per transaction")
 	if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
 		return nil
 	} else if err != nil {
@@ -138,6 +141,13 @@ func bench(args []string) error {
 	cfg.brokers = strings.Split(*brokers, ",")
 	switch cfg.workload {
 	case "produce":
+	case "txn":
+		if cfg.acks != "all" && cfg.acks != "-1" {
+			return errors.New("bench: txn needs --acks all (transactions are idempotent)")
+		}
+		if cfg.txnRecords < 1 {
+			return errors.New("bench: --txn-records must be at least 1")
+		}
 	case "consume":
 		if cfg.records == 0 {
 			cfg.records = 256 << 10
@@ -220,7 +230,8 @@ type benchRun struct {
 	broker *procWatch
 	self   *procWatch
 
-	firstErr sync.Once
+	firstErr   sync.Once
+	producerIx atomic.Int64 // txn: numbers the producers' transactional ids
 }
 
 func newBenchRun(cfg benchConfig) (*benchRun, error) {
@@ -313,7 +324,7 @@ func (r *benchRun) run(ctx context.Context) error {
 
 	var produced, consumed *series
 	switch cfg.workload {
-	case "produce":
+	case "produce", "txn":
 		produced = r.newSeries("produce", true)
 	case "consume":
 		if err := r.fill(ctx); err != nil {
@@ -487,12 +498,32 @@ func (r *benchRun) fill(ctx context.Context) error {
 // produce runs one producer client until pctx ends or the record budget
 // is spent. ctx (not pctx) bounds the final flush.
 func (r *benchRun) produce(ctx, pctx context.Context, s *series, issued, acked *atomic.Int64) {
-	cl, err := kgo.NewClient(append(append(r.base, r.prodOpts...), kgo.DefaultProduceTopic(r.cfg.topic))...)
+	opts := append(append(r.base, r.prodOpts...), kgo.DefaultProduceTopic(r.cfg.topic))
+	txn := r.cfg.workload == "txn"
+	if txn {
+		opts = append(opts, kgo.TransactionalID(fmt.Sprintf("gregor-bench-%s-%d", r.cfg.topic, r.producerIx.Add(1))))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		r.logErr("producer", err)
 		return
 	}
 	defer cl.Close()
+	inTxn := 0 // records produced in the open transaction
+	endTxn := func() bool {
+		if err := cl.Flush(ctx); err != nil {
+			r.logErr("flush", err)
+			return false
+		}
+		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			if ctx.Err() == nil {
+				r.logErr("end transaction", err)
+			}
+			return false
+		}
+		inTxn = 0
+		return true
+	}
 	var interval time.Duration
 	if r.cfg.rate > 0 {
 		interval = time.Duration(float64(time.Second) * float64(r.cfg.producers) / r.cfg.rate)
@@ -528,6 +559,12 @@ func (r *benchRun) produce(ctx, pctx context.Context, s *series, issued, acked *
 			due = time.Now()
 			next = next.Add(interval)
 		}
+		if txn && inTxn == 0 {
+			if err := cl.BeginTransaction(); err != nil {
+				r.logErr("begin transaction", err)
+				return
+			}
+		}
 		cl.Produce(ctx, &kgo.Record{Value: r.value(due)}, func(rec *kgo.Record, err error) {
 			now := time.Now()
 			if err != nil {
@@ -543,6 +580,17 @@ func (r *benchRun) produce(ctx, pctx context.Context, s *series, issued, acked *
 				s.add(len(rec.Value), now.Sub(due), now)
 			}
 		})
+		if txn {
+			if inTxn++; inTxn == r.cfg.txnRecords && !endTxn() {
+				return
+			}
+		}
+	}
+	if txn {
+		if inTxn > 0 {
+			endTxn()
+		}
+		return
 	}
 	if err := cl.Flush(ctx); err != nil && ctx.Err() == nil {
 		r.logErr("flush", err)

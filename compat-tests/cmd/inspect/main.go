@@ -15,8 +15,8 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: inspect TOPIC PARTITION")
+	if len(os.Args) != 3 && (len(os.Args) != 4 || os.Args[3] != "txn") {
+		fmt.Fprintln(os.Stderr, "usage: inspect TOPIC PARTITION [txn]")
 		os.Exit(2)
 	}
 	p, err := strconv.Atoi(os.Args[2])
@@ -24,12 +24,21 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	enc := json.NewEncoder(os.Stdout)
+	if len(os.Args) == 4 {
+		tp, err := compat.FetchTxnPartition(os.Args[1], int32(p))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "inspect:", err)
+			os.Exit(1)
+		}
+		_ = enc.Encode(tp)
+		return
+	}
 	bs, err := compat.FetchBatches(os.Args[1], int32(p))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "inspect:", err)
 		os.Exit(1)
 	}
-	enc := json.NewEncoder(os.Stdout)
 	for _, b := range bs {
 		_ = enc.Encode(b)
 	}
