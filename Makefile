@@ -7,7 +7,7 @@ FUZZTIME ?= 30s
 COMPOSE  := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build build-bench run test test-short test-unit test-quota lint fuzz bench bench-metrics scale compat compat-cli compat-burrow compat-upstream compat-sasl compat-tls docker cluster-up cluster-down cluster-test cluster-test-kills cluster-test-partition clean
+.PHONY: build build-bench run test test-short test-unit test-quota lint fuzz bench bench-metrics scale compat compat-cli compat-burrow compat-upstream compat-sasl compat-tls docker cluster-up cluster-down cluster-test cluster-test-kills cluster-test-partition nemesis nemesis-long nemesis-broken clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/gregor
@@ -130,6 +130,24 @@ cluster-test-kills: docker
 # the majority takes over; healed, it truncates and rejoins.
 cluster-test-partition: docker
 	$(CLUSTER) test-partition
+
+# Jepsen-style: a seeded random schedule of faults (kills, network
+# partitions, a full disk) against the in-process cluster under acks=all,
+# acks=1 and consumer-group workloads, then a history checker
+# (gregortest/nemesis). SEED=n reproduces a run's schedule (printed);
+# NEMESIS_HISTORY=file keeps the whole history.
+DURATION ?= 2m
+nemesis:
+	NEMESIS_DURATION=2m SEED=$(SEED) $(GO) test -count=1 -timeout 20m -run '^TestNemesis$$' -v ./gregortest/nemesis
+
+nemesis-long:
+	NEMESIS_DURATION=$(DURATION) SEED=$(SEED) $(GO) test -count=1 -timeout 0 -run '^TestNemesis$$' -v ./gregortest/nemesis
+
+# The checker against a deliberately broken broker (build tag
+# nemesis_broken: acks=all acknowledged before the ISR has the records);
+# the test passes when the checker reports the lost records.
+nemesis-broken:
+	$(GO) test -tags nemesis_broken -count=1 -run '^TestNemesisCatchesBrokenAcks$$' -v ./gregortest/nemesis
 
 clean:
 	rm -rf bin

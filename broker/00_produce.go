@@ -207,7 +207,7 @@ func (s *deps) produce(req *kmsg.ProduceRequest, t *controller.Topic, leaderEpoc
 		p.wake()
 		p.afterAppend(s.cfg.NodeID)
 	}
-	if req.Acks == -1 && replicated {
+	if req.Acks == -1 && replicated && !ackBeforeISR {
 		return &hwWait{p: p, offset: res.LastOffset + 1, epoch: leaderEpoch, minISR: minISR}, nil
 	}
 	return nil, nil

@@ -61,6 +61,7 @@ type Cluster struct {
 
 	mu       sync.Mutex
 	isolated map[int32]bool
+	cuts     map[[2]int32]bool // pairwise cuts (links.go), both directions
 }
 
 // Broker is one broker of a Cluster.
@@ -91,7 +92,7 @@ func NewCluster(t testing.TB, opts ...Option) *Cluster {
 	if o.brokers < 1 {
 		t.Fatalf("gregortest: %d brokers", o.brokers)
 	}
-	c := &Cluster{t: t, opts: o, isolated: map[int32]bool{}}
+	c := &Cluster{t: t, opts: o, isolated: map[int32]bool{}, cuts: map[[2]int32]bool{}}
 	dirs := make([]string, o.brokers)
 	for i := range dirs {
 		dirs[i] = t.TempDir() // before c.close's cleanup, so removed after it
@@ -234,7 +235,7 @@ func (c *Cluster) DiskFaults(i int) *vfs.FaultFS {
 func (c *Cluster) cut(src, dst int32) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.isolated[src] || c.isolated[dst]
+	return c.isolated[src] || c.isolated[dst] || c.cuts[[2]int32{src, dst}]
 }
 
 // WaitReady waits until every running broker sees every running broker

@@ -8,7 +8,9 @@
 // cluster notices by missed heartbeats), Restart (same data directory and
 // client port), Isolate and Heal (the broker is cut off from the other
 // brokers in both directions, Raft, replication and forwarded requests,
-// while clients still reach it). Each broker's Raft transport and
+// while clients still reach it), Cut and Mend (the links between two
+// brokers only, for splits and bridges; HealNetwork undoes every cut and
+// isolation). Each broker's Raft transport and
 // inter-broker listener sit behind an in-process proxy owned by the
 // cluster; clients connect to the brokers directly.
 //

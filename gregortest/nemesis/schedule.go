@@ -1,0 +1,64 @@
+package nemesis
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Kind is a kind of fault.
+type Kind string
+
+// The faults the nemesis injects. Each is held for a while, then healed.
+const (
+	KillLeader     Kind = "kill-leader"     // kill -9 (no controlled shutdown) of a workload partition's leader, then restart
+	KillController Kind = "kill-controller" // kill -9 of the active controller, then restart
+	KillNode       Kind = "kill-node"       // kill -9 of a random node, then restart
+	IsolateNode    Kind = "isolate"         // one node cut off from every other node (clients still reach it)
+	IsolateLeader  Kind = "isolate-leader"  // the same, of a workload partition's leader
+	Split          Kind = "split"           // a minority of (n-1)/2 nodes cut off from the majority (with 3 nodes: one node, by single links)
+	Bridge         Kind = "bridge"          // two sides cut off from each other, one node in the middle still sees both
+	DiskFull       Kind = "disk-full"       // one node's partition-log disk has no space left
+)
+
+// AllKinds is every kind of fault.
+var AllKinds = []Kind{KillLeader, KillController, KillNode, IsolateNode, IsolateLeader, Split, Bridge, DiskFull}
+
+// Fault is one step of a schedule: wait Quiet with the cluster healthy,
+// inject the fault, hold it, heal it.
+type Fault struct {
+	Kind  Kind
+	Pick  uint32 // chooses the target: a partition (its leader) or a node, modulo their number
+	Quiet time.Duration
+	Hold  time.Duration
+}
+
+func (f Fault) String() string {
+	return fmt.Sprintf("%s pick=%d quiet=%v hold=%v", f.Kind, f.Pick, f.Quiet, f.Hold)
+}
+
+// Schedule is a seeded random sequence of faults: the same seed gives
+// the same sequence.
+type Schedule struct {
+	rng   *rand.Rand
+	kinds []Kind
+	hold  [2]time.Duration
+	quiet [2]time.Duration
+}
+
+// NewSchedule returns the schedule of a seed over the kinds, each fault
+// held for a uniform time in hold and preceded by a quiet time in quiet.
+func NewSchedule(seed uint64, kinds []Kind, hold, quiet [2]time.Duration) *Schedule {
+	return &Schedule{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), kinds: kinds, hold: hold, quiet: quiet}
+}
+
+// Next returns the next fault.
+func (s *Schedule) Next() Fault {
+	between := func(r [2]time.Duration) time.Duration {
+		if r[1] <= r[0] {
+			return r[0]
+		}
+		return r[0] + time.Duration(s.rng.Int64N(int64(r[1]-r[0]))).Round(time.Millisecond)
+	}
+	return Fault{Kind: s.kinds[s.rng.IntN(len(s.kinds))], Pick: s.rng.Uint32(), Quiet: between(s.quiet), Hold: between(s.hold)}
+}
