@@ -9,14 +9,12 @@ package controller
 import (
 	"cmp"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // ACL record types (the range 10-11 taken in records.go).
@@ -193,10 +191,7 @@ func (b *builder) persistACLs(tx *bolt.Tx, next *Snapshot) error {
 
 // persistAllACLs rewrites the whole bucket from s.
 func persistAllACLs(tx *bolt.Tx, s *Snapshot) error {
-	if err := tx.DeleteBucket(bucketACLs); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
-		return err
-	}
-	bk, err := tx.CreateBucket(bucketACLs)
+	bk, err := recreateBucket(tx, bucketACLs)
 	if err != nil {
 		return err
 	}

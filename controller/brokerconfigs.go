@@ -10,13 +10,11 @@ import (
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // recBrokerConfig sets BrokerConfig.Name to BrokerConfig.Value for
@@ -149,10 +147,7 @@ func putBrokerConfigs(bk *bolt.Bucket, id int32, m map[string]string) error {
 
 // persistAllBrokerConfigs rewrites the whole bucket from s.
 func persistAllBrokerConfigs(tx *bolt.Tx, s *Snapshot) error {
-	if err := tx.DeleteBucket(bucketBrokerConfigs); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
-		return err
-	}
-	bk, err := tx.CreateBucket(bucketBrokerConfigs)
+	bk, err := recreateBucket(tx, bucketBrokerConfigs)
 	if err != nil {
 		return err
 	}

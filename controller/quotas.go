@@ -8,7 +8,6 @@ package controller
 import (
 	"cmp"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -16,7 +15,6 @@ import (
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // recClientQuota sets Quota.Key of Quota.Entity to Quota.Value, or
@@ -285,10 +283,7 @@ func (b *builder) persistQuotas(tx *bolt.Tx, next *Snapshot) error {
 
 // persistAllQuotas rewrites the whole bucket from s.
 func persistAllQuotas(tx *bolt.Tx, s *Snapshot) error {
-	if err := tx.DeleteBucket(bucketQuotas); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
-		return err
-	}
-	bk, err := tx.CreateBucket(bucketQuotas)
+	bk, err := recreateBucket(tx, bucketQuotas)
 	if err != nil {
 		return err
 	}

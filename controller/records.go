@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // recordType names a metadata record, after Kafka's KRaft metadata records.
@@ -339,10 +341,7 @@ func putTopic(topics *bolt.Bucket, t *Topic) error {
 // snapshot restore, or to repair a store a failed write left behind).
 func persistAll(tx *bolt.Tx, s *Snapshot, applied uint64) error {
 	for _, name := range [][]byte{bucketBrokers, bucketTopics} {
-		if err := tx.DeleteBucket(name); err != nil {
-			return err
-		}
-		if _, err := tx.CreateBucket(name); err != nil {
+		if _, err := recreateBucket(tx, name); err != nil {
 			return err
 		}
 	}
@@ -471,4 +470,14 @@ func load(db *bolt.DB, nodeID int32) (*Snapshot, uint64, error) {
 	}
 	slices.SortFunc(s.Brokers, func(a, b Broker) int { return cmp.Compare(a.NodeID, b.NodeID) })
 	return s, applied, nil
+}
+
+// recreateBucket empties bucket name (creating it if it is missing) and
+// returns it: the start of rewriting an area's whole bucket from a
+// snapshot (persistAll).
+func recreateBucket(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
+	if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
+		return nil, err
+	}
+	return tx.CreateBucket(name)
 }

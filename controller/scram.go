@@ -14,7 +14,6 @@ import (
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // SCRAM record types (the range 8-9 taken in records.go).
@@ -315,10 +314,7 @@ func putScram(bk *bolt.Bucket, k scramKey, c ScramCredential) error {
 
 // persistAllScram rewrites the whole bucket from s.
 func persistAllScram(tx *bolt.Tx, s *Snapshot) error {
-	if err := tx.DeleteBucket(bucketScram); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
-		return err
-	}
-	bk, err := tx.CreateBucket(bucketScram)
+	bk, err := recreateBucket(tx, bucketScram)
 	if err != nil {
 		return err
 	}
