@@ -40,27 +40,9 @@ command -v Burrow >/dev/null 2>&1 || missing Burrow
 command -v java >/dev/null 2>&1 || missing java
 [[ -x $GREGOR ]] || (cd .. && make build)
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gregor-burrow.XXXXXX")
-PIDS=()
-cleanup() {
-  local rc=$?
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [[ $rc -ne 0 || -n ${COMPAT_KEEP_LOGS:-} ]]; then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-wait_port() { # wait_port PORT WHAT LOG
-  for _ in $(seq 1 300); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "FAIL: $2 did not listen on $1"; tail -20 "$3"; exit 1
-}
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+compat_work burrow
 
 ZK_PORT=$(free_port)
 mkdir -p "$WORK/zk"
@@ -84,8 +66,8 @@ CPORT=$(free_port)
   --override "listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CPORT" \
   --override "log.dirs=$WORK/data" >"$WORK/gregor.log" 2>&1 &
 PIDS+=($!)
-wait_port "$PORT" gregor "$WORK/gregor.log"
-wait_port "$ZK_PORT" zookeeper "$WORK/zk.log"
+wait_port "$PORT" "$WORK/gregor.log"
+wait_port "$ZK_PORT" "$WORK/zk.log"
 export GREGOR_BROKERS=127.0.0.1:$PORT
 
 HTTP_PORT=$(free_port)
@@ -132,7 +114,7 @@ seq 3001 5000 | sed 's/.*/k&:v&/' | "$GREGOR" produce lag -k : >/dev/null
 
 Burrow --config-dir "$WORK/burrow" >"$WORK/burrow.log" 2>&1 &
 PIDS+=($!)
-wait_port "$HTTP_PORT" burrow "$WORK/burrow.log"
+wait_port "$HTTP_PORT" "$WORK/burrow.log"
 
 # burrow_lag: Burrow's lag document of group G.
 burrow_lag() { curl -sf "http://127.0.0.1:$HTTP_PORT/v3/kafka/local/consumer/G/lag" || true; }

@@ -25,27 +25,9 @@ TARGETS=${CLI_TARGETS:-"gregor kfake"}
 START=$(date +%s)
 [[ -x $GREGOR ]] || (cd .. && make build)
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gregor-cli.XXXXXX")
-PIDS=()
-cleanup() {
-  local rc=$?
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [[ $rc -ne 0 || -n ${COMPAT_KEEP_LOGS:-} ]]; then echo "logs kept in $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-  $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-wait_port() { # wait_port PORT LOG
-  for _ in $(seq 1 300); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "FAIL: nothing listens on $1"; tail -20 "$2"; exit 1
-}
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+compat_work cli
 
 PASSED=0
 FAILED=0
