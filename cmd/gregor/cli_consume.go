@@ -197,11 +197,21 @@ type fmtPart struct {
 }
 
 func newRecordPrinter(f string) (*recordPrinter, error) {
-	var p recordPrinter
+	parts, err := parseFormat(f, "tpokvhTKS")
+	if err != nil {
+		return nil, err
+	}
+	return &recordPrinter{parts: parts}, nil
+}
+
+// parseFormat splits a kcat-like -f format into literal text (with the
+// escapes \n \t \r \\ and %%) and the verbs allowed.
+func parseFormat(f, verbs string) ([]fmtPart, error) {
+	var parts []fmtPart
 	var lit strings.Builder
 	flush := func() {
 		if lit.Len() > 0 {
-			p.parts = append(p.parts, fmtPart{lit: lit.String()})
+			parts = append(parts, fmtPart{lit: lit.String()})
 			lit.Reset()
 		}
 	}
@@ -225,14 +235,19 @@ func newRecordPrinter(f string) (*recordPrinter, error) {
 			}
 		case ch == '%' && i+1 < len(f):
 			i++
-			switch v := f[i]; v {
-			case '%':
+			v := f[i]
+			switch {
+			case v == '%':
 				lit.WriteByte('%')
-			case 't', 'p', 'o', 'k', 'v', 'h', 'T', 'K', 'S':
+			case strings.IndexByte(verbs, v) >= 0:
 				flush()
-				p.parts = append(p.parts, fmtPart{verb: v})
+				parts = append(parts, fmtPart{verb: v})
 			default:
-				return nil, usageErrorf("-f: unknown verb %%%c (have %%t %%p %%o %%k %%v %%h %%T %%K %%S %%%%)", v)
+				var have []string
+				for _, v := range []byte(verbs) {
+					have = append(have, "%"+string(v))
+				}
+				return nil, usageErrorf("-f: unknown verb %%%c (have %s %%%%)", v, strings.Join(have, " "))
 			}
 		case ch == '%':
 			return nil, usageErrorf("-f: a lone %% at the end")
@@ -241,7 +256,7 @@ func newRecordPrinter(f string) (*recordPrinter, error) {
 		}
 	}
 	flush()
-	return &p, nil
+	return parts, nil
 }
 
 func (p *recordPrinter) print(w io.Writer, r *kgo.Record) {

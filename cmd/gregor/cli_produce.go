@@ -23,12 +23,22 @@ func (c *cli) produceCmd() *cobra.Command {
 		headers   []string
 		partition int32
 		progress  string
+		format    string
 	)
 	cmd := &cobra.Command{
 		Use:   "produce TOPIC",
 		Short: "produce one record per line of stdin (or --file), acks=all",
 		Long: `Produce one record per input line, with acks=all and an idempotent producer.
-With -k SEP each line is KEY SEP VALUE (split at the first SEP, like kcat -K).`,
+With -k SEP each line is KEY SEP VALUE (split at the first SEP, like kcat -K).
+With -f FORMAT the input is read by a kcat-like format instead of by lines:
+literal text must appear in the input as written and each field runs up to
+the literal after it (newlines included, unless the newline is that
+literal). Fields: %t topic (TOPIC is the default), %p partition, %k key,
+%v value, %h headers (k=v,k=v), %T timestamp in ms, %K and %S the byte
+lengths of the key and value, which make the next %k or %v read exactly
+that many bytes (-1: null). %% percent; \n \t \r \\ escapes. What
+"gregor consume -f" prints with the same format reads back the same
+records, e.g. -f '%K %k%S %v\n' for binary keys and values.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			topic := args[0]
@@ -57,8 +67,28 @@ With -k SEP each line is KEY SEP VALUE (split at the first SEP, like kcat -K).`,
 					in = &barReader{r: f, bar: bar}
 				}
 			}
+			next := lineSource(in, keySep)
+			perTopic := false
+			manual := partition >= 0
+			if format != "" {
+				if keySep != "" {
+					return usageErrorf("produce: -f and -k do not go together (use a delimiter in -f)")
+				}
+				rr, err := newRecordReader(format, in)
+				if err != nil {
+					return err
+				}
+				if rr.has('p') {
+					if partition >= 0 {
+						return usageErrorf("produce: -f with %%p and -p do not go together")
+					}
+					manual = true
+				}
+				next = rr.next
+				perTopic = rr.has('t')
+			}
 			opts := []kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks())}
-			if partition >= 0 {
+			if manual {
 				opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 			}
 			cl, err := c.client(cmd.Context(), opts...)
@@ -69,7 +99,22 @@ With -k SEP each line is KEY SEP VALUE (split at the first SEP, like kcat -K).`,
 			if err := c.requireTopic(cmd.Context(), cl, topic); err != nil {
 				return err
 			}
-			n, err := produceLines(cmd.Context(), cl, in, keySep, hdrs, partition)
+			var check func(*kgo.Record) error
+			if perTopic {
+				// Each topic a %t names must exist, checked once.
+				seen := map[string]bool{topic: true}
+				check = func(r *kgo.Record) error {
+					if r.Topic == "" || seen[r.Topic] {
+						return nil
+					}
+					if err := c.requireTopic(cmd.Context(), cl, r.Topic); err != nil {
+						return err
+					}
+					seen[r.Topic] = true
+					return nil
+				}
+			}
+			n, err := produceRecords(cmd.Context(), cl, next, hdrs, partition, check)
 			if bar != nil {
 				bar.Finish()
 				fmt.Fprintln(c.stderr)
@@ -91,6 +136,7 @@ With -k SEP each line is KEY SEP VALUE (split at the first SEP, like kcat -K).`,
 	cmd.Flags().StringVarP(&keySep, "key-separator", "k", "", "split each line into key and value at the first SEP (kcat -K)")
 	cmd.Flags().StringArrayVarP(&headers, "header", "H", nil, "header key=value added to every record (repeatable)")
 	cmd.Flags().Int32VarP(&partition, "partition", "p", -1, "produce to this partition (default: the client's sticky partitioner)")
+	cmd.Flags().StringVarP(&format, "fmt", "f", "", `kcat-like input format, e.g. "%k\t%v\n" (default: one value per line)`)
 	cmd.Flags().StringVar(&progress, "progress", "auto", "progress bar on stderr for --file: auto (when stderr is a terminal), always or never")
 	return cmd
 }
@@ -147,12 +193,36 @@ func parseHeaders(hs []string) ([]kgo.RecordHeader, error) {
 	return out, nil
 }
 
-// produceLines produces each line of in as a record and waits for every
-// acknowledgement; it returns how many were acknowledged and the first
-// error.
-func produceLines(ctx context.Context, cl *kgo.Client, in io.Reader, keySep string, hdrs []kgo.RecordHeader, partition int32) (int64, error) {
+// lineSource reads one record per line of in: KEY SEP VALUE with keySep,
+// else the whole line as the value.
+func lineSource(in io.Reader, keySep string) func() (*kgo.Record, error) {
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	return func() (*kgo.Record, error) {
+		if !sc.Scan() {
+			if err := sc.Err(); err != nil {
+				return nil, err
+			}
+			return nil, io.EOF
+		}
+		line := sc.Bytes()
+		r := &kgo.Record{}
+		if keySep != "" {
+			if k, v, ok := strings.Cut(string(line), keySep); ok {
+				r.Key, r.Value = []byte(k), []byte(v)
+				return r, nil
+			}
+		}
+		r.Value = append([]byte(nil), line...)
+		return r, nil
+	}
+}
+
+// produceRecords produces every record next returns until io.EOF, with
+// hdrs added and the partition set (partition >= 0), and waits for every
+// acknowledgement; it returns how many were acknowledged and the first
+// error. check is called with each record first (nil: nothing to check).
+func produceRecords(ctx context.Context, cl *kgo.Client, next func() (*kgo.Record, error), hdrs []kgo.RecordHeader, partition int32, check func(*kgo.Record) error) (int64, error) {
 	var (
 		mu       sync.Mutex
 		acked    int64
@@ -169,38 +239,39 @@ func produceLines(ctx context.Context, cl *kgo.Client, in io.Reader, keySep stri
 		}
 		acked++
 	}
-	for sc.Scan() {
+	var readErr error
+	for {
 		mu.Lock()
 		failed := firstErr != nil
 		mu.Unlock()
 		if failed {
 			break
 		}
-		line := sc.Bytes()
-		r := &kgo.Record{Headers: hdrs}
-		if keySep != "" {
-			if k, v, ok := strings.Cut(string(line), keySep); ok {
-				r.Key, r.Value = []byte(k), []byte(v)
-			} else {
-				r.Value = append([]byte(nil), line...)
-			}
-		} else {
-			r.Value = append([]byte(nil), line...)
+		r, err := next()
+		if err == io.EOF {
+			break
 		}
+		if err == nil && check != nil {
+			err = check(r)
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+		r.Headers = append(r.Headers, hdrs...)
 		if partition >= 0 {
 			r.Partition = partition
 		}
 		cl.Produce(ctx, r, done)
 	}
-	scanErr := sc.Err()
 	flushErr := cl.Flush(ctx)
 	mu.Lock()
 	defer mu.Unlock()
 	switch {
 	case firstErr != nil:
 		return acked, firstErr
-	case scanErr != nil:
-		return acked, scanErr
+	case readErr != nil:
+		return acked, readErr
 	case flushErr != nil:
 		return acked, flushErr
 	}
