@@ -95,29 +95,22 @@ func (rr *recordReader) next() (*kgo.Record, error) {
 			}
 			continue
 		}
+		// A sized %k or %v reads by length, every other field up to the
+		// literal after it.
 		var field []byte
+		var err error
 		switch {
 		case p.verb == 'k' && keyLen != -2:
-			b, err := rr.readN(keyLen)
-			if err != nil {
-				return nil, err
-			}
-			r.Key, keyLen = b, -2
-			continue
+			field, err = rr.readN(keyLen)
+			keyLen = -2
 		case p.verb == 'v' && valLen != -2:
-			b, err := rr.readN(valLen)
-			if err != nil {
-				return nil, err
-			}
-			r.Value, valLen = b, -2
-			continue
+			field, err = rr.readN(valLen)
+			valLen = -2
 		default:
-			delim := rr.parts[i+1].lit
-			b, err := rr.readUntil(delim, i+1 == len(rr.parts)-1)
-			if err != nil {
-				return nil, err
-			}
-			field = b
+			field, err = rr.readUntil(rr.parts[i+1].lit, i+1 == len(rr.parts)-1)
+		}
+		if err != nil {
+			return nil, err
 		}
 		switch p.verb {
 		case 't':
