@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -32,6 +33,11 @@ func TestDescribeLogDirs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A created topic's logs open as the broker applies the metadata
+	// change; DescribeLogDirs lists the logs it hosts.
+	waitFor(t, "the four logs open", 10*time.Second, func() bool {
+		return b.srv.parts.lookup("dirs-a", 0) != nil && b.srv.parts.lookup("dirs-a", 2) != nil && b.srv.parts.lookup("dirs-b", 0) != nil
+	})
 	rc := b.raw(t) // pins each version, as kgo would not
 	size := func(topic string, p int32) int64 { return b.srv.parts.lookup(topic, p).log.Size() }
 	if size("dirs-a", 1) == 0 {
