@@ -67,10 +67,12 @@ records, e.g. -f '%K %k%S %v\n' for binary keys and values.`,
 					in = &barReader{r: f, bar: bar}
 				}
 			}
-			next := lineSource(in, keySep)
+			var next func() (*kgo.Record, error)
 			perTopic := false
 			manual := partition >= 0
-			if format != "" {
+			if format == "" {
+				next = lineSource(in, keySep)
+			} else {
 				if keySep != "" {
 					return usageErrorf("produce: -f and -k do not go together (use a delimiter in -f)")
 				}
