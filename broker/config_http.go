@@ -19,6 +19,10 @@ type HTTPConfig struct {
 	// per partition) when true (http.metrics.per.partition); false sums
 	// them per topic, bounding cardinality on brokers with many partitions.
 	PerPartition bool
+	// MetricsAuth makes /metrics need the same HTTP Basic credentials as
+	// the console when the broker has SASL users (http.metrics.auth);
+	// false leaves it open for scrapers without credentials.
+	MetricsAuth bool
 }
 
 // httpConfigDefs are the keys of HTTPConfig.
@@ -35,6 +39,7 @@ var httpConfigDefs = []configDef{
 		return nil
 	}},
 	boolKey("http.metrics.per.partition", "true", "gregor: export per-partition metrics (log size and offsets, lag per partition); false sums them per topic.", func(c *Config, b bool) { c.HTTP.PerPartition = b }),
+	boolKey("http.metrics.auth", "true", "gregor: when the broker has SASL users (PLAIN or SCRAM), /metrics needs HTTP Basic credentials of one, as the console does; false leaves /metrics open.", func(c *Config, b bool) { c.HTTP.MetricsAuth = b }),
 }
 
 // parseHTTPListener parses http://host:port into host:port.

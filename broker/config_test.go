@@ -120,6 +120,7 @@ var gregorDefaults = map[string]string{
 	"log.flush.on.append":                      "false",                      // gregor only
 	"http.listeners":                           "",                           // gregor only (Redpanda-style admin/metrics listener; off unless set)
 	"http.metrics.per.partition":               "true",                       // gregor only
+	"http.metrics.auth":                        "true",                       // gregor only
 }
 
 // configAliases have no value of their own: they fill in another key.
@@ -201,7 +202,7 @@ func TestConfigDefaultsMatchKafka(t *testing.T) {
 		},
 		Security: wantSecurityDefaults, // config_security_test.go
 		Quota:    QuotaConfig{WindowNum: 11, WindowSize: time.Second},
-		HTTP:     HTTPConfig{PerPartition: true},
+		HTTP:     HTTPConfig{PerPartition: true, MetricsAuth: true},
 	}
 	c.values, c.set = nil, nil
 	if !reflect.DeepEqual(c, want) {

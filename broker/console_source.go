@@ -3,12 +3,15 @@ package broker
 import (
 	"context"
 	"fmt"
-	"net"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"gregor/auth"
 	"gregor/broker/console"
 	"gregor/controller"
 )
@@ -26,7 +29,43 @@ type consoleSource struct {
 	parts  *partitions
 	groups *groups
 	remote *remoteHW       // high watermarks of partitions led elsewhere (nil on a single node)
-	addr   func() net.Addr // a client listener of this broker
+	lns    []boundListener // this broker's client listeners
+}
+
+// seed is the listener the message browser's client connects to, and
+// its login: with an authenticated HTTP user, a SASL_PLAINTEXT listener
+// offering the mechanism the user's password matched, logging in as the
+// user (the broker checks the user's READ itself); else the first
+// PLAINTEXT listener (as User:ANONYMOUS), else the first listener.
+func (c *consoleSource) seed(ctx context.Context) (string, []kgo.Opt) {
+	sec := &c.cfg.Security
+	u, authed := httpUserOf(ctx)
+	open := ""
+	for _, l := range c.lns {
+		addr := l.Addr().String()
+		switch sec.protocol(l.cfg.Name) {
+		case protoSaslPlaintext:
+			if !authed || !slices.Contains(sec.Mechanisms, u.mech) {
+				continue
+			}
+			switch u.mech {
+			case auth.MechanismPlain:
+				return addr, []kgo.Opt{kgo.SASL(plain.Auth{User: u.name, Pass: u.password}.AsMechanism())}
+			case auth.MechanismScramSHA256:
+				return addr, []kgo.Opt{kgo.SASL(scram.Auth{User: u.name, Pass: u.password}.AsSha256Mechanism())}
+			case auth.MechanismScramSHA512:
+				return addr, []kgo.Opt{kgo.SASL(scram.Auth{User: u.name, Pass: u.password}.AsSha512Mechanism())}
+			}
+		case protoPlaintext:
+			if open == "" {
+				open = addr
+			}
+		}
+	}
+	if open == "" && len(c.lns) > 0 {
+		open = c.lns[0].Addr().String()
+	}
+	return open, nil
 }
 
 func (c *consoleSource) Overview() console.Overview {
@@ -94,9 +133,10 @@ func (c *consoleSource) Messages(ctx context.Context, topic string, partition in
 	if ts >= 0 {
 		start = kgo.NewOffset().AfterMilli(ts)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addr().String()),
+	addr, login := c.seed(ctx)
+	cl, err := kgo.NewClient(append(login, kgo.SeedBrokers(addr),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: start}}),
-		kgo.FetchMaxPartitionBytes(1<<20), kgo.FetchMaxBytes(1<<20), kgo.FetchMaxWait(500*time.Millisecond))
+		kgo.FetchMaxPartitionBytes(1<<20), kgo.FetchMaxBytes(1<<20), kgo.FetchMaxWait(500*time.Millisecond))...)
 	if err != nil {
 		return nil, err
 	}

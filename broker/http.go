@@ -23,10 +23,11 @@ type httpServer struct {
 	log zerolog.Logger
 }
 
-// newHTTPServer binds addrs. ready reports readiness for /readyz.
-func newHTTPServer(addrs []string, m *metrics, ui http.Handler, ready func() error, log zerolog.Logger) (*httpServer, error) {
+// newHTTPServer binds addrs. ready reports readiness for /readyz; ha, if
+// not nil, requires credentials for the console and /metrics.
+func newHTTPServer(addrs []string, m *metrics, ui http.Handler, ha *httpAuth, ready func() error, log zerolog.Logger) (*httpServer, error) {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg, Timeout: 10 * time.Second}))
+	mux.Handle("GET /metrics", ha.wrapMetrics(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg, Timeout: 10 * time.Second})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if err := ready(); err != nil {
@@ -35,7 +36,7 @@ func newHTTPServer(addrs []string, m *metrics, ui http.Handler, ready func() err
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("/", ui)
+	mux.Handle("/", ha.wrap(ui))
 	h := &httpServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, log: log}
 	for _, a := range addrs {
 		ln, err := net.Listen("tcp", a)
@@ -77,7 +78,8 @@ func (h *httpServer) close() {
 	}
 }
 
-// newConsoleHandler returns the console over the broker's parts.
-func newConsoleHandler(src console.Source, log zerolog.Logger) http.Handler {
-	return console.New(src, log)
+// newConsoleHandler returns the console over the broker's parts, its
+// pages filtered by the ACLs of ha's authenticated users.
+func newConsoleHandler(src console.Source, ha *httpAuth, log zerolog.Logger) http.Handler {
+	return console.New(src, ha.access(), log)
 }

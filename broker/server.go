@@ -176,8 +176,9 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 		}
 		d.metrics.reg.MustRegister(&stateCollector{self: c.NodeID, perPartition: c.HTTP.PerPartition, cfg: c, ctrl: ctrl,
 			parts: d.parts, groups: d.groups, repl: d.repl, remote: remote, conns: s.connsPerListener})
-		ui := newConsoleHandler(&consoleSource{self: c.NodeID, cfg: c, ctrl: ctrl, parts: d.parts, groups: d.groups, remote: remote, addr: s.Addr}, log)
-		if s.http, err = newHTTPServer(c.HTTP.Listeners, d.metrics, ui, s.readiness, log); err != nil {
+		ha := newHTTPAuth(c, d.sasl, d.authz, log)
+		ui := newConsoleHandler(&consoleSource{self: c.NodeID, cfg: c, ctrl: ctrl, parts: d.parts, groups: d.groups, remote: remote, lns: s.listeners}, ha, log)
+		if s.http, err = newHTTPServer(c.HTTP.Listeners, d.metrics, ui, ha, s.readiness, log); err != nil {
 			return fail(err)
 		}
 	}

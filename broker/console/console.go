@@ -20,6 +20,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/auth"
 )
 
 // Source is what the console shows; the broker implements it.
@@ -33,6 +36,12 @@ type Source interface {
 	Groups(ctx context.Context) []Group
 	Group(ctx context.Context, name string) (Group, bool)
 }
+
+// Access reports whether the request's user may do op on a resource (the
+// cluster, a topic, a group), as the broker's ACLs decide. Lists show
+// only what the user may DESCRIBE, the message browser needs READ and a
+// page of something denied answers 403.
+type Access func(r *http.Request, op kmsg.ACLOperation, rt kmsg.ACLResourceType, name string) bool
 
 // Overview is the cluster at a glance.
 type Overview struct {
@@ -138,6 +147,7 @@ const maxShown = 4096
 // Console serves the pages.
 type Console struct {
 	src  Source
+	may  Access // nil: everything is allowed
 	log  zerolog.Logger
 	tmpl map[string]*template.Template
 	mux  *http.ServeMux
@@ -153,9 +163,10 @@ type sample struct {
 
 const historyLen = 120
 
-// New returns the console over src.
-func New(src Source, log zerolog.Logger) *Console {
-	c := &Console{src: src, log: log, tmpl: map[string]*template.Template{}, mux: http.NewServeMux(), history: map[string][]sample{}}
+// New returns the console over src; may, if not nil, filters what each
+// request sees.
+func New(src Source, may Access, log zerolog.Logger) *Console {
+	c := &Console{src: src, may: may, log: log, tmpl: map[string]*template.Template{}, mux: http.NewServeMux(), history: map[string][]sample{}}
 	funcs := template.FuncMap{"bytes": humanBytes, "show": show, "ids": ids}
 	for _, page := range []string{"overview", "topics", "topic", "messages", "groups", "group"} {
 		c.tmpl[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+page+".html"))
@@ -184,27 +195,64 @@ func (c *Console) render(w http.ResponseWriter, page string, data any) {
 	w.Write([]byte(b.String()))
 }
 
+// allowed reports whether r may do op on the resource.
+func (c *Console) allowed(r *http.Request, op kmsg.ACLOperation, rt kmsg.ACLResourceType, name string) bool {
+	return c.may == nil || c.may(r, op, rt, name)
+}
+
+// forbidden answers 403 naming what was denied.
+func forbidden(w http.ResponseWriter, what string) {
+	http.Error(w, "forbidden: not authorized to "+what, http.StatusForbidden)
+}
+
 func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
+	if !c.allowed(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeCluster, auth.ClusterName) {
+		forbidden(w, "describe the cluster (see /topics and /groups)")
+		return
+	}
 	c.render(w, "overview", c.src.Overview())
 }
 
 func (c *Console) topics(w http.ResponseWriter, r *http.Request) {
-	c.render(w, "topics", c.src.Topics())
+	var out []Topic
+	for _, t := range c.src.Topics() {
+		if c.allowed(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, t.Name) {
+			out = append(out, t)
+		}
+	}
+	c.render(w, "topics", out)
+}
+
+// visibleTopic is the topic named in r's path if r may do op on it; else
+// it has answered 404 or 403. A denied topic answers 403 whether or not
+// it exists, so that names cannot be probed.
+func (c *Console) visibleTopic(w http.ResponseWriter, r *http.Request, op kmsg.ACLOperation) (Topic, bool) {
+	name := r.PathValue("name")
+	if !c.allowed(r, op, kmsg.ACLResourceTypeTopic, name) {
+		forbidden(w, strings.ToLower(op.String())+" topic "+name)
+		return Topic{}, false
+	}
+	t, ok := c.src.Topic(name)
+	if !ok {
+		http.NotFound(w, r)
+	}
+	return t, ok
 }
 
 func (c *Console) topic(w http.ResponseWriter, r *http.Request) {
-	t, ok := c.src.Topic(r.PathValue("name"))
+	t, ok := c.visibleTopic(w, r, kmsg.ACLOperationDescribe)
 	if !ok {
-		http.NotFound(w, r)
 		return
+	}
+	if !c.allowed(r, kmsg.ACLOperationDescribeConfigs, kmsg.ACLResourceTypeTopic, t.Name) {
+		t.Configs = nil
 	}
 	c.render(w, "topic", t)
 }
 
 func (c *Console) messages(w http.ResponseWriter, r *http.Request) {
-	t, ok := c.src.Topic(r.PathValue("name"))
+	t, ok := c.visibleTopic(w, r, kmsg.ACLOperationRead)
 	if !ok {
-		http.NotFound(w, r)
 		return
 	}
 	q := r.URL.Query()
@@ -238,15 +286,45 @@ func (c *Console) messages(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) groups(w http.ResponseWriter, r *http.Request) {
-	c.render(w, "groups", c.src.Groups(r.Context()))
+	var out []Group
+	for _, g := range c.src.Groups(r.Context()) {
+		if c.allowed(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, g.Name) {
+			out = append(out, c.visibleLag(r, g))
+		}
+	}
+	c.render(w, "groups", out)
 }
 
-// groupWithHistory reads a group and records its total lag.
-func (c *Console) groupWithHistory(r *http.Request) (Group, []sample, bool) {
-	g, ok := c.src.Group(r.Context(), r.PathValue("name"))
+// visibleLag keeps the lag of the topics r may describe, as OffsetFetch
+// does.
+func (c *Console) visibleLag(r *http.Request, g Group) Group {
+	if c.may == nil {
+		return g
+	}
+	lag := g.Lag[:0:0]
+	for _, l := range g.Lag {
+		if c.allowed(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, l.Topic) {
+			lag = append(lag, l)
+		}
+	}
+	g.Lag = lag
+	return g
+}
+
+// groupWithHistory reads a group and records its total lag; it answers
+// 404 or 403 itself.
+func (c *Console) groupWithHistory(w http.ResponseWriter, r *http.Request) (Group, []sample, bool) {
+	name := r.PathValue("name")
+	if !c.allowed(r, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeGroup, name) {
+		forbidden(w, "describe group "+name)
+		return Group{}, nil, false
+	}
+	g, ok := c.src.Group(r.Context(), name)
 	if !ok {
+		http.NotFound(w, r)
 		return g, nil, false
 	}
+	g = c.visibleLag(r, g)
 	c.mu.Lock()
 	h := append(c.history[g.Name], sample{time.Now(), g.TotalLag()})
 	if len(h) > historyLen {
@@ -259,18 +337,16 @@ func (c *Console) groupWithHistory(r *http.Request) (Group, []sample, bool) {
 }
 
 func (c *Console) group(w http.ResponseWriter, r *http.Request) {
-	g, hist, ok := c.groupWithHistory(r)
+	g, hist, ok := c.groupWithHistory(w, r)
 	if !ok {
-		http.NotFound(w, r)
 		return
 	}
 	c.render(w, "group", map[string]any{"Group": g, "Chart": lagChart(hist)})
 }
 
 func (c *Console) groupJSON(w http.ResponseWriter, r *http.Request) {
-	g, _, ok := c.groupWithHistory(r)
+	g, _, ok := c.groupWithHistory(w, r)
 	if !ok {
-		http.NotFound(w, r)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
