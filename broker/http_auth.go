@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -25,14 +26,15 @@ type httpAuth struct {
 	plain   auth.PlainAuthenticator // nil: no PLAIN users
 	scram   auth.ScramCredentials   // nil: SCRAM not enabled
 	z       *authz
-	metrics bool // /metrics needs credentials
+	metrics bool          // /metrics needs credentials
+	delay   time.Duration // before a wrong password's 401 (connection.failed.authentication.delay.ms)
 	log     zerolog.Logger
 }
 
 // newHTTPAuth returns the HTTP listener's authentication, nil when the
 // broker has no SASL users (the listener stays open, as before security).
 func newHTTPAuth(c *Config, sasl *saslMechanisms, z *authz, log zerolog.Logger) *httpAuth {
-	a := &httpAuth{z: z, metrics: c.HTTP.MetricsAuth, log: log}
+	a := &httpAuth{z: z, metrics: c.HTTP.MetricsAuth, delay: c.Security.FailedAuthDelay, log: log}
 	if len(c.Security.PlainUsers) > 0 {
 		a.plain = c.Security.PlainUsers
 	}
@@ -100,8 +102,14 @@ func (a *httpAuth) require(h http.Handler) http.Handler {
 			mech = a.verify(user, password)
 		}
 		if mech == "" {
-			if ok {
+			if ok { // wrong credentials: slowed as a failed SASL login is
 				a.log.Info().Str("user", user).Str("remote", r.RemoteAddr).Msg("http authentication failed")
+				t := time.NewTimer(a.delay)
+				select {
+				case <-t.C:
+				case <-r.Context().Done():
+				}
+				t.Stop()
 			}
 			w.Header().Set("WWW-Authenticate", `Basic realm="gregor", charset="UTF-8"`)
 			http.Error(w, "authentication required", http.StatusUnauthorized)
