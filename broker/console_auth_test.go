@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -186,5 +187,54 @@ func TestConsoleAuthMetricsOpen(t *testing.T) {
 	// A right password opens the console.
 	if code, _, _ := httpGet(t, base, "/", "admin", "admin-secret"); code != 200 {
 		t.Errorf("/ as admin: %d, want 200", code)
+	}
+}
+
+// TestHTTPSListener: an https:// HTTP listener serves TLS with the SSL
+// listener's key store, the console behind Basic credentials over it;
+// https without any TLS listener fails the start.
+func TestHTTPSListener(t *testing.T) {
+	t.Parallel()
+	pki := newTestPKI(t)
+	b := startBroker(t, tlsOverrides(pki, "SSL", "http.listeners=https://127.0.0.1:0",
+		"sasl.enabled.mechanisms=PLAIN", "plain.sasl.jaas.config="+testPlainJAAS)...)
+	cl := &http.Client{Transport: &http.Transport{TLSClientConfig: pki.client(nil)}, Timeout: 10 * time.Second}
+	base := "https://" + b.srv.HTTPAddr().String()
+	for _, c := range []struct {
+		path, user, pass string
+		code             int
+	}{
+		{"/healthz", "", "", 200},
+		{"/topics", "", "", http.StatusUnauthorized},
+		{"/topics", "alice", "alice-secret", 200},
+	} {
+		req, _ := http.NewRequest("GET", base+c.path, nil)
+		if c.user != "" {
+			req.SetBasicAuth(c.user, c.pass)
+		}
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatalf("%s over https: %v", c.path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.code || resp.TLS == nil {
+			t.Errorf("%s as %q: status %d (tls %v), want %d over TLS", c.path, c.user, resp.StatusCode, resp.TLS != nil, c.code)
+		}
+	}
+	if resp, err := http.Get("http://" + b.srv.HTTPAddr().String() + "/healthz"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Errorf("plain http to the https listener answered 200")
+		}
+	}
+
+	cfg, err := Load("", nil, []string{"log.dirs=" + t.TempDir(), "listeners=PLAINTEXT://127.0.0.1:0", "http.listeners=https://127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(cfg, zerolog.Nop()); err == nil {
+		t.Fatal("https without a TLS listener started")
+	} else if !strings.Contains(err.Error(), "https needs an SSL or SASL_SSL listener") {
+		t.Errorf("error %q does not say https needs a TLS listener", err)
 	}
 }

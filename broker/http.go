@@ -2,10 +2,12 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -23,9 +25,10 @@ type httpServer struct {
 	log zerolog.Logger
 }
 
-// newHTTPServer binds addrs. ready reports readiness for /readyz; ha, if
-// not nil, requires credentials for the console and /metrics.
-func newHTTPServer(addrs []string, m *metrics, ui http.Handler, ha *httpAuth, ready func() error, log zerolog.Logger) (*httpServer, error) {
+// newHTTPServer binds addrs, serving TLS with tlsCfg on those in https.
+// ready reports readiness for /readyz; ha, if not nil, requires
+// credentials for the console and /metrics.
+func newHTTPServer(addrs, https []string, tlsCfg *tls.Config, m *metrics, ui http.Handler, ha *httpAuth, ready func() error, log zerolog.Logger) (*httpServer, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", ha.wrapMetrics(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg, Timeout: 10 * time.Second})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
@@ -43,6 +46,9 @@ func newHTTPServer(addrs []string, m *metrics, ui http.Handler, ha *httpAuth, re
 		if err != nil {
 			h.close()
 			return nil, fmt.Errorf("broker: http listen %s: %w", a, err)
+		}
+		if slices.Contains(https, a) {
+			ln = tls.NewListener(ln, tlsCfg)
 		}
 		h.lns = append(h.lns, ln)
 	}

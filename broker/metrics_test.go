@@ -179,18 +179,19 @@ func TestHTTPHealthAndPerPartitionSwitch(t *testing.T) {
 func TestHTTPListenerConfig(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		in, want string
-		bad      bool
+		in, want   string
+		https, bad bool
 	}{
 		{in: "http://127.0.0.1:9644", want: "127.0.0.1:9644"},
 		{in: "http://[::1]:80", want: "[::1]:80"},
-		{in: "https://127.0.0.1:9644", bad: true},
+		{in: "https://127.0.0.1:9644", want: "127.0.0.1:9644", https: true},
+		{in: "ftp://127.0.0.1:9644", bad: true},
 		{in: "127.0.0.1:9644", bad: true},
 		{in: "http://host", bad: true},
 	} {
-		got, err := parseHTTPListener(tc.in)
-		if (err != nil) != tc.bad || (!tc.bad && got != tc.want) {
-			t.Errorf("parseHTTPListener(%q) = %q, %v", tc.in, got, err)
+		got, https, err := parseHTTPListener(tc.in)
+		if (err != nil) != tc.bad || (!tc.bad && (got != tc.want || https != tc.https)) {
+			t.Errorf("parseHTTPListener(%q) = %q, %v, %v", tc.in, got, https, err)
 		}
 	}
 	if !strings.Contains(fmt.Sprint(DefaultConfig().HTTP.Listeners), "[]") {

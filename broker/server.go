@@ -178,7 +178,11 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 			parts: d.parts, groups: d.groups, repl: d.repl, remote: remote, conns: s.connsPerListener})
 		ha := newHTTPAuth(c, d.sasl, d.authz, log)
 		ui := newConsoleHandler(&consoleSource{self: c.NodeID, cfg: c, ctrl: ctrl, parts: d.parts, groups: d.groups, remote: remote, lns: s.listeners}, ha, log)
-		if s.http, err = newHTTPServer(c.HTTP.Listeners, d.metrics, ui, ha, s.readiness, log); err != nil {
+		tlsCfg, err := c.httpsConfig(o.clock.Now)
+		if err != nil {
+			return fail(err)
+		}
+		if s.http, err = newHTTPServer(c.HTTP.Listeners, c.HTTP.HTTPS, tlsCfg, d.metrics, ui, ha, s.readiness, log); err != nil {
 			return fail(err)
 		}
 	}
