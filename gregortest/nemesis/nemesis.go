@@ -3,7 +3,8 @@
 // producer, a consumer group committing offsets, a reader of the committed
 // offsets) run while a seeded random schedule of faults is injected (kill
 // -9 of a leader, of the active controller, of a random node; an isolated
-// node; a majority/minority split; a bridge; a full disk), each held for a
+// node; a majority/minority split; a bridge; a pause past the session
+// timeout; a full disk), each held for a
 // random time and healed. After each heal the harness measures how long
 // the nodes take to agree on the metadata again. At the end everything is
 // healthy again, the whole log is read back, and Check compares the
@@ -110,7 +111,7 @@ type Convergence struct {
 func Run(t testing.TB, cfg Config) *Result {
 	cfg.defaults()
 	t.Logf("nemesis: seed %d, %v of faults from %v", cfg.Seed, cfg.Duration, cfg.Kinds)
-	c := gregortest.NewCluster(t, gregortest.Brokers(cfg.Nodes), gregortest.Override(cfg.Overrides...))
+	c := gregortest.NewCluster(t, gregortest.Brokers(cfg.Nodes), gregortest.Override(cfg.Overrides...), gregortest.Pausable())
 	n := &nemesis{t: t, c: c, cfg: cfg, h: &History{}, res: &Result{Seed: cfg.Seed, Faults: map[Kind]int{}, Ops: map[string]int{}}}
 	acks1 := cfg.Topic + "-acks1"
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -256,6 +257,8 @@ func (n *nemesis) inject(f Fault) (string, func()) {
 				}
 			}
 		}
+	case Pause:
+		return n.pause(f)
 	case DiskFull:
 		n.c.DiskFaults(node).SetSpace(0)
 		return fmt.Sprintf("node %d", node+1), func() { n.c.DiskFaults(node).Heal() }
@@ -278,6 +281,7 @@ func (n *nemesis) healAll() {
 	start := time.Now()
 	n.c.HealNetwork()
 	for i := 0; i < n.c.Len(); i++ {
+		n.c.Resume(i)
 		n.c.DiskFaults(i).Heal()
 		if !n.c.Broker(i).Running() {
 			n.c.Restart(i)

@@ -186,7 +186,9 @@ func (w *workloads) goOffsetReader() {
 }
 
 // goClient runs fn on a new client in a goroutine that stop waits for;
-// the client is closed when fn returns.
+// the client is closed when fn returns, allowing a rebalance the group
+// consumers' BlockRebalanceOnPoll holds (a plain Close waits for it in
+// LeaveGroup forever).
 func (w *workloads) goClient(fn func(cl *kgo.Client), opts ...kgo.Opt) {
 	cl, err := w.client(opts...)
 	if err != nil {
@@ -196,7 +198,7 @@ func (w *workloads) goClient(fn func(cl *kgo.Client), opts ...kgo.Opt) {
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		defer cl.Close()
+		defer cl.CloseAllowingRebalance()
 		fn(cl)
 	}()
 }
