@@ -42,6 +42,8 @@ func (w *workloads) start() {
 		w.goConsumer(fmt.Sprintf("c%d", i))
 	}
 	w.goOffsetReader()
+	w.goTxnProducer("t0")
+	w.goCommittedReader()
 }
 
 // stopProducers stops producing; stop waits for the outstanding produces.
