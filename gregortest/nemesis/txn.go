@@ -112,22 +112,8 @@ func (w *workloads) goCommittedReader() {
 		offs[int32(p)] = kgo.NewOffset().AtStart()
 	}
 	w.goClient(func(cl *kgo.Client) {
-		for {
-			select {
-			case <-w.stopC:
-				return
-			default:
-			}
-			ctx, cancel := context.WithTimeout(w.ctx, time.Second)
-			op := Op{Process: "rc", F: "poll-rc", Type: OK, Start: time.Now(), Topic: topic}
-			cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
-				op.Seen = append(op.Seen, Seen{Partition: r.Partition, Offset: r.Offset, Value: string(r.Value)})
-			})
-			cancel()
-			op.End = time.Now()
-			if len(op.Seen) > 0 {
-				w.h.Add(op)
-			}
+		for !w.consumersStopped() {
+			w.poll(cl, "rc", "poll-rc", topic)
 		}
 	}, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offs}), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.FetchMaxWait(500*time.Millisecond))
