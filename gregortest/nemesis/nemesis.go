@@ -150,10 +150,17 @@ func Run(t testing.TB, cfg Config) *Result {
 	}
 
 	// Healthy again, every outstanding produce done, then read it all.
+	phase := time.Now()
+	step := func(what string) {
+		t.Logf("nemesis: %s in %v", what, time.Since(phase).Round(time.Millisecond))
+		phase = time.Now()
+	}
 	n.healAll()
+	step("healed")
 	w.stopProducers()
 	time.Sleep(2 * time.Second) // consumers read the last records
 	w.stop()
+	step("workloads stopped")
 	for _, err := range w.errs {
 		t.Errorf("nemesis: workload: %v", err)
 	}
@@ -162,6 +169,7 @@ func Run(t testing.TB, cfg Config) *Result {
 		final[topic] = n.readAll(topic)
 	}
 	txnFinal := n.readCommitted(txnTopic(cfg))
+	step("final reads")
 	n.res.Elapsed = time.Since(n.res.Start)
 	n.res.ops = n.h.Ops()
 	for _, op := range n.res.ops {
