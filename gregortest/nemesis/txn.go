@@ -23,8 +23,8 @@ import (
 func txnTopic(cfg Config) string { return cfg.Topic + "-txn" }
 
 // goTxnProducer runs transactions every 100ms until the producers stop.
-// After a transaction whose end failed it starts a new client with the
-// same transactional ID, which fences the old one and aborts what it left
+// After a transaction that failed it starts a new client with the same
+// transactional ID, which fences the old one and aborts what it left
 // open.
 func (w *workloads) goTxnProducer(name string) {
 	topic := txnTopic(w.cfg)
@@ -61,8 +61,9 @@ func (w *workloads) goTxnProducer(name string) {
 	}()
 }
 
-// txn runs one transaction and records it; false if its end failed (the
-// client may be unusable).
+// txn runs one transaction and records it; false if anything in it
+// failed: the client may be unusable (kgo keeps a failed producer ID
+// initialisation as a fatal error), so the caller starts a new one.
 func (w *workloads) txn(cl *kgo.Client, name, topic string, txn int, abort bool) bool {
 	op := Op{Process: name, F: "txn", Topic: topic, Start: time.Now(), Detail: "commit"}
 	if abort {
@@ -100,7 +101,7 @@ func (w *workloads) txn(cl *kgo.Client, name, topic string, txn int, abort bool)
 		}
 	}
 	w.h.Add(op)
-	return endErr == nil
+	return err == nil && endErr == nil
 }
 
 // goCommittedReader reads the transactional topic read_committed from the
