@@ -26,6 +26,7 @@ type options struct {
 	brokers   int
 	overrides []string
 	log       zerolog.Logger
+	pausable  bool // pause.go
 }
 
 // Brokers sets the number of brokers (default 3). Every broker is also a
@@ -73,6 +74,8 @@ type Broker struct {
 	raft       *proxy       // fronts the broker's Raft transport
 	kafka      *proxy       // fronts its inter-broker listener
 	fs         *vfs.FaultFS // its partition logs' filesystem, kept across restarts
+	client     *proxy       // Pausable: fronts its client listener
+	clock      *pauseClock  // Pausable: its broker clock
 
 	mu     sync.Mutex
 	srv    *broker.Server
@@ -108,6 +111,13 @@ func NewCluster(t testing.TB, opts ...Option) *Cluster {
 			b.raft.close()
 			t.Fatal(err)
 		}
+		if o.pausable {
+			if err := b.makePausable(); err != nil {
+				b.raft.close()
+				b.kafka.close()
+				t.Fatal(err)
+			}
+		}
 		c.brokers = append(c.brokers, b)
 	}
 	for _, b := range c.brokers {
@@ -130,6 +140,9 @@ func (c *Cluster) close() {
 	for _, b := range c.brokers {
 		b.raft.close()
 		b.kafka.close()
+		if b.client != nil {
+			b.client.close()
+		}
 	}
 }
 
@@ -379,9 +392,13 @@ func (b *Broker) start() error {
 		if err != nil {
 			return err
 		}
+		listenPort := b.clientPort
+		if b.client != nil {
+			listenPort = 0 // behind the client proxy, which holds clientPort
+		}
 		ov := append([]string{
 			fmt.Sprintf("node.id=%d", b.id),
-			fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:%d,BROKER://%s,CONTROLLER://%s", b.clientPort, ibAt, raftAt),
+			fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:%d,BROKER://%s,CONTROLLER://%s", listenPort, ibAt, raftAt),
 			fmt.Sprintf("advertised.listeners=PLAINTEXT://127.0.0.1:%d,BROKER://%s", b.clientPort, b.kafka.addr()),
 			"inter.broker.listener.name=BROKER",
 			"controller.quorum.voters=" + strings.Join(voters, ","),
@@ -393,7 +410,11 @@ func (b *Broker) start() error {
 			return lerr
 		}
 		cfg.Log.FS = b.fs
-		srv, err = broker.New(cfg, b.c.opts.log.With().Int32("node", b.id).Logger())
+		var bopts []broker.Option
+		if b.clock != nil {
+			bopts = append(bopts, broker.WithClock(b.clock))
+		}
+		srv, err = broker.New(cfg, b.c.opts.log.With().Int32("node", b.id).Logger(), bopts...)
 		if err == nil || !errors.Is(err, syscall.EADDRINUSE) && !strings.Contains(err.Error(), "address already in use") {
 			break
 		}
@@ -401,7 +422,11 @@ func (b *Broker) start() error {
 	if err != nil {
 		return err
 	}
-	b.clientPort = srv.Addr().(*net.TCPAddr).Port
+	if b.client != nil {
+		b.client.setTarget(srv.Addr().String())
+	} else {
+		b.clientPort = srv.Addr().(*net.TCPAddr).Port
+	}
 	b.raft.setTarget(raftAt)
 	b.kafka.setTarget(ibAt)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -426,6 +451,9 @@ func (b *Broker) stop(kill bool) error {
 	cancel()
 	defer b.raft.setTarget("")
 	defer b.kafka.setTarget("")
+	if b.client != nil {
+		defer b.client.setTarget("")
+	}
 	select {
 	case err := <-done:
 		return err

@@ -136,14 +136,14 @@ func (p *proxy) serve(nc net.Conn) {
 	switch p.kind {
 	case kindRaft:
 		src = sniffRaft(io.TeeReader(nc, &first))
-	default:
+	case kindKafka:
 		src = sniffKafka(io.TeeReader(nc, &first))
 	}
 	_ = nc.SetReadDeadline(time.Time{})
 	p.mu.Lock()
 	l.src = src
 	target := p.target
-	cut := p.closed || target == "" || p.c.cut(src, p.dst)
+	cut := p.closed || target == "" || p.cutOff(src)
 	p.mu.Unlock()
 	if cut {
 		return
@@ -155,10 +155,13 @@ func (p *proxy) serve(nc net.Conn) {
 	}
 	// Isolate or close may have run while dialling.
 	p.mu.Lock()
-	cut = p.closed || p.c.cut(src, p.dst)
+	cut = p.closed || p.cutOff(src)
 	p.mu.Unlock()
 	if cut || !l.setUp(up) {
 		up.Close()
+		return
+	}
+	if !p.hold(src) {
 		return
 	}
 	if _, err := up.Write(first.Bytes()); err != nil {
@@ -166,11 +169,11 @@ func (p *proxy) serve(nc net.Conn) {
 	}
 	done := make(chan struct{})
 	go func() {
-		_, _ = io.Copy(nc, up)
+		_ = p.copy(nc, up, src)
 		l.close()
 		close(done)
 	}()
-	_, _ = io.Copy(up, nc)
+	_ = p.copy(up, nc, src)
 	l.close()
 	<-done
 }

@@ -12,7 +12,7 @@ import (
 // An Anomaly is a violated safety property with the shortest slice of the
 // history that shows it.
 type Anomaly struct {
-	Kind   string // lost, moved, duplicate, reordered, divergent, phantom, commit-backwards, no-convergence
+	Kind   string // lost, moved, duplicate, reordered, divergent, phantom, commit-backwards, no-convergence, aborted-read, txn-lost, txn-partial, txn-duplicate
 	Detail string
 	Ops    []Op
 }
@@ -32,6 +32,7 @@ type Report struct {
 	Acks1Dups     int // acks=1 records read back more than once (allowed: no idempotence)
 	Seen          int // records consumers received during the run
 	Commits       int // successful offset commits
+	Txn           TxnReport
 }
 
 // Check runs every checker over a history and the final read. allTopic is

@@ -92,12 +92,41 @@ func TestScheduleSeeded(t *testing.T) {
 		if fa != fc {
 			differ = true
 		}
-		if fa.Hold < hold[0] || fa.Hold >= hold[1] || fa.Quiet >= quiet[1] {
+		h := hold
+		if fa.Kind == Pause {
+			h = pauseHold
+		}
+		if fa.Hold < h[0] || fa.Hold >= h[1] || fa.Quiet >= quiet[1] {
 			t.Fatalf("step %d: %v outside hold %v quiet %v", i, fa, hold, quiet)
 		}
 		kinds[fa.Kind] = true
 	}
 	if !differ || len(kinds) != len(AllKinds) {
 		t.Fatalf("seeds 42 and 43 differ: %v; kinds seen %v", differ, kinds)
+	}
+}
+
+// TestScheduleTwoHours: two hours of the default schedule, each fault
+// taking its quiet and hold time plus 2s to heal and converge (the last
+// 12-minute run averaged 1.4s), reach issue 19's counts with room: 130
+// leader kills, 30 of each partition shape, 30 pauses, 10 full disks.
+func TestScheduleTwoHours(t *testing.T) {
+	t.Parallel()
+	cfg := Config{}
+	cfg.defaults()
+	want := map[Kind]int{KillLeader: 130, IsolateNode: 30, IsolateLeader: 30, Split: 30, Bridge: 30, Pause: 30, DiskFull: 10}
+	for _, seed := range []uint64{1, 2, 3, 42, 1 << 40} {
+		s := NewSchedule(seed, cfg.Kinds, cfg.Hold, cfg.Quiet)
+		got := map[Kind]int{}
+		for d := time.Duration(0); d < 2*time.Hour; {
+			f := s.Next()
+			got[f.Kind]++
+			d += f.Quiet + f.Hold + 2*time.Second
+		}
+		for k, n := range want {
+			if got[k] < n {
+				t.Errorf("seed %d: %d %s in two hours, want >= %d (all: %v)", seed, got[k], k, n, got)
+			}
+		}
 	}
 }

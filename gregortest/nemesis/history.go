@@ -15,7 +15,7 @@ import (
 type Op struct {
 	Index   int // completion order
 	Process string
-	F       string // produce, poll, commit, fetch-offsets, fault, heal, converge
+	F       string // produce, poll, commit, fetch-offsets, txn, poll-rc, fault, heal, converge
 	Type    string // ok, fail, info
 	Start   time.Time
 	End     time.Time
@@ -25,7 +25,7 @@ type Op struct {
 	Offset    int64  // produce: the acknowledged offset
 	Value     string // produce: the record's value
 
-	Seen    []Seen          // poll: the records returned
+	Seen    []Seen          // poll, poll-rc: the records returned; txn: the records written (offset -1)
 	Offsets map[int32]int64 // commit, fetch-offsets: next offset per partition
 	Err     string
 	Detail  string // fault, heal, converge: what was done
@@ -85,13 +85,15 @@ func format(ops []Op, t0 time.Time) string {
 			what = fmt.Sprintf("%s %s", op.F, offsetsString(op.Offsets))
 		case "fault", "heal", "converge":
 			what = op.F + " " + op.Detail
+		case "txn":
+			what = fmt.Sprintf("txn %s %s %s", op.Detail, op.Topic, values(op))
 		}
 		ls = append(ls, line{op.Start, fmt.Sprintf("%10.3fs %-12s invoke   %s", op.Start.Sub(t0).Seconds(), op.Process, what)})
 		res := op.Type
 		switch {
 		case op.F == "produce" && op.Type == OK:
 			res += fmt.Sprintf(" offset %d", op.Offset)
-		case op.F == "poll":
+		case op.F == "poll" || op.F == "poll-rc":
 			var ss []string
 			for _, s := range op.Seen {
 				ss = append(ss, fmt.Sprintf("%d@%d=%q", s.Partition, s.Offset, s.Value))

@@ -3,7 +3,8 @@
 // producer, a consumer group committing offsets, a reader of the committed
 // offsets) run while a seeded random schedule of faults is injected (kill
 // -9 of a leader, of the active controller, of a random node; an isolated
-// node; a majority/minority split; a bridge; a full disk), each held for a
+// node; a majority/minority split; a bridge; a pause past the session
+// timeout; a full disk), each held for a
 // random time and healed. After each heal the harness measures how long
 // the nodes take to agree on the metadata again. At the end everything is
 // healthy again, the whole log is read back, and Check compares the
@@ -110,14 +111,14 @@ type Convergence struct {
 func Run(t testing.TB, cfg Config) *Result {
 	cfg.defaults()
 	t.Logf("nemesis: seed %d, %v of faults from %v", cfg.Seed, cfg.Duration, cfg.Kinds)
-	c := gregortest.NewCluster(t, gregortest.Brokers(cfg.Nodes), gregortest.Override(cfg.Overrides...))
+	c := gregortest.NewCluster(t, gregortest.Brokers(cfg.Nodes), gregortest.Override(cfg.Overrides...), gregortest.Pausable())
 	n := &nemesis{t: t, c: c, cfg: cfg, h: &History{}, res: &Result{Seed: cfg.Seed, Faults: map[Kind]int{}, Ops: map[string]int{}}}
 	acks1 := cfg.Topic + "-acks1"
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	adm := kadm.NewClient(c.Client())
 	mir := "2"
-	for _, topic := range []string{cfg.Topic, acks1} {
+	for _, topic := range []string{cfg.Topic, acks1, txnTopic(cfg)} {
 		if _, err := adm.CreateTopic(ctx, int32(cfg.Partitions), 3, map[string]*string{"min.insync.replicas": &mir}, topic); err != nil {
 			t.Fatalf("nemesis: create %s: %v", topic, err)
 		}
@@ -149,10 +150,17 @@ func Run(t testing.TB, cfg Config) *Result {
 	}
 
 	// Healthy again, every outstanding produce done, then read it all.
+	phase := time.Now()
+	step := func(what string) {
+		t.Logf("nemesis: %s in %v", what, time.Since(phase).Round(time.Millisecond))
+		phase = time.Now()
+	}
 	n.healAll()
+	step("healed")
 	w.stopProducers()
 	time.Sleep(2 * time.Second) // consumers read the last records
 	w.stop()
+	step("workloads stopped")
 	for _, err := range w.errs {
 		t.Errorf("nemesis: workload: %v", err)
 	}
@@ -160,12 +168,17 @@ func Run(t testing.TB, cfg Config) *Result {
 	for _, topic := range []string{cfg.Topic, acks1} {
 		final[topic] = n.readAll(topic)
 	}
+	txnFinal := n.readCommitted(txnTopic(cfg))
+	step("final reads")
 	n.res.Elapsed = time.Since(n.res.Start)
 	n.res.ops = n.h.Ops()
 	for _, op := range n.res.ops {
 		n.res.Ops[op.F+" "+op.Type]++
 	}
 	n.res.Report = Check(n.res.ops, final, cfg.Topic, acks1)
+	var txnAnomalies []Anomaly
+	n.res.Report.Txn, txnAnomalies = checkTxn(n.res.ops, txnFinal)
+	n.res.Report.Anomalies = append(n.res.Report.Anomalies, txnAnomalies...)
 	if cfg.HistoryFile != "" {
 		if err := os.WriteFile(cfg.HistoryFile, []byte(format(n.res.ops, n.res.Start)), 0o644); err != nil {
 			t.Errorf("nemesis: %v", err)
@@ -256,6 +269,8 @@ func (n *nemesis) inject(f Fault) (string, func()) {
 				}
 			}
 		}
+	case Pause:
+		return n.pause(f)
 	case DiskFull:
 		n.c.DiskFaults(node).SetSpace(0)
 		return fmt.Sprintf("node %d", node+1), func() { n.c.DiskFaults(node).Heal() }
@@ -278,6 +293,7 @@ func (n *nemesis) healAll() {
 	start := time.Now()
 	n.c.HealNetwork()
 	for i := 0; i < n.c.Len(); i++ {
+		n.c.Resume(i)
 		n.c.DiskFaults(i).Heal()
 		if !n.c.Broker(i).Running() {
 			n.c.Restart(i)
@@ -413,7 +429,7 @@ func (n *nemesis) converge(after string) (Convergence, bool) {
 
 // readAll reads every record of a topic, from the log start to the high
 // watermark of each partition.
-func (n *nemesis) readAll(topic string) map[int32][]Seen {
+func (n *nemesis) readAll(topic string, opts ...kgo.Opt) map[int32][]Seen {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cl := n.c.Client()
@@ -430,7 +446,7 @@ func (n *nemesis) readAll(topic string) map[int32][]Seen {
 		want[o.Partition] = o.Offset
 		offs[o.Partition] = kgo.NewOffset().AtStart()
 	})
-	cons := n.c.Client(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offs}))
+	cons := n.c.Client(append([]kgo.Opt{kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offs})}, opts...)...)
 	defer cons.Close()
 	out := map[int32][]Seen{}
 	next := map[int32]int64{}
@@ -457,6 +473,29 @@ func (n *nemesis) readAll(topic string) map[int32][]Seen {
 	return out
 }
 
+// readCommitted reads every record of a transactional topic
+// read_committed: a sentinel record produced to each partition first
+// (outside any transaction, acks=all) ends the read there, as the last
+// offsets before the high watermark may be transaction markers no
+// consumer receives; the sentinels are left out.
+func (n *nemesis) readCommitted(topic string) map[int32][]Seen {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl := n.c.Client(kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for p := 0; p < n.cfg.Partitions; p++ {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Partition: int32(p), Value: []byte(sentinel)}).FirstErr(); err != nil {
+			n.t.Fatalf("nemesis: sentinel of %s/%d: %v", topic, p, err)
+		}
+	}
+	out := n.readAll(topic, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	for p, recs := range out {
+		out[p] = slices.DeleteFunc(recs, func(s Seen) bool { return s.Value == sentinel })
+	}
+	return out
+}
+
+const sentinel = "end"
+
 // Summary is the run's figures, one block of text.
 func (r *Result) Summary() string {
 	var b strings.Builder
@@ -478,6 +517,8 @@ func (r *Result) Summary() string {
 	rp := r.Report
 	fmt.Fprintf(&b, "acks=all: %d acknowledged, %d indeterminate; acks=1: %d acknowledged, %d lost, %d duplicated (allowed); consumers saw %d records, %d commits\n",
 		rp.Acked, rp.Indeterminate, rp.Acks1Acked, rp.Acks1Lost, rp.Acks1Dups, rp.Seen, rp.Commits)
+	fmt.Fprintf(&b, "transactions: %d committed, %d aborted, %d unknown (%d of them applied); the read_committed consumer read %d records\n",
+		rp.Txn.Committed, rp.Txn.Aborted, rp.Txn.Unknown, rp.Txn.UnknownApplied, rp.Txn.Read)
 	var maxA, maxF, sumA time.Duration
 	for _, cv := range r.Converge {
 		maxA, maxF, sumA = max(maxA, cv.Agree), max(maxF, cv.FullISR), sumA+cv.Agree

@@ -37,8 +37,9 @@ func TestNemesis(t *testing.T) {
 	}
 }
 
-// TestNemesisScripted: two scripted faults, the leader of partition 0
-// isolated and then killed, under the full workload; no anomaly.
+// TestNemesisScripted: three scripted faults, the leader of partition 0
+// isolated, paused past the session timeout and then killed, under the
+// full workload; no anomaly.
 func TestNemesisScripted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a cluster under faults")
@@ -46,10 +47,11 @@ func TestNemesisScripted(t *testing.T) {
 	t.Parallel()
 	res := nemesis.Run(t, nemesis.Config{Seed: 1, Partitions: 2, Producers: 2, Consumers: 1, Rate: 40, Script: []nemesis.Fault{
 		{Kind: nemesis.IsolateLeader, Pick: 0, Quiet: time.Second, Hold: 3 * time.Second},
+		{Kind: nemesis.Pause, Pick: 0, Quiet: time.Second, Hold: 6 * time.Second},
 		{Kind: nemesis.KillLeader, Pick: 0, Quiet: time.Second, Hold: 2 * time.Second},
 	}})
 	t.Logf("\n%s", res.Summary())
-	if res.Faults[nemesis.IsolateLeader] != 1 || res.Faults[nemesis.KillLeader] != 1 {
+	if res.Faults[nemesis.IsolateLeader] != 1 || res.Faults[nemesis.Pause] != 1 || res.Faults[nemesis.KillLeader] != 1 {
 		t.Fatalf("faults injected: %v", res.Faults)
 	}
 	if res.Report.Acked == 0 || res.Report.Seen == 0 || res.Report.Commits == 0 {

@@ -42,6 +42,8 @@ func (w *workloads) start() {
 		w.goConsumer(fmt.Sprintf("c%d", i))
 	}
 	w.goOffsetReader()
+	w.goTxnProducer("t0")
+	w.goCommittedReader()
 }
 
 // stopProducers stops producing; stop waits for the outstanding produces.
@@ -107,26 +109,8 @@ func (w *workloads) goProducer(name, topic string, opts ...kgo.Opt) {
 // it got, commits it and records the commit.
 func (w *workloads) goConsumer(name string) {
 	w.goClient(func(cl *kgo.Client) {
-		for {
-			select {
-			case <-w.stopC:
-				return
-			default:
-			}
-			ctx, cancel := context.WithTimeout(w.ctx, time.Second)
-			start := time.Now()
-			fs := cl.PollFetches(ctx)
-			cancel()
-			var recs []*kgo.Record
-			op := Op{Process: name, F: "poll", Type: OK, Start: start, Topic: w.cfg.Topic}
-			fs.EachRecord(func(r *kgo.Record) {
-				recs = append(recs, r)
-				op.Seen = append(op.Seen, Seen{Partition: r.Partition, Offset: r.Offset, Value: string(r.Value)})
-			})
-			op.End = time.Now()
-			if len(op.Seen) > 0 {
-				w.h.Add(op)
-			}
+		for !w.consumersStopped() {
+			recs := w.poll(cl, name, "poll", w.cfg.Topic)
 			if len(recs) > 0 {
 				c := Op{Process: name, F: "commit", Type: OK, Start: time.Now(), Offsets: map[int32]int64{}}
 				for _, r := range recs {
@@ -148,6 +132,34 @@ func (w *workloads) goConsumer(name string) {
 	}, kgo.ConsumerGroup(w.cfg.Topic+"-group"), kgo.ConsumeTopics(w.cfg.Topic),
 		kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(500*time.Millisecond), kgo.SessionTimeout(10*time.Second))
+}
+
+// consumersStopped reports whether the consumers are to stop.
+func (w *workloads) consumersStopped() bool {
+	select {
+	case <-w.stopC:
+		return true
+	default:
+		return false
+	}
+}
+
+// poll polls for up to a second and records the records it got as an
+// op f of process name, if there are any.
+func (w *workloads) poll(cl *kgo.Client, name, f, topic string) []*kgo.Record {
+	ctx, cancel := context.WithTimeout(w.ctx, time.Second)
+	defer cancel()
+	op := Op{Process: name, F: f, Type: OK, Start: time.Now(), Topic: topic}
+	var recs []*kgo.Record
+	cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+		recs = append(recs, r)
+		op.Seen = append(op.Seen, Seen{Partition: r.Partition, Offset: r.Offset, Value: string(r.Value)})
+	})
+	op.End = time.Now()
+	if len(op.Seen) > 0 {
+		w.h.Add(op)
+	}
+	return recs
 }
 
 // goOffsetReader reads the group's committed offsets every 500ms, each
@@ -186,7 +198,9 @@ func (w *workloads) goOffsetReader() {
 }
 
 // goClient runs fn on a new client in a goroutine that stop waits for;
-// the client is closed when fn returns.
+// the client is closed when fn returns, allowing a rebalance the group
+// consumers' BlockRebalanceOnPoll holds (a plain Close waits for it in
+// LeaveGroup forever).
 func (w *workloads) goClient(fn func(cl *kgo.Client), opts ...kgo.Opt) {
 	cl, err := w.client(opts...)
 	if err != nil {
@@ -196,7 +210,7 @@ func (w *workloads) goClient(fn func(cl *kgo.Client), opts ...kgo.Opt) {
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		defer cl.Close()
+		defer cl.CloseAllowingRebalance()
 		fn(cl)
 	}()
 }
