@@ -4,4 +4,5 @@ package broker
 var metadataHandlers = []handler{
 	getTelemetrySubscriptionsHandler,
 	pushTelemetryHandler,
+	describeTopicPartitionsHandler,
 }
