@@ -206,18 +206,14 @@ func TestDescribeTopicPartitionsPaging(t *testing.T) {
 // authorized operations are the principal's.
 func TestDescribeTopicPartitionsAuthz(t *testing.T) {
 	t.Parallel()
-	b := startBroker(t, "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer", "super.users=User:admin")
-	b.srv.SetPrincipalForTesting("dtp-admin", auth.User("admin"))
-	b.srv.SetPrincipalForTesting("dtp-alice", auth.User("alice"))
+	b, admin, alice := aclBroker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	admin := b.client(kgo.ClientID("dtp-admin"))
 	createTopicN(t, ctx, admin, "open", 2)
 	createTopicN(t, ctx, admin, "secret", 2)
 	mustSetACLs(t, b.srv, []auth.ACL{{ResourceType: kmsg.ACLResourceTypeTopic, ResourceName: "open", PatternType: kmsg.ACLResourcePatternTypeLiteral,
 		Principal: "User:alice", Host: "*", Operation: kmsg.ACLOperationRead, Permission: kmsg.ACLPermissionTypeAllow}})
 
-	alice := b.client(kgo.ClientID("dtp-alice"))
 	resp, err := dtpRequest(2000, nil, "secret", "open", "absent").RequestWith(ctx, alice)
 	if err != nil || len(resp.Topics) != 3 {
 		t.Fatalf("%v %+v", err, resp)

@@ -5,4 +5,5 @@ var metadataHandlers = []handler{
 	getTelemetrySubscriptionsHandler,
 	pushTelemetryHandler,
 	describeTopicPartitionsHandler,
+	listConfigResourcesHandler,
 }
