@@ -306,6 +306,14 @@ func TestAuthzWalk(t *testing.T) {
 		kmsg.AllocateProducerIDs:       {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrAllocateProducerIDsRequest() }},
 		kmsg.GetTelemetrySubscriptions: {unchecked: "none in Kafka"},
 		kmsg.PushTelemetry:             {unchecked: "none in Kafka"},
+		kmsg.ListConfigResources:       {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrListConfigResourcesRequest() }},
+		kmsg.DescribeTopicPartitions: {want: topicAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrDescribeTopicPartitionsRequest()
+			rt := kmsg.NewDescribeTopicPartitionsRequestTopic()
+			rt.Topic = topic
+			r.Topics = append(r.Topics, rt)
+			return r
+		}},
 	}
 	node := aliceCl.Broker(int(b.cfg.NodeID))
 	for _, h := range handlers {

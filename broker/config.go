@@ -78,6 +78,8 @@ type LimitsConfig struct {
 
 	FetchSessionSlots       int           // max.incremental.fetch.session.cache.slots
 	FetchSessionMinEviction time.Duration // min.incremental.fetch.session.eviction.ms
+
+	DescribeTopicPartitionsMax int32 // max.request.partition.size.limit: partitions per DescribeTopicPartitions response
 }
 
 // LogConfig is the broker-wide side of log storage. The topic defaults
@@ -312,6 +314,7 @@ var coreConfigDefs = []configDef{
 	intKey("max.connections.per.ip", "2147483647", "Connections one client address may hold at once; more are closed at accept.", 1, math.MaxInt32, func(c *Config, n int64) { c.Limits.MaxConnectionsPerIP = int(n) }),
 	intKey("max.incremental.fetch.session.cache.slots", "1000", "Incremental fetch sessions (KIP-227) the broker keeps; 0 declines sessions.", 0, math.MaxInt32, func(c *Config, n int64) { c.Limits.FetchSessionSlots = int(n) }),
 	msKey("min.incremental.fetch.session.eviction.ms", "120000", "A fetch session unused this long may be evicted for a new one; younger sessions only by a more valuable one once this old.", 0, math.MaxInt32, func(c *Config, d time.Duration) { c.Limits.FetchSessionMinEviction = d }),
+	intKey("max.request.partition.size.limit", "2000", "Most partitions one DescribeTopicPartitions response carries; a client may ask for fewer.", 1, math.MaxInt32, func(c *Config, n int64) { c.Limits.DescribeTopicPartitionsMax = int32(n) }),
 	intKey("fetch.max.bytes", "57671680", "Largest Fetch response the broker builds.", 1024, math.MaxInt32, func(c *Config, n int64) { c.Limits.FetchMaxBytes = int32(n) }),
 	enumKey("process.roles", "broker,controller", "Roles of this node: gregor runs combined nodes (every broker is a controller voter).", "broker,controller", "controller,broker"),
 	{name: "controller.quorum.voters", typ: "list", def: "", doc: "The controller quorum, id@host:port of each voter's CONTROLLER listener; empty for a single node.", apply: func(c *Config, v string) error {

@@ -55,6 +55,7 @@ var kafkaDefaults = map[string]string{
 	"fetch.max.bytes":                                             "57671680",
 	"max.incremental.fetch.session.cache.slots":                   "1000",
 	"min.incremental.fetch.session.eviction.ms":                   "120000",
+	"max.request.partition.size.limit":                            "2000",
 	"controller.quorum.voters":                                    "",
 	"inter.broker.listener.name":                                  "",
 	"broker.rack":                                                 "",
@@ -168,7 +169,7 @@ func TestConfigDefaultsMatchKafka(t *testing.T) {
 			RequestReadTimeout:  30 * time.Second,
 		},
 		Limits: LimitsConfig{MaxConnections: math.MaxInt32, MaxConnectionsPerIP: math.MaxInt32, MessageMaxBytes: 1048588, FetchMaxBytes: 57671680,
-			FetchSessionSlots: 1000, FetchSessionMinEviction: 2 * time.Minute},
+			FetchSessionSlots: 1000, FetchSessionMinEviction: 2 * time.Minute, DescribeTopicPartitionsMax: 2000},
 		Log: LogConfig{
 			Dir:                    "./data",
 			RetentionCheckInterval: time.Minute,

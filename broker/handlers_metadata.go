@@ -4,4 +4,6 @@ package broker
 var metadataHandlers = []handler{
 	getTelemetrySubscriptionsHandler,
 	pushTelemetryHandler,
+	describeTopicPartitionsHandler,
+	listConfigResourcesHandler,
 }
