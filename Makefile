@@ -7,7 +7,7 @@ FUZZTIME ?= 30s
 COMPOSE  := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build build-bench run test test-short test-unit test-quota lint fuzz bench bench-metrics scale compat compat-cli compat-burrow compat-upstream compat-sasl compat-tls docker cluster-up cluster-down cluster-test cluster-test-kills cluster-test-partition nemesis nemesis-long nemesis-broken clean
+.PHONY: build build-bench run test test-short test-unit test-quota lint fuzz bench bench-metrics scale compat compat-cli compat-burrow compat-upstream compat-sasl compat-tls docker cluster-up cluster-down cluster-test cluster-test-kills cluster-test-partition cluster-test-secure nemesis nemesis-long nemesis-broken clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/gregor
@@ -130,6 +130,12 @@ cluster-test-kills: docker
 # the majority takes over; healed, it truncates and rejoins.
 cluster-test-partition: docker
 	$(CLUSTER) test-partition
+
+# The secured cluster (compat-tests/cluster-compose-secure.yml): SASL_SSL
+# between brokers and for clients, Raft over mutual TLS; kcat produces,
+# a node is killed, everything is read back.
+cluster-test-secure: docker
+	COMPOSE="$(COMPOSE)" ./compat-tests/cluster-secure.sh
 
 # Jepsen-style: a seeded random schedule of faults (kills, network
 # partitions, a full disk) against the in-process cluster under acks=all,

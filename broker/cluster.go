@@ -24,7 +24,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"gregor/auth"
 	"gregor/controller"
+	"gregor/wire"
 )
 
 // forwardClientPrefix marks requests one broker forwards to another, so the
@@ -39,7 +44,7 @@ var (
 func (s *Server) clustered() bool { return len(s.cfg.Cluster.Voters) > 0 }
 
 // controllerConfig maps the broker configuration to the controller's.
-func (s *Server) controllerConfig(metaDir string) controller.Config {
+func (s *Server) controllerConfig(metaDir string, keys map[string]*auth.TLS) controller.Config {
 	cfg := controller.Config{
 		NodeID:                   s.cfg.NodeID,
 		MetadataDir:              metaDir,
@@ -54,6 +59,7 @@ func (s *Server) controllerConfig(metaDir string) controller.Config {
 		if l, ok := s.cfg.listener(s.cfg.Cluster.ControllerListener); ok {
 			cfg.RaftBind = net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
 		}
+		cfg.RaftTLS = raftTLS(&s.cfg.Security, s.cfg.Cluster.ControllerListener, keys)
 	}
 	return cfg
 }
@@ -89,13 +95,46 @@ type peers struct {
 	meta     metaView
 	listener string // the inter-broker listener's name
 	clientID string
+	dial     wire.DialConfig
 
 	mu sync.Mutex
 	m  map[string]*peer
 }
 
-func newPeers(meta metaView, interBrokerListener string, self int32) *peers {
-	return &peers{meta: meta, listener: interBrokerListener, clientID: forwardClientPrefix + strconv.Itoa(int(self)), m: map[string]*peer{}}
+func newPeers(meta metaView, interBrokerListener string, self int32, dial wire.DialConfig) *peers {
+	return &peers{meta: meta, listener: interBrokerListener, clientID: forwardClientPrefix + strconv.Itoa(int(self)), dial: dial, m: map[string]*peer{}}
+}
+
+// interBrokerDial is how this broker dials the inter-broker listener of
+// the others, as a Kafka client of its security protocol would: TLS with
+// this broker's key store (the listener's own) as the client certificate
+// and its trust store as the roots, then the SASL login of
+// sasl.mechanism.inter.broker.protocol.
+func interBrokerDial(c *SecurityConfig, listener string, keys map[string]*auth.TLS) wire.DialConfig {
+	var d wire.DialConfig
+	if t := keys[listener]; t != nil && isTLS(c.protocol(listener)) {
+		d.TLS = t.ClientConfig
+	}
+	if ib := c.InterBroker; ib != nil {
+		switch ib.Mechanism {
+		case auth.MechanismPlain:
+			d.SASL = plain.Auth{User: ib.Username, Pass: ib.Password}.AsMechanism()
+		case auth.MechanismScramSHA256:
+			d.SASL = scram.Auth{User: ib.Username, Pass: ib.Password}.AsSha256Mechanism()
+		case auth.MechanismScramSHA512:
+			d.SASL = scram.Auth{User: ib.Username, Pass: ib.Password}.AsSha512Mechanism()
+		}
+	}
+	return d
+}
+
+// raftTLS is the Raft transport's TLS when the controller listener is SSL.
+func raftTLS(c *SecurityConfig, listener string, keys map[string]*auth.TLS) *controller.RaftTLS {
+	t := keys[listener]
+	if t == nil || c.protocol(listener) != protoSSL {
+		return nil
+	}
+	return &controller.RaftTLS{Server: t.ServerConfig(), Client: t.ClientConfig}
 }
 
 func (ps *peers) get(id int32, purpose string) (*peer, error) {
@@ -110,7 +149,7 @@ func (ps *peers) get(id int32, purpose string) (*peer, error) {
 	defer ps.mu.Unlock()
 	p := ps.m[key]
 	if p == nil {
-		p = newPeer(addr, ps.clientID)
+		p = newPeer(addr, ps.clientID, ps.dial)
 		ps.m[key] = p
 	}
 	return p, nil

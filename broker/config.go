@@ -134,6 +134,8 @@ type ClusterConfig struct {
 	BrokerSessionTimeout    time.Duration      // broker.session.timeout.ms
 	BrokerHeartbeatInterval time.Duration      // broker.heartbeat.interval.ms
 	ShutdownTimeout         time.Duration      // controlled.shutdown.timeout.ms
+
+	interBrokerProtocol string // security.inter.broker.protocol as given
 }
 
 // configDef describes one broker key: its default, its Kafka ConfigType
@@ -258,7 +260,7 @@ func splitList(v string) []string {
 // key is a start-up error.
 // configDefs is the core keys below and each area's keys (declared in
 // config_<area>.go next to the area's section of Config).
-var configDefs = slices.Concat(coreConfigDefs, txnConfigDefs, securityConfigDefs, tlsConfigDefs, saslConfigDefs, authzConfigDefs, quotaConfigDefs, httpConfigDefs, consumerGroupConfigDefs, clusterOpsConfigDefs)
+var configDefs = slices.Concat(coreConfigDefs, txnConfigDefs, securityConfigDefs, interBrokerConfigDefs, tlsConfigDefs, saslConfigDefs, authzConfigDefs, quotaConfigDefs, httpConfigDefs, consumerGroupConfigDefs, clusterOpsConfigDefs)
 
 var coreConfigDefs = []configDef{
 	intKey("node.id", "1", "The node id of this broker.", 0, math.MaxInt32, func(c *Config, n int64) { c.NodeID = int32(n) }),
@@ -505,6 +507,9 @@ func build(kvs [][2]string) (Config, error) {
 			c.Socket.AdvertisedListeners = append(c.Socket.AdvertisedListeners, l)
 		}
 	}
+	if err := c.resolveInterBrokerListener(); err != nil {
+		return Config{}, err
+	}
 	if c.Cluster.InterBrokerListener == "" {
 		for _, l := range c.Socket.Listeners {
 			if l.Name != c.Cluster.ControllerListener {
@@ -520,6 +525,9 @@ func build(kvs [][2]string) (Config, error) {
 		return Config{}, err
 	}
 	if err := c.buildTLS(); err != nil {
+		return Config{}, err
+	}
+	if err := c.buildInterBroker(); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()

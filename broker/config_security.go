@@ -38,8 +38,17 @@ type SecurityConfig struct {
 	// TLS are the SSL and SASL_SSL listeners' settings, by listener name
 	// (config_tls.go).
 	TLS map[string]ListenerTLS
+	// InterBroker is the SASL login brokers use towards each other when
+	// the inter-broker listener is SASL_PLAINTEXT or SASL_SSL
+	// (config_interbroker.go); nil otherwise.
+	InterBroker *InterBrokerSASL
 
-	tls tlsProps // the ssl.* values as given
+	tls                  tlsProps // the ssl.* values as given
+	plainJAAS            string   // plain.sasl.jaas.config as given
+	interBrokerMechanism string   // sasl.mechanism.inter.broker.protocol
+	// listenerJAAS are listener.name.<l>.<mechanism>.sasl.jaas.config,
+	// by lowercase listener name and mechanism.
+	listenerJAAS map[string]map[string]auth.JAASEntry
 }
 
 // protocol is the security protocol of the listener named name.
@@ -77,6 +86,7 @@ var securityConfigDefs = []configDef{
 		return nil
 	}},
 	{name: "plain.sasl.jaas.config", typ: "password", doc: "PlainLoginModule JAAS line whose user_NAME=\"password\" options are the PLAIN users.", apply: func(c *Config, v string) error {
+		c.Security.plainJAAS = v
 		if v == "" {
 			return nil
 		}
@@ -117,8 +127,8 @@ func (c *Config) validateSecurity() error {
 		if p == protoPlaintext {
 			continue
 		}
-		if l.Name == c.Cluster.ControllerListener || l.Name == c.Cluster.InterBrokerListener {
-			return fmt.Errorf("config: listener.security.protocol.map: listener %s is %s; the controller and inter-broker listeners must be PLAINTEXT", l.Name, p)
+		if l.Name == c.Cluster.ControllerListener && p != protoSSL {
+			return fmt.Errorf("config: listener.security.protocol.map: listener %s is %s; the controller listener must be PLAINTEXT or SSL", l.Name, p)
 		}
 		if isTLS(p) {
 			if _, ok := c.Security.TLS[l.Name]; !ok {
@@ -213,7 +223,7 @@ type listenerKeyDef struct {
 
 // listenerKeyDefs are the keys settable per listener: the SASL ones
 // below and the ssl.* keys (config_tls.go).
-var listenerKeyDefs = slices.Concat(saslListenerKeyDefs, tlsListenerKeyDefs)
+var listenerKeyDefs = slices.Concat(saslListenerKeyDefs, tlsListenerKeyDefs, jaasListenerKeyDefs)
 
 var saslListenerKeyDefs = []listenerKeyDef{
 	{name: "connections.max.reauth.ms", apply: func(c *Config, listener, v string) error {

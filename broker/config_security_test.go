@@ -24,6 +24,7 @@ var wantSecurityDefaults = SecurityConfig{
 	tls: tlsProps{global: map[string]string{"ssl.client.auth": "none", "ssl.enabled.protocols": "TLSv1.2,TLSv1.3",
 		"ssl.endpoint.identification.algorithm": "https", "ssl.keystore.type": "PEM", "ssl.principal.mapping.rules": "DEFAULT",
 		"ssl.protocol": "TLSv1.3", "ssl.truststore.type": "PEM"}},
+	interBrokerMechanism: "GSSAPI",
 }
 
 const testPlainJAAS = `org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret" user_alice="alice-secret";`
@@ -75,13 +76,33 @@ func TestSecurityConfigKeys(t *testing.T) {
 				s := c.Security.TLS["SSL"].Settings
 				return []any{s.KeystoreLocation, s.ClientAuth, s.TruststoreLocation, s.EnabledProtocols}
 			}, want: []any{"/b.pem", "requested", "/ca.pem", []string{"TLSv1.2"}}},
-		{name: "ssl inter-broker refused", kvs: []string{"listeners=SSL://:1", "ssl.keystore.location=/k.pem"}, wantErr: "controller and inter-broker listeners must be PLAINTEXT"},
+		{name: "ssl inter-broker", kvs: []string{"listeners=SSL://:1", "ssl.keystore.location=/k.pem"},
+			field: func(c *Config) any { return []any{c.Cluster.InterBrokerListener, c.Security.InterBroker == nil} }, want: []any{"SSL", true}},
+		{name: "sasl controller refused", kvs: []string{"listeners=PLAINTEXT://:1,CONTROLLER://:2", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_SSL", "ssl.keystore.location=/k.pem"},
+			wantErr: "the controller listener must be PLAINTEXT or SSL"},
+		{name: "ssl controller", kvs: []string{"listeners=PLAINTEXT://:1,CONTROLLER://:2", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:SSL", "ssl.keystore.location=/k.pem"},
+			field: func(c *Config) any { return c.Security.TLS["CONTROLLER"].Settings.KeystoreLocation }, want: "/k.pem"},
+		{name: "security.inter.broker.protocol", kvs: []string{"listeners=PLAINTEXT://:1,SSL://:2", "ssl.keystore.location=/k.pem", "security.inter.broker.protocol=SSL"},
+			field: func(c *Config) any { return c.Cluster.InterBrokerListener }, want: "SSL"},
+		{name: "both inter-broker keys refused", kvs: []string{"listeners=PLAINTEXT://:1,SSL://:2", "ssl.keystore.location=/k.pem", "security.inter.broker.protocol=SSL", "inter.broker.listener.name=SSL"},
+			wantErr: "only one of inter.broker.listener.name and security.inter.broker.protocol"},
 		{name: "sasl without mechanism", kvs: []string{"listeners=SASL://:1,PLAINTEXT://:2", "listener.security.protocol.map=SASL:SASL_PLAINTEXT,PLAINTEXT:PLAINTEXT", "inter.broker.listener.name=PLAINTEXT"},
 			wantErr: "sasl.enabled.mechanisms: listener SASL"},
 		{name: "sasl without users", kvs: []string{"listeners=SASL://:1,PLAINTEXT://:2", "listener.security.protocol.map=SASL:SASL_PLAINTEXT,PLAINTEXT:PLAINTEXT", "inter.broker.listener.name=PLAINTEXT", "sasl.enabled.mechanisms=PLAIN"},
 			wantErr: "plain.sasl.jaas.config: listener SASL"},
-		{name: "sasl inter-broker refused", kvs: []string{"listeners=SASL://:1", "listener.security.protocol.map=SASL:SASL_PLAINTEXT", "sasl.enabled.mechanisms=PLAIN", "plain.sasl.jaas.config=" + testPlainJAAS},
-			wantErr: "controller and inter-broker listeners must be PLAINTEXT"},
+		{name: "sasl inter-broker without mechanism", kvs: []string{"listeners=SASL://:1", "listener.security.protocol.map=SASL:SASL_PLAINTEXT", "sasl.enabled.mechanisms=PLAIN", "plain.sasl.jaas.config=" + testPlainJAAS},
+			wantErr: `sasl.mechanism.inter.broker.protocol: inter-broker listener SASL is SASL_PLAINTEXT; "GSSAPI" is not supported`},
+		{name: "sasl inter-broker plain", kvs: []string{"listeners=SASL://:1", "listener.security.protocol.map=SASL:SASL_PLAINTEXT", "sasl.enabled.mechanisms=PLAIN", "plain.sasl.jaas.config=" + testPlainJAAS, "sasl.mechanism.inter.broker.protocol=PLAIN"},
+			field: func(c *Config) any { return *c.Security.InterBroker }, want: InterBrokerSASL{Mechanism: "PLAIN", Username: "admin", Password: "admin-secret"}},
+		{name: "sasl inter-broker scram", kvs: []string{"listeners=SASL://:1", "listener.security.protocol.map=SASL:SASL_SSL", "ssl.keystore.location=/k.pem", "sasl.enabled.mechanisms=SCRAM-SHA-512",
+			"sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512", `listener.name.sasl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="b-secret";`},
+			field: func(c *Config) any { return *c.Security.InterBroker }, want: InterBrokerSASL{Mechanism: "SCRAM-SHA-512", Username: "broker", Password: "b-secret"}},
+		{name: "sasl inter-broker mechanism not enabled", kvs: []string{"listeners=SASL://:1", "listener.security.protocol.map=SASL:SASL_PLAINTEXT", "sasl.enabled.mechanisms=PLAIN", "plain.sasl.jaas.config=" + testPlainJAAS, "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-256"},
+			wantErr: "SCRAM-SHA-256 must be in sasl.enabled.mechanisms"},
+		{name: "sasl inter-broker without jaas", kvs: []string{"listeners=SASL://:1", "listener.security.protocol.map=SASL:SASL_PLAINTEXT", "sasl.enabled.mechanisms=SCRAM-SHA-256", "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-256"},
+			wantErr: "listener.name.sasl.scram-sha-256.sasl.jaas.config: the inter-broker listener SASL"},
+		{name: "listener jaas wrong module", kvs: []string{"listeners=SASL://:1,PLAINTEXT://:2", "inter.broker.listener.name=PLAINTEXT", `listener.name.sasl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="a" password="b";`},
+			wantErr: "is not org.apache.kafka.common.security.scram.ScramLoginModule"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -58,6 +58,7 @@ var kafkaDefaults = map[string]string{
 	"max.request.partition.size.limit":                            "2000",
 	"controller.quorum.voters":                                    "",
 	"inter.broker.listener.name":                                  "",
+	"sasl.mechanism.inter.broker.protocol":                        "GSSAPI",
 	"broker.rack":                                                 "",
 	"broker.session.timeout.ms":                                   "9000",
 	"broker.heartbeat.interval.ms":                                "2000",
@@ -104,8 +105,9 @@ var kafkaDefaults = map[string]string{
 // gregorDefaults is where gregor departs from Kafka, or has a key Kafka
 // lacks; each entry says why.
 var gregorDefaults = map[string]string{
-	"group.consumer.assignors": "uniform,range",                     // Kafka: the two assignors' class names, which gregor also accepts
-	"ssl.keystore.type":        "PEM", "ssl.truststore.type": "PEM", // Kafka: JKS; gregor reads only PEM
+	"security.inter.broker.protocol": "",                                  // Kafka: PLAINTEXT; empty lets inter.broker.listener.name (or its default) decide
+	"group.consumer.assignors":       "uniform,range",                     // Kafka: the two assignors' class names, which gregor also accepts
+	"ssl.keystore.type":              "PEM", "ssl.truststore.type": "PEM", // Kafka: JKS; gregor reads only PEM
 	"node.id":                                  "1",                          // Kafka: -1, required in KRaft; one node runs with no file
 	"listeners":                                "PLAINTEXT://localhost:9092", // Kafka: PLAINTEXT://:9092; gregor binds loopback unless told
 	"log.dirs":                                 "./data",                     // Kafka: log.dir=/tmp/kafka-logs

@@ -29,16 +29,26 @@ type tlsListener struct {
 	certPrincipal bool
 }
 
-// listenTLS wraps ln, the listener l of security protocol proto, in TLS
-// with the listener's settings; now is the clock certificate reloads are
+// loadTLS reads the key material of every SSL and SASL_SSL listener (the
+// controller listener's too); now is the clock certificate reloads are
 // checked by. Key store and trust store files are read here, so a bad file
-// fails the start naming its key.
-func listenTLS(ln net.Listener, l Listener, proto string, lt ListenerTLS, now func() time.Time) (net.Listener, *tlsListener, error) {
-	t, err := auth.NewTLS(lt.Settings, now)
-	if err != nil {
-		return nil, nil, fmt.Errorf("broker: listener %s: %w", l.Name, err)
+// fails the start naming its listener.
+func loadTLS(c *SecurityConfig, now func() time.Time) (map[string]*auth.TLS, error) {
+	out := map[string]*auth.TLS{}
+	for name, lt := range c.TLS {
+		t, err := auth.NewTLS(lt.Settings, now)
+		if err != nil {
+			return nil, fmt.Errorf("broker: listener %s: %w", name, err)
+		}
+		out[name] = t
 	}
-	return tls.NewListener(ln, t.ServerConfig()), &tlsListener{tls: t, mapper: lt.Mapper, certPrincipal: proto == protoSSL}, nil
+	return out, nil
+}
+
+// listenTLS wraps ln, a listener of security protocol proto, in TLS with
+// its key material t.
+func listenTLS(ln net.Listener, proto string, t *auth.TLS, lt ListenerTLS) (net.Listener, *tlsListener) {
+	return tls.NewListener(ln, t.ServerConfig()), &tlsListener{tls: t, mapper: lt.Mapper, certPrincipal: proto == protoSSL}
 }
 
 // handshake runs the TLS handshake of a connection from a TLS listener

@@ -20,22 +20,31 @@ import (
 type peer struct {
 	addr     string
 	clientID string
+	dial     wire.DialConfig // TLS and SASL of the inter-broker listener
 
 	mu sync.Mutex
 	c  *wire.Client // nil until dialled, and after an error
 }
 
-func newPeer(addr, clientID string) *peer {
-	return &peer{addr: addr, clientID: clientID}
+func newPeer(addr, clientID string, dial wire.DialConfig) *peer {
+	return &peer{addr: addr, clientID: clientID, dial: dial}
 }
+
+// reauthMargin is how long before its SASL session ends (KIP-368) a peer
+// connection is replaced by a fresh login rather than used again.
+const reauthMargin = 5 * time.Second
 
 // do sends req and returns its response. Any error closes the connection;
 // the next call redials.
 func (p *peer) do(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.c != nil && !p.c.SessionExpiry.IsZero() && time.Until(p.c.SessionExpiry) < reauthMargin {
+		p.c.Close()
+		p.c = nil
+	}
 	if p.c == nil {
-		c, err := wire.Dial(ctx, p.addr, p.clientID)
+		c, err := wire.DialWith(ctx, p.addr, p.clientID, p.dial)
 		if err != nil {
 			return nil, err
 		}

@@ -101,8 +101,12 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("broker: log dir: %w", err)
 	}
+	tlsKeys, err := loadTLS(&c.Security, o.clock.Now)
+	if err != nil {
+		return nil, err
+	}
 	metaDir := filepath.Join(dir, "__cluster_metadata-0")
-	ctrl, err := controller.Open(s.controllerConfig(metaDir))
+	ctrl, err := controller.Open(s.controllerConfig(metaDir, tlsKeys))
 	if err != nil {
 		return nil, fmt.Errorf("broker: metadata: %w", err)
 	}
@@ -113,7 +117,7 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 		ctrl.Close()
 		return nil, err
 	}
-	peers := newPeers(ctrl, c.Cluster.InterBrokerListener, c.NodeID)
+	peers := newPeers(ctrl, c.Cluster.InterBrokerListener, c.NodeID, interBrokerDial(&c.Security, c.Cluster.InterBrokerListener, tlsKeys))
 	d.link = newLink(ctrl, peers, c.NodeID, s.clustered(), ctx, log)
 	kick := newSignal()
 	d.parts = newPartitions(dir, ctrl, c.storageConfig, o.clock, log, &s.wg, kick)
@@ -162,10 +166,7 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 		}
 		bl := boundListener{Listener: ln, cfg: c.Socket.Listeners[i]}
 		if proto := c.Security.protocol(l.Name); isTLS(proto) {
-			if bl.Listener, bl.tls, err = listenTLS(ln, l, proto, c.Security.TLS[l.Name], o.clock.Now); err != nil {
-				ln.Close()
-				return fail(err)
-			}
+			bl.Listener, bl.tls = listenTLS(ln, proto, tlsKeys[l.Name], c.Security.TLS[l.Name])
 		}
 		s.listeners = append(s.listeners, bl)
 	}

@@ -81,6 +81,9 @@ type Config struct {
 	// snapshot leaves in the log (0 = 10240).
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
+	// RaftTLS, when set, runs the Raft transport over TLS (an SSL
+	// controller listener). Ignored with Transport.
+	RaftTLS *RaftTLS
 	// Transport replaces the TCP transport (tests pass
 	// raft.NewInmemTransport). Raft closes it on Close.
 	Transport raft.Transport

@@ -83,11 +83,19 @@ func (c *Controller) startRaft() (err error) {
 		if err != nil {
 			return fmt.Errorf("controller: resolve raft address %s: %w", self, err)
 		}
-		t, err := raft.NewTCPTransportWithLogger(cfg.RaftBind, adv, 3, 10*time.Second, hlog.Named("transport"))
-		if err != nil {
-			return fmt.Errorf("controller: raft listen on %s: %w", cfg.RaftBind, err)
+		if cfg.RaftTLS != nil {
+			t, err := newTLSTransport(cfg.RaftBind, adv, cfg.RaftTLS, hlog.Named("transport"))
+			if err != nil {
+				return fmt.Errorf("controller: raft listen on %s: %w", cfg.RaftBind, err)
+			}
+			trans = t
+		} else {
+			t, err := raft.NewTCPTransportWithLogger(cfg.RaftBind, adv, 3, 10*time.Second, hlog.Named("transport"))
+			if err != nil {
+				return fmt.Errorf("controller: raft listen on %s: %w", cfg.RaftBind, err)
+			}
+			trans = t
 		}
-		trans = t
 	}
 
 	rc := raft.DefaultConfig()

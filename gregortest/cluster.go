@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,10 +24,11 @@ import (
 type Option func(*options)
 
 type options struct {
-	brokers   int
-	overrides []string
-	log       zerolog.Logger
-	pausable  bool // pause.go
+	brokers    int
+	overrides  []string
+	log        zerolog.Logger
+	clientOpts []kgo.Opt
+	pausable   bool // pause.go
 }
 
 // Brokers sets the number of brokers (default 3). Every broker is also a
@@ -38,6 +40,14 @@ func Brokers(n int) Option { return func(o *options) { o.brokers = n } }
 // belong to the cluster.
 func Override(kv ...string) Option {
 	return func(o *options) { o.overrides = append(o.overrides, kv...) }
+}
+
+// ClientOpts are options every client the cluster makes gets first: its
+// own metadata probes, Client and Request (TLS and SASL for a secured
+// client listener, whose protocol an Override of
+// listener.security.protocol.map sets on the PLAINTEXT-named listener).
+func ClientOpts(opts ...kgo.Opt) Option {
+	return func(o *options) { o.clientOpts = append(o.clientOpts, opts...) }
 }
 
 // Logger gives the brokers a logger (default: none).
@@ -176,7 +186,7 @@ func (c *Cluster) Seeds() []string {
 // cleanup.
 func (c *Cluster) Client(opts ...kgo.Opt) *kgo.Client {
 	c.t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Seeds()...)}, opts...)...)
+	cl, err := kgo.NewClient(slices.Concat([]kgo.Opt{kgo.SeedBrokers(c.Seeds()...)}, c.opts.clientOpts, opts)...)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -331,7 +341,7 @@ func (b *Broker) LogStartOffset(topic string, partition int32) (int64, bool) {
 // cleanup.
 func (b *Broker) Client(opts ...kgo.Opt) *kgo.Client {
 	b.c.t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(b.Addr())}, opts...)...)
+	cl, err := kgo.NewClient(slices.Concat([]kgo.Opt{kgo.SeedBrokers(b.Addr())}, b.c.opts.clientOpts, opts)...)
 	if err != nil {
 		b.c.t.Fatal(err)
 	}
@@ -342,7 +352,7 @@ func (b *Broker) Client(opts ...kgo.Opt) *kgo.Client {
 // Request sends req to this broker alone (no retries, no routing) on a
 // fresh connection, at the newest version both sides support.
 func (b *Broker) Request(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
-	opts := []kgo.Opt{kgo.SeedBrokers(b.Addr())}
+	opts := slices.Concat([]kgo.Opt{kgo.SeedBrokers(b.Addr())}, b.c.opts.clientOpts)
 	if pr, ok := req.(*kmsg.ProduceRequest); ok {
 		// kgo writes its own acks setting into Produce requests.
 		switch pr.Acks {

@@ -73,6 +73,11 @@ const (
 	kindKafka = "kafka"
 )
 
+// tlsHandshakeRecord is the first byte of a TLS connection (the record
+// type of its ClientHello). Neither a Raft RPC type nor the top byte of a
+// Kafka request size can be it.
+const tlsHandshakeRecord = 0x16
+
 // forwardPrefix is the client ID prefix brokers use towards each other,
 // followed by their node ID.
 const forwardPrefix = "gregor-forward-"
@@ -133,11 +138,18 @@ func (p *proxy) serve(nc net.Conn) {
 	_ = nc.SetReadDeadline(time.Now().Add(30 * time.Second))
 	var first bytes.Buffer
 	var src int32
-	switch p.kind {
-	case kindRaft:
-		src = sniffRaft(io.TeeReader(nc, &first))
-	case kindKafka:
-		src = sniffKafka(io.TeeReader(nc, &first))
+	tee := io.TeeReader(nc, &first)
+	var b0 [1]byte
+	// A TLS connection (a handshake record first) names no node the
+	// proxy can read: it counts as node 0's, cut only by destination.
+	if _, err := io.ReadFull(tee, b0[:]); err == nil && b0[0] != tlsHandshakeRecord {
+		r := io.MultiReader(bytes.NewReader(b0[:]), tee)
+		switch p.kind {
+		case kindRaft:
+			src = sniffRaft(r)
+		case kindKafka:
+			src = sniffKafka(r)
+		}
 	}
 	_ = nc.SetReadDeadline(time.Time{})
 	p.mu.Lock()

@@ -3,13 +3,16 @@ package wire
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl"
 )
 
 // ErrCorrelation means a response carried another correlation id than the
@@ -35,7 +38,28 @@ type Client struct {
 	Timeout time.Duration
 	// MaxFrame is the largest response frame accepted (1 GiB by default).
 	MaxFrame int32
+
+	// SessionExpiry is when the SASL session of a DialWith login ends
+	// (the server's session_lifetime_ms, KIP-368), or zero.
+	SessionExpiry time.Time
 }
+
+// DialConfig says how DialWith secures a connection: TLS, then a SASL
+// login, as a Kafka client does on SSL, SASL_PLAINTEXT and SASL_SSL
+// listeners.
+type DialConfig struct {
+	// TLS, when set, returns the TLS configuration for a server reached
+	// by the host name (or IP) serverName; the connection runs the
+	// handshake before anything is sent.
+	TLS func(serverName string) *tls.Config
+	// SASL, when set, is the mechanism the client logs in with:
+	// SaslHandshake v1, then SaslAuthenticate v1 until the mechanism is
+	// done.
+	SASL sasl.Mechanism
+}
+
+// ErrSASL wraps a refused SASL login (handshake or authentication).
+var ErrSASL = errors.New("wire: sasl login failed")
 
 // NewClient wraps conn. clientID goes in every request header.
 func NewClient(conn net.Conn, clientID string) *Client {
@@ -49,12 +73,87 @@ func NewClient(conn net.Conn, clientID string) *Client {
 
 // Dial connects to addr over TCP and wraps the connection.
 func Dial(ctx context.Context, addr, clientID string) (*Client, error) {
+	return DialWith(ctx, addr, clientID, DialConfig{})
+}
+
+// DialWith connects to addr over TCP, runs the TLS handshake and the SASL
+// login dc asks for, and wraps the connection. Any failure closes it.
+func DialWith(ctx context.Context, addr, clientID string, dc DialConfig) (*Client, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	return NewClient(conn, clientID), nil
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if dc.TLS != nil {
+		tc := tls.Client(conn, dc.TLS(host))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("wire: tls handshake with %s: %w", addr, err)
+		}
+		conn = tc
+	}
+	c := NewClient(conn, clientID)
+	if dc.SASL != nil {
+		if err := c.login(ctx, dc.SASL, addr); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// login runs a SASL exchange with m: SaslHandshake v1 naming the
+// mechanism, then SaslAuthenticate v1 with each token the mechanism
+// produces until it is done.
+func (c *Client) login(ctx context.Context, m sasl.Mechanism, addr string) error {
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version = 1
+	hs.Mechanism = m.Name()
+	r, err := c.Do(ctx, hs)
+	if err != nil {
+		return fmt.Errorf("wire: sasl handshake with %s: %w", addr, err)
+	}
+	if hr := r.(*kmsg.SASLHandshakeResponse); hr.ErrorCode != 0 {
+		return fmt.Errorf("%w: %s: mechanism %s: %w (the server offers %v)", ErrSASL, addr, m.Name(), kerr.ErrorForCode(hr.ErrorCode), hr.SupportedMechanisms)
+	}
+	sess, tok, err := m.Authenticate(ctx, addr)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrSASL, addr, err)
+	}
+	start := time.Now()
+	for {
+		req := kmsg.NewPtrSASLAuthenticateRequest()
+		req.Version = 1
+		req.SASLAuthBytes = tok
+		r, err := c.Do(ctx, req)
+		if err != nil {
+			return fmt.Errorf("wire: sasl authenticate with %s: %w", addr, err)
+		}
+		ar := r.(*kmsg.SASLAuthenticateResponse)
+		if ar.ErrorCode != 0 {
+			msg := ""
+			if ar.ErrorMessage != nil {
+				msg = ": " + *ar.ErrorMessage
+			}
+			return fmt.Errorf("%w: %s: %w%s", ErrSASL, addr, kerr.ErrorForCode(ar.ErrorCode), msg)
+		}
+		done, next, err := sess.Challenge(ar.SASLAuthBytes)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrSASL, addr, err)
+		}
+		if done {
+			if ar.SessionLifetimeMillis > 0 {
+				c.SessionExpiry = start.Add(time.Duration(ar.SessionLifetimeMillis) * time.Millisecond)
+			}
+			return nil
+		}
+		tok = next
+	}
 }
 
 // Conn is the underlying connection.

@@ -43,6 +43,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"flag"
@@ -84,7 +86,8 @@ type benchConfig struct {
 	resultFile  string
 	label       string
 	quiet       bool
-	txnRecords  int // txn: records per transaction
+	txnRecords  int    // txn: records per transaction
+	tlsCA       string // PEM CA file: connect over TLS (an SSL listener)
 }
 
 const benchUsage = `usage: gregor-bench bench produce|consume|e2e|latency [flags]
@@ -128,6 +131,7 @@ func bench(args []string) error {
 	fs.StringVar(&cfg.label, "label", "", "label for --result lines (e.g. the broker's name)")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "no progress lines")
 	fs.IntVar(&cfg.txnRecords, "txn-records", 1000, "txn: records per transaction")
+	fs.StringVar(&cfg.tlsCA, "tls-ca", "", "PEM file of the CA the broker's certificate is verified against: connect over TLS (not rtt)")
 	if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
 		return nil
 	} else if err != nil {
@@ -164,6 +168,9 @@ func bench(args []string) error {
 			cfg.linger = 0
 		}
 	case "rtt":
+		if cfg.tlsCA != "" {
+			return errors.New("bench: rtt speaks plaintext only (no --tls-ca)")
+		}
 		if !set["rate"] {
 			cfg.rate = 1000
 		}
@@ -237,6 +244,17 @@ type benchRun struct {
 func newBenchRun(cfg benchConfig) (*benchRun, error) {
 	r := &benchRun{cfg: cfg}
 	r.base = []kgo.Opt{kgo.SeedBrokers(cfg.brokers...), kgo.ClientID("gregor-bench")}
+	if cfg.tlsCA != "" {
+		pem, err := os.ReadFile(cfg.tlsCA)
+		if err != nil {
+			return nil, fmt.Errorf("bench: --tls-ca: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("bench: --tls-ca: %s holds no PEM certificate", cfg.tlsCA)
+		}
+		r.base = append(r.base, kgo.DialTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}))
+	}
 	switch cfg.acks {
 	case "all", "-1":
 		r.prodOpts = append(r.prodOpts, kgo.RequiredAcks(kgo.AllISRAcks()))
