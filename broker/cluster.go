@@ -356,10 +356,19 @@ func (s *Server) membership() {
 				backoff = min(2*backoff, 2*time.Second)
 				continue
 			}
-			registered = true
-			if !s.awaitCaughtUp(epoch) {
+			caughtUp, fenced := s.awaitCaughtUp(epoch)
+			if !caughtUp {
 				return
 			}
+			if fenced {
+				// No heartbeat went out while catching up: a catch-up
+				// longer than the session timeout gets the new
+				// registration fenced, and only a new one unfences it.
+				s.log.Warn().Int64("broker_epoch", epoch).Msg("fenced while catching up with the metadata log, registering again")
+				t.Reset(0)
+				continue
+			}
+			registered = true
 			s.log.Info().Int64("broker_epoch", epoch).Msg("registered with the controller and caught up")
 			s.readyOnce.Do(func() { close(s.ready) })
 		}
@@ -413,21 +422,37 @@ func (s *Server) register(incarnation [16]byte) (int64, error) {
 // registration that got epoch: everything committed before it (leader
 // changes while we were down) has then been applied here too. Until then a
 // restarted node's metadata is stale and it must neither serve clients nor
-// act as a leader (Kafka: a broker unfences once caught up).
-func (s *Server) awaitCaughtUp(epoch int64) bool {
+// act as a leader (Kafka: a broker unfences once caught up). caughtUp is
+// false at shutdown; fenced is true if the controller fenced the
+// registration meanwhile (its session expired while we caught up), which
+// then needs a new one.
+func (s *Server) awaitCaughtUp(epoch int64) (caughtUp, fenced bool) {
 	ch, unsub := s.ctrl.Subscribe()
 	defer unsub()
 	for {
-		if b, ok := s.ctrl.Snapshot().Broker(s.cfg.NodeID); ok && b.Epoch >= epoch && !b.Fenced {
-			return true
+		b, ok := s.ctrl.Snapshot().Broker(s.cfg.NodeID)
+		if done, fenced := registrationApplied(b, ok, epoch); done {
+			return true, fenced
 		}
 		select {
 		case <-ch:
 		case <-time.After(200 * time.Millisecond):
 		case <-s.ctx.Done():
-			return false
+			return false, false
 		}
 	}
+}
+
+// registrationApplied reports whether b, this broker's record in the local
+// metadata (ok false if it has none), shows the registration that got
+// epoch, and whether the broker is fenced in it. A fenced record at that
+// epoch or later will not unfence by itself: unfencing takes a heartbeat
+// or a registration, and none is sent while waiting.
+func registrationApplied(b controller.Broker, ok bool, epoch int64) (applied, fenced bool) {
+	if !ok || b.Epoch < epoch {
+		return false, false
+	}
+	return true, b.Fenced
 }
 
 // heartbeat tells the controller this broker is alive; wantFence asks it to

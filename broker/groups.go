@@ -255,7 +255,7 @@ func (l *offsetsLog) Append(batch []byte) (int64, error) {
 	ctx, cancel := withTimeout(l.ctx, l.clock, l.timeout)
 	defer cancel()
 	if code := l.p.waitHW(ctx, res.LastOffset+1, epoch); code != 0 {
-		return -1, fmt.Errorf("broker: __consumer_offsets-%d append not replicated: %w", l.p.index, kerr.ErrorForCode(code))
+		return -1, fmt.Errorf("broker: %s-%d append not replicated: %w", l.p.topic, l.p.index, kerr.ErrorForCode(code))
 	}
 	return res.BaseOffset, nil
 }

@@ -49,6 +49,10 @@ func (m *mailbox) call(ctx context.Context, f func()) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	// Once posted, f runs to its end before call returns (or never, if
+	// the shard stops first), ctx or not: f writes its results into the
+	// caller's variables, and a caller that returned at ctx's end read
+	// them while the shard wrote them (a race seen on TxnOffsetCommit).
 	select {
 	case <-done:
 		return nil
@@ -59,7 +63,5 @@ func (m *mailbox) call(ctx context.Context, f func()) error {
 		default:
 			return ErrClosed
 		}
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
