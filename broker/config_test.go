@@ -35,6 +35,7 @@ var kafkaDefaults = map[string]string{
 	"transaction.state.log.num.partitions":                        "50",
 	"transaction.state.log.segment.bytes":                         "104857600",
 	"transaction.max.timeout.ms":                                  "900000",
+	"transaction.partition.verification.enable":                   "true",
 	"authorizer.class.name":                                       "",
 	"super.users":                                                 "",
 	"allow.everyone.if.no.acl.found":                              "false",
@@ -194,7 +195,7 @@ func TestConfigDefaultsMatchKafka(t *testing.T) {
 				SessionTimeout: 45 * time.Second, MaxSize: math.MaxInt32},
 		},
 		Txn: TxnConfig{StateLogPartitions: 50, StateLogReplicationFactor: 1, StateLogMinISR: 1, StateLogSegmentBytes: 104857600,
-			MaxTimeout: 15 * time.Minute, AbortTimedOutInterval: 10 * time.Second, IDExpiration: 7 * 24 * time.Hour, RemoveExpiredCheckInterval: time.Hour},
+			MaxTimeout: 15 * time.Minute, AbortTimedOutInterval: 10 * time.Second, IDExpiration: 7 * 24 * time.Hour, RemoveExpiredCheckInterval: time.Hour, PartitionVerification: true},
 		Replication: ReplicationConfig{LagTimeMax: 30 * time.Second, FetchMaxBytes: 1048576, FetchResponseMaxBytes: 10485760, FetchWaitMax: 500 * time.Millisecond},
 		Cluster: ClusterConfig{
 			ControllerListener:      "CONTROLLER",

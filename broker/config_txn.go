@@ -15,6 +15,7 @@ type TxnConfig struct {
 	AbortTimedOutInterval      time.Duration // transaction.abort.timed.out.transaction.cleanup.interval.ms
 	IDExpiration               time.Duration // transactional.id.expiration.ms
 	RemoveExpiredCheckInterval time.Duration // transaction.remove.expired.transaction.cleanup.interval.ms
+	PartitionVerification      bool          // transaction.partition.verification.enable
 }
 
 // txnConfigDefs are the keys of TxnConfig.
@@ -26,5 +27,6 @@ var txnConfigDefs = []configDef{
 	msKey("transaction.max.timeout.ms", "900000", "Largest transaction timeout a producer may ask for.", 1, math.MaxInt32, func(c *Config, d time.Duration) { c.Txn.MaxTimeout = d }),
 	msKey("transaction.abort.timed.out.transaction.cleanup.interval.ms", "10000", "How often timed-out transactions are looked for and aborted.", 1, math.MaxInt32, func(c *Config, d time.Duration) { c.Txn.AbortTimedOutInterval = d }),
 	msKey("transactional.id.expiration.ms", "604800000", "An idle transactional id is forgotten after this long.", 1, math.MaxInt32, func(c *Config, d time.Duration) { c.Txn.IDExpiration = d }),
+	boolKey("transaction.partition.verification.enable", "true", "Check each transactional Produce partition with its transaction coordinator (AddPartitionsToTxn verify_only) before appending.", func(c *Config, b bool) { c.Txn.PartitionVerification = b }),
 	msKey("transaction.remove.expired.transaction.cleanup.interval.ms", "3600000", "How often expired transactional ids are looked for.", 1, math.MaxInt32, func(c *Config, d time.Duration) { c.Txn.RemoveExpiredCheckInterval = d }),
 }

@@ -13,9 +13,8 @@ import (
 // (KIP-890 part 1: the coordinator is asked with AddPartitionsToTxn
 // verify_only). It returns the partition's error code, 0 to append.
 //
-// The coordinator is asked only when this broker is it; when the
-// transactional id's coordinator is another broker the batch is appended
-// unverified, as Kafka did before 3.6.
+// With transaction.partition.verification.enable false batches are
+// appended unverified, as Kafka did before 3.6.
 func (s *deps) verifyTxnProduce(r *request, txnID string, topic string, partition int32, records []byte) int16 {
 	if !s.authorize(r, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, txnID) {
 		return kerr.TransactionalIDAuthorizationFailed.Code
@@ -24,7 +23,7 @@ func (s *deps) verifyTxnProduce(r *request, txnID string, topic string, partitio
 	if !ok {
 		return 0 // storage reports the malformed batch
 	}
-	if !txnal || s.txnVerify == nil {
+	if !txnal || s.txnVerify == nil || !s.cfg.Txn.PartitionVerification {
 		return 0
 	}
 	codes, err := s.txnVerify.verifyTxnPartitions(s.ctx, txnID, pid, epoch, topic, []int32{partition})
@@ -32,9 +31,7 @@ func (s *deps) verifyTxnProduce(r *request, txnID string, topic string, partitio
 		return kerr.NotEnoughReplicas.Code // retriable: the coordinator could not be asked now
 	}
 	switch code := codes[partition]; code {
-	case kerr.NotCoordinator.Code:
-		return 0
-	case kerr.CoordinatorLoadInProgress.Code, kerr.CoordinatorNotAvailable.Code, kerr.ConcurrentTransactions.Code:
+	case kerr.NotCoordinator.Code, kerr.CoordinatorLoadInProgress.Code, kerr.CoordinatorNotAvailable.Code, kerr.ConcurrentTransactions.Code:
 		return kerr.NotEnoughReplicas.Code
 	default:
 		return code

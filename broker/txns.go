@@ -271,8 +271,9 @@ func (t *txns) remote(ctx context.Context, leader int32, m coordinator.TxnMarker
 	return retry
 }
 
-// verifyTxnPartitions implements txnVerifier for a coordinator on this
-// broker; elsewhere partitions get NOT_COORDINATOR.
+// verifyTxnPartitions implements txnVerifier: the transactional id's
+// coordinator is asked with AddPartitionsToTxn v4 verify_only, in process
+// when this broker is it, else over the inter-broker listener.
 func (t *txns) verifyTxnPartitions(ctx context.Context, id string, pid int64, epoch int16, topic string, partitions []int32) (map[int32]int16, error) {
 	t.prepare(id)
 	req := kmsg.NewPtrAddPartitionsToTxnRequest()
@@ -287,13 +288,43 @@ func (t *txns) verifyTxnPartitions(ctx context.Context, id string, pid int64, ep
 	if err != nil {
 		return nil, err
 	}
-	out := map[int32]int16{}
-	if resp.ErrorCode != 0 {
-		for _, p := range partitions {
-			out[p] = resp.ErrorCode
-		}
+	out := verifyCodes(resp, partitions)
+	if len(partitions) == 0 || out[partitions[0]] != kerr.NotCoordinator.Code {
 		return out, nil
 	}
+	return t.verifyRemote(ctx, id, req, partitions)
+}
+
+// verifyRemote sends the verify_only request req to the node leading
+// transactional id id's __transaction_state partition.
+func (t *txns) verifyRemote(ctx context.Context, id string, req *kmsg.AddPartitionsToTxnRequest, partitions []int32) (map[int32]int16, error) {
+	p := t.coord.Partition(id)
+	tp := t.meta.Snapshot().Topic(txnStateTopic)
+	if tp == nil || int(p) >= len(tp.Partitions) {
+		return nil, fmt.Errorf("broker: no %s partition %d", txnStateTopic, p)
+	}
+	leader := tp.Partitions[p].Leader
+	if leader < 0 || leader == t.self {
+		return nil, fmt.Errorf("broker: %s partition %d has no other leader (%d)", txnStateTopic, p, leader)
+	}
+	peer, err := t.peers.get(leader, "txn-verify")
+	if err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	resp, err := peer.do(rctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return verifyCodes(resp.(*kmsg.AddPartitionsToTxnResponse), partitions), nil
+}
+
+// verifyCodes returns each partition's code in a verify_only answer; a
+// top-level error, or a partition left out, counts for the partition.
+func verifyCodes(resp *kmsg.AddPartitionsToTxnResponse, partitions []int32) map[int32]int16 {
+	out := map[int32]int16{}
+	code := resp.ErrorCode
 	for _, rt := range resp.Transactions {
 		for _, top := range rt.Topics {
 			for _, p := range top.Partitions {
@@ -301,5 +332,13 @@ func (t *txns) verifyTxnPartitions(ctx context.Context, id string, pid int64, ep
 			}
 		}
 	}
-	return out, nil
+	for _, p := range partitions {
+		if _, ok := out[p]; !ok || code != 0 {
+			if code == 0 {
+				code = kerr.UnknownServerError.Code
+			}
+			out[p] = code
+		}
+	}
+	return out
 }

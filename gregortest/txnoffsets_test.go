@@ -54,6 +54,21 @@ func retry(t *testing.T, ctx context.Context, cl *kgo.Client, what string, req k
 	}
 }
 
+// initTxnProducer sends InitProducerId for transactional id id until it
+// succeeds and returns the producer id and epoch.
+func initTxnProducer(t *testing.T, ctx context.Context, cl *kgo.Client, id string, timeoutMillis int32) (pid int64, epoch int16) {
+	t.Helper()
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.Version, init.TransactionalID, init.TransactionTimeoutMillis = 4, kmsg.StringPtr(id), timeoutMillis
+	init.ProducerID, init.ProducerEpoch = -1, -1
+	retry(t, ctx, cl, "init producer id", init, func(r kmsg.Response) int16 {
+		resp := r.(*kmsg.InitProducerIDResponse)
+		pid, epoch = resp.ProducerID, resp.ProducerEpoch
+		return resp.ErrorCode
+	})
+	return pid, epoch
+}
+
 // coordinatorOf returns the node coordinating key (type 0 group, 1
 // transaction) as broker index.
 func coordinatorOf(t *testing.T, ctx context.Context, cl *kgo.Client, key string, typ int8) int {
@@ -112,16 +127,7 @@ func TestTxnOffsetsSurviveGroupCoordinatorKill(t *testing.T) {
 	const id, group = "txo", "txo-group"
 	cl := c.Client()
 
-	init := kmsg.NewPtrInitProducerIDRequest()
-	init.Version, init.TransactionalID, init.TransactionTimeoutMillis = 4, kmsg.StringPtr(id), 120000
-	init.ProducerID, init.ProducerEpoch = -1, -1
-	var pid int64
-	var epoch int16
-	retry(t, ctx, cl, "init producer id", init, func(r kmsg.Response) int16 {
-		resp := r.(*kmsg.InitProducerIDResponse)
-		pid, epoch = resp.ProducerID, resp.ProducerEpoch
-		return resp.ErrorCode
-	})
+	pid, epoch := initTxnProducer(t, ctx, cl, id, 120000)
 	add := kmsg.NewPtrAddOffsetsToTxnRequest()
 	add.Version, add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = 3, id, pid, epoch, group
 	retry(t, ctx, cl, "add offsets", add, func(r kmsg.Response) int16 { return r.(*kmsg.AddOffsetsToTxnResponse).ErrorCode })
