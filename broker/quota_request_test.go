@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"net"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -31,12 +30,7 @@ func TestRequestPercentageQuota(t *testing.T) {
 		t.Fatalf("alter: %+v %v", res, err)
 	}
 	run := func(id string) (sent int, throttleMs int32) {
-		c, err := net.Dial("tcp", b.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		rc := newRawConn(t, c, id)
+		rc := dialRaw(t, b, id)
 		for sent < 500 {
 			req := kmsg.NewPtrMetadataRequest()
 			req.Version = 12
