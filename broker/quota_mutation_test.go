@@ -19,16 +19,8 @@ import (
 // client id creates a 5-partition topic and is throttled about 3 s instead.
 func TestControllerMutationQuota(t *testing.T) {
 	t.Parallel()
-	b := startBroker(t, "quota.window.num=2", "quota.window.size.seconds=1")
-	ctx := context.Background()
-	var entries []kadm.AlterClientQuotaEntry
-	for _, id := range []string{"mut-new", "mut-old"} {
-		entries = append(entries, kadm.AlterClientQuotaEntry{Entity: kadm.ClientQuotaEntity{{Type: "client-id", Name: kmsg.StringPtr(id)}},
-			Ops: []kadm.AlterClientQuotaOp{{Key: "controller_mutation_rate", Value: 1}}})
-	}
-	if res, err := b.admin().AlterClientQuotas(ctx, entries); err != nil || res[0].Err != nil || res[1].Err != nil {
-		t.Fatalf("alter: %+v %v", res, err)
-	}
+	b := startQuotaBroker(t, quotaEntry("client-id", "mut-new", "controller_mutation_rate", 1),
+		quotaEntry("client-id", "mut-old", "controller_mutation_rate", 1))
 	dial := func(id string) *rawConn { return dialRaw(t, b, id) }
 	create := func(version int16, parts map[string]int32, order ...string) *kmsg.CreateTopicsRequest {
 		req := kmsg.NewPtrCreateTopicsRequest()
@@ -82,4 +74,27 @@ func TestControllerMutationQuota(t *testing.T) {
 			t.Errorf("free create %s: %v, throttle %d ms", st.Topic, kerr.ErrorForCode(st.ErrorCode), fresp.ThrottleMillis)
 		}
 	}
+}
+
+// quotaEntry sets key to v on the entity typ=name.
+func quotaEntry(typ, name, key string, v float64) kadm.AlterClientQuotaEntry {
+	return kadm.AlterClientQuotaEntry{Entity: kadm.ClientQuotaEntity{{Type: typ, Name: kmsg.StringPtr(name)}},
+		Ops: []kadm.AlterClientQuotaOp{{Key: key, Value: v}}}
+}
+
+// startQuotaBroker starts a broker sampling quotas over 2 windows of 1 s
+// and sets entries with kadm.
+func startQuotaBroker(t *testing.T, entries ...kadm.AlterClientQuotaEntry) *testBroker {
+	t.Helper()
+	b := startBroker(t, "quota.window.num=2", "quota.window.size.seconds=1")
+	res, err := b.admin().AlterClientQuotas(context.Background(), entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			t.Fatalf("alter %+v: %v %s", r.Entity, r.Err, r.ErrMessage)
+		}
+	}
+	return b
 }

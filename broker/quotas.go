@@ -51,6 +51,7 @@ type quotas struct {
 	mu      sync.Mutex
 	sensors map[sensorKey]*sensor
 	buckets map[quota.Entity]*quota.TokenBucket // controller_mutation_rate
+	ipRates map[string]*quota.Rate              // connection_creation_rate
 	swept   time.Time
 
 	throttled    [numQuotaKinds]prometheus.Counter
@@ -71,7 +72,7 @@ type sensor struct {
 // snap and registering its metrics on reg.
 func newQuotas(cfg QuotaConfig, snap func() *controller.Snapshot, reg *prometheus.Registry) *quotas {
 	q := &quotas{cfg: quota.Config{WindowNum: cfg.WindowNum, WindowSize: cfg.WindowSize}, snap: snap, sensors: map[sensorKey]*sensor{},
-		buckets: map[quota.Entity]*quota.TokenBucket{}}
+		buckets: map[quota.Entity]*quota.TokenBucket{}, ipRates: map[string]*quota.Rate{}}
 	throttled := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gregor_quota_throttled_responses_total",
 		Help: "Responses throttled by a client quota, by quota (produce, fetch, request)."}, []string{"quota"})
 	throttleTime := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gregor_quota_throttle_seconds_total",
@@ -276,13 +277,7 @@ func (s *deps) mutationQuota(r *request, strictSince int16) *mutationQuota {
 	if !ok {
 		return nil
 	}
-	q.mu.Lock()
-	b := q.buckets[e]
-	if b == nil {
-		b = quota.NewTokenBucket(q.cfg)
-		q.buckets[e] = b
-	}
-	q.mu.Unlock()
+	b := lockedGet(&q.mu, q.buckets, e, func() *quota.TokenBucket { return quota.NewTokenBucket(q.cfg) })
 	return &mutationQuota{bucket: b, bound: bound, strict: r.Version >= strictSince, clock: s.clock}
 }
 
@@ -321,3 +316,39 @@ func (m *mutationQuota) finish(resp throttler) {
 // errThrottlingQuota is the message of a topic refused by the mutation
 // quota.
 var errThrottlingQuota = kmsg.StringPtr(kerr.ThrottlingQuotaExceeded.Message)
+
+// connectionThrottle records a new connection from ip against its
+// connection_creation_rate (the ip's own quota, else the default ip
+// quota) and returns how long it is throttled, as Kafka's ConnectionQuotas:
+// over the rate, the connection does not count and is closed after the
+// throttle time.
+func (q *quotas) connectionThrottle(ip string, now time.Time) time.Duration {
+	if q == nil {
+		return 0
+	}
+	snap := q.snap()
+	bound, ok := snap.ClientQuota(controller.QuotaEntity{IP: controller.QuotaName{Set: true, Name: ip}}, quota.KeyConnectionCreationRate)
+	if !ok {
+		if bound, ok = snap.ClientQuota(controller.QuotaEntity{IP: controller.QuotaName{Set: true, Default: true}}, quota.KeyConnectionCreationRate); !ok {
+			return 0
+		}
+	}
+	r := lockedGet(&q.mu, q.ipRates, ip, func() *quota.Rate { return quota.NewRate(q.cfg) })
+	d := r.RecordAndThrottle(1, bound, now)
+	if d > 0 {
+		r.Record(-1, now) // a refused connection is not counted
+	}
+	return d
+}
+
+// lockedGet returns m[k] under mu, made with mk on first use.
+func lockedGet[K comparable, V any](mu *sync.Mutex, m map[K]V, k K, mk func() V) V {
+	mu.Lock()
+	defer mu.Unlock()
+	v, ok := m[k]
+	if !ok {
+		v = mk()
+		m[k] = v
+	}
+	return v
+}

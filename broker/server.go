@@ -353,6 +353,15 @@ func (s *Server) accept(ln boundListener, adv Listener, proto string) {
 			s.log.Warn().Str("remote", nc.RemoteAddr().String()).Int("connections", total).Int("from_ip", mine).Msg("connection limit reached, closing new connection")
 			continue
 		}
+		if d := s.deps.quotas.connectionThrottle(ip, s.deps.clock.Now()); d > 0 {
+			s.mu.Unlock()
+			s.log.Info().Str("remote", nc.RemoteAddr().String()).Dur("throttle", d).Msg("connection creation rate exceeded, closing new connection after the throttle time")
+			s.wg.Go(func() {
+				sleep(s.ctx, s.deps.clock, d)
+				nc.Close()
+			})
+			continue
+		}
 		s.nextID++
 		c := newConn(nc, s.nextID, adv, s.deps, s.cfg.Socket, &s.keptBuffers, s.log, s.removeConn)
 		c.auth.required = proto == protoSaslPlaintext || proto == protoSaslSSL
