@@ -35,3 +35,29 @@ func TestConnectionCreationRateQuota(t *testing.T) {
 		t.Error("connection after the rate came back not served")
 	}
 }
+
+// TestMaxConnectionCreationRate: with max.connection.creation.rate 1 (2
+// windows of 1 s), a second connection to a client listener right after a
+// first is accepted late, after about a second, and then served, not
+// closed: the acceptor waits, as Kafka's does.
+func TestMaxConnectionCreationRate(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t, "listeners=CLIENT://127.0.0.1:0,INTERNAL://127.0.0.1:0",
+		"listener.security.protocol.map=CLIENT:PLAINTEXT,INTERNAL:PLAINTEXT", "inter.broker.listener.name=INTERNAL",
+		"max.connection.creation.rate=1", "quota.window.num=2", "quota.window.size.seconds=1")
+	served := func(rc *rawConn) bool {
+		req := kmsg.NewPtrApiVersionsRequest()
+		_, err := rc.tryRecv(req, rc.send(req))
+		return err == nil
+	}
+	if !served(dialRaw(t, b, "rate-1")) {
+		t.Fatal("first connection not served")
+	}
+	start := time.Now()
+	if !served(dialRaw(t, b, "rate-2")) {
+		t.Fatal("second connection not served")
+	}
+	if d := time.Since(start); d < 700*time.Millisecond || d > 5*time.Second {
+		t.Errorf("second connection served after %v, want about 1 s", d)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"gregor/controller"
+	"gregor/quota"
 	"gregor/storage/vfs"
 )
 
@@ -54,6 +56,9 @@ type connSet struct {
 	nextID uint64
 
 	keptBuffers atomic.Int64 // request buffers connections keep (conn.keepBuffer)
+
+	connRateOnce sync.Once
+	connRate     *quota.Rate // new client connections (max.connection.creation.rate)
 }
 
 // Option replaces a part New would otherwise make (tests).
@@ -338,6 +343,10 @@ func (s *Server) accept(ln boundListener, adv Listener, proto string) {
 			continue
 		}
 		delay = 0
+		if adv.Name != s.cfg.Cluster.InterBrokerListener && !s.waitConnectionSlot() {
+			nc.Close()
+			return
+		}
 		s.mu.Lock()
 		if s.ctx.Err() != nil {
 			s.mu.Unlock()
@@ -370,6 +379,31 @@ func (s *Server) accept(ln boundListener, adv Listener, proto string) {
 		s.perIP[ip]++
 		s.mu.Unlock()
 		s.wg.Go(c.serve)
+	}
+}
+
+// waitConnectionSlot holds a client listener's accept while the broker's
+// new-connection rate is over max.connection.creation.rate, as Kafka's
+// acceptor does (the inter-broker listener is exempt); false when the
+// server stops meanwhile.
+func (s *Server) waitConnectionSlot() bool {
+	bound := s.cfg.Limits.MaxConnectionCreationRate
+	if bound <= 0 || bound >= math.MaxInt32 {
+		return true
+	}
+	s.connRateOnce.Do(func() {
+		s.connRate = quota.NewRate(quota.Config{WindowNum: s.cfg.Quota.WindowNum, WindowSize: s.cfg.Quota.WindowSize})
+	})
+	for {
+		now := s.deps.clock.Now()
+		d := s.connRate.RecordAndThrottle(1, float64(bound), now)
+		if d <= 0 {
+			return true
+		}
+		s.connRate.Record(-1, now)
+		if !sleep(s.ctx, s.deps.clock, d) {
+			return false
+		}
 	}
 }
 
