@@ -335,3 +335,72 @@ func opMatches(acl *ACL, op kmsg.ACLOperation) bool {
 	}
 	return false
 }
+
+// AuthorizeByResourceType reports whether principal, from host, may do op
+// on some resource of type rt, as Kafka's Authorizer.authorizeByResourceType
+// decides it (KIP-679; InitProducerId without a transactional id asks it
+// for WRITE on topics): allowed when Authorize allows a made-up literal
+// name (super users, allow.everyone.if.no.acl.found, a matching wildcard
+// or prefix); denied by a matching DENY on the literal wildcard; else
+// allowed by a matching ALLOW on the wildcard, or on a literal or prefix
+// that no matching DENY of the same literal, or of a PREFIXED prefix of
+// it, covers. Only op itself and ALL count: implied operations do not.
+func (a *Authorizer) AuthorizeByResourceType(principal Principal, host string, op kmsg.ACLOperation, rt kmsg.ACLResourceType) bool {
+	if a.Authorize(principal, host, op, rt, "hardcode") {
+		return true
+	}
+	ps := principal.String()
+	t := a.snap.Load().types[rt]
+	if t == nil {
+		return false
+	}
+	applies := func(acl *ACL) bool {
+		return (acl.Host == host || acl.Host == WildcardHost) &&
+			(acl.Principal == ps || acl.Principal == WildcardPrincipal) &&
+			(acl.Operation == op || acl.Operation == kmsg.ACLOperationAll)
+	}
+	denied := func(acls []*ACL) bool {
+		for _, acl := range acls {
+			if applies(acl) && acl.Permission == kmsg.ACLPermissionTypeDeny {
+				return true
+			}
+		}
+		return false
+	}
+	allowed := func(acls []*ACL) bool {
+		for _, acl := range acls {
+			if applies(acl) && acl.Permission == kmsg.ACLPermissionTypeAllow {
+				return true
+			}
+		}
+		return false
+	}
+	if denied(t.literal[WildcardResource]) {
+		return false
+	}
+	if allowed(t.literal[WildcardResource]) {
+		return true
+	}
+	prefixDenied := func(name string) bool {
+		for _, n := range t.prefixLens {
+			if n > len(name) {
+				break
+			}
+			if denied(t.prefixed[name[:n]]) {
+				return true
+			}
+		}
+		return false
+	}
+	for name, acls := range t.literal {
+		if name != WildcardResource && allowed(acls) && !denied(acls) && !prefixDenied(name) {
+			return true
+		}
+	}
+	for name, acls := range t.prefixed {
+		if allowed(acls) && !prefixDenied(name) {
+			return true
+		}
+	}
+	return false
+}

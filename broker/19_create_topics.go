@@ -22,6 +22,8 @@ var createTopicsHandler = handle(kmsg.CreateTopics, 0, 7, func(s *deps, r *reque
 		return resp, nil
 	}
 	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	mq := s.mutationQuota(r, 6)
+	defer mq.finish(resp)
 	seen := map[string]int{}
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
@@ -38,6 +40,11 @@ var createTopicsHandler = handle(kmsg.CreateTopics, 0, 7, func(s *deps, r *reque
 		}
 		if !s.authorizeCluster(r, kmsg.ACLOperationCreate) && !s.authorizeTopic(r, kmsg.ACLOperationCreate, rt.Topic) {
 			st.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
+		if mq.exceeded() {
+			st.ErrorCode, st.ErrorMessage = kerr.ThrottlingQuotaExceeded.Code, errThrottlingQuota
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}
@@ -68,6 +75,7 @@ var createTopicsHandler = handle(kmsg.CreateTopics, 0, 7, func(s *deps, r *reque
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}
+		mq.record(len(t.Partitions))
 		if !req.ValidateOnly {
 			s.log.Info().Str("topic", t.Name).Int("partitions", len(t.Partitions)).Msg("created topic")
 		}

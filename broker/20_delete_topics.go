@@ -20,6 +20,8 @@ var deleteTopicsHandler = handle(kmsg.DeleteTopics, 0, 6, func(s *deps, r *reque
 		return resp, nil
 	}
 	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
+	mq := s.mutationQuota(r, 5)
+	defer mq.finish(resp)
 	type target struct {
 		name *string
 		id   [16]byte
@@ -56,8 +58,11 @@ var deleteTopicsHandler = handle(kmsg.DeleteTopics, 0, 6, func(s *deps, r *reque
 		case t.Internal:
 			st.ErrorCode = kerr.InvalidRequest.Code
 			st.ErrorMessage = kmsg.StringPtr("internal topic " + t.Name + " cannot be deleted")
+		case mq.exceeded():
+			st.ErrorCode, st.ErrorMessage = kerr.ThrottlingQuotaExceeded.Code, errThrottlingQuota
 		default:
 			st.Topic, st.TopicID = kmsg.StringPtr(t.Name), t.ID
+			mq.record(len(t.Partitions))
 			if _, err := s.ctrl.DeleteTopic(t.Name); err != nil {
 				st.ErrorCode, st.ErrorMessage = errCode(err), errMessage(err)
 				break

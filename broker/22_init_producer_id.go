@@ -6,6 +6,11 @@ package broker
 // epoch 0, as Kafka does: a producer that asks again (to bump its epoch
 // after an error, KIP-360) gets a new id too. With a transactional id the
 // transaction coordinator answers (epoch bump, fencing, KIP-360).
+//
+// With the authorizer on, a transactional id needs WRITE on it (else
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED); without one, IDEMPOTENT_WRITE on
+// the cluster or WRITE on any topic (KIP-679; else
+// CLUSTER_AUTHORIZATION_FAILED), as in Kafka's KafkaApis.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -23,6 +28,10 @@ var initProducerIDHandler = handle(kmsg.InitProducerID, 0, 5, func(s *deps, r *r
 		}
 		s.txns.prepare(*req.TransactionalID)
 		return s.txns.coord.InitProducerID(s.ctx, req)
+	}
+	if !s.authorizeIdempotent(r) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp, nil
 	}
 	id, err := s.pids.allocate()
 	if err != nil {

@@ -61,17 +61,8 @@ func TestACLAPIs(t *testing.T) {
 	create := kadm.NewACLs().Allow("User:alice").Topics("orders").Groups("g").TransactionalIDs("tx").
 		DelegationTokens("tok").Clusters().Operations(kadm.OpDescribe).ResourcePatternType(kadm.ACLPatternLiteral)
 	create2 := kadm.NewACLs().Deny("User:bob").Topics("ord").Operations(kadm.OpRead, kadm.OpWrite).ResourcePatternType(kadm.ACLPatternPrefixed)
-	for _, b := range []*kadm.ACLBuilder{create, create2} {
-		res, err := admin.CreateACLs(ctx, b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range res {
-			if r.Err != nil {
-				t.Fatalf("create %+v: %v %s", r, r.Err, r.ErrMessage)
-			}
-		}
-	}
+	mustCreateACLs(t, ctx, admin, create)
+	mustCreateACLs(t, ctx, admin, create2)
 	// USER resources are created with a raw request (kadm has no builder
 	// for them).
 	cr := kmsg.NewPtrCreateACLsRequest()
@@ -263,5 +254,33 @@ func TestACLAPIsOldVersions(t *testing.T) {
 	del.Filters = append(del.Filters, f)
 	if resp, err := del.RequestWith(ctx, cl); err != nil || len(resp.Results[0].MatchingACLs) != 1 {
 		t.Fatalf("delete v0: %v %+v", err, resp)
+	}
+}
+
+// mustCreateACLs creates the bindings of b with adm.
+func mustCreateACLs(t *testing.T, ctx context.Context, adm *kadm.Client, b *kadm.ACLBuilder) {
+	t.Helper()
+	res, err := adm.CreateACLs(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			t.Fatalf("create acl %+v: %v %s", r, r.Err, r.ErrMessage)
+		}
+	}
+}
+
+// mustDeleteACLs deletes what b matches with adm.
+func mustDeleteACLs(t *testing.T, ctx context.Context, adm *kadm.Client, b *kadm.ACLBuilder) {
+	t.Helper()
+	res, err := adm.DeleteACLs(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			t.Fatalf("delete acl %+v: %v %s", r, r.Err, r.ErrMessage)
+		}
 	}
 }

@@ -21,6 +21,8 @@ var createPartitionsHandler = handle(kmsg.CreatePartitions, 0, 3, func(s *deps, 
 		return resp, nil
 	}
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	mq := s.mutationQuota(r, 3)
+	defer mq.finish(resp)
 	seen := map[string]int{}
 	for _, rt := range req.Topics {
 		seen[rt.Topic]++
@@ -39,14 +41,26 @@ var createPartitionsHandler = handle(kmsg.CreatePartitions, 0, 3, func(s *deps, 
 			resp.Topics = append(resp.Topics, st)
 			continue
 		}
+		if mq.exceeded() {
+			st.ErrorCode, st.ErrorMessage = kerr.ThrottlingQuotaExceeded.Code, errThrottlingQuota
+			resp.Topics = append(resp.Topics, st)
+			continue
+		}
+		before := 0
+		if t := s.ctrl.Snapshot().Topic(rt.Topic); t != nil {
+			before = len(t.Partitions)
+		}
 		var assignments [][]int32
 		for _, a := range rt.Assignment {
 			assignments = append(assignments, a.Replicas)
 		}
 		if _, err := s.ctrl.CreatePartitions(rt.Topic, rt.Count, assignments, req.ValidateOnly); err != nil {
 			st.ErrorCode, st.ErrorMessage = errCode(err), errMessage(err)
-		} else if !req.ValidateOnly {
-			s.log.Info().Str("topic", rt.Topic).Int32("partitions", rt.Count).Msg("created partitions")
+		} else {
+			mq.record(int(rt.Count) - before)
+			if !req.ValidateOnly {
+				s.log.Info().Str("topic", rt.Topic).Int32("partitions", rt.Count).Msg("created partitions")
+			}
 		}
 		resp.Topics = append(resp.Topics, st)
 	}

@@ -103,6 +103,25 @@ func (s *deps) authorizeCluster(r *request, op kmsg.ACLOperation) bool {
 	return s.authorize(r, op, kmsg.ACLResourceTypeCluster, auth.ClusterName)
 }
 
+// authorizeIdempotent checks an InitProducerId without a transactional id
+// as Kafka does since KIP-679: IDEMPOTENT_WRITE on the cluster, or WRITE on
+// some topic (Authorizer.authorizeByResourceType). Only a denial of both is
+// logged (as the IDEMPOTENT_WRITE it asked for).
+func (s *deps) authorizeIdempotent(r *request) bool {
+	z := s.authz
+	if !z.enabled() {
+		return true
+	}
+	p, host := principalOf(r), r.conn.remoteHost()
+	a := z.authorizer()
+	if a.Authorize(p, host, kmsg.ACLOperationIdempotentWrite, kmsg.ACLResourceTypeCluster, auth.ClusterName) ||
+		a.AuthorizeByResourceType(p, host, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTopic) {
+		return true
+	}
+	z.logDenial(r, p, host, kmsg.ACLOperationIdempotentWrite, kmsg.ACLResourceTypeCluster, auth.ClusterName)
+	return false
+}
+
 // authorizeTopic is authorize on a topic.
 func (s *deps) authorizeTopic(r *request, op kmsg.ACLOperation, topic string) bool {
 	return s.authorize(r, op, kmsg.ACLResourceTypeTopic, topic)

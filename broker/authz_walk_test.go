@@ -66,7 +66,6 @@ func TestAuthzWalk(t *testing.T) {
 	id := topicID(t, ctx, adminCl, "walk-a")
 	const topic, group, txnID = "walk-a", "walk-g", "walk-tx"
 	topicAuth, groupAuth, clusterAuth, txnAuth := kerr.TopicAuthorizationFailed, kerr.GroupAuthorizationFailed, kerr.ClusterAuthorizationFailed, kerr.TransactionalIDAuthorizationFailed
-	notYet := "not checked yet (README, Security)"
 	cases := map[kmsg.Key]walkCase{
 		kmsg.Produce: {want: topicAuth, req: func() kmsg.Request {
 			r := kmsg.NewPtrProduceRequest()
@@ -105,7 +104,15 @@ func TestAuthzWalk(t *testing.T) {
 			r.Topics = append(r.Topics, mt)
 			return r
 		}},
-		kmsg.OffsetCommit: {unchecked: notYet},
+		kmsg.OffsetCommit: {want: groupAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrOffsetCommitRequest()
+			r.Group, r.Generation = group, -1
+			rt := kmsg.NewOffsetCommitRequestTopic()
+			rt.Topic, rt.TopicID = topic, id
+			rt.Partitions = append(rt.Partitions, kmsg.NewOffsetCommitRequestTopicPartition())
+			r.Topics = append(r.Topics, rt)
+			return r
+		}},
 		kmsg.OffsetFetch: {want: groupAuth, req: func() kmsg.Request {
 			r := kmsg.NewPtrOffsetFetchRequest()
 			r.Group = group

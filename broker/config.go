@@ -71,10 +71,14 @@ type SocketConfig struct {
 
 // LimitsConfig bounds what clients may hold or ask for.
 type LimitsConfig struct {
-	MaxConnections      int   // max.connections
-	MaxConnectionsPerIP int   // max.connections.per.ip
-	MessageMaxBytes     int32 // message.max.bytes (also the topic default of max.message.bytes)
-	FetchMaxBytes       int32 // fetch.max.bytes: cap on one Fetch response
+	MaxConnections      int // max.connections
+	MaxConnectionsPerIP int // max.connections.per.ip
+	// MaxConnectionCreationRate is max.connection.creation.rate: new
+	// connections a second on the client listeners; over it accepting
+	// waits (Kafka's acceptor throttling, KIP-612).
+	MaxConnectionCreationRate int
+	MessageMaxBytes           int32 // message.max.bytes (also the topic default of max.message.bytes)
+	FetchMaxBytes             int32 // fetch.max.bytes: cap on one Fetch response
 
 	FetchSessionSlots       int           // max.incremental.fetch.session.cache.slots
 	FetchSessionMinEviction time.Duration // min.incremental.fetch.session.eviction.ms
@@ -314,6 +318,7 @@ var coreConfigDefs = []configDef{
 	msKey("socket.request.read.timeout.ms", "30000", "gregor: a request's body must arrive within this many milliseconds of its size prefix.", 1, math.MaxInt64, func(c *Config, d time.Duration) { c.Socket.RequestReadTimeout = d }),
 	intKey("max.connections", "2147483647", "Connections the broker accepts at once; more are closed at accept.", 1, math.MaxInt32, func(c *Config, n int64) { c.Limits.MaxConnections = int(n) }),
 	intKey("max.connections.per.ip", "2147483647", "Connections one client address may hold at once; more are closed at accept.", 1, math.MaxInt32, func(c *Config, n int64) { c.Limits.MaxConnectionsPerIP = int(n) }),
+	intKey("max.connection.creation.rate", "2147483647", "New connections a second the client listeners accept; over it accepting waits.", 0, math.MaxInt32, func(c *Config, n int64) { c.Limits.MaxConnectionCreationRate = int(n) }),
 	intKey("max.incremental.fetch.session.cache.slots", "1000", "Incremental fetch sessions (KIP-227) the broker keeps; 0 declines sessions.", 0, math.MaxInt32, func(c *Config, n int64) { c.Limits.FetchSessionSlots = int(n) }),
 	msKey("min.incremental.fetch.session.eviction.ms", "120000", "A fetch session unused this long may be evicted for a new one; younger sessions only by a more valuable one once this old.", 0, math.MaxInt32, func(c *Config, d time.Duration) { c.Limits.FetchSessionMinEviction = d }),
 	intKey("max.request.partition.size.limit", "2000", "Most partitions one DescribeTopicPartitions response carries; a client may ask for fewer.", 1, math.MaxInt32, func(c *Config, n int64) { c.Limits.DescribeTopicPartitionsMax = int32(n) }),

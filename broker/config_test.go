@@ -53,6 +53,7 @@ var kafkaDefaults = map[string]string{
 	"connections.max.idle.ms":                                     "600000",
 	"max.connections":                                             "2147483647",
 	"max.connections.per.ip":                                      "2147483647",
+	"max.connection.creation.rate":                                "2147483647",
 	"fetch.max.bytes":                                             "57671680",
 	"max.incremental.fetch.session.cache.slots":                   "1000",
 	"min.incremental.fetch.session.eviction.ms":                   "120000",
@@ -171,7 +172,7 @@ func TestConfigDefaultsMatchKafka(t *testing.T) {
 			ConnectionsMaxIdle:  10 * time.Minute,
 			RequestReadTimeout:  30 * time.Second,
 		},
-		Limits: LimitsConfig{MaxConnections: math.MaxInt32, MaxConnectionsPerIP: math.MaxInt32, MessageMaxBytes: 1048588, FetchMaxBytes: 57671680,
+		Limits: LimitsConfig{MaxConnections: math.MaxInt32, MaxConnectionsPerIP: math.MaxInt32, MaxConnectionCreationRate: math.MaxInt32, MessageMaxBytes: 1048588, FetchMaxBytes: 57671680,
 			FetchSessionSlots: 1000, FetchSessionMinEviction: 2 * time.Minute, DescribeTopicPartitionsMax: 2000},
 		Log: LogConfig{
 			Dir:                    "./data",

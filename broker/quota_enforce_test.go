@@ -172,14 +172,7 @@ func TestQuotaThrottleMutesAndDelays(t *testing.T) {
 	records := batch(-1, -1, -1, 1, make([]byte, 20000-70))
 	// rate = n/10 s, throttle = (rate-1000)/1000 × 10 s = n-10,000 ms.
 	want := time.Duration(len(records)-10000) * time.Millisecond
-	dial := func(id string) *rawConn {
-		c, err := net.Dial("tcp", b.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return newRawConn(t, c, id)
-	}
+	dial := func(id string) *rawConn { return dialRaw(t, b, id) }
 	// recvAsync receives req's response in the background.
 	recvAsync := func(rc *rawConn, req kmsg.Request) <-chan kmsg.Response {
 		corr := rc.send(req)
@@ -244,4 +237,16 @@ func TestQuotaThrottleMutesAndDelays(t *testing.T) {
 		t.Fatalf("fetch: %d bytes, throttle %d ms, want %v", got, fresp.ThrottleMillis, wantFetch)
 	}
 	held("muted consumer", recvAsync(rc, av), armed, wantFetch)
+}
+
+// dialRaw opens a raw connection to b with client id id, closed when the
+// test ends.
+func dialRaw(t *testing.T, b *testBroker, id string) *rawConn {
+	t.Helper()
+	c, err := net.Dial("tcp", b.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return newRawConn(t, c, id)
 }

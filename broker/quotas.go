@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/controller"
@@ -49,6 +50,8 @@ type quotas struct {
 
 	mu      sync.Mutex
 	sensors map[sensorKey]*sensor
+	buckets map[quota.Entity]*quota.TokenBucket // controller_mutation_rate
+	ipRates map[string]*quota.Rate              // connection_creation_rate
 	swept   time.Time
 
 	throttled    [numQuotaKinds]prometheus.Counter
@@ -68,7 +71,8 @@ type sensor struct {
 // newQuotas returns the enforcement state, reading quota values from
 // snap and registering its metrics on reg.
 func newQuotas(cfg QuotaConfig, snap func() *controller.Snapshot, reg *prometheus.Registry) *quotas {
-	q := &quotas{cfg: quota.Config{WindowNum: cfg.WindowNum, WindowSize: cfg.WindowSize}, snap: snap, sensors: map[sensorKey]*sensor{}}
+	q := &quotas{cfg: quota.Config{WindowNum: cfg.WindowNum, WindowSize: cfg.WindowSize}, snap: snap, sensors: map[sensorKey]*sensor{},
+		buckets: map[quota.Entity]*quota.TokenBucket{}, ipRates: map[string]*quota.Rate{}}
 	throttled := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gregor_quota_throttled_responses_total",
 		Help: "Responses throttled by a client quota, by quota (produce, fetch, request)."}, []string{"quota"})
 	throttleTime := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gregor_quota_throttle_seconds_total",
@@ -225,11 +229,15 @@ func (s *deps) throttleRequest(r *request, resp kmsg.Response, start, end time.T
 		clientID = *r.ClientID
 	}
 	d := s.quotas.record(r.conn.Principal().Name, clientID, u, end)
+	if tr == nil {
+		return d, d > 0
+	}
+	// A throttle the handler set (controller_mutation_rate) counts too.
+	if old, _ := tr.Throttle(); time.Duration(old)*time.Millisecond > d {
+		d = time.Duration(old) * time.Millisecond
+	}
 	if d <= 0 {
 		return 0, false
-	}
-	if tr == nil {
-		return d, true
 	}
 	ms := int32(min(d.Milliseconds(), int64(1<<31-1)))
 	if old, _ := tr.Throttle(); old < ms {
@@ -237,4 +245,110 @@ func (s *deps) throttleRequest(r *request, resp kmsg.Response, start, end time.T
 	}
 	_, clientThrottles := tr.Throttle()
 	return d, clientThrottles
+}
+
+// mutationQuota is the controller_mutation_rate quota of one CreateTopics,
+// CreatePartitions or DeleteTopics request, as Kafka's
+// ControllerMutationQuota: strict (from CreateTopics v6, CreatePartitions
+// v3, DeleteTopics v5) a topic is refused with THROTTLING_QUOTA_EXCEEDED
+// while the entity's token bucket is below zero, and the one that takes
+// it below zero still passes; permissive (older versions) every topic
+// passes and the request is throttled by throttle_time_ms alone. A nil
+// mutationQuota (no quota applies) allows everything.
+type mutationQuota struct {
+	bucket   *quota.TokenBucket
+	bound    float64
+	strict   bool
+	clock    Clock
+	throttle time.Duration
+}
+
+// mutationQuota returns r's mutation quota, or nil when none applies.
+func (s *deps) mutationQuota(r *request, strictSince int16) *mutationQuota {
+	q := s.quotas
+	if q == nil || quotaExempt[kmsg.Key(r.Key)] {
+		return nil
+	}
+	clientID := ""
+	if r.ClientID != nil {
+		clientID = *r.ClientID
+	}
+	e, bound, _, ok := quota.Resolve(snapStore{q.snap()}, r.conn.Principal().Name, clientID, quota.KeyControllerMutationRate)
+	if !ok {
+		return nil
+	}
+	b := lockedGet(&q.mu, q.buckets, e, func() *quota.TokenBucket { return quota.NewTokenBucket(q.cfg) })
+	return &mutationQuota{bucket: b, bound: bound, strict: r.Version >= strictSince, clock: s.clock}
+}
+
+// exceeded reports whether a strict quota refuses the next topic.
+func (m *mutationQuota) exceeded() bool {
+	if m == nil || !m.strict {
+		return false
+	}
+	d := quota.Throttle(m.bucket.Tokens(m.bound, m.clock.Now()), m.bound)
+	m.throttle = max(m.throttle, d)
+	return d > 0
+}
+
+// record counts n partitions created or deleted.
+func (m *mutationQuota) record(n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	tokens := m.bucket.Record(float64(n), m.bound, m.clock.Now())
+	if !m.strict {
+		m.throttle = max(m.throttle, quota.Throttle(tokens, m.bound))
+	}
+}
+
+// finish puts the throttle in resp's throttle_time_ms.
+func (m *mutationQuota) finish(resp throttler) {
+	if m == nil || m.throttle <= 0 {
+		return
+	}
+	ms := int32(min(m.throttle.Milliseconds(), int64(1<<31-1)))
+	if old, _ := resp.Throttle(); old < ms {
+		resp.SetThrottle(ms)
+	}
+}
+
+// errThrottlingQuota is the message of a topic refused by the mutation
+// quota.
+var errThrottlingQuota = kmsg.StringPtr(kerr.ThrottlingQuotaExceeded.Message)
+
+// connectionThrottle records a new connection from ip against its
+// connection_creation_rate (the ip's own quota, else the default ip
+// quota) and returns how long it is throttled, as Kafka's ConnectionQuotas:
+// over the rate, the connection does not count and is closed after the
+// throttle time.
+func (q *quotas) connectionThrottle(ip string, now time.Time) time.Duration {
+	if q == nil {
+		return 0
+	}
+	snap := q.snap()
+	bound, ok := snap.ClientQuota(controller.QuotaEntity{IP: controller.QuotaName{Set: true, Name: ip}}, quota.KeyConnectionCreationRate)
+	if !ok {
+		if bound, ok = snap.ClientQuota(controller.QuotaEntity{IP: controller.QuotaName{Set: true, Default: true}}, quota.KeyConnectionCreationRate); !ok {
+			return 0
+		}
+	}
+	r := lockedGet(&q.mu, q.ipRates, ip, func() *quota.Rate { return quota.NewRate(q.cfg) })
+	d := r.RecordAndThrottle(1, bound, now)
+	if d > 0 {
+		r.Record(-1, now) // a refused connection is not counted
+	}
+	return d
+}
+
+// lockedGet returns m[k] under mu, made with mk on first use.
+func lockedGet[K comparable, V any](mu *sync.Mutex, m map[K]V, k K, mk func() V) V {
+	mu.Lock()
+	defer mu.Unlock()
+	v, ok := m[k]
+	if !ok {
+		v = mk()
+		m[k] = v
+	}
+	return v
 }

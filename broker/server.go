@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"gregor/controller"
+	"gregor/quota"
 	"gregor/storage/vfs"
 )
 
@@ -54,6 +56,9 @@ type connSet struct {
 	nextID uint64
 
 	keptBuffers atomic.Int64 // request buffers connections keep (conn.keepBuffer)
+
+	connRateOnce sync.Once
+	connRate     *quota.Rate // new client connections (max.connection.creation.rate)
 }
 
 // Option replaces a part New would otherwise make (tests).
@@ -344,6 +349,10 @@ func (s *Server) accept(ln boundListener, adv Listener, proto string) {
 			continue
 		}
 		delay = 0
+		if adv.Name != s.cfg.Cluster.InterBrokerListener && !s.waitConnectionSlot() {
+			nc.Close()
+			return
+		}
 		s.mu.Lock()
 		if s.ctx.Err() != nil {
 			s.mu.Unlock()
@@ -359,6 +368,15 @@ func (s *Server) accept(ln boundListener, adv Listener, proto string) {
 			s.log.Warn().Str("remote", nc.RemoteAddr().String()).Int("connections", total).Int("from_ip", mine).Msg("connection limit reached, closing new connection")
 			continue
 		}
+		if d := s.deps.quotas.connectionThrottle(ip, s.deps.clock.Now()); d > 0 {
+			s.mu.Unlock()
+			s.log.Info().Str("remote", nc.RemoteAddr().String()).Dur("throttle", d).Msg("connection creation rate exceeded, closing new connection after the throttle time")
+			s.wg.Go(func() {
+				sleep(s.ctx, s.deps.clock, d)
+				nc.Close()
+			})
+			continue
+		}
 		s.nextID++
 		c := newConn(nc, s.nextID, adv, s.deps, s.cfg.Socket, &s.keptBuffers, s.log, s.removeConn)
 		c.auth.required = proto == protoSaslPlaintext || proto == protoSaslSSL
@@ -367,6 +385,31 @@ func (s *Server) accept(ln boundListener, adv Listener, proto string) {
 		s.perIP[ip]++
 		s.mu.Unlock()
 		s.wg.Go(c.serve)
+	}
+}
+
+// waitConnectionSlot holds a client listener's accept while the broker's
+// new-connection rate is over max.connection.creation.rate, as Kafka's
+// acceptor does (the inter-broker listener is exempt); false when the
+// server stops meanwhile.
+func (s *Server) waitConnectionSlot() bool {
+	bound := s.cfg.Limits.MaxConnectionCreationRate
+	if bound <= 0 || bound >= math.MaxInt32 {
+		return true
+	}
+	s.connRateOnce.Do(func() {
+		s.connRate = quota.NewRate(quota.Config{WindowNum: s.cfg.Quota.WindowNum, WindowSize: s.cfg.Quota.WindowSize})
+	})
+	for {
+		now := s.deps.clock.Now()
+		d := s.connRate.RecordAndThrottle(1, float64(bound), now)
+		if d <= 0 {
+			return true
+		}
+		s.connRate.Record(-1, now)
+		if !sleep(s.ctx, s.deps.clock, d) {
+			return false
+		}
 	}
 }
 

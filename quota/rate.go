@@ -46,14 +46,17 @@ type Rate struct {
 }
 
 // NewRate returns an empty rate.
-func NewRate(cfg Config) *Rate {
+func NewRate(cfg Config) *Rate { return &Rate{cfg: cfg.withDefaults()} }
+
+// withDefaults is cfg with Kafka's defaults for unset values.
+func (cfg Config) withDefaults() Config {
 	if cfg.WindowNum < 1 {
 		cfg.WindowNum = DefaultWindowNum
 	}
 	if cfg.WindowSize <= 0 {
 		cfg.WindowSize = DefaultWindowSize
 	}
-	return &Rate{cfg: cfg}
+	return cfg
 }
 
 func (r *Rate) windowMs() int64 { return r.cfg.WindowSize.Milliseconds() }
