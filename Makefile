@@ -37,9 +37,9 @@ test-unit:
 
 # Issue 14 done-means 3: a GroupTransactSession ETL on three in-process
 # brokers while the output leader and the transaction coordinator are
-# killed five times each (about three minutes).
+# killed five times each (about three minutes; part of `make test` too).
 test-txn-etl:
-	GREGOR_TXN_ETL=1 $(GO) test -race -count=1 -timeout 10m -run '^TestTxnETLExactlyOnceUnderKills$$' -v ./gregortest
+	$(GO) test -race -count=1 -timeout 10m -run '^TestTxnETLExactlyOnceUnderKills$$' -v ./gregortest
 
 # Done-means 4 of issue 15 at full length: producer_byte_rate 1 MB/s held
 # for 20 s with Kafka's default quota sampling (prints the measured rate).
