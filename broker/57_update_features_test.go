@@ -60,7 +60,7 @@ func TestUpdateFeatures(t *testing.T) {
 		req.Version, req.ClientSoftwareName, req.ClientSoftwareVersion = v, "gregor-test", "1"
 		return finalized(rc.do(req).(*kmsg.ApiVersionsResponse))
 	}
-	const supported = "eligible.leader.replicas.version:0-1 group.version:0-1 kraft.version:0-1 metadata.version:7-25 transaction.version:0-2"
+	const supported = "eligible.leader.replicas.version:0-1 group.version:0-1 kraft.version:0-1 metadata.version:7-25 transaction.version:0-1"
 	if f, s := apiVersions(4); f != "0: group.version=1 metadata.version=25" || s != supported {
 		t.Fatalf("v4 before updates: %q %q", f, s)
 	}
@@ -86,11 +86,14 @@ func TestUpdateFeatures(t *testing.T) {
 		{name: "v0 downgrade without allow_downgrade", req: featureUpdate(0, false, fu("group.version", 0, 0, false)),
 			code: kerr.InvalidUpdateVersion.Code, msg: failed + "Invalid update version 0 for feature group.version. Can't downgrade",
 			after: "0: group.version=1 metadata.version=25"},
-		{name: "v0 upgrade with allow_downgrade", req: featureUpdate(0, false, fu("transaction.version", 2, 0, true)),
-			code: kerr.InvalidUpdateVersion.Code, msg: failed + "Invalid update version 2 for feature transaction.version. Can't downgrade to a newer version.",
+		{name: "v0 upgrade with allow_downgrade", req: featureUpdate(0, false, fu("transaction.version", 1, 0, true)),
+			code: kerr.InvalidUpdateVersion.Code, msg: failed + "Invalid update version 1 for feature transaction.version. Can't downgrade to a newer version.",
 			after: "0: group.version=1 metadata.version=25"},
-		{name: "v1 unknown upgrade type", req: featureUpdate(1, false, fu("transaction.version", 2, 0, false)),
-			code: kerr.InvalidUpdateVersion.Code, msg: failed + "Invalid update version 2 for feature transaction.version. The controller does not support the given upgrade type.",
+		{name: "v1 unknown upgrade type", req: featureUpdate(1, false, fu("transaction.version", 1, 0, false)),
+			code: kerr.InvalidUpdateVersion.Code, msg: failed + "Invalid update version 1 for feature transaction.version. The controller does not support the given upgrade type.",
+			after: "0: group.version=1 metadata.version=25"},
+		{name: "v1 transaction.version 2 (KIP-890 part 2 not served)", req: featureUpdate(1, false, fu("transaction.version", 2, 1, false)),
+			code: kerr.InvalidUpdateVersion.Code, msg: failed + "Invalid update version 2 for feature transaction.version. Local controller",
 			after: "0: group.version=1 metadata.version=25"},
 		{name: "v1 above the supported range", req: featureUpdate(1, false, fu("eligible.leader.replicas.version", 2, 1, false)),
 			code: kerr.InvalidUpdateVersion.Code, msg: failed + "Invalid update version 2 for feature eligible.leader.replicas.version. Local controller",
@@ -98,29 +101,29 @@ func TestUpdateFeatures(t *testing.T) {
 		{name: "v2 metadata downgrade losing metadata", req: featureUpdate(2, false, fu("metadata.version", 20, 2, false)),
 			code: kerr.InvalidUpdateVersion.Code, msg: failed + "Invalid metadata.version 20. Refusing to perform the requested downgrade",
 			after: "0: group.version=1 metadata.version=25"},
-		{name: "v1 one bad update fails all", req: featureUpdate(1, false, fu("transaction.version", 2, 1, false), fu("kraft.version", 1, 1, false)),
+		{name: "v1 one bad update fails all", req: featureUpdate(1, false, fu("transaction.version", 1, 1, false), fu("kraft.version", 1, 1, false)),
 			code: kerr.InvalidUpdateVersion.Code, msg: failed + "Invalid update version 1 for feature kraft.version.",
 			after: "0: group.version=1 metadata.version=25"},
-		{name: "v1 feature named twice", req: featureUpdate(1, false, fu("transaction.version", 2, 1, false), fu("transaction.version", 1, 1, false)),
+		{name: "v1 feature named twice", req: featureUpdate(1, false, fu("transaction.version", 1, 1, false), fu("transaction.version", 0, 1, false)),
 			code: kerr.InvalidRequest.Code, msg: "Feature transaction.version is named more than once",
 			after: "0: group.version=1 metadata.version=25"},
-		{name: "v1 validate only", req: featureUpdate(1, true, fu("transaction.version", 2, 1, false)),
+		{name: "v1 validate only", req: featureUpdate(1, true, fu("transaction.version", 1, 1, false)),
 			results: "transaction.version:0", after: "0: group.version=1 metadata.version=25"},
-		{name: "v0 upgrades", req: featureUpdate(0, false, fu("transaction.version", 2, 0, false), fu("eligible.leader.replicas.version", 1, 0, false)),
+		{name: "v0 upgrades", req: featureUpdate(0, false, fu("transaction.version", 1, 0, false), fu("eligible.leader.replicas.version", 1, 0, false)),
 			results: "transaction.version:0 eligible.leader.replicas.version:0",
-			after:   "1: eligible.leader.replicas.version=1 group.version=1 metadata.version=25 transaction.version=2"},
+			after:   "1: eligible.leader.replicas.version=1 group.version=1 metadata.version=25 transaction.version=1"},
 		{name: "v0 allow_downgrade to 0", req: featureUpdate(0, false, fu("group.version", 0, 0, true)),
 			results: "group.version:0",
-			after:   "2: eligible.leader.replicas.version=1 metadata.version=25 transaction.version=2"},
-		{name: "v1 unsafe downgrade", req: featureUpdate(1, false, fu("transaction.version", 1, 3, false)),
+			after:   "2: eligible.leader.replicas.version=1 metadata.version=25 transaction.version=1"},
+		{name: "v1 unsafe downgrade", req: featureUpdate(1, false, fu("transaction.version", 0, 3, false)),
 			results: "transaction.version:0",
-			after:   "3: eligible.leader.replicas.version=1 metadata.version=25 transaction.version=1"},
+			after:   "3: eligible.leader.replicas.version=1 metadata.version=25"},
 		{name: "v2 safe metadata downgrade has no results", req: featureUpdate(2, false, fu("metadata.version", 24, 2, false)),
-			after: "4: eligible.leader.replicas.version=1 metadata.version=24 transaction.version=1"},
+			after: "4: eligible.leader.replicas.version=1 metadata.version=24"},
 		{name: "v2 upgrade", req: featureUpdate(2, false, fu("metadata.version", 25, 1, false), fu("group.version", 1, 1, false)),
-			after: "5: eligible.leader.replicas.version=1 group.version=1 metadata.version=25 transaction.version=1"},
+			after: "5: eligible.leader.replicas.version=1 group.version=1 metadata.version=25"},
 		{name: "v2 same levels", req: featureUpdate(2, false, fu("group.version", 1, 1, false)),
-			after: "5: eligible.leader.replicas.version=1 group.version=1 metadata.version=25 transaction.version=1"},
+			after: "5: eligible.leader.replicas.version=1 group.version=1 metadata.version=25"},
 	} {
 		resp := rc.do(tc.req).(*kmsg.UpdateFeaturesResponse)
 		msg := ""
@@ -152,7 +155,7 @@ func TestUpdateFeatures(t *testing.T) {
 	if resp := alice.do(req).(*kmsg.UpdateFeaturesResponse); resp.ErrorCode != 0 || len(resp.Results) != 1 || resp.Results[0].ErrorCode != 0 {
 		t.Fatalf("alice with ALTER: error %d results %+v", resp.ErrorCode, resp.Results)
 	}
-	if f, _ := apiVersions(4); f != "6: eligible.leader.replicas.version=1 metadata.version=25 transaction.version=1" {
+	if f, _ := apiVersions(4); f != "6: eligible.leader.replicas.version=1 metadata.version=25" {
 		t.Fatalf("after alice's downgrade: %q", f)
 	}
 }

@@ -324,7 +324,7 @@ func TestAuthzWalk(t *testing.T) {
 		kmsg.UpdateFeatures: {want: clusterAuth, req: func() kmsg.Request {
 			r := kmsg.NewPtrUpdateFeaturesRequest()
 			u := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
-			u.Feature, u.MaxVersionLevel, u.UpgradeType = "transaction.version", 2, 1
+			u.Feature, u.MaxVersionLevel, u.UpgradeType = "transaction.version", 1, 1
 			r.FeatureUpdates = append(r.FeatureUpdates, u)
 			return r
 		}},

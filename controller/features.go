@@ -39,20 +39,24 @@ type FeatureRange struct {
 
 // supportedFeatures are Kafka 4.0's: metadata.version from IBP_3_3_IV3
 // (7, MetadataVersion.MINIMUM_VERSION) to IBP_4_0_IV3 (25), and the
-// levels of each Feature. Sorted by name.
+// levels of each Feature, but for transaction.version, which stops at 1:
+// clients take a finalized level 2 as leave to run KIP-890 part 2
+// transactions (franz-go's supportsKIP890p2 and Kafka 4.0's Java
+// producer: Produce v12 without AddPartitionsToTxn, EndTxn v5 epoch
+// bumps), which gregor does not serve, so advertising 2 would let an
+// UpdateFeatures break every transactional producer. Sorted by name.
 var supportedFeatures = []FeatureRange{
 	{FeatureELRVersion, 0, 1},
 	{FeatureGroupVersion, 0, 1},
 	{FeatureKRaftVersion, 0, 1},
 	{FeatureMetadataVersion, 7, 25},
-	{FeatureTransactionVersion, 0, 2},
+	{FeatureTransactionVersion, 0, 1},
 }
 
 // defaultFeatureLevels are the levels of a feature no record has set: a
 // new cluster's, and one whose store predates feature records. Only
 // metadata.version (Kafka 4.0's latest production level) and group.version
-// (KIP-848 groups are served) are finalized; transaction.version stays 0
-// because the KIP-890 part 2 transactions it stands for are not served.
+// (KIP-848 groups are served) are finalized.
 var defaultFeatureLevels = map[string]int16{
 	FeatureMetadataVersion: 25,
 	FeatureGroupVersion:    1,

@@ -33,8 +33,10 @@ func TestUpdateFeaturesRules(t *testing.T) {
 			want: ErrInvalidUpdateVersion, sub: "Feature nope not found."},
 		{name: "negative level", updates: []FeatureUpdate{up(FeatureGroupVersion, -1)},
 			want: ErrInvalidUpdateVersion, sub: "A feature version cannot be less than 0."},
-		{name: "above range", updates: []FeatureUpdate{up(FeatureTransactionVersion, 3)},
-			want: ErrInvalidUpdateVersion, sub: "Local controller 0 only supports versions 0-2"},
+		{name: "above range", updates: []FeatureUpdate{up(FeatureELRVersion, 2)},
+			want: ErrInvalidUpdateVersion, sub: "Local controller 0 only supports versions 0-1"},
+		{name: "transaction.version 2 (KIP-890 part 2 not served)", updates: []FeatureUpdate{up(FeatureTransactionVersion, 2)},
+			want: ErrInvalidUpdateVersion, sub: "Invalid update version 2 for feature transaction.version. Local controller 0 only supports versions 0-1"},
 		{name: "metadata.version below range", updates: []FeatureUpdate{safe(FeatureMetadataVersion, 6)},
 			want: ErrInvalidUpdateVersion, sub: "only supports versions 7-25"},
 		{name: "unknown upgrade type", updates: []FeatureUpdate{{Name: FeatureGroupVersion, Level: 1, Type: 0}},
@@ -43,7 +45,7 @@ func TestUpdateFeaturesRules(t *testing.T) {
 			want: ErrInvalidUpdateVersion, sub: "upgrade type"},
 		{name: "downgrade as upgrade", updates: []FeatureUpdate{up(FeatureGroupVersion, 0)},
 			want: ErrInvalidUpdateVersion, sub: "Can't downgrade the version of this feature without setting the upgrade type to either safe or unsafe downgrade."},
-		{name: "upgrade as downgrade", updates: []FeatureUpdate{safe(FeatureTransactionVersion, 2)},
+		{name: "upgrade as downgrade", updates: []FeatureUpdate{safe(FeatureTransactionVersion, 1)},
 			want: ErrInvalidUpdateVersion, sub: "Can't downgrade to a newer version."},
 		{name: "metadata downgrade that loses metadata", updates: []FeatureUpdate{safe(FeatureMetadataVersion, 22)},
 			want: ErrInvalidUpdateVersion, sub: "Invalid metadata.version 22. Refusing to perform the requested downgrade because it might delete metadata information."},
@@ -51,17 +53,17 @@ func TestUpdateFeaturesRules(t *testing.T) {
 			want: ErrInvalidUpdateVersion, sub: "Unsafe metadata downgrade is not supported in this version."},
 		{name: "kraft.version on a static quorum", updates: []FeatureUpdate{up(FeatureKRaftVersion, 1)},
 			want: ErrInvalidUpdateVersion, sub: "static voter set"},
-		{name: "one bad update fails the batch", updates: []FeatureUpdate{up(FeatureTransactionVersion, 2), up("nope", 1)},
+		{name: "one bad update fails the batch", updates: []FeatureUpdate{up(FeatureTransactionVersion, 1), up("nope", 1)},
 			want: ErrInvalidUpdateVersion, sub: "feature nope"},
 		{name: "duplicate feature", updates: []FeatureUpdate{up(FeatureGroupVersion, 1), up(FeatureGroupVersion, 1)},
 			want: ErrInvalidRequest, sub: "more than once"},
 		{name: "safe metadata downgrade", updates: []FeatureUpdate{safe(FeatureMetadataVersion, 24)}},
 		{name: "metadata upgrade back", setup: []FeatureUpdate{safe(FeatureMetadataVersion, 24)}, updates: []FeatureUpdate{up(FeatureMetadataVersion, 25)}},
 		{name: "same level", updates: []FeatureUpdate{up(FeatureGroupVersion, 1), safe(FeatureMetadataVersion, 25)}},
-		{name: "upgrades", updates: []FeatureUpdate{up(FeatureTransactionVersion, 2), up(FeatureELRVersion, 1)}},
+		{name: "upgrades", updates: []FeatureUpdate{up(FeatureTransactionVersion, 1), up(FeatureELRVersion, 1)}},
 		{name: "safe downgrade to 0", updates: []FeatureUpdate{safe(FeatureGroupVersion, 0)}},
-		{name: "unsafe downgrade", setup: []FeatureUpdate{up(FeatureTransactionVersion, 2)},
-			updates: []FeatureUpdate{{Name: FeatureTransactionVersion, Level: 1, Type: UpgradeTypeUnsafeDowngrade}}},
+		{name: "unsafe downgrade", setup: []FeatureUpdate{up(FeatureTransactionVersion, 1)},
+			updates: []FeatureUpdate{{Name: FeatureTransactionVersion, Level: 0, Type: UpgradeTypeUnsafeDowngrade}}},
 		{name: "kraft.version stays 0", updates: []FeatureUpdate{safe(FeatureKRaftVersion, 0)}},
 		{name: "empty", updates: nil},
 	} {
@@ -113,10 +115,10 @@ func TestFeaturesDefaultsEpochPersist(t *testing.T) {
 	if got := s.FinalizedFeatures(); !slices.Equal(got, want) || s.FeaturesEpoch() != 0 {
 		t.Fatalf("new cluster: %v epoch %d", got, s.FeaturesEpoch())
 	}
-	if err := c.UpdateFeatures([]FeatureUpdate{up(FeatureTransactionVersion, 2), up(FeatureELRVersion, 1)}, false); err != nil {
+	if err := c.UpdateFeatures([]FeatureUpdate{up(FeatureTransactionVersion, 1), up(FeatureELRVersion, 1)}, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.UpdateFeatures([]FeatureUpdate{up(FeatureTransactionVersion, 2)}, false); err != nil {
+	if err := c.UpdateFeatures([]FeatureUpdate{up(FeatureTransactionVersion, 1)}, false); err != nil {
 		t.Fatal(err)
 	}
 	if e := c.Snapshot().FeaturesEpoch(); e != 1 {
@@ -125,7 +127,7 @@ func TestFeaturesDefaultsEpochPersist(t *testing.T) {
 	if err := c.UpdateFeatures([]FeatureUpdate{{Name: FeatureGroupVersion, Level: 0, Type: UpgradeTypeSafeDowngrade}}, false); err != nil {
 		t.Fatal(err)
 	}
-	want = []FinalizedFeature{{FeatureELRVersion, 1}, {FeatureMetadataVersion, 25}, {FeatureTransactionVersion, 2}}
+	want = []FinalizedFeature{{FeatureELRVersion, 1}, {FeatureMetadataVersion, 25}, {FeatureTransactionVersion, 1}}
 	check := func(what string, s *Snapshot) {
 		t.Helper()
 		if got := s.FinalizedFeatures(); !slices.Equal(got, want) || s.FeaturesEpoch() != 2 {
@@ -180,7 +182,7 @@ func TestRaftFeatures(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := cl.nodes[li].UpdateFeatures([]FeatureUpdate{up(FeatureTransactionVersion, 2)}, false); err != nil {
+	if err := cl.nodes[li].UpdateFeatures([]FeatureUpdate{up(FeatureTransactionVersion, 1)}, false); err != nil {
 		t.Fatal(err)
 	}
 	cl.stop(fi)
@@ -189,6 +191,6 @@ func TestRaftFeatures(t *testing.T) {
 	}
 	cl.start(fi)
 	cl.converged("features after restore", func(s *Snapshot) bool {
-		return s.FeatureLevel(FeatureELRVersion) == 1 && s.FeatureLevel(FeatureTransactionVersion) == 2 && s.FeaturesEpoch() == 2
+		return s.FeatureLevel(FeatureELRVersion) == 1 && s.FeatureLevel(FeatureTransactionVersion) == 1 && s.FeaturesEpoch() == 2
 	})
 }
