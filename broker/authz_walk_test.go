@@ -321,6 +321,13 @@ func TestAuthzWalk(t *testing.T) {
 			r.Topics = append(r.Topics, rt)
 			return r
 		}},
+		kmsg.UpdateFeatures: {want: clusterAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrUpdateFeaturesRequest()
+			u := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
+			u.Feature, u.MaxVersionLevel, u.UpgradeType = "transaction.version", 1, 1
+			r.FeatureUpdates = append(r.FeatureUpdates, u)
+			return r
+		}},
 	}
 	node := aliceCl.Broker(int(b.cfg.NodeID))
 	for _, h := range handlers {

@@ -6,4 +6,5 @@ var metadataHandlers = []handler{
 	pushTelemetryHandler,
 	describeTopicPartitionsHandler,
 	listConfigResourcesHandler,
+	updateFeaturesHandler,
 }

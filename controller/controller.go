@@ -341,6 +341,11 @@ type Snapshot struct {
 	quotas map[QuotaEntity]map[string]float64
 	// acls holds the ACL bindings (acls.go: ACLs); nil means none.
 	acls *ACLSet
+	// features holds the finalized feature levels records set, the
+	// defaults standing for the others; featuresEpoch counts their
+	// changes (features.go: FeatureLevel, FeaturesEpoch).
+	features      map[string]int16
+	featuresEpoch int64
 }
 
 // Topic returns the named topic, or nil.

@@ -49,7 +49,8 @@ var (
 	// leader epoch is not the current one.
 	ErrFencedLeaderEpoch = errors.New("controller: fenced leader epoch")
 	// ErrInvalidUpdateVersion maps to INVALID_UPDATE_VERSION (95): the
-	// caller's partition epoch is not the current one.
+	// caller's partition epoch is not the current one, or a finalized
+	// feature update that Kafka's rules refuse (features.go).
 	ErrInvalidUpdateVersion = errors.New("controller: invalid partition epoch")
 	// ErrIneligibleReplica maps to INELIGIBLE_REPLICA (107): an ISR
 	// expansion adds a fenced or unregistered broker.

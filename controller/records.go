@@ -29,8 +29,8 @@ const (
 // Record types past recProducerIDs are numbered explicitly (never iota) so
 // that areas added side by side cannot renumber each other's persisted
 // records. Taken ranges: 8-9 SCRAM credentials, 10-13 ACLs and client
-// quotas, 14-15 finalized features, 16-19 cluster operations (dynamic
-// broker configs, reassignments).
+// quotas, 14-15 finalized features (features.go), 16-19 cluster
+// operations (dynamic broker configs, reassignments).
 
 // record is one state change. Records are deterministic: applying the same
 // batch to the same state always yields the same state, so they can be
@@ -63,6 +63,8 @@ type record struct {
 	Quota *QuotaRecord `json:"quota,omitempty"`
 	// ACL is the binding recACL adds and recRemoveACL removes (acls.go).
 	ACL *ACL `json:"acl,omitempty"`
+	// Feature is the level recFeatureLevel sets (features.go).
+	Feature *FeatureLevel `json:"feature,omitempty"`
 }
 
 // applyLocked is the single applier: it applies a batch of records
@@ -143,6 +145,7 @@ type builder struct {
 	brokerCfgDirty map[int32]bool // dynamic broker configs changed (brokerconfigs.go); nil if none
 	aclDirty       map[ACL]bool   // bindings changed (acls.go); nil if none
 	aclNext        map[ACL]bool   // the bindings after the batch, once aclDirty is set
+	featuresDirty  bool           // a finalized feature level changed (features.go)
 }
 
 func newBuilder(old *Snapshot) *builder {
@@ -259,6 +262,8 @@ func (b *builder) apply(r *record) error {
 		return b.applyQuota(r)
 	case recACL, recRemoveACL:
 		return b.applyACL(r)
+	case recFeatureLevel:
+		return b.applyFeature(r)
 	default:
 		return fmt.Errorf("controller: unknown record type %d", r.Type)
 	}
@@ -313,6 +318,9 @@ func (b *builder) persist(tx *bolt.Tx, next *Snapshot, index uint64) error {
 	if err := b.persistACLs(tx, next); err != nil {
 		return err
 	}
+	if err := b.persistFeatures(tx, next); err != nil {
+		return err
+	}
 	topics := tx.Bucket(bucketTopics)
 	for id := range b.touched {
 		t := next.TopicsByID[id]
@@ -354,6 +362,9 @@ func persistAll(tx *bolt.Tx, s *Snapshot, applied uint64) error {
 		if err := meta.Put([]byte(k), v); err != nil {
 			return err
 		}
+	}
+	if err := putFeatures(meta, s); err != nil {
+		return err
 	}
 	brokers := tx.Bucket(bucketBrokers)
 	for _, br := range s.Brokers {
@@ -437,6 +448,9 @@ func load(db *bolt.DB, nodeID int32) (*Snapshot, uint64, error) {
 			return err
 		}
 		if err := loadACLs(tx, s); err != nil {
+			return err
+		}
+		if err := loadFeatures(tx, s); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketTopics).ForEach(func(k, v []byte) error {

@@ -13,6 +13,9 @@ package controller
 //	         "applied_index"    -> big-endian uint64 Raft index of the last
 //	                               applied entry (absent without Raft)
 //	         "next_producer_id" -> big-endian uint64 NextProducerID
+//	         "features"         -> JSON map of feature name to the level a
+//	                               record set (features.go; absent: defaults)
+//	         "features_epoch"   -> big-endian uint64 FeaturesEpoch
 //	brokers  big-endian uint32 node ID -> JSON Broker
 //	topics   16-byte topic ID -> JSON storedTopic
 //	scram    mechanism byte + user name -> JSON ScramCredential (scram.go)
@@ -38,6 +41,8 @@ var (
 
 	keyAppliedIndex   = []byte("applied_index")
 	keyNextProducerID = []byte("next_producer_id")
+	keyFeatures       = []byte("features")
+	keyFeaturesEpoch  = []byte("features_epoch")
 )
 
 const schemaVersion = "1"
