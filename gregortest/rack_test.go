@@ -1,10 +1,14 @@
 package gregortest_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -200,6 +204,64 @@ func TestRackAwareFollowerFetch(t *testing.T) {
 	if v, _ := scrape(c.Broker(1), "gregor_fetch_follower_reads_total"); v <= before {
 		t.Fatalf("tail not read from the follower: follower reads %v, before %v", v, before)
 	}
+
+	rackCl.Close() // its background fetches would count at the follower too
+
+	// librdkafka (kcat, Fetch v11) with client.rack=b reads the same
+	// records, through the same follower.
+	t.Run("kcat", func(t *testing.T) {
+		if _, err := exec.LookPath("kcat"); err != nil {
+			t.Skip("kcat not installed")
+		}
+		want := map[int32][]string{}
+		for p, rs := range fromLeaders {
+			for _, r := range rs {
+				want[p] = append(want[p], fmt.Sprintf("%d %s", r.Offset, r.Key))
+			}
+		}
+		for _, r := range tail {
+			want[r.Partition] = append(want[r.Partition], fmt.Sprintf("%d %s", r.Offset, r.Key))
+		}
+		before, _ := scrape(c.Broker(1), "gregor_fetch_follower_reads_total")
+		kctx, kcancel := context.WithTimeout(ctx, 60*time.Second)
+		defer kcancel()
+		cmd := exec.CommandContext(kctx, "kcat", "-b", strings.Join(c.Addrs(), ","), "-C", "-t", topic, "-o", "beginning", "-e", "-J", "-q",
+			"-X", "client.rack=b", "-X", "fetch.wait.max.ms=200")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("kcat: %v: %s", err, stderr.String())
+		}
+		got := map[int32][]string{}
+		sc := bufio.NewScanner(bytes.NewReader(out))
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var m struct {
+				Partition int32   `json:"partition"`
+				Offset    int64   `json:"offset"`
+				Key       *string `json:"key"`
+			}
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				t.Fatalf("kcat line %q: %v", sc.Text(), err)
+			}
+			key := ""
+			if m.Key != nil {
+				key = *m.Key
+			}
+			got[m.Partition] = append(got[m.Partition], fmt.Sprintf("%d %s", m.Offset, key))
+		}
+		for p := range int32(parts) {
+			if !slices.Equal(got[p], want[p]) {
+				t.Fatalf("partition %d: kcat read %d records %v, want %d", p, len(got[p]), got[p], len(want[p]))
+			}
+		}
+		after, _ := scrape(c.Broker(1), "gregor_fetch_follower_reads_total")
+		t.Logf("kcat (librdkafka) client.rack=b: follower reads on broker %d %v -> %v", rackB, before, after)
+		if after < before+float64(len(elsewhere)) {
+			t.Fatalf("kcat did not read from the rack-b follower: follower reads %v -> %v", before, after)
+		}
+	})
 
 	// The same bytes from the follower as from the leader, and the
 	// protocol answers of KIP-392.
