@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/controller"
+	"gregor/storage"
 )
 
 func TestSelectRackReplica(t *testing.T) {
@@ -192,5 +194,48 @@ func TestRackAwareSingleNode(t *testing.T) {
 	}
 	if n := b.srv.deps.repl.followerReads.Load(); n != 0 {
 		t.Fatalf("%d follower reads on a single node", n)
+	}
+}
+
+// TestFollowerFetchHighWatermarkNews: a leader tells a follower's fetch
+// to answer at once exactly when the high watermark it answers with is
+// higher than the one it last sent that follower.
+func TestFollowerFetchHighWatermarkNews(t *testing.T) {
+	t.Parallel()
+	l, err := storage.Open(t.TempDir(), storage.Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	l.SetAutoHighWatermark(false)
+	p := &partition{topic: "t", log: l}
+	now := time.Now()
+	p.rep.role, p.rep.leader, p.rep.isr = roleLeader, 1, []int32{1, 2, 3}
+	p.rep.followers = map[int32]*followerState{
+		2: {leo: -1, lastCaughtUp: now, lastFetch: now, hwSent: -1},
+		3: {leo: -1, lastCaughtUp: now, lastFetch: now, hwSent: -1},
+	}
+	rp := &replication{self: 1, clock: newFakeClock(), wg: new(sync.WaitGroup)}
+	fetch := func(id int32, offset int64, wantHW int64, wantNews bool) {
+		t.Helper()
+		hw, news, ok := rp.recordFollowerFetch(p, id, offset, 0)
+		if !ok || hw != wantHW || news != wantNews {
+			t.Fatalf("follower %d at %d: hw %d news %v ok %v, want hw %d news %v", id, offset, hw, news, ok, wantHW, wantNews)
+		}
+	}
+	fetch(2, 0, 0, true) // its first answer
+	fetch(2, 0, 0, false)
+	if _, err := l.Append(batch(-1, -1, -1, 3, []byte("x")), 0); err != nil {
+		t.Fatal(err)
+	}
+	fetch(2, 0, 0, false) // records, but the high watermark waits for 3
+	fetch(3, 0, 0, true)  // its first answer
+	fetch(2, 3, 0, false)
+	fetch(3, 3, 3, true) // the last ISR member has them: the high watermark moves
+	fetch(2, 3, 3, true) // news to 2, which last got 0
+	fetch(2, 3, 3, false)
+	fetch(3, 3, 3, false)
+	if _, _, ok := rp.recordFollowerFetch(p, 4, 0, 0); ok {
+		t.Fatal("node 4 taken for a follower")
 	}
 }
