@@ -19,7 +19,9 @@ package broker
 // partitions that changed. v13+ names topics by id. Followers (replica id >= 0) read up to the log end offset, and their
 // fetch offsets move the leader's high watermark (replica.go). v0-v3 read
 // message sets of magic 0/1, converted from the log's batches in memory
-// (fetch_downconvert.go). An I/O
+// (fetch_downconvert.go). Consumers v11+ may read from followers, and
+// are sent to one in their rack by a rack-aware leader (KIP-392,
+// fetch_rack.go). An I/O
 // error reading a log is KAFKA_STORAGE_ERROR and takes the log dir offline
 // for writes (Server.failLogDir), as Kafka does.
 
@@ -47,13 +49,14 @@ var fetchHandler = handle(kmsg.Fetch, 0, 18, func(s *deps, r *request, req *kmsg
 	}
 	deadline := s.clock.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	var wake chan struct{}
+	var pass fetchPass
 	for {
 		snap := s.ctrl.Snapshot()
 		resp.Topics = resp.Topics[:0]
 		releaseRegions(r.regions) // a previous pass's regions are not sent
 		r.regions = r.regions[:0]
-		total, sawError := s.fetchOnce(snap, r, req, resp, maxBytes)
-		if sawError || total >= int64(req.MinBytes) || req.MinBytes <= 0 || !s.clock.Now().Before(deadline) {
+		pass = s.fetchOnce(snap, r, req, resp, maxBytes)
+		if pass.now || pass.total >= int64(req.MinBytes) || req.MinBytes <= 0 || !s.clock.Now().Before(deadline) {
 			break
 		}
 		// Not enough yet: wait for an append to one of our partitions.
@@ -88,14 +91,28 @@ var fetchHandler = handle(kmsg.Fetch, 0, 18, func(s *deps, r *request, req *kmsg
 			deadline = s.clock.Now()
 		}
 	}
+	s.repl.followerReads.Add(pass.followerReads)
+	s.repl.readRedirects.Add(pass.redirects)
 	fc.finish(resp, privileged)
 	return resp, nil
 })
 
+// fetchPass is what one pass over a fetch's partitions found.
+type fetchPass struct {
+	total int64 // record bytes
+	// now: answer at once, without waiting for min_bytes: a partition
+	// failed, was redirected to a preferred read replica, or has a high
+	// watermark its follower has not been sent yet.
+	now           bool
+	followerReads int64 // partitions read here as a follower, for a consumer
+	redirects     int64 // partitions answered with a preferred read replica
+}
+
 // fetchOnce reads every requested partition once, filling resp and
-// r.regions. It returns the bytes found and whether a partition failed
-// (errors are answered at once, without waiting).
-func (s *deps) fetchOnce(snap *controller.Snapshot, r *request, req *kmsg.FetchRequest, resp *kmsg.FetchResponse, maxBytes int32) (total int64, sawError bool) {
+// r.regions.
+func (s *deps) fetchOnce(snap *controller.Snapshot, r *request, req *kmsg.FetchRequest, resp *kmsg.FetchResponse, maxBytes int32) (pass fetchPass) {
+	// Consumers v11+ may read from any replica (KIP-392).
+	anyReplica := replicaOf(r) < 0 && req.Version >= 11
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		st := kmsg.NewFetchResponseTopic()
@@ -122,13 +139,22 @@ func (s *deps) fetchOnce(snap *controller.Snapshot, r *request, req *kmsg.FetchR
 				sp.ErrorCode = kerr.UnsupportedVersion.Code
 			default:
 				meta := &t.Partitions[rp.Partition]
-				sp.ErrorCode = checkLeaderEpoch(s.cfg.NodeID, meta, rp.CurrentLeaderEpoch)
+				asFollower := anyReplica && meta.Leader != s.cfg.NodeID
+				if asFollower {
+					sp.ErrorCode = checkReplicaEpoch(s.cfg.NodeID, meta, rp.CurrentLeaderEpoch)
+				} else {
+					sp.ErrorCode = checkLeaderEpoch(s.cfg.NodeID, meta, rp.CurrentLeaderEpoch)
+				}
 				if sp.ErrorCode == 0 {
 					limit := rp.PartitionMaxBytes
-					if left := int64(maxBytes) - total; int64(limit) > left {
+					if left := int64(maxBytes) - pass.total; int64(limit) > left {
 						limit = int32(max(left, 0))
 					}
-					n, err := s.fetchPartition(t.Name, rp, limit, total == 0, r, &sp)
+					var rack string
+					if anyReplica && !asFollower {
+						rack = req.Rack
+					}
+					n, err := s.fetchPartition(snap, t.Name, rp, limit, pass.total == 0, rack, r, &sp, &pass)
 					if err != nil {
 						sp.ErrorCode = errCode(err)
 						if sp.ErrorCode == kerr.UnknownServerError.Code || sp.ErrorCode == kerr.KafkaStorageError.Code {
@@ -138,18 +164,21 @@ func (s *deps) fetchOnce(snap *controller.Snapshot, r *request, req *kmsg.FetchR
 							s.disk.fail(err)
 						}
 					}
-					total += n
+					pass.total += n
+					if err == nil && asFollower {
+						pass.followerReads++
+					}
 				}
 			}
 			if sp.ErrorCode != 0 {
 				sp.ErrorCode = oldFetchError(req.Version, sp.ErrorCode)
-				sawError = true
+				pass.now = true
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	return total, sawError
+	return pass
 }
 
 // checkLeaderEpoch validates a client's current leader epoch (KIP-320):
@@ -167,18 +196,28 @@ func checkLeaderEpoch(self int32, meta *controller.Partition, epoch int32) int16
 	}
 }
 
-func (s *deps) fetchPartition(topic string, rp *kmsg.FetchRequestTopicPartition, limit int32, first bool, r *request, sp *kmsg.FetchResponseTopicPartition) (int64, error) {
+// fetchPartition reads one partition for sp. rack is the consumer's
+// rack_id when this node may send it to a preferred read replica.
+func (s *deps) fetchPartition(snap *controller.Snapshot, topic string, rp *kmsg.FetchRequestTopicPartition, limit int32, first bool, rack string,
+	r *request, sp *kmsg.FetchResponseTopicPartition, pass *fetchPass) (int64, error) {
 	p, err := s.parts.get(topic, rp.Partition)
 	if err != nil {
 		return 0, err
 	}
-	hw := p.log.HighWatermark()
+	follower := false
+	var hw int64
+	if id := replicaOf(r); id >= 0 {
+		var news bool
+		hw, news, follower = s.repl.recordFollowerFetch(p, id, rp.FetchOffset, rp.LogStartOffset)
+		pass.now = pass.now || news
+	}
+	if !follower {
+		hw = p.log.HighWatermark()
+	}
 	lso := p.log.LastStableOffset()
 	maxOffset := hw
 	readCommitted := false
-	follower := false
-	if id := replicaOf(r); id >= 0 && s.repl.recordFollowerFetch(p, id, rp.FetchOffset) {
-		follower = true
+	if follower {
 		// A follower: it replicates everything, committed or not, and its
 		// fetch offset is its log end offset.
 		maxOffset = p.log.LogEndOffset()
@@ -189,6 +228,15 @@ func (s *deps) fetchPartition(topic string, rp *kmsg.FetchRequestTopicPartition,
 	sp.HighWatermark = hw
 	sp.LastStableOffset = lso
 	sp.LogStartOffset = p.log.LogStartOffset()
+	if rack != "" {
+		if id := s.preferredReadReplica(snap, p, rack, r.conn.adv.Name, rp.FetchOffset); id >= 0 {
+			// KIP-392: no records, the consumer goes to that replica.
+			sp.PreferredReadReplica = id
+			pass.redirects++
+			pass.now = true
+			return 0, nil
+		}
+	}
 	region, err := p.log.Read(rp.FetchOffset, maxOffset, limit, first)
 	if err != nil {
 		return 0, err

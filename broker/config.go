@@ -126,6 +126,7 @@ type ReplicationConfig struct {
 	FetchMaxBytes         int32         // replica.fetch.max.bytes, per partition
 	FetchResponseMaxBytes int32         // replica.fetch.response.max.bytes
 	FetchWaitMax          time.Duration // replica.fetch.wait.max.ms
+	RackAwareReads        bool          // replica.selector.class is RackAwareReplicaSelector (fetch_rack.go)
 }
 
 // ClusterConfig is the controller quorum and this broker's place in it
@@ -264,7 +265,7 @@ func splitList(v string) []string {
 // key is a start-up error.
 // configDefs is the core keys below and each area's keys (declared in
 // config_<area>.go next to the area's section of Config).
-var configDefs = slices.Concat(coreConfigDefs, txnConfigDefs, securityConfigDefs, interBrokerConfigDefs, tlsConfigDefs, saslConfigDefs, authzConfigDefs, quotaConfigDefs, httpConfigDefs, consumerGroupConfigDefs, clusterOpsConfigDefs)
+var configDefs = slices.Concat(coreConfigDefs, txnConfigDefs, securityConfigDefs, interBrokerConfigDefs, tlsConfigDefs, saslConfigDefs, authzConfigDefs, quotaConfigDefs, httpConfigDefs, consumerGroupConfigDefs, clusterOpsConfigDefs, rackConfigDefs)
 
 var coreConfigDefs = []configDef{
 	intKey("node.id", "1", "The node id of this broker.", 0, math.MaxInt32, func(c *Config, n int64) { c.NodeID = int32(n) }),

@@ -252,6 +252,9 @@ func (sp *sessionPartition) mustRespond(p *kmsg.FetchResponseTopicPartition) boo
 		sp.hw = -1 // sent again once the error clears
 		must = true
 	}
+	if p.PreferredReadReplica >= 0 { // KIP-392: the consumer must learn it
+		must = true
+	}
 	return must
 }
 

@@ -281,6 +281,7 @@ func (f *fetcher) apply(st *fetchState, sp *kmsg.FetchResponseTopicPartition) {
 	st.p.leaderHW.Store(sp.HighWatermark)
 	if hw := min(sp.HighWatermark, l.LogEndOffset()); hw > l.HighWatermark() {
 		l.SetHighWatermark(hw)
+		st.p.wake() // consumers long-polling this follower (KIP-392)
 	}
 	// Follow the leader's log start (retention, DeleteRecords).
 	if lso := sp.LogStartOffset; lso > l.LogStartOffset() && lso <= l.HighWatermark() {

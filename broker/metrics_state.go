@@ -48,6 +48,8 @@ var (
 	descOffline         = prometheus.NewDesc("gregor_offline_partitions", "Partitions in the cluster without a leader (reported by the active controller only).", nil, nil)
 	descISRShrinks      = prometheus.NewDesc("gregor_isr_shrinks_total", "ISR shrinks this broker made as leader.", nil, nil)
 	descISRExpands      = prometheus.NewDesc("gregor_isr_expands_total", "ISR expansions this broker made as leader.", nil, nil)
+	descFollowerReads   = prometheus.NewDesc("gregor_fetch_follower_reads_total", "Partitions of consumer fetches this broker served as a follower (KIP-392).", nil, nil)
+	descReadRedirects   = prometheus.NewDesc("gregor_fetch_preferred_replica_total", "Partitions of consumer fetches this broker, as leader, sent to a preferred read replica (KIP-392).", nil, nil)
 
 	descLogSize     = prometheus.NewDesc("gregor_log_size_bytes", "Bytes of a partition's log segments.", []string{"topic", "partition"}, nil)
 	descLogSegments = prometheus.NewDesc("gregor_log_segments", "Segments of a partition's log.", []string{"topic", "partition"}, nil)
@@ -142,6 +144,8 @@ func (c *stateCollector) collectPartitions(ch chan<- prometheus.Metric, snap *co
 		gauge(ch, descOffline, float64(offline))
 	}
 	counter(ch, descISRShrinks, float64(c.repl.isrShrinks.Load()))
+	counter(ch, descFollowerReads, float64(c.repl.followerReads.Load()))
+	counter(ch, descReadRedirects, float64(c.repl.readRedirects.Load()))
 	counter(ch, descISRExpands, float64(c.repl.isrExpands.Load()))
 
 	type topicSums struct{ size, segs, bytesIn, recordsIn, bytesOut int64 }

@@ -58,6 +58,8 @@ type followerState struct {
 	lastCaughtUp time.Time // last time it had everything the leader had
 	lastFetch    time.Time
 	leoAtFetch   int64 // the leader's log end offset at the last fetch
+	logStart     int64 // the follower's log start offset at its last fetch
+	hwSent       int64 // the high watermark the last answer to it carried; -1 none
 }
 
 // hwChanged returns a channel closed when p's high watermark next advances.
@@ -159,6 +161,9 @@ type replication struct {
 	kick signal
 
 	isrShrinks, isrExpands atomic.Int64 // ISR changes this node made as leader (metrics)
+	// Consumer fetches of partitions this node served as a follower, and
+	// answered with a preferred read replica as leader (fetch_rack.go).
+	followerReads, readRedirects atomic.Int64
 }
 
 // newReplication returns the replication of node self's replicas in
@@ -315,7 +320,7 @@ func (rp *replication) apply(p *partition, t *controller.Topic, meta *controller
 			r.followers = map[int32]*followerState{}
 			for _, id := range meta.Replicas {
 				if id != self {
-					r.followers[id] = &followerState{leo: -1, lastCaughtUp: now, lastFetch: now}
+					r.followers[id] = &followerState{leo: -1, lastCaughtUp: now, lastFetch: now, hwSent: -1}
 				}
 			}
 			if rp.clustered {
@@ -339,20 +344,23 @@ func (rp *replication) apply(p *partition, t *controller.Topic, meta *controller
 }
 
 // recordFollowerFetch updates a leader's view of follower id after a fetch
-// at fetchOffset (the follower's log end offset), advancing the high
-// watermark and expanding the ISR when the follower caught up. It reports
-// whether id is a follower of p here.
-func (rp *replication) recordFollowerFetch(p *partition, id int32, fetchOffset int64) bool {
+// at fetchOffset (the follower's log end offset) with its log start
+// offset logStart, advancing the high watermark and expanding the ISR
+// when the follower caught up. It returns the high watermark to answer
+// with, whether that is news to the follower (higher than the last one
+// it was answered with: answer at once), and whether id is a follower of
+// p here.
+func (rp *replication) recordFollowerFetch(p *partition, id int32, fetchOffset, logStart int64) (hw int64, news, ok bool) {
 	r := &p.rep
 	r.mu.Lock()
 	if r.role != roleLeader {
 		r.mu.Unlock()
-		return false
+		return 0, false, false
 	}
 	f := r.followers[id]
 	if f == nil {
 		r.mu.Unlock()
-		return false // not a replica of this partition
+		return 0, false, false // not a replica of this partition
 	}
 	now := rp.clock.Now()
 	leo := p.log.LogEndOffset()
@@ -362,8 +370,11 @@ func (rp *replication) recordFollowerFetch(p *partition, id int32, fetchOffset i
 	case fetchOffset >= f.leoAtFetch:
 		f.lastCaughtUp = f.lastFetch
 	}
-	f.leo, f.lastFetch, f.leoAtFetch = fetchOffset, now, leo
+	f.leo, f.lastFetch, f.leoAtFetch, f.logStart = fetchOffset, now, leo, logStart
 	p.advanceHWLocked(rp.self)
+	hw = p.log.HighWatermark()
+	news = hw > f.hwSent
+	f.hwSent = hw
 	var expand []int32
 	if !slices.Contains(r.isr, id) && fetchOffset >= p.log.HighWatermark() && !r.altering {
 		expand = append(slices.Clone(r.isr), id)
@@ -373,7 +384,7 @@ func (rp *replication) recordFollowerFetch(p *partition, id int32, fetchOffset i
 	if expand != nil {
 		rp.wg.Go(func() { rp.alterISR(p, expand) })
 	}
-	return true
+	return hw, news, true
 }
 
 // checkISRs shrinks the ISR of led partitions whose followers fell behind.

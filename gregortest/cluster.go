@@ -28,7 +28,8 @@ type options struct {
 	overrides  []string
 	log        zerolog.Logger
 	clientOpts []kgo.Opt
-	pausable   bool // pause.go
+	pausable   bool             // pause.go
+	perBroker  map[int][]string // override.go: BrokerOverride
 }
 
 // Brokers sets the number of brokers (default 3). Every broker is also a
@@ -415,6 +416,7 @@ func (b *Broker) start() error {
 			"log.dirs=" + b.dir,
 		}, defaults...)
 		ov = append(ov, b.c.opts.overrides...)
+		ov = append(ov, b.c.opts.perBroker[int(b.id-1)]...)
 		cfg, lerr := broker.Load("", nil, ov)
 		if lerr != nil {
 			return lerr
