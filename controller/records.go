@@ -30,7 +30,7 @@ const (
 // that areas added side by side cannot renumber each other's persisted
 // records. Taken ranges: 8-9 SCRAM credentials, 10-13 ACLs and client
 // quotas, 14-15 finalized features, 16-19 cluster operations (dynamic
-// broker configs, reassignments).
+// broker configs, reassignments), 20-21 client-metrics subscriptions.
 
 // record is one state change. Records are deterministic: applying the same
 // batch to the same state always yields the same state, so they can be
@@ -63,6 +63,8 @@ type record struct {
 	Quota *QuotaRecord `json:"quota,omitempty"`
 	// ACL is the binding recACL adds and recRemoveACL removes (acls.go).
 	ACL *ACL `json:"acl,omitempty"`
+	// ClientMetrics is the change of recClientMetrics (clientmetrics.go).
+	ClientMetrics *ClientMetricsChange `json:"client_metrics,omitempty"`
 }
 
 // applyLocked is the single applier: it applies a batch of records
@@ -143,6 +145,8 @@ type builder struct {
 	brokerCfgDirty map[int32]bool // dynamic broker configs changed (brokerconfigs.go); nil if none
 	aclDirty       map[ACL]bool   // bindings changed (acls.go); nil if none
 	aclNext        map[ACL]bool   // the bindings after the batch, once aclDirty is set
+
+	clientMetricsDirty map[string]bool // client-metrics subscriptions changed (clientmetrics.go); nil if none
 }
 
 func newBuilder(old *Snapshot) *builder {
@@ -259,6 +263,8 @@ func (b *builder) apply(r *record) error {
 		return b.applyQuota(r)
 	case recACL, recRemoveACL:
 		return b.applyACL(r)
+	case recClientMetrics:
+		return b.applyClientMetrics(r)
 	default:
 		return fmt.Errorf("controller: unknown record type %d", r.Type)
 	}
@@ -311,6 +317,9 @@ func (b *builder) persist(tx *bolt.Tx, next *Snapshot, index uint64) error {
 		return err
 	}
 	if err := b.persistACLs(tx, next); err != nil {
+		return err
+	}
+	if err := b.persistClientMetrics(tx, next); err != nil {
 		return err
 	}
 	topics := tx.Bucket(bucketTopics)
@@ -380,6 +389,9 @@ func persistAll(tx *bolt.Tx, s *Snapshot, applied uint64) error {
 	if err := persistAllScram(tx, s); err != nil {
 		return err
 	}
+	if err := persistAllClientMetrics(tx, s); err != nil {
+		return err
+	}
 	return persistAllACLs(tx, s)
 }
 
@@ -434,6 +446,9 @@ func load(db *bolt.DB, nodeID int32) (*Snapshot, uint64, error) {
 			return err
 		}
 		if err := loadQuotas(tx, s); err != nil {
+			return err
+		}
+		if err := loadClientMetrics(tx, s); err != nil {
 			return err
 		}
 		if err := loadACLs(tx, s); err != nil {
