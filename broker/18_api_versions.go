@@ -11,5 +11,9 @@ package broker
 import "github.com/twmb/franz-go/pkg/kmsg"
 
 var apiVersionsHandler = handle(kmsg.ApiVersions, 0, 5, func(s *deps, r *request, req *kmsg.ApiVersionsRequest) (kmsg.Response, error) {
+	if req.Version >= 3 {
+		sw := [2]string{req.ClientSoftwareName, req.ClientSoftwareVersion}
+		r.conn.software.Store(&sw)
+	}
 	return s.table.apiVersionsResponse(req.Version), nil
 })

@@ -101,9 +101,7 @@ func TestRaftClientMetrics(t *testing.T) {
 	}
 	alter("all", map[string]*string{"metrics": ptr("*")})
 	for _, c := range cl.nodes {
-		if err := c.raft.Snapshot().Error(); err != nil {
-			t.Fatal(err)
-		}
+		snapshotNow(t, c)
 	}
 	alter("cons", map[string]*string{"metrics": ptr("org.apache.kafka.consumer."), "interval.ms": ptr("2000")})
 	fi := (cl.leader() + 1) % 3
