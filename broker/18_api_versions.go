@@ -20,6 +20,10 @@ import (
 )
 
 var apiVersionsHandler = handle(kmsg.ApiVersions, 0, 5, func(s *deps, r *request, req *kmsg.ApiVersionsRequest) (kmsg.Response, error) {
+	if req.Version >= 3 {
+		sw := [2]string{req.ClientSoftwareName, req.ClientSoftwareVersion}
+		r.conn.software.Store(&sw)
+	}
 	resp := s.table.apiVersionsResponse(req.Version)
 	if req.Version >= 3 {
 		addFeatures(resp, s.ctrl.Snapshot())

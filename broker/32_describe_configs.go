@@ -84,6 +84,8 @@ var describeConfigsHandler = handle(kmsg.DescribeConfigs, 0, 4, func(s *deps, r 
 					sr.Configs = append(sr.Configs, c)
 				}
 			}
+		case kmsg.ConfigResourceTypeClientMetrics:
+			s.describeClientMetrics(req, snap, &sr, wanted)
 		default:
 			sr.ErrorCode = kerr.InvalidRequest.Code
 			sr.ErrorMessage = kmsg.StringPtr("unsupported resource type")

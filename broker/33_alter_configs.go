@@ -100,6 +100,8 @@ func (s *deps) alterConfigs(r *request, res configResource, copies int, ops []co
 		return errCodeMsg(controller.ErrInvalidRequest, "resource "+res.name+" appears more than once in the request")
 	case res.typ == kmsg.ConfigResourceTypeBroker:
 		return s.alterBrokerConfigs(r, res, ops, incremental, validateOnly)
+	case res.typ == kmsg.ConfigResourceTypeClientMetrics:
+		return s.alterClientMetrics(res, ops, incremental, validateOnly)
 	case res.typ == kmsg.ConfigResourceTypeBrokerLogger:
 		return errCodeMsg(controller.ErrInvalidRequest, "BROKER_LOGGER resources can only be changed with IncrementalAlterConfigs")
 	case res.typ != kmsg.ConfigResourceTypeTopic:

@@ -2,38 +2,17 @@ package broker
 
 // GetTelemetrySubscriptions (key 71), v0 (KIP-714).
 //
-// gregor has no client-metrics subscriptions: every client is told it is
-// subscribed to no metrics (empty RequestedMetrics, subscription id 0), so
-// a KIP-714 client does not push. A client asking with instance id zero is
-// assigned a fresh random one, as Kafka does.
+// Answers the client instance's subscription (telemetry.go): the metric
+// prefixes of every client-metrics subscription whose match patterns the
+// client matches ("*" and "" when one asks for all: Kafka's and KIP-714's
+// spellings; none: an empty list, so the client does not push), the shortest of their push intervals, the
+// accepted codecs, telemetry.max.bytes, delta temporality. A zero instance
+// id gets a fresh random one. Asking again inside the push interval is
+// THROTTLING_QUOTA_EXCEEDED, unless the last push was refused with
+// UNKNOWN_SUBSCRIPTION_ID or UNSUPPORTED_COMPRESSION_TYPE.
 
-import (
-	"crypto/rand"
-
-	"github.com/twmb/franz-go/pkg/kmsg"
-)
-
-const (
-	// telemetryMaxBytes is the largest PushTelemetry payload accepted
-	// (Kafka's telemetry.max.bytes default).
-	telemetryMaxBytes = 1 << 20
-	// telemetryPushIntervalMillis is the interval told to clients (Kafka's
-	// default client-metrics interval).
-	telemetryPushIntervalMillis = 300_000
-	// telemetrySubscriptionID is the id of the one (empty) subscription.
-	telemetrySubscriptionID = 0
-)
+import "github.com/twmb/franz-go/pkg/kmsg"
 
 var getTelemetrySubscriptionsHandler = handle(kmsg.GetTelemetrySubscriptions, 0, 0, func(s *deps, r *request, req *kmsg.GetTelemetrySubscriptionsRequest) (kmsg.Response, error) {
-	resp := req.ResponseKind().(*kmsg.GetTelemetrySubscriptionsResponse)
-	resp.ClientInstanceID = req.ClientInstanceID
-	if resp.ClientInstanceID == ([16]byte{}) {
-		_, _ = rand.Read(resp.ClientInstanceID[:]) // crypto/rand never returns an error
-	}
-	resp.SubscriptionID = telemetrySubscriptionID
-	resp.AcceptedCompressionTypes = []int8{4, 3, 1, 2} // zstd, lz4, gzip, snappy, Kafka's order
-	resp.PushIntervalMillis = telemetryPushIntervalMillis
-	resp.TelemetryMaxBytes = telemetryMaxBytes
-	resp.RequestedMetrics = []string{}
-	return resp, nil
+	return s.telemetry.getSubscriptions(r, req), nil
 })

@@ -7,12 +7,14 @@ package broker
 // v0 lists client-metrics resources only; v1 takes resource types (empty:
 // all it serves): group (32), client metrics (16), broker logger (8),
 // broker (4) and topic (2), listed in that order as Kafka does, and a type
-// outside them is UNSUPPORTED_VERSION. gregor keeps no client-metrics
-// subscriptions and no group configs, so those types list nothing; broker
+// outside them is UNSUPPORTED_VERSION. Client-metrics resources are the
+// subscriptions (KIP-714) by name; gregor keeps no group configs, so that
+// type lists nothing; broker
 // and broker-logger resources are the unfenced brokers' ids, topics every
 // topic by name.
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 
@@ -66,6 +68,10 @@ var listConfigResourcesHandler = handle(kmsg.ListConfigResources, 0, 1, func(s *
 			}
 		case kmsg.ConfigResourceTypeTopic:
 			for _, name := range snap.TopicNames() {
+				add(t, name)
+			}
+		case kmsg.ConfigResourceTypeClientMetrics:
+			for _, name := range slices.Sorted(maps.Keys(snap.ClientMetrics())) {
 				add(t, name)
 			}
 		}

@@ -141,7 +141,7 @@ func (s *deps) configDenied(r *request, op kmsg.ACLOperation, rt kmsg.ConfigReso
 		if !s.authorizeTopic(r, op, name) {
 			return kerr.TopicAuthorizationFailed.Code
 		}
-	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
+	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger, kmsg.ConfigResourceTypeClientMetrics:
 		if !s.authorizeCluster(r, op) {
 			return kerr.ClusterAuthorizationFailed.Code
 		}

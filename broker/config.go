@@ -51,6 +51,7 @@ type Config struct {
 	Quota       QuotaConfig      // client quotas (config_quota.go)
 	HTTP        HTTPConfig       // metrics, health and console listener (config_http.go)
 	ClusterOps  ClusterOpsConfig // reassignment throttles, dynamic configs, log dirs (config_cluster_ops.go)
+	Telemetry   TelemetryConfig  // client telemetry, KIP-714 (config_telemetry.go)
 
 	// values holds every known key's effective value as a string, and set
 	// the keys given explicitly (file, env or flag): DescribeConfigs reports
@@ -265,7 +266,7 @@ func splitList(v string) []string {
 // key is a start-up error.
 // configDefs is the core keys below and each area's keys (declared in
 // config_<area>.go next to the area's section of Config).
-var configDefs = slices.Concat(coreConfigDefs, txnConfigDefs, securityConfigDefs, interBrokerConfigDefs, tlsConfigDefs, saslConfigDefs, authzConfigDefs, quotaConfigDefs, httpConfigDefs, consumerGroupConfigDefs, clusterOpsConfigDefs, rackConfigDefs)
+var configDefs = slices.Concat(coreConfigDefs, txnConfigDefs, securityConfigDefs, interBrokerConfigDefs, tlsConfigDefs, saslConfigDefs, authzConfigDefs, quotaConfigDefs, httpConfigDefs, consumerGroupConfigDefs, clusterOpsConfigDefs, rackConfigDefs, telemetryConfigDefs)
 
 var coreConfigDefs = []configDef{
 	intKey("node.id", "1", "The node id of this broker.", 0, math.MaxInt32, func(c *Config, n int64) { c.NodeID = int32(n) }),

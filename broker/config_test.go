@@ -58,6 +58,7 @@ var kafkaDefaults = map[string]string{
 	"max.incremental.fetch.session.cache.slots":                   "1000",
 	"min.incremental.fetch.session.eviction.ms":                   "120000",
 	"max.request.partition.size.limit":                            "2000",
+	"telemetry.max.bytes":                                         "1048576",
 	"controller.quorum.voters":                                    "",
 	"inter.broker.listener.name":                                  "",
 	"sasl.mechanism.inter.broker.protocol":                        "GSSAPI",
@@ -108,6 +109,7 @@ var kafkaDefaults = map[string]string{
 // gregorDefaults is where gregor departs from Kafka, or has a key Kafka
 // lacks; each entry says why.
 var gregorDefaults = map[string]string{
+	"telemetry.max.series":           "10000",
 	"security.inter.broker.protocol": "",                                  // Kafka: PLAINTEXT; empty lets inter.broker.listener.name (or its default) decide
 	"group.consumer.assignors":       "uniform,range",                     // Kafka: the two assignors' class names, which gregor also accepts
 	"ssl.keystore.type":              "PEM", "ssl.truststore.type": "PEM", // Kafka: JKS; gregor reads only PEM
@@ -206,9 +208,10 @@ func TestConfigDefaultsMatchKafka(t *testing.T) {
 			BrokerHeartbeatInterval: 2 * time.Second,
 			ShutdownTimeout:         30 * time.Second,
 		},
-		Security: wantSecurityDefaults, // config_security_test.go
-		Quota:    QuotaConfig{WindowNum: 11, WindowSize: time.Second},
-		HTTP:     HTTPConfig{PerPartition: true, MetricsAuth: true},
+		Security:  wantSecurityDefaults, // config_security_test.go
+		Quota:     QuotaConfig{WindowNum: 11, WindowSize: time.Second},
+		HTTP:      HTTPConfig{PerPartition: true, MetricsAuth: true},
+		Telemetry: TelemetryConfig{MaxBytes: 1 << 20, MaxSeries: 10000},
 	}
 	c.values, c.set = nil, nil
 	if !reflect.DeepEqual(c, want) {

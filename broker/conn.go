@@ -43,7 +43,10 @@ type conn struct {
 	// principal is who the connection authenticated as (auth.Anonymous
 	// until a SASL exchange or a TLS client certificate says otherwise).
 	principal atomic.Pointer[auth.Principal]
-	auth      connAuth // SASL state (conn_auth.go); serve's goroutine only
+	// software is the client's software name and version from its
+	// ApiVersions v3+ (KIP-511), for client telemetry's match patterns.
+	software atomic.Pointer[[2]string]
+	auth     connAuth // SASL state (conn_auth.go); serve's goroutine only
 	// tls is set on connections from SSL and SASL_SSL listeners, whose
 	// nc is a *tls.Conn (conn_tls.go).
 	tls *tlsListener

@@ -82,6 +82,7 @@ type deps struct {
 	metrics   *metrics        // request counters and histograms (metrics.go)
 	loggers   *brokerLoggers  // log levels of BROKER_LOGGER resources (dynamic_configs.go)
 	quotas    *quotas         // client quota rates (quotas.go)
+	telemetry *telemetry      // client telemetry, KIP-714 (telemetry.go)
 }
 
 // forwardIfNotController: see link.forwardIfNotController.

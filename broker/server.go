@@ -118,6 +118,8 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 	d.ctrl = ctrl
 	c.ClusterOps.meta = ctrl.Snapshot // dynamic broker configs
 	d.quotas = newQuotas(c.Quota, ctrl.Snapshot, d.metrics.reg)
+	d.telemetry = newTelemetry(c.Telemetry, o.clock, ctrl.Snapshot)
+	d.metrics.reg.MustRegister(d.telemetry)
 	if d.sasl, err = newSASLMechanisms(&c.Security, ctrl, o.clock); err != nil {
 		ctrl.Close()
 		return nil, err

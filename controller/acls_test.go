@@ -130,9 +130,7 @@ func TestRaftACLs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range cl.nodes {
-		if err := c.raft.Snapshot().Error(); err != nil {
-			t.Fatal(err)
-		}
+		snapshotNow(t, c)
 	}
 	if _, err := cl.nodes[li].DeleteACLs([]func(ACL) bool{byName("t1")}); err != nil {
 		t.Fatal(err)

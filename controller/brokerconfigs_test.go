@@ -163,9 +163,7 @@ func TestRaftBrokerConfigs(t *testing.T) {
 	}
 	alter(DefaultBrokerConfigs, map[string]*string{"log.retention.ms": ptr("60000")})
 	for _, c := range cl.nodes {
-		if err := c.raft.Snapshot().Error(); err != nil {
-			t.Fatal(err)
-		}
+		snapshotNow(t, c)
 	}
 	alter(1, map[string]*string{"max.connections": ptr("3")})
 	fi = (cl.leader() + 1) % 3

@@ -337,6 +337,10 @@ type Snapshot struct {
 	// their changes (brokerconfigs.go).
 	brokerConfigs    map[int32]map[string]string
 	brokerConfigsGen int64
+	// clientMetrics holds the client-metrics subscriptions by name
+	// (clientmetrics.go); clientMetricsGen counts their changes.
+	clientMetrics    map[string]map[string]string
+	clientMetricsGen int64
 	// quotas holds the client quotas (quotas.go: ClientQuotas).
 	quotas map[QuotaEntity]map[string]float64
 	// acls holds the ACL bindings (acls.go: ACLs); nil means none.

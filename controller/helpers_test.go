@@ -5,9 +5,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 func ptr[T any](v T) *T { return &v }
+
+// snapshotNow takes a Raft snapshot of c. Nothing new to snapshot is
+// fine: Raft's own snapshot timer took one just before (a loaded machine).
+func snapshotNow(t *testing.T, c *Controller) {
+	t.Helper()
+	if err := c.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		t.Fatal(err)
+	}
+}
 
 // openTest opens a controller in a temp dir with the given brokers
 // registered (node 0 by default).

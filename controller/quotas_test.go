@@ -122,9 +122,7 @@ func TestRaftClientQuotas(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range cl.nodes {
-		if err := c.raft.Snapshot().Error(); err != nil {
-			t.Fatal(err)
-		}
+		snapshotNow(t, c)
 	}
 	if _, err := cl.nodes[li].AlterClientQuotas(set(userEntity("b"), 2), false); err != nil {
 		t.Fatal(err)

@@ -483,8 +483,9 @@ type fsmState struct {
 	BrokerConfigs []snapBrokerConfigs `json:"broker_configs,omitempty"` // brokerconfigs.go
 	ACLs          []ACL               `json:"acls,omitempty"`           // acls.go
 
-	Features      map[string]int16 `json:"features,omitempty"`       // features.go
-	FeaturesEpoch int64            `json:"features_epoch,omitempty"` // features.go
+	Features      map[string]int16    `json:"features,omitempty"`       // features.go
+	FeaturesEpoch int64               `json:"features_epoch,omitempty"` // features.go
+	ClientMetrics []snapClientMetrics `json:"client_metrics,omitempty"` // clientmetrics.go
 }
 
 type snapTopic struct {
@@ -508,7 +509,8 @@ type fsmSnapshot struct {
 func (fs fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 	st := fsmState{Applied: fs.applied, ClusterID: fs.s.ClusterID, NextProducerID: fs.s.NextProducerID, Brokers: fs.s.Brokers, Scram: scramSnapshot(fs.s),
 		BrokerConfigs: brokerConfigsSnapshot(fs.s), Quotas: quotaSnapshot(fs.s), ACLs: aclSnapshot(fs.s),
-		Features: fs.s.features, FeaturesEpoch: fs.s.featuresEpoch}
+		Features: fs.s.features, FeaturesEpoch: fs.s.featuresEpoch,
+		ClientMetrics: clientMetricsSnapshot(fs.s)}
 	for _, name := range fs.s.TopicNames() {
 		t := fs.s.Topics[name]
 		st.Topics = append(st.Topics, snapTopic{ID: t.ID, storedTopic: storedTopic{Name: t.Name, Internal: t.Internal, Partitions: t.Partitions, Configs: t.Configs}})
@@ -562,6 +564,7 @@ func (f fsm) Restore(rc io.ReadCloser) error {
 	restoreQuotas(s, st.Quotas)
 	restoreACLs(s, st.ACLs)
 	s.features, s.featuresEpoch = st.Features, st.FeaturesEpoch
+	restoreClientMetrics(s, old, st.ClientMetrics)
 	if err := c.db.Update(func(tx *bolt.Tx) error { return persistAll(tx, s, st.Applied) }); err != nil {
 		c.dbStale = true
 		c.log.Error().Err(err).Uint64("index", st.Applied).Msg("persist restored snapshot failed")

@@ -168,10 +168,8 @@ func TestRaftRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl.converged("topics everywhere", func(s *Snapshot) bool { return len(s.Topics) == 4 && s.NextProducerID == pid1+1000 })
-	for i, c := range cl.nodes {
-		if err := c.raft.Snapshot().Error(); err != nil {
-			t.Fatalf("snapshot node %d: %v", i+1, err)
-		}
+	for _, c := range cl.nodes {
+		snapshotNow(t, c)
 	}
 	mustCreate(t, cl.nodes[li], CreateTopic{Name: "after-snapshot", NumPartitions: 1, ReplicationFactor: 3})
 	cl.converged("post-snapshot topic everywhere", func(s *Snapshot) bool { return s.Topic("after-snapshot") != nil })
@@ -247,9 +245,7 @@ func TestRaftInstallSnapshot(t *testing.T) {
 	for i := range 5 {
 		mustCreate(t, cl.nodes[li], CreateTopic{Name: fmt.Sprintf("t%d", i), NumPartitions: 1, ReplicationFactor: 2})
 	}
-	if err := cl.nodes[li].raft.Snapshot().Error(); err != nil {
-		t.Fatal(err)
-	}
+	snapshotNow(t, cl.nodes[li])
 	cl.start(fi)
 	cl.converged("snapshot installed", func(s *Snapshot) bool { return len(s.Topics) == 5 && len(s.Brokers) == 3 })
 	// Raft records the installed snapshot just after restoring it.

@@ -30,7 +30,8 @@ const (
 // that areas added side by side cannot renumber each other's persisted
 // records. Taken ranges: 8-9 SCRAM credentials, 10-13 ACLs and client
 // quotas, 14-15 finalized features (features.go), 16-19 cluster
-// operations (dynamic broker configs, reassignments).
+// operations (dynamic broker configs, reassignments), 20-21
+// client-metrics subscriptions (clientmetrics.go).
 
 // record is one state change. Records are deterministic: applying the same
 // batch to the same state always yields the same state, so they can be
@@ -65,6 +66,8 @@ type record struct {
 	ACL *ACL `json:"acl,omitempty"`
 	// Feature is the level recFeatureLevel sets (features.go).
 	Feature *FeatureLevel `json:"feature,omitempty"`
+	// ClientMetrics is the change of recClientMetrics (clientmetrics.go).
+	ClientMetrics *ClientMetricsChange `json:"client_metrics,omitempty"`
 }
 
 // applyLocked is the single applier: it applies a batch of records
@@ -146,6 +149,8 @@ type builder struct {
 	aclDirty       map[ACL]bool   // bindings changed (acls.go); nil if none
 	aclNext        map[ACL]bool   // the bindings after the batch, once aclDirty is set
 	featuresDirty  bool           // a finalized feature level changed (features.go)
+
+	clientMetricsDirty map[string]bool // client-metrics subscriptions changed (clientmetrics.go); nil if none
 }
 
 func newBuilder(old *Snapshot) *builder {
@@ -264,6 +269,8 @@ func (b *builder) apply(r *record) error {
 		return b.applyACL(r)
 	case recFeatureLevel:
 		return b.applyFeature(r)
+	case recClientMetrics:
+		return b.applyClientMetrics(r)
 	default:
 		return fmt.Errorf("controller: unknown record type %d", r.Type)
 	}
@@ -319,6 +326,9 @@ func (b *builder) persist(tx *bolt.Tx, next *Snapshot, index uint64) error {
 		return err
 	}
 	if err := b.persistFeatures(tx, next); err != nil {
+		return err
+	}
+	if err := b.persistClientMetrics(tx, next); err != nil {
 		return err
 	}
 	topics := tx.Bucket(bucketTopics)
@@ -391,6 +401,9 @@ func persistAll(tx *bolt.Tx, s *Snapshot, applied uint64) error {
 	if err := persistAllScram(tx, s); err != nil {
 		return err
 	}
+	if err := persistAllClientMetrics(tx, s); err != nil {
+		return err
+	}
 	return persistAllACLs(tx, s)
 }
 
@@ -445,6 +458,9 @@ func load(db *bolt.DB, nodeID int32) (*Snapshot, uint64, error) {
 			return err
 		}
 		if err := loadQuotas(tx, s); err != nil {
+			return err
+		}
+		if err := loadClientMetrics(tx, s); err != nil {
 			return err
 		}
 		if err := loadACLs(tx, s); err != nil {

@@ -23,6 +23,7 @@ package controller
 //	         default) -> JSON map of dynamic broker configs (brokerconfigs.go)
 //	quotas   JSON QuotaEntity -> JSON map of quota key to value (quotas.go)
 //	acls     JSON ACL binding -> empty (acls.go)
+//	client_metrics  subscription name -> JSON map of its configs (clientmetrics.go)
 //
 // bbolt values are only valid inside their transaction: decoders copy
 // (json.Unmarshal and copy() do).
@@ -36,6 +37,8 @@ var (
 	bucketBrokerConfigs = []byte("broker_configs")
 	bucketACLs          = []byte("acls")
 
+	bucketClientMetrics = []byte("client_metrics")
+
 	keyClusterID = []byte("cluster_id")
 	keySchema    = []byte("schema")
 
@@ -48,7 +51,7 @@ var (
 const schemaVersion = "1"
 
 // allBuckets is created on Open.
-var allBuckets = [][]byte{bucketMeta, bucketBrokers, bucketTopics, bucketScram, bucketQuotas, bucketBrokerConfigs, bucketACLs}
+var allBuckets = [][]byte{bucketMeta, bucketBrokers, bucketTopics, bucketScram, bucketQuotas, bucketBrokerConfigs, bucketACLs, bucketClientMetrics}
 
 // storedTopic is the on-disk form of a Topic (the ID is the key).
 type storedTopic struct {

@@ -221,9 +221,7 @@ func TestRaftScram(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range cl.nodes {
-		if err := c.raft.Snapshot().Error(); err != nil {
-			t.Fatal(err)
-		}
+		snapshotNow(t, c)
 	}
 	if _, err := cl.nodes[li].AlterScramCredentials([]ScramDeletion{{User: "admin", Mechanism: ScramSHA256}}, nil); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -65,10 +66,50 @@ func decompress(codec int8, src []byte) ([]byte, error) {
 	return out, nil
 }
 
-func readBounded(r io.Reader) ([]byte, error) {
-	out, err := io.ReadAll(io.LimitReader(r, maxDecompressed+1))
-	if err == nil && len(out) > maxDecompressed {
-		err = fmt.Errorf("more than %d bytes", maxDecompressed)
+func readBounded(r io.Reader) ([]byte, error) { return readLimit(r, maxDecompressed) }
+
+func readLimit(r io.Reader, limit int) ([]byte, error) {
+	out, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if err == nil && len(out) > limit {
+		err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+	}
+	return out, err
+}
+
+// ErrTooLarge is Decompress's error for output past its limit.
+var ErrTooLarge = errors.New("decompressed data too large")
+
+// Decompress decompresses src, compressed with one of Kafka's codecs (0
+// none, 1 gzip, 2 snappy raw or xerial-framed, 3 LZ4 frame, 4 zstd) but
+// outside a record batch (KIP-714 telemetry payloads), into at most limit
+// bytes: longer output is an error wrapping ErrTooLarge, found without
+// inflating more than limit+1 bytes.
+func Decompress(codec int8, src []byte, limit int) ([]byte, error) {
+	var out []byte
+	var err error
+	switch codec {
+	case 0:
+		out = src
+	case 1:
+		var zr *gzip.Reader
+		if zr, err = gzip.NewReader(bytes.NewReader(src)); err == nil {
+			out, err = readLimit(zr, limit)
+		}
+	case 2:
+		out, err = snappyDecode(src)
+	case 3:
+		out, err = readLimit(lz4.NewReader(bytes.NewReader(src)), limit)
+	case 4:
+		var zr *zstd.Decoder
+		if zr, err = zstd.NewReader(bytes.NewReader(src), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true)); err == nil {
+			out, err = readLimit(zr, limit)
+			zr.Close()
+		}
+	default:
+		err = fmt.Errorf("unknown codec %d", codec)
+	}
+	if err == nil && len(out) > limit {
+		err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 	}
 	return out, err
 }
