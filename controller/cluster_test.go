@@ -39,11 +39,13 @@ type cluster struct {
 	trans []*raft.InmemTransport
 }
 
-// fastRaft are timeouts for in-memory clusters (Raft's own tests use these).
+// fastRaft are timeouts for in-memory clusters: Raft's own tests use
+// 50 ms, which loses leadership mid-commit on a machine at load 20 (CI with
+// parallel builds); 200 ms holds and still elects in well under a second.
 func fastRaft(cfg *Config) {
-	cfg.HeartbeatTimeout = 50 * time.Millisecond
-	cfg.ElectionTimeout = 50 * time.Millisecond
-	cfg.LeaderLeaseTimeout = 50 * time.Millisecond
+	cfg.HeartbeatTimeout = 200 * time.Millisecond
+	cfg.ElectionTimeout = 200 * time.Millisecond
+	cfg.LeaderLeaseTimeout = 200 * time.Millisecond
 	cfg.CommitTimeout = 5 * time.Millisecond
 }
 
