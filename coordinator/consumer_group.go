@@ -199,7 +199,7 @@ func (sh *shard) consumerHeartbeat(req *kmsg.ConsumerGroupHeartbeatRequest, cl C
 	g := sh.groups[req.Group]
 	if g != nil && g.cg == nil {
 		switch {
-		case len(g.members) == 0 && len(g.pending) == 0 && g.state == stateEmpty:
+		case len(g.members) == 0 && g.state == stateEmpty:
 			g.toConsumer()
 		case req.MemberEpoch != 0:
 			return cgErr(resp, kerr.GroupIDNotFound.Code, "Group "+req.Group+" is not a consumer group.")
@@ -295,6 +295,7 @@ func (sh *shard) consumerHeartbeat(req *kmsg.ConsumerGroupHeartbeatRequest, cl C
 // toConsumer makes an empty group a consumer group (its offsets stay).
 func (g *group) toConsumer() {
 	g.stopAll()
+	g.pending = map[string]Timer{}
 	g.cg = newConsumerState()
 	g.protocolType = "consumer"
 	g.protocol = ""

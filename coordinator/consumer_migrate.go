@@ -125,6 +125,10 @@ func (g *group) upgradeToConsumer() (int16, string) {
 		return g.notConsumer("protocol type is not consumer")
 	case cfg.ConsumerMaxSize > 0 && len(g.members) > cfg.ConsumerMaxSize:
 		return g.notConsumer("group larger than group.consumer.max.size")
+	case cfg.ConsumerMaxSize > 0 && len(g.members) == cfg.ConsumerMaxSize:
+		// Converted, the group would refuse the joining member: Kafka
+		// discards the conversion with the join.
+		return kerr.GroupMaxSizeReached.Code, ""
 	}
 	topics := g.sh.c.topics()
 	cg := newConsumerState()

@@ -342,17 +342,19 @@ func TestMigrateUpgradeRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		mod  func(*Config)
+		code int16
 	}{
-		{"disabled", func(c *Config) { c.ConsumerMigrationPolicy = MigrationDisabled }},
-		{"downgrade only", func(c *Config) { c.ConsumerMigrationPolicy = MigrationDowngrade }},
-		{"too large", func(c *Config) { c.ConsumerMaxSize = 1 }},
+		{"disabled", func(c *Config) { c.ConsumerMigrationPolicy = MigrationDisabled }, kerr.GroupIDNotFound.Code},
+		{"downgrade only", func(c *Config) { c.ConsumerMigrationPolicy = MigrationDowngrade }, kerr.GroupIDNotFound.Code},
+		{"too large", func(c *Config) { c.ConsumerMaxSize = 1 }, kerr.GroupIDNotFound.Code},
+		{"full once converted", func(c *Config) { c.ConsumerMaxSize = 2 }, kerr.GroupMaxSizeReached.Code},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newCGHarness(t)
 			h.restart(func(c *Config) { c.Topics = func() Topics { return h.topics }; tc.mod(c) })
 			classicPair(t, h, "g")
-			if code := h.member("g", "n", "t").beat(); code != kerr.GroupIDNotFound.Code {
+			if code := h.member("g", "n", "t").beat(); code != tc.code {
 				t.Fatalf("heartbeat: %v", kerr.ErrorForCode(code))
 			}
 			if d := h.describe("g"); d.ErrorCode != 0 || d.State != "Stable" || len(d.Members) != 2 {
