@@ -581,3 +581,38 @@ func upgradeBatch(t *testing.T, h *cgHarness, group string) []string {
 	}
 	return nil
 }
+
+// TestMigrateUpgradeDuringRebalance: a classic group upgraded while it
+// prepares a rebalance answers the parked JoinGroup with
+// REBALANCE_IN_PROGRESS; that member then joins the consumer group with
+// its member id.
+func TestMigrateUpgradeDuringRebalance(t *testing.T) {
+	t.Parallel()
+	h := newCGHarness(t)
+	h.topics.set("t", 6)
+	a, b := h.classic("g", "t"), h.classic("g", "t")
+	a.id = h.wait(a.joinAsync()).MemberID
+	a.took(h.wait(a.joinAsync()))
+	a.applySync(h.syncNow(a.syncRequest(map[string]map[string][]int32{a.id: {"t": {0, 1, 2, 3, 4, 5}}})))
+	b.id = h.wait(b.joinAsync()).MemberID
+	parked := b.joinAsync()
+	h.pendingJoin(parked)
+	n := h.member("g", "n", "t")
+	n.mustBeat()
+	if r := h.wait(parked); r.ErrorCode != kerr.RebalanceInProgress.Code {
+		t.Fatalf("parked join: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	d := h.describeCG("g")
+	if d.Epoch != 2 || len(d.Members) != 3 || len(partsOf(memberOf(d, b.id).Assignment)) != 0 || len(partsOf(memberOf(d, a.id).Assignment)) != 6 {
+		t.Fatalf("after upgrade: %+v", d)
+	}
+	b.join()
+	b.sync()
+	a.settle()
+	n.mustBeat()
+	b.settle()
+	n.mustBeat()
+	if len(a.owned["t"]) != 2 || len(b.owned["t"]) != 2 || n.count() != 2 {
+		t.Fatalf("a %v b %v n %v", a.owned, b.owned, n.owned)
+	}
+}
