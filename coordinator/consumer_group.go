@@ -333,9 +333,11 @@ func (g *group) consumerMember(req *kmsg.ConsumerGroupHeartbeatRequest) (*cmembe
 	if req.InstanceID != nil {
 		if oldID, ok := cg.statics[*req.InstanceID]; ok && oldID != req.MemberID {
 			old := cg.members[oldID]
-			if old != nil && !old.staticLeft {
+			if old != nil && !old.staticLeft && old.classic == nil {
 				return nil, kerr.UnreleasedInstanceID.Code, "Static member " + *req.InstanceID + " is still in use."
 			}
+			// A classic static member is replaced at once (Kafka's rule
+			// when either side speaks the classic protocol).
 			if old != nil {
 				id := req.MemberID
 				if id == "" {

@@ -35,10 +35,10 @@ package coordinator
 //     The consumer group records get tombstones and the classic group
 //     record is written in the same batch.
 //
-// Not done: the downgrade when a classic static member replaces the last
-// consumer-protocol static member (Kafka's
-// validateOnlineDowngradeWithReplacedMemberId; the group stays a consumer
-// group of classic members).
+// A classic static member replacing the last static member of the
+// consumer protocol also downgrades the group (without a rebalance: the
+// member takes the replaced one's place and partitions), as Kafka's
+// validateOnlineDowngradeWithReplacedMemberId.
 
 import (
 	"encoding/binary"
@@ -227,7 +227,7 @@ func (g *group) upgradeToConsumer() (int16, string) {
 // fenced it), downgrading the group to a classic group if only classic
 // members remain; false if the records could not be written.
 func (g *group) fenceConsumerMember(m *cmember, why string) bool {
-	if g.canDowngrade(m) && g.downgradeToClassic(m) {
+	if g.canDowngrade(m) && g.downgradeToClassic(m, true) {
 		return true
 	}
 	g.removeConsumerMember(m, why)
@@ -257,9 +257,24 @@ func (g *group) canDowngrade(leaving *cmember) bool {
 	return true
 }
 
-// downgradeToClassic converts the consumer group, without leaving, into
-// a classic group that rebalances (Kafka's convertToClassicGroup).
-func (g *group) downgradeToClassic(leaving *cmember) bool {
+// canDowngradeReplaced is Kafka's validateOnlineDowngradeWithReplacedMemberId,
+// checked once a classic static member has replaced (joined in place of)
+// a static member of the consumer protocol: every member is classic now.
+func (g *group) canDowngradeReplaced() bool {
+	cg := g.cg
+	for _, o := range cg.members {
+		if o.classic == nil {
+			return false
+		}
+	}
+	cfg := &g.sh.c.cfg
+	return downgradeAllowed(cfg.ConsumerMigrationPolicy) && len(cg.members) <= cfg.MaxGroupSize
+}
+
+// downgradeToClassic converts the consumer group, without leaving (nil:
+// none), into a classic group, which rebalances if rebalance is set
+// (Kafka's convertToClassicGroup).
+func (g *group) downgradeToClassic(leaving *cmember, rebalance bool) bool {
 	cg := g.cg
 	topics := g.sh.c.topics()
 	var recs []kv
@@ -309,11 +324,17 @@ func (g *group) downgradeToClassic(leaving *cmember) bool {
 		g.stopConsumerTimers(o)
 	}
 	g.cg = nil
-	g.sh.c.log.Info().Str("group", g.id).Str("member", leaving.id).Int32("generation", g.generation).Int("members", len(g.members)).Msg("consumer group downgraded to classic group")
+	ev := g.sh.c.log.Info().Str("group", g.id).Int32("generation", g.generation).Int("members", len(g.members))
+	if leaving != nil {
+		ev = ev.Str("member", leaving.id)
+	}
+	ev.Msg("consumer group downgraded to classic group")
 	for _, m := range g.members {
 		g.touch(m)
 	}
-	g.prepareRebalance()
+	if rebalance {
+		g.prepareRebalance()
+	}
 	return true
 }
 
@@ -375,7 +396,7 @@ func (g *group) classicJoinConsumer(req *kmsg.JoinGroupRequest, cl Client, sessi
 		ch <- joinErr(req, kerr.InconsistentGroupProtocol.Code, req.MemberID)
 		return
 	}
-	bump := false
+	bump, replacedConsumer := false, false
 	if req.InstanceID != nil {
 		if oldID, ok := cg.statics[*req.InstanceID]; ok && oldID != id {
 			if !unknown {
@@ -383,7 +404,9 @@ func (g *group) classicJoinConsumer(req *kmsg.JoinGroupRequest, cl Client, sessi
 				return
 			}
 			// A restarted static member takes its place and partitions.
-			m = g.replaceConsumerStatic(cg.members[oldID], id, req.InstanceID)
+			old := cg.members[oldID]
+			replacedConsumer = old.classic == nil
+			m = g.replaceConsumerStatic(old, id, req.InstanceID)
 		}
 	}
 	if m == nil {
@@ -422,6 +445,16 @@ func (g *group) classicJoinConsumer(req *kmsg.JoinGroupRequest, cl Client, sessi
 		owned[op.Topic] = append(owned[op.Topic], op.Partitions...)
 	}
 	g.reconcile(m, owned, true)
+	if replacedConsumer && g.canDowngradeReplaced() && g.downgradeToClassic(nil, false) {
+		// The last member of the consumer protocol was replaced: the group
+		// is a classic group again, Stable, the member in its place.
+		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+		resp.MemberID, resp.Generation = m.id, m.epoch
+		resp.ProtocolType = kmsg.StringPtr("consumer")
+		resp.Protocol = kmsg.StringPtr(m.classic.protocols[0].Name)
+		ch <- resp
+		return
+	}
 	if !g.flushConsumer() {
 		ch <- joinErr(req, kerr.NotCoordinator.Code, req.MemberID)
 		return

@@ -22,6 +22,7 @@ type classicClient struct {
 	topics []string
 	owned  map[string][]int32
 	proto  string
+	inst   *string
 }
 
 func (h *cgHarness) classic(group string, topics ...string) *classicClient {
@@ -37,7 +38,7 @@ func (c *classicClient) joinRequest() *kmsg.JoinGroupRequest {
 	}
 	req := kmsg.NewPtrJoinGroupRequest()
 	req.Version = 5
-	req.Group, req.MemberID = c.group, c.id
+	req.Group, req.MemberID, req.InstanceID = c.group, c.id, c.inst
 	req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = 10_000, 30_000
 	req.ProtocolType = "consumer"
 	req.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: c.proto, Metadata: sub.AppendTo(nil)}}
@@ -614,5 +615,67 @@ func TestMigrateUpgradeDuringRebalance(t *testing.T) {
 	n.mustBeat()
 	if len(a.owned["t"]) != 2 || len(b.owned["t"]) != 2 || n.count() != 2 {
 		t.Fatalf("a %v b %v n %v", a.owned, b.owned, n.owned)
+	}
+}
+
+// TestMigrateStaticReplacement: static members switching protocols under
+// their instance id take the place and partitions of the member they
+// replace; a classic one replacing the last member of the consumer
+// protocol downgrades the group, without a rebalance.
+func TestMigrateStaticReplacement(t *testing.T) {
+	t.Parallel()
+	h := newCGHarness(t)
+	h.topics.set("t", 6)
+	n := h.member("g", "n", "t")
+	n.instance = kmsg.StringPtr("i-n")
+	n.mustBeat()
+	c := h.classic("g", "t")
+	c.inst = kmsg.StringPtr("i-c")
+	c.join()
+	c.sync()
+	n.mustBeat()
+	n.mustBeat()
+	c.settle()
+	if len(c.owned["t"]) != 3 || n.count() != 3 {
+		t.Fatalf("c %v n %v", c.owned, n.owned)
+	}
+	// A consumer-protocol member takes over the live classic member's
+	// instance id.
+	n2 := h.member("g", "n2", "t")
+	n2.instance = kmsg.StringPtr("i-c")
+	n2.mustBeat()
+	if n2.count() != 3 || !slices.Equal(n2.owned["t"], c.owned["t"]) {
+		t.Fatalf("replacement owns %v, replaced owned %v", n2.owned, c.owned)
+	}
+	if code := c.heartbeat(); code != kerr.UnknownMemberID.Code {
+		t.Fatalf("replaced classic member's heartbeat: %v", kerr.ErrorForCode(code))
+	}
+	if d := h.describeCG("g"); len(d.Members) != 2 || memberOf(d, "n2").MemberType != 1 {
+		t.Fatalf("after replacement: %+v", d)
+	}
+	// A classic member takes over i-n2's place; n still speaks the
+	// consumer protocol: still a consumer group.
+	c2 := h.classic("g", "t")
+	c2.inst = kmsg.StringPtr("i-c")
+	c2.join()
+	c2.sync()
+	if d := h.describeCG("g"); d.ErrorCode != 0 || len(d.Members) != 2 || len(c2.owned["t"]) != 3 {
+		t.Fatalf("classic replacement: %+v owned %v", d, c2.owned)
+	}
+	// The last consumer-protocol member replaced by a classic one: a
+	// Stable classic group, no rebalance, the member in n's place.
+	c3 := h.classic("g", "t")
+	c3.inst = kmsg.StringPtr("i-n")
+	jr := c3.join()
+	d := h.describe("g")
+	if d.ErrorCode != 0 || d.State != "Stable" || len(d.Members) != 2 || jr.Generation != n.epoch {
+		t.Fatalf("after downgrade by replacement: %v %+v join %+v", kerr.ErrorForCode(d.ErrorCode), d, jr)
+	}
+	c3.applySync(h.syncNow(c3.syncRequest(nil)))
+	if !slices.Equal(c3.owned["t"], n.owned["t"]) {
+		t.Fatalf("c3 owns %v, n owned %v", c3.owned, n.owned)
+	}
+	if code := c2.heartbeat(); code != 0 {
+		t.Fatalf("c2 heartbeat in the classic group: %v", kerr.ErrorForCode(code))
 	}
 }
