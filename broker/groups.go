@@ -60,6 +60,7 @@ func coordinatorConfig(gc GroupsConfig, meta metaView, clock Clock, log zerolog.
 	cfg.ConsumerHeartbeatInterval = gc.Consumer.HeartbeatInterval
 	cfg.ConsumerSessionTimeout = gc.Consumer.SessionTimeout
 	cfg.ConsumerMaxSize = gc.Consumer.MaxSize
+	cfg.ConsumerMigrationPolicy = gc.Consumer.MigrationPolicy
 	cfg.Topics = func() coordinator.Topics { return snapshotTopics{meta.Snapshot()} }
 	cfg.PartitionExists = func(topic string, partition int32) bool {
 		t := meta.Snapshot().Topic(topic)

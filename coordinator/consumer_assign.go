@@ -81,7 +81,8 @@ func AssignRange(members []AssignMember, partitions map[string]int32) Assignment
 // AssignUniform spreads all subscribed partitions so that members' counts
 // differ as little as possible while keeping partitions where they are: a
 // member keeps its current partitions (still subscribed, still existing) up
-// to its quota, and the rest go one at a time to the subscribed member with
+// to its quota (total/members, one more for as many members as
+// total%members), and the rest go one at a time to the subscribed member with
 // the fewest partitions (ties by member id). With identical subscriptions
 // counts differ by at most one.
 func AssignUniform(members []AssignMember, partitions map[string]int32) Assignment {
@@ -110,12 +111,20 @@ func AssignUniform(members []AssignMember, partitions map[string]int32) Assignme
 		dropEmpty(out)
 		return out
 	}
-	quota := (total + len(members) - 1) / len(members)
+	// A member keeps at most base partitions, base+1 for the first extra
+	// members that own that many: keeping ceil(total/members) each could
+	// leave nothing for a new member (2, 2, 0 of 4).
+	base, extra := total/len(members), total%len(members)
+	above := 0 // members that kept base+1
 
 	taken := map[tp]bool{}
 	ordered := append([]AssignMember(nil), members...)
 	sort.Slice(ordered, func(i, j int) bool { return ordered[i].ID < ordered[j].ID })
 	for _, m := range ordered {
+		quota := base
+		if above < extra {
+			quota++
+		}
 		cur := make([]string, 0, len(m.Current))
 		for t := range m.Current {
 			cur = append(cur, t)
@@ -136,6 +145,9 @@ func AssignUniform(members []AssignMember, partitions map[string]int32) Assignme
 				out[m.ID][t] = append(out[m.ID][t], p)
 				count[m.ID]++
 			}
+		}
+		if count[m.ID] > base {
+			above++
 		}
 	}
 	for _, t := range topics {

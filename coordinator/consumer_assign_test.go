@@ -183,3 +183,30 @@ func TestGroupTypeString(t *testing.T) {
 		}
 	}
 }
+
+// TestAssignUniformStickyUneven: members that keep their partitions keep
+// no more than their share, so a new member gets some even when the
+// partitions do not divide evenly (4 over 2 members, then over 3: 2, 1, 1,
+// not 2, 2, 0).
+func TestAssignUniformStickyUneven(t *testing.T) {
+	for _, tc := range []struct{ parts, before, after int }{{4, 2, 3}, {5, 2, 3}, {7, 3, 4}, {10, 4, 6}} {
+		parts := map[string]int32{"a": int32(tc.parts)}
+		ms := members(tc.before, "a")
+		first := AssignUniform(ms, parts)
+		for i := range ms {
+			ms[i].Current = first[ms[i].ID]
+		}
+		for i := tc.before; i < tc.after; i++ {
+			ms = append(ms, AssignMember{ID: fmt.Sprintf("n%02d", i), Topics: []string{"a"}})
+		}
+		second := AssignUniform(ms, parts)
+		checkComplete(t, ms, parts, second)
+		lo, hi := tc.parts, 0
+		for _, c := range counts(second) {
+			lo, hi = min(lo, c), max(hi, c)
+		}
+		if len(counts(second)) != tc.after || hi-lo > 1 {
+			t.Errorf("%d partitions over %d then %d members: %v", tc.parts, tc.before, tc.after, counts(second))
+		}
+	}
+}

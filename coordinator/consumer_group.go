@@ -17,9 +17,10 @@ package coordinator
 // A consumer group lives in the same group map as classic groups (a group
 // has one type) and shares their committed offsets. An empty classic group
 // becomes a consumer group on its first ConsumerGroupHeartbeat, an empty
-// consumer group becomes classic on its first JoinGroup. Every method here
-// runs on the shard goroutine. Consumer group membership is in memory only:
-// it is not written to __consumer_offsets (committed offsets are).
+// consumer group becomes classic on its first JoinGroup; groups with
+// members migrate online (consumer_migrate.go). Every method here runs on
+// the shard goroutine. Membership is written to __consumer_offsets
+// (consumer_records.go).
 
 import (
 	"crypto/rand"
@@ -91,6 +92,14 @@ type cmember struct {
 	sessionSeq uint64
 	revoke     Timer
 	revokeSeq  uint64
+
+	// classic is set for a member of the classic protocol
+	// (consumer_migrate.go), with its join and sync timers.
+	classic   *classicMeta
+	joinTimer Timer
+	joinSeq   uint64
+	syncTimer Timer
+	syncSeq   uint64
 }
 
 type partKey struct {
@@ -189,10 +198,17 @@ func (sh *shard) consumerHeartbeat(req *kmsg.ConsumerGroupHeartbeatRequest, cl C
 	}
 	g := sh.groups[req.Group]
 	if g != nil && g.cg == nil {
-		if len(g.members) > 0 || len(g.pending) > 0 || g.state != stateEmpty {
+		switch {
+		case len(g.members) == 0 && g.state == stateEmpty:
+			g.toConsumer()
+		case req.MemberEpoch != 0:
 			return cgErr(resp, kerr.GroupIDNotFound.Code, "Group "+req.Group+" is not a consumer group.")
+		default:
+			// Online upgrade (consumer_migrate.go).
+			if code, msg := g.upgradeToConsumer(); code != 0 {
+				return cgErr(resp, code, msg)
+			}
 		}
-		g.toConsumer()
 	}
 	if g == nil {
 		if req.MemberEpoch != 0 {
@@ -279,6 +295,7 @@ func (sh *shard) consumerHeartbeat(req *kmsg.ConsumerGroupHeartbeatRequest, cl C
 // toConsumer makes an empty group a consumer group (its offsets stay).
 func (g *group) toConsumer() {
 	g.stopAll()
+	g.pending = map[string]Timer{}
 	g.cg = newConsumerState()
 	g.protocolType = "consumer"
 	g.protocol = ""
@@ -292,6 +309,9 @@ func (g *group) toConsumer() {
 func (g *group) consumerMember(req *kmsg.ConsumerGroupHeartbeatRequest) (*cmember, int16, string) {
 	cg := g.cg
 	m := cg.members[req.MemberID]
+	if m != nil && m.classic != nil {
+		return nil, kerr.UnknownMemberID.Code, "Member " + m.id + " uses the classic protocol."
+	}
 	if req.MemberEpoch > 0 {
 		if m == nil || m.staticLeft {
 			return nil, kerr.UnknownMemberID.Code, ""
@@ -313,11 +333,19 @@ func (g *group) consumerMember(req *kmsg.ConsumerGroupHeartbeatRequest) (*cmembe
 	if req.InstanceID != nil {
 		if oldID, ok := cg.statics[*req.InstanceID]; ok && oldID != req.MemberID {
 			old := cg.members[oldID]
-			if old != nil && !old.staticLeft {
+			if old != nil && !old.staticLeft && old.classic == nil {
 				return nil, kerr.UnreleasedInstanceID.Code, "Static member " + *req.InstanceID + " is still in use."
 			}
+			// A classic static member is replaced at once (Kafka's rule
+			// when either side speaks the classic protocol).
 			if old != nil {
-				return g.replaceConsumerStatic(old, req), 0, ""
+				id := req.MemberID
+				if id == "" {
+					id = newConsumerMemberID()
+				}
+				m := g.replaceConsumerStatic(old, id, req.InstanceID)
+				m.classic = nil
+				return m, 0, ""
 			}
 		}
 	}
@@ -348,24 +376,20 @@ func (cg *consumerState) maxSizeReached(limit int) bool {
 }
 
 // replaceConsumerStatic hands a static member's place (epoch, assignment, target)
-// to the member rejoining with its instance id.
-func (g *group) replaceConsumerStatic(old *cmember, req *kmsg.ConsumerGroupHeartbeatRequest) *cmember {
+// to the member rejoining with its instance id under member id id.
+func (g *group) replaceConsumerStatic(old *cmember, id string, instanceID *string) *cmember {
 	cg := g.cg
 	g.stopConsumerTimers(old)
-	id := req.MemberID
-	if id == "" {
-		id = newConsumerMemberID()
-	}
 	m := &cmember{
-		id: id, instanceID: req.InstanceID, rackID: old.rackID, rebalanceTimeout: old.rebalanceTimeout,
+		id: id, instanceID: instanceID, rackID: old.rackID, rebalanceTimeout: old.rebalanceTimeout,
 		topics: old.topics, regex: old.regex, assignor: old.assignor,
 		epoch: old.epoch, prevEpoch: old.prevEpoch, state: old.state,
-		assigned: old.assigned, revoking: old.revoking, changed: true,
+		assigned: old.assigned, revoking: old.revoking, changed: true, classic: old.classic,
 	}
 	delete(cg.members, old.id)
 	cg.removed = append(cg.removed, old.id)
 	cg.members[id] = m
-	cg.statics[*req.InstanceID] = id
+	cg.statics[*instanceID] = id
 	if t, ok := cg.target[old.id]; ok {
 		delete(cg.target, old.id)
 		cg.target[id] = t
@@ -375,7 +399,7 @@ func (g *group) replaceConsumerStatic(old *cmember, req *kmsg.ConsumerGroupHeart
 			cg.owners[k] = id
 		}
 	}
-	if m.state == memberUnrevoked {
+	if m.state == memberUnrevoked && m.classic == nil {
 		g.startRevokeTimer(m)
 	}
 	return m
@@ -389,7 +413,7 @@ func (g *group) consumerLeave(req *kmsg.ConsumerGroupHeartbeatRequest, resp *kms
 	if m == nil && req.InstanceID != nil {
 		m = cg.members[cg.statics[*req.InstanceID]]
 	}
-	if m == nil {
+	if m == nil || m.classic != nil {
 		return cgErr(resp, kerr.UnknownMemberID.Code, "")
 	}
 	if req.InstanceID != nil && (m.instanceID == nil || *m.instanceID != *req.InstanceID) {
@@ -397,13 +421,15 @@ func (g *group) consumerLeave(req *kmsg.ConsumerGroupHeartbeatRequest, resp *kms
 	}
 	resp.MemberID = &req.MemberID
 	resp.MemberEpoch = req.MemberEpoch
+	ok := true
 	if req.MemberEpoch == -2 {
 		m.staticLeft = true
 		g.touchConsumer(m)
+		ok = g.flushConsumer()
 	} else {
-		g.removeConsumerMember(m, "leave")
+		ok = g.fenceConsumerMember(m, "leave")
 	}
-	if !g.flushConsumer() {
+	if !ok {
 		return cgErr(resp, kerr.NotCoordinator.Code, "")
 	}
 	return resp
@@ -439,25 +465,30 @@ func (g *group) removeConsumerMember(m *cmember, why string) {
 func (g *group) stopConsumerTimers(m *cmember) {
 	m.sessionSeq++
 	m.revokeSeq++
-	if m.session != nil {
-		m.session.Stop()
-	}
-	if m.revoke != nil {
-		m.revoke.Stop()
+	m.joinSeq++
+	m.syncSeq++
+	for _, t := range []Timer{m.session, m.revoke, m.joinTimer, m.syncTimer} {
+		if t != nil {
+			t.Stop()
+		}
 	}
 }
 
-// touchConsumer restarts m's session timer.
+// touchConsumer restarts m's session timer (a classic member's own
+// session timeout, else group.consumer.session.timeout.ms).
 func (g *group) touchConsumer(m *cmember) {
 	if m.session != nil {
 		m.session.Stop()
 	}
 	m.sessionSeq++
 	seq := m.sessionSeq
-	m.session = g.sh.after(g.sh.c.cfg.ConsumerSessionTimeout, func() {
+	timeout := g.sh.c.cfg.ConsumerSessionTimeout
+	if m.classic != nil {
+		timeout = m.classic.sessionTimeout
+	}
+	m.session = g.sh.after(timeout, func() {
 		if g.cg != nil && g.cg.members[m.id] == m && m.sessionSeq == seq {
-			g.removeConsumerMember(m, "session expired")
-			g.flushConsumer()
+			g.fenceConsumerMember(m, "session expired")
 		}
 	})
 }
@@ -472,8 +503,7 @@ func (g *group) startRevokeTimer(m *cmember) {
 	seq := m.revokeSeq
 	m.revoke = g.sh.after(m.rebalanceTimeout, func() {
 		if g.cg != nil && g.cg.members[m.id] == m && m.revokeSeq == seq && m.state == memberUnrevoked {
-			g.removeConsumerMember(m, "rebalance timeout")
-			g.flushConsumer()
+			g.fenceConsumerMember(m, "rebalance timeout")
 		}
 	})
 }
@@ -672,7 +702,9 @@ func (g *group) nextAssignment(m *cmember) {
 		m.assigned, m.revoking = keep, revoke
 		m.state = memberUnrevoked
 		m.changed = true
-		g.startRevokeTimer(m)
+		if m.classic == nil { // classic members have join and sync timers instead
+			g.startRevokeTimer(m)
+		}
 		return
 	}
 	unreleased := false
@@ -783,6 +815,9 @@ func (sh *shard) consumerDescribe(id string, includeOps bool) kmsg.ConsumerGroup
 		dm.Assignment = toAssignment(m.assigned)
 		dm.TargetAssignment = toAssignment(cg.target[m.id])
 		dm.MemberType = 1 // consumer protocol
+		if m.classic != nil {
+			dm.MemberType = 0
+		}
 		d.Members = append(d.Members, dm)
 	}
 	return d
@@ -804,10 +839,13 @@ func (g *group) consumerCommitCheck(memberID string, epoch int32, version int16,
 	if m == nil {
 		return kerr.UnknownMemberID.Code
 	}
-	if !fetch && version < 9 {
+	if !fetch && version < 9 && m.classic == nil {
 		return kerr.UnsupportedVersion.Code
 	}
 	if epoch != m.epoch {
+		if m.classic != nil {
+			return kerr.IllegalGeneration.Code // its generation is its member epoch
+		}
 		return kerr.StaleMemberEpoch.Code
 	}
 	return 0

@@ -226,7 +226,8 @@ func TestConsumerGroupErrors(t *testing.T) {
 			t.Errorf("%s: got %v, want %v", tc.name, kerr.ErrorForCode(got), kerr.ErrorForCode(tc.code))
 		}
 	}
-	// A classic group with members is not a consumer group.
+	// A classic group with members whose subscription is no consumer
+	// protocol cannot be upgraded: it is not a consumer group.
 	jr := h.wait(h.joinAsync("classic", "", nil, 5, "m"))
 	if jr.ErrorCode != kerr.MemberIDRequired.Code {
 		t.Fatalf("classic join: %v", kerr.ErrorForCode(jr.ErrorCode))
@@ -236,8 +237,13 @@ func TestConsumerGroupErrors(t *testing.T) {
 	if code := c.beat(); code != kerr.GroupIDNotFound.Code {
 		t.Fatalf("heartbeat to classic group: %v", kerr.ErrorForCode(code))
 	}
-	// JoinGroup to a consumer group with members.
-	if jr := h.wait(h.joinAsync("g", "", nil, 5, "m")); jr.ErrorCode != kerr.InconsistentGroupProtocol.Code {
+	// JoinGroup to a consumer group with members: a member id first, then
+	// a subscription that is no consumer protocol is refused.
+	jr = h.wait(h.joinAsync("g", "", nil, 5, "m"))
+	if jr.ErrorCode != kerr.MemberIDRequired.Code {
+		t.Fatalf("classic join of consumer group: %v", kerr.ErrorForCode(jr.ErrorCode))
+	}
+	if jr := h.wait(h.joinAsync("g", jr.MemberID, nil, 5, "m")); jr.ErrorCode != kerr.InconsistentGroupProtocol.Code {
 		t.Fatalf("classic join of consumer group: %v", kerr.ErrorForCode(jr.ErrorCode))
 	}
 }

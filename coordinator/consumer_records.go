@@ -9,7 +9,10 @@ package coordinator
 //	4 ConsumerGroupPartitionMetadata (read and ignored; Kafka 4.1+ writes the hash instead)
 //	5 ConsumerGroupMemberMetadata  key (group, member)  value InstanceId, RackId, ClientId, ClientHost,
 //	                                                     SubscribedTopicNames, SubscribedTopicRegex,
-//	                                                     RebalanceTimeoutMs, ServerAssignor
+//	                                                     RebalanceTimeoutMs, ServerAssignor,
+//	                                                     tag 0 ClassicMemberMetadata (SessionTimeoutMs,
+//	                                                     SupportedProtocols: Name, Metadata) of a
+//	                                                     classic-protocol member
 //	6 ConsumerGroupTargetAssignmentMetadata key (group) value AssignmentEpoch
 //	7 ConsumerGroupTargetAssignmentMember key (group, member) value TopicPartitions
 //	8 ConsumerGroupCurrentMemberAssignment key (group, member) value MemberEpoch, PreviousMemberEpoch,
@@ -27,6 +30,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 const (
@@ -61,6 +65,7 @@ type cgMemberMeta struct {
 	regex              *string
 	rebalanceTimeoutMs int32
 	assignor           *string
+	classic            *classicMeta
 }
 
 func cgKey(typ int16, group string, member ...string) []byte {
@@ -163,7 +168,45 @@ func cgMemberValue(m *cgMemberMeta) []byte {
 	b = kbin.AppendCompactNullableString(b, m.regex)
 	b = kbin.AppendInt32(b, m.rebalanceTimeoutMs)
 	b = kbin.AppendCompactNullableString(b, m.assignor)
-	return appendTags(b, nil)
+	var tags map[uint32][]byte
+	if c := m.classic; c != nil {
+		// A nullable struct in a tagged field: marker 1, then the struct.
+		t := []byte{1}
+		t = kbin.AppendInt32(t, int32(c.sessionTimeout.Milliseconds()))
+		t = kbin.AppendCompactArrayLen(t, len(c.protocols))
+		for _, p := range c.protocols {
+			t = kbin.AppendCompactString(t, p.Name)
+			t = kbin.AppendCompactBytes(t, p.Metadata)
+			t = appendTags(t, nil)
+		}
+		t = appendTags(t, nil)
+		tags = map[uint32][]byte{0: t}
+	}
+	return appendTags(b, tags)
+}
+
+// readClassicMeta decodes tag 0 of a ConsumerGroupMemberMetadataValue;
+// nil for a null struct.
+func readClassicMeta(b []byte) (*classicMeta, error) {
+	r := kbin.Reader{Src: b}
+	if marker := r.Int8(); !r.Ok() || marker < 0 {
+		return nil, r.Complete()
+	}
+	c := &classicMeta{sessionTimeout: time.Duration(r.Int32()) * time.Millisecond}
+	n := r.CompactArrayLen()
+	for i := int32(0); i < n && r.Ok(); i++ {
+		p := kmsg.JoinGroupRequestProtocol{Name: r.CompactString(), Metadata: slices.Clone(r.CompactBytes())}
+		readTags(&r)
+		c.protocols = append(c.protocols, p)
+	}
+	readTags(&r)
+	if err := r.Complete(); err != nil {
+		return nil, err
+	}
+	if len(c.protocols) == 0 {
+		return nil, fmt.Errorf("classic member without protocols")
+	}
+	return c, nil
 }
 
 func cgTargetValue(parts map[[16]byte][]int32) []byte {
@@ -222,7 +265,13 @@ func decodeConsumerRecord(typ int16, key, value []byte) (*cgRecord, error) {
 		m.regex = r.CompactNullableString()
 		m.rebalanceTimeoutMs = r.Int32()
 		m.assignor = r.CompactNullableString()
-		readTags(&r) // ClassicMemberMetadata: members of the classic protocol are not kept
+		if t, ok := readTags(&r)[0]; ok {
+			c, err := readClassicMeta(t)
+			if err != nil {
+				return nil, fmt.Errorf("%w: classic member metadata: %v", ErrCorruptRecord, err)
+			}
+			m.classic = c
+		}
 		rec.meta = m
 	case cgRecordTargetMetadata:
 		rec.epoch = r.Int32()
@@ -283,6 +332,7 @@ func (m *cmember) metaValue() []byte {
 	if m.assignor != "" {
 		mm.assignor = &m.assignor
 	}
+	mm.classic = m.classic
 	return cgMemberValue(mm)
 }
 
@@ -420,6 +470,7 @@ func (sh *shard) applyConsumer(r *cgRecord) {
 			m.assignor = *mm.assignor
 		}
 		m.rebalanceTimeout = time.Duration(mm.rebalanceTimeoutMs) * time.Millisecond
+		m.classic = mm.classic
 	case cgRecordTargetMetadata:
 		cg.targetEpoch = r.epoch
 	case cgRecordTargetMember:
@@ -461,7 +512,7 @@ func (g *group) consumerLoaded() {
 		m.writtenTarget = cgTargetValue(byID(cg.target[id], topics))
 		m.writtenCurrent = m.currentValue(topics)
 		g.touchConsumer(m)
-		if m.state == memberUnrevoked {
+		if m.state == memberUnrevoked && m.classic == nil {
 			g.startRevokeTimer(m)
 		}
 	}

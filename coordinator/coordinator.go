@@ -77,6 +77,10 @@ type Config struct {
 	ConsumerHeartbeatInterval, ConsumerSessionTimeout time.Duration
 	// ConsumerMaxSize: group.consumer.max.size (0: unlimited).
 	ConsumerMaxSize int
+	// ConsumerMigrationPolicy: group.consumer.migration.policy, the online
+	// conversions between classic and consumer groups with members
+	// (disabled, upgrade, downgrade, bidirectional; "": bidirectional).
+	ConsumerMigrationPolicy string
 	// Topics returns the cluster's topics now (nil: none).
 	Topics func() Topics
 	// Clock defaults to the wall clock.
@@ -98,6 +102,7 @@ func DefaultConfig() Config {
 		ConsumerAssignors:         []string{"uniform", "range"},
 		ConsumerHeartbeatInterval: 5 * time.Second,
 		ConsumerSessionTimeout:    45 * time.Second,
+		ConsumerMigrationPolicy:   MigrationBidirectional,
 		Logger:                    zerolog.Nop(),
 	}
 }
@@ -359,6 +364,14 @@ func (sh *shard) apply(r record) {
 		sh.applyConsumer(r.cg)
 	case r.group != nil:
 		if r.group.value == nil {
+			if g := sh.groups[r.group.group]; g != nil && len(g.offsets) > 0 {
+				// The group record goes (e.g. an upgrade to a consumer
+				// group); its offsets stay.
+				ng := newGroup(sh, g.id)
+				ng.offsets = g.offsets
+				sh.groups[g.id] = ng
+				return
+			}
 			delete(sh.groups, r.group.group)
 			return
 		}

@@ -53,7 +53,8 @@ func (sh *shard) join(req *kmsg.JoinGroupRequest, cl Client, ch chan *kmsg.JoinG
 	}
 	if g.cg != nil {
 		if len(g.cg.members) > 0 {
-			ch <- joinErr(req, kerr.InconsistentGroupProtocol.Code, req.MemberID)
+			// A classic member of a consumer group (consumer_migrate.go).
+			g.classicJoinConsumer(req, cl, session, rebalance, ch)
 			return
 		}
 		// An empty consumer group becomes a classic group (its offsets stay).
@@ -245,6 +246,7 @@ func (g *group) joinKnown(req *kmsg.JoinGroupRequest, cl Client, session, rebala
 		m.joinReq, m.joinCh = req, ch
 		g.touch(m)
 		g.prepareRebalance()
+		g.maybeCompleteJoin() // a group of one has everyone
 	case stateStable:
 		if m.id == g.leader || !protocolsEqual(m.protocols, req.Protocols) {
 			// The leader rejoining asks for a rebalance (e.g. a metadata
@@ -253,6 +255,7 @@ func (g *group) joinKnown(req *kmsg.JoinGroupRequest, cl Client, session, rebala
 			m.joinReq, m.joinCh = req, ch
 			g.touch(m)
 			g.prepareRebalance()
+			g.maybeCompleteJoin() // a group of one has everyone
 			return
 		}
 		g.touch(m)
@@ -290,6 +293,10 @@ func (sh *shard) sync(req *kmsg.SyncGroupRequest, ch chan *kmsg.SyncGroupRespons
 	g := sh.groups[req.Group]
 	if g == nil {
 		reply(kerr.UnknownMemberID.Code, nil)
+		return
+	}
+	if g.cg != nil {
+		ch <- g.classicSyncConsumer(req)
 		return
 	}
 	m, code := g.validateMember(req.MemberID, req.InstanceID, req.Generation)
@@ -362,6 +369,9 @@ func (sh *shard) heartbeat(req *kmsg.HeartbeatRequest) int16 {
 	if g == nil {
 		return kerr.UnknownMemberID.Code
 	}
+	if g.cg != nil {
+		return g.classicHeartbeatConsumer(req)
+	}
 	m, code := g.validateMember(req.MemberID, req.InstanceID, req.Generation)
 	if code != 0 {
 		return code
@@ -403,6 +413,9 @@ func (sh *shard) leave(req *kmsg.LeaveGroupRequest) *kmsg.LeaveGroupResponse {
 func (g *group) leaveOne(lm kmsg.LeaveGroupRequestMember) int16 {
 	if g == nil {
 		return kerr.UnknownMemberID.Code
+	}
+	if g.cg != nil {
+		return g.classicLeaveConsumer(lm)
 	}
 	id := lm.MemberID
 	if lm.InstanceID != nil {

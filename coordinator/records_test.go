@@ -2,7 +2,9 @@ package coordinator
 
 import (
 	"bytes"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -58,6 +60,8 @@ func FuzzDecodeRecords(f *testing.F) {
 		{cgKey(cgRecordCurrent, "g", "m"), cgCurrentValue(3, 2, 1, parts, nil)},
 		{cgKey(cgRecordCurrent, "g", "m"), nil},
 	}))
+	f.Add(buildBatch(1, []kv{{cgKey(cgRecordMember, "g", "m"), cgMemberValue(&cgMemberMeta{clientID: "c", topics: []string{"t"},
+		classic: &classicMeta{sessionTimeout: time.Second, protocols: []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: []byte{0, 1}}}}})}}))
 	f.Add(append(buildTxnBatch(1, 7, 0, []kv{{offsetCommitKey("g", "t", 0), offsetCommitValue(offsetEntry{offset: 1})}}),
 		storage.BuildControlBatch(7, 0, true, 0, 1)...))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -68,4 +72,36 @@ func FuzzDecodeRecords(f *testing.F) {
 		// Also as a bare key/value pair split in the middle.
 		decodeRecord(b[:len(b)/2], b[len(b)/2:])
 	})
+}
+
+// TestClassicMemberMetadataRecord: a classic member's metadata goes in tag
+// 0 of its ConsumerGroupMemberMetadataValue as Kafka writes a nullable
+// struct in a tagged field (marker byte 1, then the struct), and reads
+// back.
+func TestClassicMemberMetadataRecord(t *testing.T) {
+	t.Parallel()
+	c := &classicMeta{sessionTimeout: 10 * time.Second, protocols: []kmsg.JoinGroupRequestProtocol{{Name: "r", Metadata: []byte{1, 2}}}}
+	v := cgMemberValue(&cgMemberMeta{clientID: "c", topics: []string{}, classic: c})
+	wantTail := []byte{1, 0, 13, 1, 0, 0, 0x27, 0x10, 2, 2, 'r', 3, 1, 2, 0, 0}
+	if !bytes.HasSuffix(v, wantTail) {
+		t.Fatalf("value % x does not end in % x", v, wantTail)
+	}
+	rec, err := decodeConsumerRecord(cgRecordMember, cgKey(cgRecordMember, "g", "m"), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rec.meta.classic
+	if got == nil || got.sessionTimeout != c.sessionTimeout || len(got.protocols) != 1 || got.protocols[0].Name != "r" || !slices.Equal(got.protocols[0].Metadata, []byte{1, 2}) {
+		t.Fatalf("decoded %+v", got)
+	}
+	// Without the tag: a member of the consumer protocol.
+	rec, err = decodeConsumerRecord(cgRecordMember, cgKey(cgRecordMember, "g", "m"), cgMemberValue(&cgMemberMeta{clientID: "c", topics: []string{}}))
+	if err != nil || rec.meta.classic != nil {
+		t.Fatalf("no tag: %v %+v", err, rec.meta)
+	}
+	// A truncated struct is a corrupt record.
+	bad := append(slices.Clone(v[:len(v)-len(wantTail)]), 1, 0, 3, 1, 0, 0)
+	if _, err := decodeConsumerRecord(cgRecordMember, cgKey(cgRecordMember, "g", "m"), bad); err == nil {
+		t.Fatal("truncated classic metadata decoded")
+	}
 }
