@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/hashicorp/raft"
 	"github.com/rs/zerolog"
 	"slices"
 	"strings"
@@ -58,13 +59,18 @@ func (cl *cluster) waitQuorum(wantVoters, wantObservers []int32) Quorum {
 	}
 }
 
+// steadyRaft lengthens fastRaft's timeouts: membership tests change the
+// quorum under a leader, which 50 ms leases lose when the machine is busy.
+func steadyRaft(cfg *Config) {
+	cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
+}
+
 func TestQuorumMembership(t *testing.T) {
 	t.Parallel()
 	cl := newCluster(t, 5, func(cfg *Config) {
 		all := cfg.Voters
 		cfg.Voters, cfg.Observers = all[:3], all[3:]
-		// Five nodes churn with 50 ms leases when the machine is busy.
-		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
+		steadyRaft(cfg)
 		if os.Getenv("QDEBUG") != "" {
 			cfg.Logger = zerolog.New(os.Stderr).Level(zerolog.InfoLevel)
 		}
@@ -139,7 +145,7 @@ func TestQuorumMembership(t *testing.T) {
 // voter cannot be removed.
 func TestQuorumRemoveDeadVoter(t *testing.T) {
 	t.Parallel()
-	cl := newCluster(t, 3, nil)
+	cl := newCluster(t, 3, steadyRaft)
 	l := cl.leader()
 	cl.registerBrokers(l, int32(l+1))
 	victim := (l + 1) % 3
@@ -197,4 +203,38 @@ func TestQuorumObserverConfig(t *testing.T) {
 	if err := cfg.Validate(); err != nil || cfg.RaftBind != "b:1" || !cfg.isObserver() {
 		t.Fatalf("Validate = %v, bind %q", err, cfg.RaftBind)
 	}
+}
+
+// A node no voter lists starts as an observer of itself, without Raft
+// state, and joins when the leader adds it.
+func TestQuorumJoinLater(t *testing.T) {
+	t.Parallel()
+	cl := newCluster(t, 3, steadyRaft)
+	l := cl.leader()
+	cl.registerBrokers(l, 1)
+	mustCreate(t, cl.nodes[l], CreateTopic{Name: "early"})
+	addr, tr := raft.NewInmemTransport("node4")
+	for _, o := range cl.trans {
+		o.Connect(addr, tr)
+		tr.Connect(o.LocalAddr(), o)
+	}
+	cfg := cl.cfgs[0]
+	cfg.NodeID, cfg.MetadataDir, cfg.Transport = 4, t.TempDir(), tr
+	cfg.Observers = []Voter{{ID: 4, Addr: string(addr)}}
+	n4, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n4.Close() })
+	if id, _, ok := n4.Leader(); ok || n4.Snapshot().Topic("early") != nil {
+		t.Fatalf("a node outside the quorum knows leader %d or the topics", id)
+	}
+	cl.waitQuorum([]int32{1, 2, 3}, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	wantErr(t, cl.nodes[cl.leader()].AddVoter(ctx, 4, string(addr)), nil, "")
+	cl.waitQuorum([]int32{1, 2, 3, 4}, nil)
+	waitFor(t, "node 4 has the topic", func() bool { return n4.Snapshot().Topic("early") != nil })
+	mustCreate(t, cl.nodes[cl.leader()], CreateTopic{Name: "late"})
+	waitFor(t, "node 4 has the new topic", func() bool { return n4.Snapshot().Topic("late") != nil })
 }
