@@ -314,6 +314,27 @@ func TestAuthzWalk(t *testing.T) {
 		kmsg.GetTelemetrySubscriptions: {unchecked: "none in Kafka"},
 		kmsg.PushTelemetry:             {unchecked: "none in Kafka"},
 		kmsg.ListConfigResources:       {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrListConfigResourcesRequest() }},
+		kmsg.DescribeQuorum: {want: clusterAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrDescribeQuorumRequest()
+			rt := kmsg.NewDescribeQuorumRequestTopic()
+			rt.Topic = "__cluster_metadata"
+			rt.Partitions = append(rt.Partitions, kmsg.NewDescribeQuorumRequestTopicPartition())
+			r.Topics = append(r.Topics, rt)
+			return r
+		}},
+		kmsg.AddRaftVoter: {want: clusterAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrAddRaftVoterRequest()
+			r.VoterID = 7
+			l := kmsg.NewAddRaftVoterRequestListener()
+			l.Name, l.Host, l.Port = "CONTROLLER", "127.0.0.1", 1
+			r.Listeners = append(r.Listeners, l)
+			return r
+		}},
+		kmsg.RemoveRaftVoter: {want: clusterAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrRemoveRaftVoterRequest()
+			r.VoterID = b.cfg.NodeID
+			return r
+		}},
 		kmsg.DescribeTopicPartitions: {want: topicAuth, req: func() kmsg.Request {
 			r := kmsg.NewPtrDescribeTopicPartitionsRequest()
 			rt := kmsg.NewDescribeTopicPartitionsRequestTopic()

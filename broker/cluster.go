@@ -56,6 +56,7 @@ func (s *Server) controllerConfig(metaDir string, keys map[string]*auth.TLS) con
 	}
 	if s.clustered() {
 		cfg.Voters = s.cfg.Cluster.Voters
+		cfg.Observers = s.cfg.Cluster.Observers
 		if l, ok := s.cfg.listener(s.cfg.Cluster.ControllerListener); ok {
 			cfg.RaftBind = net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
 		}

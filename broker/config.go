@@ -134,6 +134,7 @@ type ReplicationConfig struct {
 // (combined broker+controller nodes, KRaft's key names).
 type ClusterConfig struct {
 	Voters                  []controller.Voter // controller.quorum.voters; none: a single node
+	Observers               []controller.Voter // controller.quorum.observers (config_quorum.go)
 	ControllerListener      string             // controller.listener.names (the raft transport)
 	InterBrokerListener     string             // inter.broker.listener.name; default: the first client listener
 	Rack                    *string            // broker.rack
@@ -266,7 +267,7 @@ func splitList(v string) []string {
 // key is a start-up error.
 // configDefs is the core keys below and each area's keys (declared in
 // config_<area>.go next to the area's section of Config).
-var configDefs = slices.Concat(coreConfigDefs, txnConfigDefs, securityConfigDefs, interBrokerConfigDefs, tlsConfigDefs, saslConfigDefs, authzConfigDefs, quotaConfigDefs, httpConfigDefs, consumerGroupConfigDefs, clusterOpsConfigDefs, rackConfigDefs, telemetryConfigDefs)
+var configDefs = slices.Concat(coreConfigDefs, txnConfigDefs, securityConfigDefs, interBrokerConfigDefs, tlsConfigDefs, saslConfigDefs, authzConfigDefs, quotaConfigDefs, httpConfigDefs, consumerGroupConfigDefs, clusterOpsConfigDefs, rackConfigDefs, telemetryConfigDefs, quorumConfigDefs)
 
 var coreConfigDefs = []configDef{
 	intKey("node.id", "1", "The node id of this broker.", 0, math.MaxInt32, func(c *Config, n int64) { c.NodeID = int32(n) }),
@@ -571,9 +572,9 @@ func (c *Config) Validate() error {
 		if _, ok := c.listener(c.Cluster.ControllerListener); !ok {
 			return fmt.Errorf("config: controller.quorum.voters is set but listeners has no %s listener for the quorum", c.Cluster.ControllerListener)
 		}
-		if !slices.ContainsFunc(c.Cluster.Voters, func(v controller.Voter) bool { return v.ID == c.NodeID }) {
-			return fmt.Errorf("config: controller.quorum.voters does not include node.id %d (only combined broker+controller nodes are supported)", c.NodeID)
-		}
+	}
+	if err := c.validateQuorum(); err != nil {
+		return err
 	}
 	if err := c.validateSecurity(); err != nil {
 		return err

@@ -130,6 +130,7 @@ var gregorDefaults = map[string]string{
 	"http.listeners":                           "",                           // gregor only (Redpanda-style admin/metrics listener; off unless set)
 	"http.metrics.per.partition":               "true",                       // gregor only
 	"http.metrics.auth":                        "true",                       // gregor only
+	"controller.quorum.observers":              "",                           // gregor only (nodes starting as Raft non-voters)
 }
 
 // configAliases have no value of their own: they fill in another key.
@@ -331,6 +332,9 @@ func TestLoadConfig(t *testing.T) {
 			return reflect.DeepEqual(c.Cluster.Voters, []controller.Voter{{ID: 1, Addr: "a:9093"}, {ID: 2, Addr: "b:9093"}}) &&
 				c.Cluster.InterBrokerListener == "PLAINTEXT" && len(c.Socket.AdvertisedListeners) == 1
 		}},
+		{name: "observer", overrides: []string{"node.id=3", "listeners=PLAINTEXT://:9092,CONTROLLER://:9093", "controller.quorum.voters=1@a:9093,2@b:9093", "controller.quorum.observers=3@c:9093"}, check: func(c Config) bool {
+			return reflect.DeepEqual(c.Cluster.Observers, []controller.Voter{{ID: 3, Addr: "c:9093"}})
+		}},
 		{name: "inter-broker listener defaults to the first client listener", overrides: []string{"listeners=CONTROLLER://:9093,INTERNAL://:9094,EXTERNAL://:9092"}, check: func(c Config) bool {
 			return c.Cluster.InterBrokerListener == "INTERNAL" && len(c.Socket.AdvertisedListeners) == 2
 		}},
@@ -404,6 +408,8 @@ func TestConfigErrors(t *testing.T) {
 		{name: "voters without controller listener", overrides: []string{"controller.quorum.voters=1@a:9093"}, wantErr: "controller.quorum.voters is set but listeners has no CONTROLLER listener"},
 		{name: "node not a voter", overrides: []string{"listeners=PLAINTEXT://:9092,CONTROLLER://:9093", "controller.quorum.voters=2@a:9093"}, wantErr: "controller.quorum.voters does not include node.id 1"},
 		{name: "bad voters", overrides: []string{"controller.quorum.voters=x"}, wantErr: `controller.quorum.voters: "x" is not id@host:port`},
+		{name: "observer is a voter", overrides: []string{"listeners=PLAINTEXT://:9092,CONTROLLER://:9093", "controller.quorum.voters=1@a:9093", "controller.quorum.observers=1@a:9093"}, wantErr: "node 1 is in both"},
+		{name: "observers without voters", overrides: []string{"controller.quorum.observers=1@a:9093"}, wantErr: "controller.quorum.observers needs controller.quorum.voters"},
 		{name: "repeated voter", overrides: []string{"controller.quorum.voters=1@a:1,1@b:1"}, wantErr: "controller.quorum.voters: voter 1 repeated"},
 		{name: "message bigger than request", overrides: []string{"message.max.bytes=200000000"}, wantErr: "message.max.bytes (200000000) exceeds socket.request.max.bytes (104857600)"},
 		{name: "fetch wait beyond lag", overrides: []string{"replica.lag.time.max.ms=100", "replica.fetch.wait.max.ms=200"}, wantErr: "replica.fetch.wait.max.ms (200) exceeds replica.lag.time.max.ms (100)"},

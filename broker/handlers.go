@@ -19,7 +19,7 @@ import (
 // area's list (declared in handlers_<area>.go). Each entry is declared in
 // the API's own file (NN_name.go). The table built from it dispatches
 // requests and answers ApiVersions, so the two can never disagree.
-var handlers = slices.Concat(coreHandlers, txnHandlers, txnPartitionHandlers, saslHandlers, aclHandlers, quotaHandlers, consumerGroupHandlers, metadataHandlers, clusterOpsHandlers)
+var handlers = slices.Concat(coreHandlers, txnHandlers, txnPartitionHandlers, saslHandlers, aclHandlers, quotaHandlers, consumerGroupHandlers, metadataHandlers, clusterOpsHandlers, quorumHandlers)
 
 var coreHandlers = []handler{
 	offsetForLeaderEpochHandler,

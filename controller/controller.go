@@ -64,8 +64,14 @@ type Config struct {
 	// listener of every voter). Empty: a single node that applies changes
 	// directly, without Raft. Otherwise NodeID must be one of them.
 	Voters []Voter
+	// Observers are nodes that start outside the voter set: the voters
+	// bootstrap them as non-voters (they replicate the metadata log but
+	// do not vote) and a node listed here itself never bootstraps, it
+	// waits for the leader to replicate to it (quorum.go). With Voters,
+	// NodeID must be in exactly one of the two lists.
+	Observers []Voter
 	// RaftBind is the address the Raft transport listens on. Default:
-	// this node's entry in Voters. Ignored with Transport.
+	// this node's entry in Voters or Observers. Ignored with Transport.
 	RaftBind string
 	// RaftDir holds the Raft log (raft.db) and snapshots. Default
 	// MetadataDir/raft.
@@ -171,13 +177,13 @@ func (cfg *Config) Validate() error {
 	}
 	seen := map[int32]bool{}
 	self := false
-	for _, v := range cfg.Voters {
+	for _, v := range slices.Concat(cfg.Voters, cfg.Observers) {
 		if v.ID < 0 || seen[v.ID] {
-			return fmt.Errorf("controller: controller.quorum.voters: bad or duplicate id %d", v.ID)
+			return fmt.Errorf("controller: controller.quorum.voters/observers: bad or duplicate id %d", v.ID)
 		}
 		seen[v.ID] = true
 		if v.Addr == "" {
-			return fmt.Errorf("controller: controller.quorum.voters: voter %d has no address", v.ID)
+			return fmt.Errorf("controller: controller.quorum.voters/observers: node %d has no address", v.ID)
 		}
 		if v.ID == cfg.NodeID {
 			self = true
@@ -187,7 +193,7 @@ func (cfg *Config) Validate() error {
 		}
 	}
 	if !self {
-		return fmt.Errorf("controller: node.id %d is not in controller.quorum.voters", cfg.NodeID)
+		return fmt.Errorf("controller: node.id %d is not in controller.quorum.voters or controller.quorum.observers", cfg.NodeID)
 	}
 	if cfg.RaftDir == "" {
 		cfg.RaftDir = filepath.Join(cfg.MetadataDir, "raft")

@@ -63,3 +63,19 @@ var (
 	// (83): an unclean election found no live replica.
 	ErrEligibleLeadersNotAvailable = errors.New("controller: eligible leaders not available")
 )
+
+// Sentinels of quorum membership (quorum.go).
+var (
+	// ErrDuplicateVoter maps to DUPLICATE_VOTER (126): AddVoter of a
+	// node that already votes.
+	ErrDuplicateVoter = errors.New("controller: already a voter")
+	// ErrVoterNotFound maps to VOTER_NOT_FOUND (127): RemoveVoter of a
+	// node that does not vote.
+	ErrVoterNotFound = errors.New("controller: not a voter")
+	// ErrQuorumTimeout maps to REQUEST_TIMED_OUT (7): another voter
+	// change is in progress, or the new voter did not catch up in time.
+	ErrQuorumTimeout = errors.New("controller: voter change timed out")
+	// ErrNoQuorum maps to UNSUPPORTED_VERSION (35): a single node without
+	// Raft has no quorum to change (as Kafka answers a static quorum).
+	ErrNoQuorum = errors.New("controller: no raft quorum")
+)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -34,7 +35,9 @@ const applyTimeout = 10 * time.Second
 // raftRuntime is what the replicated mode adds to a Controller.
 type raftRuntime struct {
 	trans    raft.Transport
+	obs      *observedTransport // trans as Raft uses it (quorum.go)
 	logs     *raftboltdb.BoltStore
+	vmu      sync.Mutex // one voter change at a time (quorum.go)
 	observer *raft.Observer
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -74,7 +77,7 @@ func (c *Controller) startRaft() (err error) {
 	}
 	if trans == nil {
 		var self string
-		for _, v := range cfg.Voters {
+		for _, v := range slices.Concat(cfg.Voters, cfg.Observers) {
 			if v.ID == cfg.NodeID {
 				self = v.Addr
 			}
@@ -111,6 +114,9 @@ func (c *Controller) startRaft() (err error) {
 		rc.TrailingLogs = cfg.TrailingLogs
 	}
 	rc.Logger = hlog
+	// A voter removed from the quorum stays a member (an observer) when
+	// it still runs as a broker: Raft must keep running (quorum.go).
+	rc.ShutdownOnRemove = false
 	if err := raft.ValidateConfig(rc); err != nil {
 		return fmt.Errorf("controller: raft config: %w", err)
 	}
@@ -127,6 +133,9 @@ func (c *Controller) startRaft() (err error) {
 		for _, v := range cfg.Voters {
 			conf.Servers = append(conf.Servers, raft.Server{Suffrage: raft.Voter, ID: serverID(v.ID), Address: raft.ServerAddress(v.Addr)})
 		}
+		for _, v := range cfg.Observers {
+			conf.Servers = append(conf.Servers, raft.Server{Suffrage: raft.Nonvoter, ID: serverID(v.ID), Address: raft.ServerAddress(v.Addr)})
+		}
 		if cfg.Transport != nil {
 			// An injected transport names its own address.
 			for i := range conf.Servers {
@@ -135,22 +144,32 @@ func (c *Controller) startRaft() (err error) {
 				}
 			}
 		}
-		if err := raft.BootstrapCluster(rc, logs, logs, snaps, trans, conf); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+		if cfg.isObserver() {
+			// An observer starts with no configuration: it waits for the
+			// leader, which has it in its configuration, to replicate to it.
+			c.log.Info().Msg("starting as an observer without bootstrapping the quorum")
+		} else if err := raft.BootstrapCluster(rc, logs, logs, snaps, trans, conf); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
 			return fmt.Errorf("controller: bootstrap raft: %w", err)
 		}
 	} else if err := c.checkAheadOfLog(logs, snaps); err != nil {
 		return err
 	}
 
-	r, err := raft.NewRaft(rc, fsm{c}, logs, logs, snaps, trans)
+	obs := newObservedTransport(trans, cfg.Now)
+	if _, ok := trans.(raft.WithPreVote); !ok {
+		rc.PreVoteDisabled = true // obs offers pre-votes only as trans does
+	}
+	r, err := raft.NewRaft(rc, fsm{c}, logs, logs, snaps, obs)
 	if err != nil {
 		return fmt.Errorf("controller: start raft: %w", err)
 	}
+	obs.setRaft(r)
 	c.raft = r
 	ctx, cancel := context.WithCancel(context.Background())
 	obsCh := make(chan raft.Observation, 16)
 	c.rs = &raftRuntime{
 		trans:  trans,
+		obs:    obs,
 		logs:   logs,
 		cancel: cancel,
 		observer: raft.NewObserver(obsCh, false, func(o *raft.Observation) bool {

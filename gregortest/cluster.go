@@ -30,11 +30,17 @@ type options struct {
 	clientOpts []kgo.Opt
 	pausable   bool             // pause.go
 	perBroker  map[int][]string // override.go: BrokerOverride
+	voters     int              // Voters; 0: every broker
 }
 
 // Brokers sets the number of brokers (default 3). Every broker is also a
 // controller voter.
 func Brokers(n int) Option { return func(o *options) { o.brokers = n } }
+
+// Voters makes only the first n brokers controller voters; the others
+// start as observers (controller.quorum.observers: Raft non-voters that
+// replicate the metadata), which AddRaftVoter can make voters.
+func Voters(n int) Option { return func(o *options) { o.voters = n } }
 
 // Override sets broker configuration keys, key=value as gregor's
 // --override, on every broker. Listener, quorum, node.id and log.dirs keys
@@ -300,6 +306,10 @@ func (b *Broker) ID() int32 { return b.id }
 // Addr returns the broker's client address (stable across restarts).
 func (b *Broker) Addr() string { return fmt.Sprintf("127.0.0.1:%d", b.clientPort) }
 
+// RaftAddr is the address other brokers reach its Raft transport at
+// (its CONTROLLER listener as the quorum knows it).
+func (b *Broker) RaftAddr() string { return b.raft.addr() }
+
 // Dir returns the broker's data directory.
 func (b *Broker) Dir() string { return b.dir }
 
@@ -389,9 +399,13 @@ func (b *Broker) start() error {
 	if b.srv != nil {
 		return nil
 	}
-	var voters []string
-	for _, o := range b.c.brokers {
-		voters = append(voters, fmt.Sprintf("%d@%s", o.id, o.raft.addr()))
+	var voters, observers []string
+	for i, o := range b.c.brokers {
+		if v := b.c.opts.voters; v > 0 && i >= v {
+			observers = append(observers, fmt.Sprintf("%d@%s", o.id, o.raft.addr()))
+		} else {
+			voters = append(voters, fmt.Sprintf("%d@%s", o.id, o.raft.addr()))
+		}
 	}
 	var (
 		srv          *broker.Server
@@ -413,6 +427,7 @@ func (b *Broker) start() error {
 			fmt.Sprintf("advertised.listeners=PLAINTEXT://127.0.0.1:%d,BROKER://%s", b.clientPort, b.kafka.addr()),
 			"inter.broker.listener.name=BROKER",
 			"controller.quorum.voters=" + strings.Join(voters, ","),
+			"controller.quorum.observers=" + strings.Join(observers, ","),
 			"log.dirs=" + b.dir,
 		}, defaults...)
 		ov = append(ov, b.c.opts.overrides...)
