@@ -270,6 +270,7 @@ func TestAuthzWalk(t *testing.T) {
 		}},
 		kmsg.AlterPartition:       {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrAlterPartitionRequest() }},
 		kmsg.DescribeCluster:      {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrDescribeClusterRequest() }},
+		kmsg.UnregisterBroker:     {want: clusterAuth, req: func() kmsg.Request { r := kmsg.NewPtrUnregisterBrokerRequest(); r.BrokerID = 1; return r }},
 		kmsg.DescribeClientQuotas: {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrDescribeClientQuotasRequest() }},
 		kmsg.AlterClientQuotas: {want: clusterAuth, req: func() kmsg.Request {
 			r := kmsg.NewPtrAlterClientQuotasRequest()

@@ -375,6 +375,13 @@ func (s *Server) membership() {
 		}
 		fenced, err := s.heartbeat(false)
 		switch {
+		case errors.Is(err, kerr.BrokerIDNotRegistered) || errors.Is(err, controller.ErrBrokerNotRegistered):
+			// Unregistered (UnregisterBroker) while running: register
+			// again, as a broker that starts.
+			s.log.Warn().Msg("not registered with the controller, registering again")
+			registered = false
+			t.Reset(0)
+			continue
 		case err != nil:
 			s.log.Debug().Err(err).Msg("broker heartbeat failed")
 		case fenced:

@@ -41,6 +41,7 @@ var coreHandlers = []handler{
 	alterConfigsHandler,
 	createPartitionsHandler,
 	describeClusterHandler,
+	unregisterBrokerHandler,
 	incrementalAlterConfigsHandler,
 	offsetCommitHandler,
 	offsetFetchHandler,

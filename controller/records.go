@@ -31,7 +31,8 @@ const (
 // records. Taken ranges: 8-9 SCRAM credentials, 10-13 ACLs and client
 // quotas, 14-15 finalized features (features.go), 16-19 cluster
 // operations (dynamic broker configs, reassignments), 20-21
-// client-metrics subscriptions (clientmetrics.go).
+// client-metrics subscriptions (clientmetrics.go), 22 broker
+// unregistration (unregister.go).
 
 // record is one state change. Records are deterministic: applying the same
 // batch to the same state always yields the same state, so they can be
@@ -210,6 +211,16 @@ func (b *builder) apply(r *record) error {
 		}
 		b.next.Brokers = list
 		b.brokersDirty[br.NodeID] = true
+	case recUnregisterBroker:
+		if r.Broker == nil {
+			return fmt.Errorf("controller: malformed unregister record")
+		}
+		i, found := slices.BinarySearchFunc(b.next.Brokers, r.Broker.NodeID, func(x Broker, id int32) int { return cmp.Compare(x.NodeID, id) })
+		if !found {
+			return fmt.Errorf("controller: unregister record for unknown broker %d", r.Broker.NodeID)
+		}
+		b.next.Brokers = slices.Delete(slices.Clone(b.next.Brokers), i, i+1)
+		b.brokersDirty[r.Broker.NodeID] = true
 	case recTopic:
 		b.copyTopicMaps()
 		if b.next.Topics[r.TopicName] != nil || b.next.TopicsByID[r.TopicID] != nil {
@@ -304,7 +315,13 @@ func (b *builder) persist(tx *bolt.Tx, next *Snapshot, index uint64) error {
 	}
 	brokers := tx.Bucket(bucketBrokers)
 	for id := range b.brokersDirty {
-		br, _ := next.Broker(id)
+		br, ok := next.Broker(id)
+		if !ok { // unregistered
+			if err := brokers.Delete(brokerKey(id)); err != nil {
+				return err
+			}
+			continue
+		}
 		v, err := json.Marshal(br)
 		if err != nil {
 			return err
