@@ -15,7 +15,7 @@ import (
 
 func (c *cli) clusterCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "cluster", Short: "cluster id, brokers, broker configs and partition health", RunE: parentRun}
-	cmd.AddCommand(c.clusterInfoCmd(), c.clusterConfigCmd(), c.clusterHealthCmd(), c.clusterQuorumCmd())
+	cmd.AddCommand(c.clusterInfoCmd(), c.clusterConfigCmd(), c.clusterHealthCmd(), c.clusterQuorumCmd(), c.clusterUnregisterCmd())
 	return cmd
 }
 
