@@ -48,18 +48,32 @@ func TestCLIClusterQuorum(t *testing.T) {
 	if !strings.HasPrefix(out, "LEADER          ") || !strings.Contains(out, "\nID  ROLE") || !strings.Contains(out, "observer") || !strings.Contains(out, "leader") {
 		t.Errorf("cluster quorum:\n%s", out)
 	}
-	if out := mustCLI(t, b, "", "cluster", "quorum", "add-voter", "4", c.Broker(3).RaftAddr()); out != "added voter 4\n" {
-		t.Errorf("add-voter: %q", out)
+	// A voter change answers NOT_CONTROLLER while leadership moves (a
+	// loaded machine): retried then.
+	change := func(args ...string) (string, string, int) {
+		t.Helper()
+		var out, errs string
+		var code int
+		waitFor(t, "a controller to answer "+strings.Join(args, " "), 30*time.Second, func() bool {
+			out, errs, code = runCLI(t, b, "", append([]string{"cluster", "quorum"}, args...)...)
+			return !strings.Contains(errs, "NOT_CONTROLLER")
+		})
+		return out, errs, code
+	}
+	if out, errs, code := change("add-voter", "4", c.Broker(3).RaftAddr()); (code != 0 || out != "added voter 4\n") && !strings.Contains(errs, "DUPLICATE_VOTER") {
+		// (DUPLICATE_VOTER: a retry after a NOT_CONTROLLER whose change
+		// went through.)
+		t.Errorf("add-voter: exit %d %q %q", code, out, errs)
 	}
 	want("voter")
-	if _, errs, code := runCLI(t, b, "", "cluster", "quorum", "add-voter", "4", c.Broker(3).RaftAddr()); code == 0 || !strings.Contains(errs, "DUPLICATE_VOTER") {
+	if _, errs, code := change("add-voter", "4", c.Broker(3).RaftAddr()); code == 0 || !strings.Contains(errs, "DUPLICATE_VOTER") {
 		t.Errorf("add-voter twice: exit %d, %q", code, errs)
 	}
-	if out := mustCLI(t, b, "", "cluster", "quorum", "remove-voter", "4"); out != "removed voter 4\n" {
-		t.Errorf("remove-voter: %q", out)
+	if out, errs, code := change("remove-voter", "4"); code != 0 || out != "removed voter 4\n" {
+		t.Errorf("remove-voter: exit %d %q %q", code, out, errs)
 	}
 	want("observer")
-	if _, errs, code := runCLI(t, b, "", "cluster", "quorum", "remove-voter", "9"); code == 0 || !strings.Contains(errs, "VOTER_NOT_FOUND") {
+	if _, errs, code := change("remove-voter", "9"); code == 0 || !strings.Contains(errs, "VOTER_NOT_FOUND") {
 		t.Errorf("remove-voter 9: exit %d, %q", code, errs)
 	}
 	if _, errs, code := runCLI(t, b, "", "cluster", "quorum", "add-voter", "x", "h:1"); code == 0 || !strings.Contains(errs, "want a number") {
