@@ -258,6 +258,11 @@ type Partition struct {
 	PartitionEpoch int32   `json:"partition_epoch"`
 	Replicas       []int32 `json:"replicas"`
 	ISR            []int32 `json:"isr"`
+	// AddingReplicas and RemovingReplicas are set while a reassignment
+	// is in progress (reassign.go), as in Kafka's PartitionRecord:
+	// Replicas is then the target replicas followed by the removing ones.
+	AddingReplicas   []int32 `json:"adding_replicas,omitempty"`
+	RemovingReplicas []int32 `json:"removing_replicas,omitempty"`
 }
 
 // Topic is one topic. Reachable from a Snapshot, it is immutable.
