@@ -270,6 +270,14 @@ func (rp *replication) reconcile() {
 			rp.parts.dropTopic(name)
 		}
 	}
+	// Replicas moved away by a reassignment: drop their logs, as Kafka's
+	// StopReplica with delete does.
+	for _, p := range rp.parts.all() {
+		t := latest.Topic(p.topic)
+		if meta := t.Partition(p.index); meta != nil && t.ID == p.topicID && !slices.Contains(meta.Replicas, self) {
+			rp.removeReplica(p)
+		}
+	}
 	rp.topics = seen
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
@@ -286,6 +294,33 @@ func (rp *replication) reconcile() {
 			rp.wg.Go(f.run)
 		}
 		f.set(targets)
+	}
+}
+
+// removeReplica ends this node's replica p, which the metadata no longer
+// lists (a reassignment moved it away): a leader's waiters answer
+// NOT_LEADER_OR_FOLLOWER, the group and transaction coordinators unload
+// it, and its log is deleted.
+func (rp *replication) removeReplica(p *partition) {
+	r := &p.rep
+	r.mu.Lock()
+	wasLeader := r.role == roleLeader
+	r.role, r.followers = roleNone, nil
+	if r.hwCh != nil {
+		close(r.hwCh)
+		r.hwCh = nil
+	}
+	r.mu.Unlock()
+	if wasLeader {
+		switch {
+		case p.topic == controller.ConsumerOffsetsTopic && rp.offsets != nil:
+			rp.offsets.unloadPartition(p.index)
+		case p.topic == txnStateTopic && rp.txnState != nil:
+			rp.txnState.unloadPartition(p.index)
+		}
+	}
+	if rp.parts.dropPartition(p) {
+		rp.log.Info().Str("topic", p.topic).Int32("partition", p.index).Msg("replica removed, log deleted")
 	}
 }
 
@@ -320,6 +355,20 @@ func (rp *replication) apply(p *partition, t *controller.Topic, meta *controller
 			}
 			if rp.clustered {
 				rp.log.Info().Str("topic", p.topic).Int32("partition", p.index).Int32("epoch", meta.LeaderEpoch).Msg("became leader")
+			}
+		} else {
+			// Same epoch, other replicas (a reassignment adding some):
+			// track the new followers, forget the gone ones.
+			now := rp.clock.Now()
+			for _, id := range meta.Replicas {
+				if id != self && r.followers[id] == nil {
+					r.followers[id] = &followerState{leo: -1, lastCaughtUp: now, lastFetch: now}
+				}
+			}
+			for id := range r.followers {
+				if !slices.Contains(meta.Replicas, id) {
+					delete(r.followers, id)
+				}
 			}
 		}
 		p.advanceHWLocked(self)
