@@ -77,6 +77,13 @@ func (p *partition) leaderISR(self int32) ([]int32, bool) {
 	return slices.Clone(p.rep.isr), p.rep.role == roleLeader && p.rep.leader == self
 }
 
+// inISR reports whether broker id is in p's ISR as this node knows it.
+func (p *partition) inISR(id int32) bool {
+	p.rep.mu.Lock()
+	defer p.rep.mu.Unlock()
+	return slices.Contains(p.rep.isr, id)
+}
+
 // advanceHWLocked moves the high watermark to the smallest log end offset
 // in the ISR. p.rep.mu must be held; p must be the leader.
 func (p *partition) advanceHWLocked(self int32) {
@@ -141,6 +148,7 @@ type replication struct {
 	offsets   offsetsLoader
 	txnState  offsetsLoader // __transaction_state partitions (broker/txns.go); nil: none
 	link      *link         // ISR changes
+	throttle  *replicationThrottle // replication throttles (replication_throttle.go); nil: none
 	peers     *peers        // follower fetch connections
 	clock     Clock
 	log       zerolog.Logger
@@ -290,6 +298,7 @@ func (rp *replication) reconcile() {
 		f := rp.fetchers[id]
 		if f == nil {
 			f = newFetcher(id, rp.self, rp.cfg, rp.peers, rp.clock, rp.log, rp.ctx)
+			f.throttle, f.meta = rp.throttle, rp.meta
 			rp.fetchers[id] = f
 			rp.wg.Go(f.run)
 		}
