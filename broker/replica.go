@@ -146,10 +146,10 @@ type replication struct {
 	meta      metaView
 	parts     *partitions
 	offsets   offsetsLoader
-	txnState  offsetsLoader // __transaction_state partitions (broker/txns.go); nil: none
-	link      *link         // ISR changes
+	txnState  offsetsLoader        // __transaction_state partitions (broker/txns.go); nil: none
+	link      *link                // ISR changes
 	throttle  *replicationThrottle // replication throttles (replication_throttle.go); nil: none
-	peers     *peers        // follower fetch connections
+	peers     *peers               // follower fetch connections
 	clock     Clock
 	log       zerolog.Logger
 	ctx       context.Context // ends at shutdown
