@@ -114,6 +114,7 @@ func (c *cli) partitionMoveCmd() *cobra.Command {
 	var file string
 	var cancel, noWait bool
 	var poll time.Duration
+	var throttle int64
 	cmd := &cobra.Command{
 		Use:   "move TOPIC:PARTITION=BROKER,BROKER,... | --file FILE",
 		Short: "move partitions onto brokers (AlterPartitionReassignments) and follow until done; --cancel reverts",
@@ -121,7 +122,10 @@ func (c *cli) partitionMoveCmd() *cobra.Command {
 			"replicate it as followers, and once all are in sync the brokers left out are dropped. --file takes\n" +
 			"kafka-reassign-partitions.sh's JSON ({\"version\":1,\"partitions\":[{\"topic\":..,\"partition\":..,\"replicas\":[..]}]}).\n" +
 			"The command then follows the moves until they are done (--no-wait: return at once).\n" +
-			"--cancel TOPIC:PARTITION... (or --cancel --file FILE) reverts moves in progress.",
+			"--cancel TOPIC:PARTITION... (or --cancel --file FILE) reverts moves in progress.\n" +
+			"--throttle BYTES/S limits the replication of the moved partitions as kafka-reassign-partitions.sh's\n" +
+			"--throttle does (leader/follower.replication.throttled.rate on the brokers involved,\n" +
+			"leader/follower.replication.throttled.replicas on the topics); following removes them once done.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var targets []moveTarget
 			if file != "" {
@@ -149,9 +153,18 @@ func (c *cli) partitionMoveCmd() *cobra.Command {
 				return err
 			}
 			defer cl.Close()
+			if throttle > 0 && cancel {
+				return usageErrorf("--throttle does not go with --cancel")
+			}
 			var req kadm.AlterPartitionAssignmentsReq
 			for _, t := range targets {
 				req.Assign(t.Topic, t.Partition, t.Replicas)
+			}
+			var th *moveThrottle
+			if throttle > 0 {
+				if th, err = c.setMoveThrottle(cmd.Context(), cl, targets, throttle); err != nil {
+					return err
+				}
 			}
 			ctx, stop := c.reqCtx(cmd.Context())
 			resp, err := kadm.NewClient(cl).AlterPartitionAssignments(ctx, req)
@@ -193,6 +206,13 @@ func (c *cli) partitionMoveCmd() *cobra.Command {
 				if err := c.followMoves(cmd.Context(), cl, order, want, outs, poll); err != nil {
 					return err
 				}
+				if th != nil {
+					if err := c.clearMoveThrottle(cmd.Context(), cl, th); err != nil {
+						return err
+					}
+				}
+			} else if th != nil && !c.json() {
+				fmt.Fprintln(c.stdout, "the replication throttle stays until removed (follow the move without --no-wait to remove it when done)")
 			}
 			if c.json() {
 				all := make([]*moveOut, 0, len(outs))
@@ -210,7 +230,119 @@ func (c *cli) partitionMoveCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&cancel, "cancel", false, "cancel the moves of the partitions named (TOPIC:PARTITION)")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the moves started, without following them")
 	cmd.Flags().DurationVar(&poll, "poll", 500*time.Millisecond, "how often to check progress while following")
+	cmd.Flags().Int64Var(&throttle, "throttle", 0, "replication throttle of the moves in bytes/s (0: none)")
 	return cmd
+}
+
+// moveThrottle is what --throttle set: the rates on brokers, the
+// throttled-replica lists on topics.
+type moveThrottle struct {
+	brokers []int32
+	topics  []string
+}
+
+// setMoveThrottle throttles the moves as kafka-reassign-partitions.sh
+// does: both rates on every broker holding or getting a moved replica;
+// per topic, the leader list names the current replicas of the moved
+// partitions (any may lead) and the follower list the new ones.
+func (c *cli) setMoveThrottle(ctx context.Context, cl *kgo.Client, targets []moveTarget, rate int64) (*moveThrottle, error) {
+	ctx, cancel := c.reqCtx(ctx)
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	var topics []string
+	for _, t := range targets {
+		if !slices.Contains(topics, t.Topic) {
+			topics = append(topics, t.Topic)
+		}
+	}
+	tds, err := adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return nil, err
+	}
+	th := &moveThrottle{}
+	leader, follower := map[string][]string{}, map[string][]string{}
+	for _, t := range targets {
+		td, ok := tds[t.Topic]
+		if !ok || td.Err != nil {
+			continue // AlterPartitionReassignments reports it
+		}
+		pd, ok := td.Partitions[t.Partition]
+		if !ok {
+			continue
+		}
+		for _, b := range pd.Replicas {
+			leader[t.Topic] = append(leader[t.Topic], fmt.Sprintf("%d:%d", t.Partition, b))
+		}
+		for _, b := range t.Replicas {
+			if !slices.Contains(pd.Replicas, b) {
+				follower[t.Topic] = append(follower[t.Topic], fmt.Sprintf("%d:%d", t.Partition, b))
+			}
+		}
+		for _, b := range slices.Concat(pd.Replicas, t.Replicas) {
+			if !slices.Contains(th.brokers, b) {
+				th.brokers = append(th.brokers, b)
+			}
+		}
+	}
+	for _, topic := range topics {
+		if len(leader[topic]) == 0 {
+			continue
+		}
+		cfgs := []kadm.AlterConfig{{Name: "leader.replication.throttled.replicas", Value: kadm.StringPtr(strings.Join(leader[topic], ","))}}
+		if len(follower[topic]) > 0 {
+			cfgs = append(cfgs, kadm.AlterConfig{Name: "follower.replication.throttled.replicas", Value: kadm.StringPtr(strings.Join(follower[topic], ","))})
+		}
+		res, err := adm.AlterTopicConfigs(ctx, cfgs, topic)
+		if err == nil {
+			err = alterConfigsErr(res)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("throttle %s: %w", topic, err)
+		}
+		th.topics = append(th.topics, topic)
+	}
+	v := kadm.StringPtr(strconv.FormatInt(rate, 10))
+	res, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Name: "leader.replication.throttled.rate", Value: v},
+		{Name: "follower.replication.throttled.rate", Value: v}}, th.brokers...)
+	if err == nil {
+		err = alterConfigsErr(res)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("throttle brokers %v: %w", th.brokers, err)
+	}
+	if !c.json() {
+		fmt.Fprintf(c.stdout, "throttling replication at %d bytes/s on brokers %s\n", rate, ints(th.brokers))
+	}
+	return th, nil
+}
+
+// clearMoveThrottle removes what setMoveThrottle set.
+func (c *cli) clearMoveThrottle(ctx context.Context, cl *kgo.Client, th *moveThrottle) error {
+	ctx, cancel := c.reqCtx(ctx)
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	if len(th.topics) > 0 {
+		res, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.DeleteConfig, Name: "leader.replication.throttled.replicas"},
+			{Op: kadm.DeleteConfig, Name: "follower.replication.throttled.replicas"}}, th.topics...)
+		if err == nil {
+			err = alterConfigsErr(res)
+		}
+		if err != nil {
+			return fmt.Errorf("remove throttle: %w", err)
+		}
+	}
+	res, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.DeleteConfig, Name: "leader.replication.throttled.rate"},
+		{Op: kadm.DeleteConfig, Name: "follower.replication.throttled.rate"}}, th.brokers...)
+	if err == nil {
+		err = alterConfigsErr(res)
+	}
+	if err != nil {
+		return fmt.Errorf("remove throttle: %w", err)
+	}
+	if !c.json() {
+		fmt.Fprintln(c.stdout, "replication throttle removed")
+	}
+	return nil
 }
 
 // partitionState is one partition's replicas and ISR (Metadata) and its
@@ -384,4 +516,14 @@ func (c *cli) partitionReassignmentsCmd() *cobra.Command {
 			return c.table([]string{"TOPIC", "PARTITION", "REPLICAS", "ADDING", "REMOVING"}, rows)
 		},
 	}
+}
+
+// alterConfigsErr is the first error of an AlterConfigs answer.
+func alterConfigsErr(res kadm.AlterConfigsResponses) error {
+	for _, r := range res {
+		if r.Err != nil {
+			return fmt.Errorf("%s: %s", r.Name, errText(r.Err, r.ErrMessage))
+		}
+	}
+	return nil
 }

@@ -65,9 +65,13 @@ func TestCLIPartitionMove(t *testing.T) {
 	if err := os.WriteFile(file, []byte(`{"version":1,"partitions":[{"topic":"pm","partition":0,"replicas":[1,2,3]}]}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := mustCLI(t, b, "", "partition", "move", "--file", file)
-	if !strings.HasPrefix(out, "moving pm:0\n") || !strings.Contains(out, "pm:0  done: replicas [1,2,3]") {
+	out := mustCLI(t, b, "", "partition", "move", "--file", file, "--throttle", "50000000")
+	if !strings.Contains(out, "throttling replication at 50000000 bytes/s on brokers [") || !strings.Contains(out, "\nmoving pm:0\n") ||
+		!strings.Contains(out, "pm:0  done: replicas [1,2,3]") || !strings.HasSuffix(out, "replication throttle removed\n") {
 		t.Fatalf("move from file:\n%s", out)
+	}
+	if out := mustCLI(t, b, "", "topic", "describe", "pm"); strings.Contains(out, "throttled") {
+		t.Fatalf("throttle left on the topic:\n%s", out)
 	}
 	var res []moveOut
 	if err := json.Unmarshal([]byte(mustCLI(t, b, "", "--format", "json", "partition", "move", "pm:0=3,2")), &res); err != nil ||
@@ -78,18 +82,25 @@ func TestCLIPartitionMove(t *testing.T) {
 		t.Fatalf("reassignments when idle:\n%s", out)
 	}
 
-	c.Stop(2) // broker 3: a move onto it cannot finish
+	mustCLI(t, b, "", "partition", "move", "pm:1=2") // a known start for the move below
+	c.Stop(2)                                        // broker 3: a move onto it cannot finish
+	var code int
+	var errs string
 	b = strings.Join(c.Seeds(), ",")
-	out = mustCLI(t, b, "", "partition", "move", "--no-wait", "pm:1=1,3")
+	// Broker 3 may have been the active controller: wait for the next.
+	waitFor(t, "a move while broker 3 is down", 30*time.Second, func() bool {
+		out, _, code = runCLI(t, b, "", "partition", "move", "--no-wait", "pm:1=1,3")
+		return code == 0
+	})
 	if out != "moving pm:1\n" {
 		t.Fatalf("move --no-wait:\n%s", out)
 	}
 	var list []moveOut
 	if err := json.Unmarshal([]byte(mustCLI(t, b, "", "--format", "json", "partition", "reassignments", "pm")), &list); err != nil ||
-		len(list) != 1 || list[0].Partition != 1 || !slices.Equal(list[0].Adding, []int32{3}) {
+		len(list) != 1 || list[0].Partition != 1 || !slices.Equal(list[0].Adding, []int32{1, 3}) || !slices.Equal(list[0].Removing, []int32{2}) {
 		t.Fatalf("reassignments json: %v %+v", err, list)
 	}
-	if out := mustCLI(t, b, "", "partition", "reassignments"); !strings.Contains(out, "\npm     1          [1,3") || !strings.Contains(out, "[3]") {
+	if out := mustCLI(t, b, "", "partition", "reassignments"); !strings.Contains(out, "\npm     1          [1,3,2]   [1,3]   [2]\n") {
 		t.Fatalf("reassignments:\n%s", out)
 	}
 	if out := mustCLI(t, b, "", "partition", "move", "--cancel", "pm:1"); out != "cancelled the move of pm:1\n" {
@@ -99,7 +110,7 @@ func TestCLIPartitionMove(t *testing.T) {
 		out, _, code := runCLI(t, b, "", "partition", "reassignments")
 		return code == 0 && out == "no reassignments in progress\n"
 	})
-	_, errs, code := runCLI(t, b, "", "partition", "move", "--cancel", "pm:1")
+	_, errs, code = runCLI(t, b, "", "partition", "move", "--cancel", "pm:1")
 	if code != 1 || !strings.Contains(errs, "NO_REASSIGNMENT_IN_PROGRESS") {
 		t.Fatalf("second cancel: exit %d, stderr %q", code, errs)
 	}
