@@ -279,13 +279,19 @@ func (rp *replication) reconcile() {
 		}
 	}
 	// Replicas moved away by a reassignment: drop their logs, as Kafka's
-	// StopReplica with delete does.
+	// StopReplica with delete does (after the fetchers let go of them).
+	var gone []*partition
 	for _, p := range rp.parts.all() {
 		t := latest.Topic(p.topic)
 		if meta := t.Partition(p.index); meta != nil && t.ID == p.topicID && !slices.Contains(meta.Replicas, self) {
-			rp.removeReplica(p)
+			gone = append(gone, p)
 		}
 	}
+	defer func() {
+		for _, p := range gone {
+			rp.removeReplica(p)
+		}
+	}()
 	rp.topics = seen
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
