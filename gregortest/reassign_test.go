@@ -238,6 +238,16 @@ func TestReassignCancel(t *testing.T) {
 		!slices.Equal(got[0].Partitions[0].RemovingReplicas, []int32{1}) {
 		t.Fatalf("ongoing = %+v", got)
 	}
+	// Every running broker answers the same (non-controllers forward it).
+	for _, i := range []int{0, 1} {
+		resp, err := c.Broker(i).Request(ctx, kmsg.NewPtrListPartitionReassignmentsRequest())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lt := resp.(*kmsg.ListPartitionReassignmentsResponse).Topics; len(lt) != 1 || lt[0].Topic != topic {
+			t.Fatalf("broker %d lists %+v", i+1, lt)
+		}
+	}
 	c.WaitFor("metadata to show the full replica set", 30*time.Second, func() bool {
 		return slices.Equal(replicasOf(t, c, 0, topic), []int32{2, 3, 1})
 	})
