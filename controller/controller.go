@@ -296,12 +296,20 @@ func (t *Topic) ConfigValue(name string) (value string, explicit, ok bool) {
 	return d.Default, false, known
 }
 
-// ReplicationFactor is the replica count of partition 0 (0 with no partitions).
+// ReplicationFactor is the replica count of the first partition not being
+// reassigned (reassign.go); if all are, partition 0's target replica
+// count. 0 with no partitions.
 func (t *Topic) ReplicationFactor() int16 {
 	if t == nil || len(t.Partitions) == 0 {
 		return 0
 	}
-	return int16(len(t.Partitions[0].Replicas))
+	for i := range t.Partitions {
+		if p := &t.Partitions[i]; !p.Reassigning() {
+			return int16(len(p.Replicas))
+		}
+	}
+	p := &t.Partitions[0]
+	return int16(len(p.Replicas) - len(p.RemovingReplicas))
 }
 
 // clone deep-copies the topic; partitions' slices are shared because a

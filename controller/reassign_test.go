@@ -63,6 +63,9 @@ func TestReassignMove(t *testing.T) {
 	if q := part0(c, "m"); q.PartitionEpoch != p.PartitionEpoch {
 		t.Fatalf("repeated reassignment bumped the partition epoch to %d", q.PartitionEpoch)
 	}
+	if rf := c.Snapshot().Topic("m").ReplicationFactor(); rf != 2 {
+		t.Fatalf("replication factor %d during the move, want the target's 2", rf)
+	}
 	// The leader adds broker 3 to the ISR: that completes the move.
 	done, err := c.AlterPartition(c.Snapshot().Topic("m").ID, 0, 1, p.LeaderEpoch, p.PartitionEpoch, []int32{1, 2, 3})
 	if err != nil {
