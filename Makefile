@@ -7,7 +7,7 @@ FUZZTIME ?= 30s
 COMPOSE  := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build build-bench run test test-short test-unit test-quota test-txn-etl lint fuzz bench bench-metrics scale compat compat-cli compat-burrow compat-upstream compat-sasl compat-tls docker cluster-up cluster-down cluster-test cluster-test-kills cluster-test-partition cluster-test-secure nemesis nemesis-long nemesis-broken clean
+.PHONY: build build-bench run test test-short test-unit test-quota test-txn-etl lint fuzz bench bench-metrics scale compat compat-cli compat-burrow compat-upstream compat-sasl compat-tls compat-reassign docker cluster-up cluster-down cluster-test cluster-test-kills cluster-test-partition cluster-test-secure nemesis nemesis-long nemesis-broken clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/gregor
@@ -103,6 +103,10 @@ compat-sasl:
 # kcat and confluent-kafka over SASL_SSL (certificates made with openssl).
 compat-tls:
 	cd compat-tests && ./tls.sh
+
+# sarama's partition reassignment scenario on three gregor processes.
+compat-reassign:
+	cd compat-tests && ./reassign.sh
 
 # The gregor:local image (Dockerfile: scratch + the static bin/gregor).
 # bin/empty becomes the image's data directory, owned by 65534. The build

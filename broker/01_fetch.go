@@ -237,9 +237,21 @@ func (s *deps) fetchPartition(snap *controller.Snapshot, topic string, rp *kmsg.
 			return 0, nil
 		}
 	}
+	var throttledTopic *controller.Topic // a follower fetch of a leader-throttled replica (replication_throttle.go)
+	if follower {
+		if t := s.ctrl.Snapshot().Topic(topic); s.repl.throttle.throttled(t, leaderThrottledReplicas, rp.Partition) {
+			if s.repl.throttle.leaderSkip(t, rp.Partition, p.inISR(replicaOf(r))) {
+				return 0, nil // over the leader throttle: no records this time
+			}
+			throttledTopic = t
+		}
+	}
 	region, err := p.log.Read(rp.FetchOffset, maxOffset, limit, first)
 	if err != nil {
 		return 0, err
+	}
+	if throttledTopic != nil {
+		s.repl.throttle.recordLeader(int(region.Len))
 	}
 	if region.Len == 0 {
 		return 0, nil

@@ -285,6 +285,17 @@ func TestAuthzWalk(t *testing.T) {
 			return r
 		}},
 		kmsg.DescribeLogDirs: {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrDescribeLogDirsRequest() }},
+		kmsg.AlterPartitionAssignments: {want: clusterAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+			rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+			rt.Topic = topic
+			rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+			rp.Replicas = []int32{b.cfg.NodeID}
+			rt.Partitions = append(rt.Partitions, rp)
+			r.Topics = append(r.Topics, rt)
+			return r
+		}},
+		kmsg.ListPartitionReassignments: {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrListPartitionReassignmentsRequest() }},
 		kmsg.ConsumerGroupHeartbeat: {want: groupAuth, req: func() kmsg.Request {
 			r := kmsg.NewPtrConsumerGroupHeartbeatRequest()
 			r.Group, r.MemberID, r.RebalanceTimeoutMillis = group, "walk-member-0000000000", 30000

@@ -25,10 +25,16 @@ type ClusterOpsConfig struct {
 	// meta returns the metadata snapshot the dynamic broker configs are
 	// read from (set by New; nil: static configs only).
 	meta func() *controller.Snapshot
+
+	// ThrottleWindowNum and ThrottleWindowSize are
+	// replication.quota.window.num and .size.seconds: the samples of the
+	// replication throttle rates (replication_throttle.go).
+	ThrottleWindowNum  int
+	ThrottleWindowSize time.Duration
 }
 
 // clusterOpsConfigDefs are the keys of ClusterOpsConfig.
-var clusterOpsConfigDefs = []configDef{}
+var clusterOpsConfigDefs = replicationThrottleConfigDefs
 
 // Kafka's DescribeConfigs sources of broker-level values.
 const (
@@ -45,7 +51,8 @@ const (
 var dynamicBrokerKeys = buildDynamicBrokerKeys()
 
 func buildDynamicBrokerKeys() map[string]bool {
-	m := map[string]bool{"log.cleaner.backoff.ms": true, "max.connections": true, "max.connections.per.ip": true}
+	m := map[string]bool{"log.cleaner.backoff.ms": true, "max.connections": true, "max.connections.per.ip": true,
+		leaderThrottledRate: true, followerThrottledRate: true}
 	for _, def := range controller.TopicConfigDefs() {
 		switch def.BrokerKey {
 		case "", "unclean.leader.election.enable": // the controller reads only the topic's own setting

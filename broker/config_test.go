@@ -105,6 +105,10 @@ var kafkaDefaults = map[string]string{
 	"group.consumer.migration.policy":                             "bidirectional",
 	"quota.window.num":                                            "11",
 	"quota.window.size.seconds":                                   "1",
+	"leader.replication.throttled.rate":                           "9223372036854775807",
+	"follower.replication.throttled.rate":                         "9223372036854775807",
+	"replication.quota.window.num":                                "11",
+	"replication.quota.window.size.seconds":                       "1",
 }
 
 // gregorDefaults is where gregor departs from Kafka, or has a key Kafka
@@ -210,10 +214,11 @@ func TestConfigDefaultsMatchKafka(t *testing.T) {
 			BrokerHeartbeatInterval: 2 * time.Second,
 			ShutdownTimeout:         30 * time.Second,
 		},
-		Security:  wantSecurityDefaults, // config_security_test.go
-		Quota:     QuotaConfig{WindowNum: 11, WindowSize: time.Second},
-		HTTP:      HTTPConfig{PerPartition: true, MetricsAuth: true},
-		Telemetry: TelemetryConfig{MaxBytes: 1 << 20, MaxSeries: 10000},
+		Security:   wantSecurityDefaults, // config_security_test.go
+		Quota:      QuotaConfig{WindowNum: 11, WindowSize: time.Second},
+		HTTP:       HTTPConfig{PerPartition: true, MetricsAuth: true},
+		Telemetry:  TelemetryConfig{MaxBytes: 1 << 20, MaxSeries: 10000},
+		ClusterOps: ClusterOpsConfig{ThrottleWindowNum: 11, ThrottleWindowSize: time.Second},
 	}
 	c.values, c.set = nil, nil
 	if !reflect.DeepEqual(c, want) {

@@ -8,6 +8,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/controller"
 )
 
 // fetchTarget is a partition a follower replicates from one leader.
@@ -32,6 +34,10 @@ type fetcher struct {
 	clock  Clock
 	log    zerolog.Logger
 	ctx    context.Context // ends at shutdown
+	// throttle and meta, when set, hold back throttled partitions
+	// (replication_throttle.go).
+	throttle *replicationThrottle
+	meta     metaView
 
 	mu    sync.Mutex
 	parts map[tp]*fetchState
@@ -203,8 +209,17 @@ func (f *fetcher) fetch(ctx context.Context, peer *peer, work []*fetchState) err
 	req.SessionEpoch = -1
 	byTopic := map[string]int{}
 	var fetching []*fetchState
+	var snap *controller.Snapshot
+	if f.throttle != nil {
+		snap = f.meta.Snapshot()
+	}
+	held := 0
 	for _, st := range work {
 		if !st.truncated {
+			continue
+		}
+		if snap != nil && f.throttle.followerSkip(snap.Topic(st.p.topic), st.p.index, st.p.inISR(f.self)) {
+			held++
 			continue
 		}
 		i, ok := byTopic[st.p.topic]
@@ -226,6 +241,9 @@ func (f *fetcher) fetch(ctx context.Context, peer *peer, work []*fetchState) err
 		fetching = append(fetching, st)
 	}
 	if len(fetching) == 0 {
+		if held > 0 { // all over the follower throttle: wait for the rate to come down
+			sleep(ctx, f.clock, 50*time.Millisecond)
+		}
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.FetchWaitMax+30*time.Second)
@@ -245,6 +263,9 @@ func (f *fetcher) fetch(ctx context.Context, peer *peer, work []*fetchState) err
 				continue
 			}
 			f.apply(st, &sp)
+			if snap != nil && f.throttle.throttled(snap.Topic(st.p.topic), followerThrottledRepl, st.p.index) {
+				f.throttle.recordFollower(len(sp.RecordBatches))
+			}
 		}
 	}
 	return nil

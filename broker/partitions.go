@@ -476,6 +476,21 @@ func (ps *partitions) dropTopic(topic string) {
 	}
 }
 
+// dropPartition closes and deletes p's log if it is still the open one
+// (a replica moved away); it reports whether it did.
+func (ps *partitions) dropPartition(p *partition) bool {
+	ps.mu.Lock()
+	if ps.m[tp{p.topic, p.index}] != p {
+		ps.mu.Unlock()
+		return false
+	}
+	done := ps.takeLocked(p)
+	ps.mu.Unlock()
+	ps.retire(p)
+	done()
+	return true
+}
+
 // reconfigure applies a topic's new configuration to its open logs.
 func (ps *partitions) reconfigure(t *controller.Topic) {
 	cfg := ps.storageCfg(t)

@@ -79,6 +79,13 @@ func (p *partition) leaderISR(self int32) ([]int32, bool) {
 	return slices.Clone(p.rep.isr), p.rep.role == roleLeader && p.rep.leader == self
 }
 
+// inISR reports whether broker id is in p's ISR as this node knows it.
+func (p *partition) inISR(id int32) bool {
+	p.rep.mu.Lock()
+	defer p.rep.mu.Unlock()
+	return slices.Contains(p.rep.isr, id)
+}
+
 // advanceHWLocked moves the high watermark to the smallest log end offset
 // in the ISR. p.rep.mu must be held; p must be the leader.
 func (p *partition) advanceHWLocked(self int32) {
@@ -141,9 +148,10 @@ type replication struct {
 	meta      metaView
 	parts     *partitions
 	offsets   offsetsLoader
-	txnState  offsetsLoader // __transaction_state partitions (broker/txns.go); nil: none
-	link      *link         // ISR changes
-	peers     *peers        // follower fetch connections
+	txnState  offsetsLoader        // __transaction_state partitions (broker/txns.go); nil: none
+	link      *link                // ISR changes
+	throttle  *replicationThrottle // replication throttles (replication_throttle.go); nil: none
+	peers     *peers               // follower fetch connections
 	clock     Clock
 	log       zerolog.Logger
 	ctx       context.Context // ends at shutdown
@@ -275,6 +283,20 @@ func (rp *replication) reconcile() {
 			rp.parts.dropTopic(name)
 		}
 	}
+	// Replicas moved away by a reassignment: drop their logs, as Kafka's
+	// StopReplica with delete does (after the fetchers let go of them).
+	var gone []*partition
+	for _, p := range rp.parts.all() {
+		t := latest.Topic(p.topic)
+		if meta := t.Partition(p.index); meta != nil && t.ID == p.topicID && !slices.Contains(meta.Replicas, self) {
+			gone = append(gone, p)
+		}
+	}
+	defer func() {
+		for _, p := range gone {
+			rp.removeReplica(p)
+		}
+	}()
 	rp.topics = seen
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
@@ -287,10 +309,38 @@ func (rp *replication) reconcile() {
 		f := rp.fetchers[id]
 		if f == nil {
 			f = newFetcher(id, rp.self, rp.cfg, rp.peers, rp.clock, rp.log, rp.ctx)
+			f.throttle, f.meta = rp.throttle, rp.meta
 			rp.fetchers[id] = f
 			rp.wg.Go(f.run)
 		}
 		f.set(targets)
+	}
+}
+
+// removeReplica ends this node's replica p, which the metadata no longer
+// lists (a reassignment moved it away): a leader's waiters answer
+// NOT_LEADER_OR_FOLLOWER, the group and transaction coordinators unload
+// it, and its log is deleted.
+func (rp *replication) removeReplica(p *partition) {
+	r := &p.rep
+	r.mu.Lock()
+	wasLeader := r.role == roleLeader
+	r.role, r.followers = roleNone, nil
+	if r.hwCh != nil {
+		close(r.hwCh)
+		r.hwCh = nil
+	}
+	r.mu.Unlock()
+	if wasLeader {
+		switch {
+		case p.topic == controller.ConsumerOffsetsTopic && rp.offsets != nil:
+			rp.offsets.unloadPartition(p.index)
+		case p.topic == txnStateTopic && rp.txnState != nil:
+			rp.txnState.unloadPartition(p.index)
+		}
+	}
+	if rp.parts.dropPartition(p) {
+		rp.log.Info().Str("topic", p.topic).Int32("partition", p.index).Msg("replica removed, log deleted")
 	}
 }
 
@@ -325,6 +375,20 @@ func (rp *replication) apply(p *partition, t *controller.Topic, meta *controller
 			}
 			if rp.clustered {
 				rp.log.Info().Str("topic", p.topic).Int32("partition", p.index).Int32("epoch", meta.LeaderEpoch).Msg("became leader")
+			}
+		} else {
+			// Same epoch, other replicas (a reassignment adding some):
+			// track the new followers, forget the gone ones.
+			now := rp.clock.Now()
+			for _, id := range meta.Replicas {
+				if id != self && r.followers[id] == nil {
+					r.followers[id] = &followerState{leo: -1, lastCaughtUp: now, lastFetch: now}
+				}
+			}
+			for id := range r.followers {
+				if !slices.Contains(meta.Replicas, id) {
+					delete(r.followers, id)
+				}
 			}
 		}
 		p.advanceHWLocked(self)

@@ -141,6 +141,7 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 	d.txns.local = d.writeTxnMarker
 	d.repl = newReplication(c.NodeID, s.clustered(), c.Replication, ctrl, d.parts, d.groups, d.link, peers, o.clock, log, ctx, &s.wg, kick)
 	d.repl.txnState = d.txns
+	d.repl.throttle = newReplicationThrottle(c, o.clock.Now) // replication_throttle.go
 	s.maint = newMaintenance(c.Log, d.parts, o.clock, log, ctx)
 	s.maint.cleanerBackoff = func() time.Duration { return c.liveDuration("log.cleaner.backoff.ms", c.Log.CleanerBackoff) }
 	fail := func(err error) (*Server, error) {

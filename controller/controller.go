@@ -264,6 +264,11 @@ type Partition struct {
 	PartitionEpoch int32   `json:"partition_epoch"`
 	Replicas       []int32 `json:"replicas"`
 	ISR            []int32 `json:"isr"`
+	// AddingReplicas and RemovingReplicas are set while a reassignment
+	// is in progress (reassign.go), as in Kafka's PartitionRecord:
+	// Replicas is then the target replicas followed by the removing ones.
+	AddingReplicas   []int32 `json:"adding_replicas,omitempty"`
+	RemovingReplicas []int32 `json:"removing_replicas,omitempty"`
 }
 
 // Topic is one topic. Reachable from a Snapshot, it is immutable.
@@ -297,12 +302,20 @@ func (t *Topic) ConfigValue(name string) (value string, explicit, ok bool) {
 	return d.Default, false, known
 }
 
-// ReplicationFactor is the replica count of partition 0 (0 with no partitions).
+// ReplicationFactor is the replica count of the first partition not being
+// reassigned (reassign.go); if all are, partition 0's target replica
+// count. 0 with no partitions.
 func (t *Topic) ReplicationFactor() int16 {
 	if t == nil || len(t.Partitions) == 0 {
 		return 0
 	}
-	return int16(len(t.Partitions[0].Replicas))
+	for i := range t.Partitions {
+		if p := &t.Partitions[i]; !p.Reassigning() {
+			return int16(len(p.Replicas))
+		}
+	}
+	p := &t.Partitions[0]
+	return int16(len(p.Replicas) - len(p.RemovingReplicas))
 }
 
 // clone deep-copies the topic; partitions' slices are shared because a

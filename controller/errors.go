@@ -62,6 +62,9 @@ var (
 	// ErrEligibleLeadersNotAvailable maps to ELIGIBLE_LEADERS_NOT_AVAILABLE
 	// (83): an unclean election found no live replica.
 	ErrEligibleLeadersNotAvailable = errors.New("controller: eligible leaders not available")
+	// ErrNoReassignmentInProgress maps to NO_REASSIGNMENT_IN_PROGRESS
+	// (85): a cancellation of a partition that is not being reassigned.
+	ErrNoReassignmentInProgress = errors.New("controller: no reassignment in progress")
 )
 
 // Sentinels of quorum membership (quorum.go).

@@ -73,6 +73,7 @@ func fenceElections(s *Snapshot, id int32) []record {
 		if np.Leader == p.Leader && slices.Equal(np.ISR, p.ISR) {
 			return
 		}
+		completeReassignment(s, p, &np)
 		np.PartitionEpoch++
 		recs = append(recs, changed(t, &np))
 	})
@@ -159,6 +160,7 @@ func (c *Controller) AlterPartition(topicID [16]byte, partition int32, leaderID 
 	}
 	np := *p
 	np.ISR = slices.Clone(newISR)
+	completeReassignment(s, p, &np) // the last target replica joined the ISR
 	np.PartitionEpoch++
 	if err := c.commitLocked([]record{changed(t, &np)}); err != nil {
 		return *p, err

@@ -122,6 +122,7 @@ func (c *cli) rootCmd() *cobra.Command {
 		c.userCmd(),
 		c.profileCmd(),
 		c.aclCmd(),
+		c.partitionCmd(),
 	)
 	return root
 }
