@@ -46,6 +46,7 @@ var errorCodes = []struct {
 	{controller.ErrElectionNotNeeded, kerr.ElectionNotNeeded},
 	{controller.ErrPreferredLeaderNotAvailable, kerr.PreferredLeaderNotAvailable},
 	{controller.ErrEligibleLeadersNotAvailable, kerr.EligibleLeadersNotAvailable},
+	{controller.ErrStaleBrokerEpoch, kerr.StaleBrokerEpoch},
 	{controller.ErrResourceNotFound, kerr.ResourceNotFound},
 	{controller.ErrDuplicateResource, kerr.DuplicateResource},
 	{controller.ErrUnsupportedSaslMechanism, kerr.UnsupportedSaslMechanism},

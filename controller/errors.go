@@ -61,4 +61,7 @@ var (
 	// ErrEligibleLeadersNotAvailable maps to ELIGIBLE_LEADERS_NOT_AVAILABLE
 	// (83): an unclean election found no live replica.
 	ErrEligibleLeadersNotAvailable = errors.New("controller: eligible leaders not available")
+	// ErrStaleBrokerEpoch maps to STALE_BROKER_EPOCH (77): a broker's
+	// request carries an epoch other than its registration's.
+	ErrStaleBrokerEpoch = errors.New("controller: stale broker epoch")
 )
