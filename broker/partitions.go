@@ -534,11 +534,23 @@ func (ps *partitions) closeAll() error {
 	ps.closed = true
 	ps.stopMovesLocked()
 	logs := make([]*storage.Log, 0, len(ps.m))
+	var failed []*partition
 	for k, p := range ps.m {
 		delete(ps.m, k)
+		if p.offline() != nil {
+			failed = append(failed, p)
+			continue
+		}
 		logs = append(logs, p.log)
 	}
 	ps.mu.Unlock()
+	// The logs of offline dirs are closed as well as they can be; their
+	// errors are the dir's failure again, not the shutdown's.
+	for _, p := range failed {
+		if err := p.log.Close(); err != nil {
+			ps.log.Debug().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("closing a log of an offline dir failed")
+		}
+	}
 	return storage.CloseAll(logs, closeParallel)
 }
 

@@ -29,7 +29,13 @@ type options struct {
 	log        zerolog.Logger
 	clientOpts []kgo.Opt
 	pausable   bool // pause.go
+	logDirs    int  // log dirs per broker (LogDirs); 0 is 1
 }
+
+// LogDirs gives every broker n log dirs (JBOD): Dir and n-1 more, see
+// Broker.LogDirs. The partition logs of all of them go through DiskFaults;
+// a Rule whose Path names one dir fails that dir alone.
+func LogDirs(n int) Option { return func(o *options) { o.logDirs = n } }
 
 // Brokers sets the number of brokers (default 3). Every broker is also a
 // controller voter.
@@ -80,6 +86,7 @@ type Broker struct {
 	c          *Cluster
 	id         int32
 	dir        string
+	extraDirs  []string // log dirs after dir (LogDirs)
 	clientPort int
 	raft       *proxy       // fronts the broker's Raft transport
 	kafka      *proxy       // fronts its inter-broker listener
@@ -107,12 +114,16 @@ func NewCluster(t testing.TB, opts ...Option) *Cluster {
 	}
 	c := &Cluster{t: t, opts: o, isolated: map[int32]bool{}, cuts: map[[2]int32]bool{}}
 	dirs := make([]string, o.brokers)
+	extra := make([][]string, o.brokers)
 	for i := range dirs {
 		dirs[i] = t.TempDir() // before c.close's cleanup, so removed after it
+		for range o.logDirs - 1 {
+			extra[i] = append(extra[i], t.TempDir())
+		}
 	}
 	t.Cleanup(c.close)
 	for i := 0; i < o.brokers; i++ {
-		b := &Broker{c: c, id: int32(i + 1), dir: dirs[i], fs: vfs.NewFaultFS(nil)}
+		b := &Broker{c: c, id: int32(i + 1), dir: dirs[i], extraDirs: extra[i], fs: vfs.NewFaultFS(nil)}
 		var err error
 		if b.raft, err = newProxy(c, b.id, kindRaft); err != nil {
 			t.Fatal(err)
@@ -302,6 +313,9 @@ func (b *Broker) Addr() string { return fmt.Sprintf("127.0.0.1:%d", b.clientPort
 // Dir returns the broker's data directory.
 func (b *Broker) Dir() string { return b.dir }
 
+// LogDirs returns the broker's log dirs: Dir, then those LogDirs added.
+func (b *Broker) LogDirs() []string { return append([]string{b.dir}, b.extraDirs...) }
+
 // Running reports whether the broker is started.
 func (b *Broker) Running() bool {
 	b.mu.Lock()
@@ -412,7 +426,7 @@ func (b *Broker) start() error {
 			fmt.Sprintf("advertised.listeners=PLAINTEXT://127.0.0.1:%d,BROKER://%s", b.clientPort, b.kafka.addr()),
 			"inter.broker.listener.name=BROKER",
 			"controller.quorum.voters=" + strings.Join(voters, ","),
-			"log.dirs=" + b.dir,
+			"log.dirs=" + strings.Join(b.LogDirs(), ","),
 		}, defaults...)
 		ov = append(ov, b.c.opts.overrides...)
 		cfg, lerr := broker.Load("", nil, ov)
