@@ -217,3 +217,98 @@ func TestJBODDirFailure(t *testing.T) {
 	}
 	t.Logf("%d records acknowledged and read back; %d produce errors; broker 1 led %d of its failed dir's partitions", want, kp.errs, sickLed)
 }
+
+// TestAlterReplicaLogDirsCluster moves, under acks=all produce, the
+// leader's and a follower's replica of a partition to their other log
+// dir: both moves finish (DescribeLogDirs lists the replicas in the new
+// dirs), the ISR is full again, produce goes on and every acknowledged
+// record is read back. A broker without a replica of the partition
+// answers REPLICA_NOT_AVAILABLE.
+func TestAlterReplicaLogDirsCluster(t *testing.T) {
+	t.Parallel()
+	c := gregortest.NewCluster(t, gregortest.Brokers(3), gregortest.LogDirs(2))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const topic = "moving"
+	createTopic(t, c, topic)
+	leader := waitLeader(t, c, topic, 3, -1)
+	follower := (leader + 1) % 3
+
+	kp := &keyedProducer{acked: map[string]bool{}, per: map[int32]int{}}
+	cl := c.Client(kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordRetries(1000))
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { defer close(done); kp.run(ctx, cl, topic, 1, stop) }()
+	c.WaitFor("records acknowledged before the moves", 30*time.Second, func() bool { return kp.perPartition()[0] >= 50 })
+
+	dest := map[int]string{}
+	for _, i := range []int{leader, follower} {
+		_, byDir := logDirsOf(ctx, t, c, i, topic)
+		dirs := c.Broker(i).LogDirs()
+		dest[i] = dirs[1]
+		if len(byDir[dirs[1]]) > 0 {
+			dest[i] = dirs[0]
+		}
+		req := kmsg.NewPtrAlterReplicaLogDirsRequest()
+		req.Dirs = []kmsg.AlterReplicaLogDirsRequestDir{{Dir: dest[i], Topics: []kmsg.AlterReplicaLogDirsRequestDirTopic{{Topic: topic, Partitions: []int32{0}}}}}
+		resp, err := c.Broker(i).Request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := resp.(*kmsg.AlterReplicaLogDirsResponse).Topics[0].Partitions[0].ErrorCode; code != 0 {
+			t.Fatalf("AlterReplicaLogDirs on broker %d: %v", i+1, kerr.ErrorForCode(code))
+		}
+	}
+	c.WaitFor("both replicas in their new dirs", 60*time.Second, func() bool {
+		for i, d := range dest {
+			if _, byDir := logDirsOf(ctx, t, c, i, topic); len(byDir[d]) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	before := kp.perPartition()[0]
+	c.WaitFor("produce going on with a full ISR", 60*time.Second, func() bool {
+		_, isr := partitionState(c, leader, topic, 0)
+		return len(isr) == 3 && kp.perPartition()[0] >= before+50
+	})
+	close(stop)
+	<-done
+
+	// A partition with its only replica on another broker.
+	adm := kadm.NewClient(c.Client())
+	if _, err := adm.CreateTopic(ctx, -1, -1, nil, "elsewhere"); err != nil {
+		t.Fatal(err)
+	}
+	c.WaitFor("elsewhere created", 30*time.Second, func() bool { l, _ := partitionState(c, 0, "elsewhere", 0); return l > 0 })
+	l, _ := partitionState(c, 0, "elsewhere", 0)
+	other := (int(l-1) + 1) % 3
+	req := kmsg.NewPtrAlterReplicaLogDirsRequest()
+	req.Dirs = []kmsg.AlterReplicaLogDirsRequestDir{{Dir: c.Broker(other).LogDirs()[1], Topics: []kmsg.AlterReplicaLogDirsRequestDirTopic{{Topic: "elsewhere", Partitions: []int32{0}}}}}
+	resp, err := c.Broker(other).Request(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := resp.(*kmsg.AlterReplicaLogDirsResponse).Topics[0].Partitions[0].ErrorCode; code != kerr.ReplicaNotAvailable.Code {
+		t.Fatalf("AlterReplicaLogDirs for a replica on another broker: %v", kerr.ErrorForCode(code))
+	}
+
+	kp.mu.Lock()
+	want := len(kp.acked)
+	kp.mu.Unlock()
+	cons := c.Client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	got := map[string]bool{}
+	for len(got) < want {
+		fs := cons.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatal(err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got[string(r.Key)] = true })
+	}
+	for k := range kp.acked {
+		if !got[k] {
+			t.Fatalf("acknowledged record %s not read back", k)
+		}
+	}
+	t.Logf("%d records acknowledged and read back across the moves; %d produce errors", want, kp.errs)
+}
