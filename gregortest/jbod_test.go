@@ -172,6 +172,18 @@ func TestJBODDirFailure(t *testing.T) {
 	if codes[dirs[0]] != 0 || codes[dirs[1]] != kerr.KafkaStorageError.Code {
 		t.Fatalf("broker 1's DescribeLogDirs: %v", codes)
 	}
+	// Metadata lists broker 1 among the offline replicas of those only.
+	mreq := kmsg.NewPtrMetadataRequest()
+	mreq.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr(topic)}}
+	mresp, err := c.Broker(1).Request(ctx, mreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mp := range mresp.(*kmsg.MetadataResponse).Topics[0].Partitions {
+		if offline := slices.Contains(mp.OfflineReplicas, 1); offline != slices.Contains(sick, mp.Partition) {
+			t.Fatalf("partition %d: offline replicas %v (in the failed dir: %v)", mp.Partition, mp.OfflineReplicas, slices.Contains(sick, mp.Partition))
+		}
+	}
 	// The healthy dir's partitions: broker 1 still leads those it led and
 	// stays in every ISR.
 	for _, p := range well {
