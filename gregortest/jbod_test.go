@@ -98,11 +98,12 @@ func (kp *keyedProducer) perPartition() map[int32]int {
 	return out
 }
 
-// TestJBODDirFailure: broker 1 has two log dirs; its second fails (EIO on
-// every write through the filesystem seam). That dir goes offline, the
-// broker reports its replicas there to the controller, their leadership
-// moves to the other replicas and broker 1 leaves their ISRs, while it
-// keeps leading and replicating the partitions of its healthy dir. acks=all
+// TestJBODDirFailure: every broker has two log dirs; one dir of a broker
+// leading one of its partitions fails (EIO on every write through the
+// filesystem seam). That dir goes offline, the broker reports its
+// replicas there to the controller, their leadership moves to the other
+// replicas and the broker leaves their ISRs, while it keeps leading and
+// replicating the partitions of its healthy dir. acks=all
 // produce to every partition goes on throughout, and every acknowledged
 // record is read back.
 func TestJBODDirFailure(t *testing.T) {
@@ -124,31 +125,50 @@ func TestJBODDirFailure(t *testing.T) {
 		}
 		return true
 	})
-	dirs := c.Broker(0).LogDirs()
+	// The victim: a broker and one of its dirs holding a partition it
+	// leads, best with one it leads in its other dir too.
+	v, failDir, score := -1, "", -1
 	var sick, well []int32
-	c.WaitFor("broker 1 holding every replica", 30*time.Second, func() bool {
-		_, byDir := logDirsOf(ctx, t, c, 0, topic)
-		well, sick = byDir[dirs[0]], byDir[dirs[1]]
-		return len(well)+len(sick) == int(parts)
-	})
-	if len(sick) != 3 || len(well) != 3 {
-		t.Fatalf("broker 1's replicas: %v in %s, %v in %s; want 3 and 3", well, dirs[0], sick, dirs[1])
-	}
 	wellLed := map[int32]bool{}
-	for _, p := range well {
-		if l, _ := partitionState(c, 1, topic, p); l == 1 {
-			wellLed[p] = true
-		}
-	}
 	sickLed := 0
-	for _, p := range sick {
-		if l, _ := partitionState(c, 1, topic, p); l == 1 {
-			sickLed++
+	for i := range 3 {
+		var byDir map[string][]int32
+		c.WaitFor(fmt.Sprintf("broker %d holding every replica", i+1), 30*time.Second, func() bool {
+			_, byDir = logDirsOf(ctx, t, c, i, topic)
+			return len(byDir[c.Broker(i).LogDirs()[0]])+len(byDir[c.Broker(i).LogDirs()[1]]) == int(parts)
+		})
+		for d, dir := range c.Broker(i).LogDirs() {
+			other := c.Broker(i).LogDirs()[1-d]
+			if len(byDir[dir]) != 3 {
+				t.Fatalf("broker %d's replicas by dir: %v; want 3 and 3", i+1, byDir)
+			}
+			led := func(ps []int32) map[int32]bool {
+				m := map[int32]bool{}
+				for _, p := range ps {
+					if l, _ := partitionState(c, i, topic, p); l == int32(i+1) {
+						m[p] = true
+					}
+				}
+				return m
+			}
+			sl, wl := led(byDir[dir]), led(byDir[other])
+			sc := 0
+			if len(sl) > 0 {
+				sc = 1
+				if len(wl) > 0 {
+					sc = 2
+				}
+			}
+			if sc > score {
+				v, failDir, score = i, dir, sc
+				sick, well, wellLed, sickLed = byDir[dir], byDir[other], wl, len(sl)
+			}
 		}
 	}
-	if sickLed == 0 {
-		t.Fatalf("broker 1 leads none of the partitions of its second dir %v: nothing to hand over", sick)
+	if score < 1 {
+		t.Fatal("no broker leads a partition: nothing to hand over")
 	}
+	node := int32(v + 1)
 
 	kp := &keyedProducer{acked: map[string]bool{}, per: map[int32]int{}}
 	cl := c.Client(kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordRetries(1000))
@@ -157,39 +177,46 @@ func TestJBODDirFailure(t *testing.T) {
 	go func() { defer close(done); kp.run(ctx, cl, topic, parts, stop) }()
 	c.WaitFor("records acknowledged before the failure", 30*time.Second, func() bool { return len(kp.perPartition()) == int(parts) })
 
-	c.DiskFaults(0).Fail(vfs.Rule{Ops: vfs.OpWrite | vfs.OpSync | vfs.OpTruncate | vfs.OpFallocate, Path: dirs[1] + "/", Err: syscall.EIO})
-	c.WaitFor("the failed dir's partitions led elsewhere, without broker 1 in their ISR", 60*time.Second, func() bool {
+	failedAt := time.Now()
+	c.DiskFaults(v).Fail(vfs.Rule{Ops: vfs.OpWrite | vfs.OpSync | vfs.OpTruncate | vfs.OpFallocate, Path: failDir + "/", Err: syscall.EIO})
+	c.WaitFor("the failed dir's partitions led elsewhere, without the victim in their ISR", 60*time.Second, func() bool {
 		for _, p := range sick {
-			for i := 1; i < 3; i++ {
-				if l, isr := partitionState(c, i, topic, p); l <= 1 || slices.Contains(isr, 1) {
+			for i := range 3 {
+				if i == v {
+					continue
+				}
+				if l, isr := partitionState(c, i, topic, p); l < 0 || l == node || slices.Contains(isr, node) {
 					return false
 				}
 			}
 		}
 		return true
 	})
-	codes, _ := logDirsOf(ctx, t, c, 0, topic)
-	if codes[dirs[0]] != 0 || codes[dirs[1]] != kerr.KafkaStorageError.Code {
-		t.Fatalf("broker 1's DescribeLogDirs: %v", codes)
+	moved := time.Since(failedAt)
+	codes, _ := logDirsOf(ctx, t, c, v, topic)
+	for _, d := range c.Broker(v).LogDirs() {
+		if want := map[bool]int16{true: kerr.KafkaStorageError.Code}[d == failDir]; codes[d] != want {
+			t.Fatalf("the victim's DescribeLogDirs: %v (failed %s)", codes, failDir)
+		}
 	}
-	// Metadata lists broker 1 among the offline replicas of those only.
+	// Metadata lists the victim among the offline replicas of those only.
 	mreq := kmsg.NewPtrMetadataRequest()
 	mreq.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr(topic)}}
-	mresp, err := c.Broker(1).Request(ctx, mreq)
+	mresp, err := c.Broker((v + 1) % 3).Request(ctx, mreq)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mp := range mresp.(*kmsg.MetadataResponse).Topics[0].Partitions {
-		if offline := slices.Contains(mp.OfflineReplicas, 1); offline != slices.Contains(sick, mp.Partition) {
+		if offline := slices.Contains(mp.OfflineReplicas, node); offline != slices.Contains(sick, mp.Partition) {
 			t.Fatalf("partition %d: offline replicas %v (in the failed dir: %v)", mp.Partition, mp.OfflineReplicas, slices.Contains(sick, mp.Partition))
 		}
 	}
-	// The healthy dir's partitions: broker 1 still leads those it led and
-	// stays in every ISR.
+	// The healthy dir's partitions: the victim still leads those it led
+	// and stays in every ISR.
 	for _, p := range well {
-		l, isr := partitionState(c, 1, topic, p)
-		if wellLed[p] && l != 1 || !slices.Contains(isr, 1) {
-			t.Fatalf("partition %d of the healthy dir: leader %d isr %v (broker 1 led it: %v)", p, l, isr, wellLed[p])
+		l, isr := partitionState(c, (v+1)%3, topic, p)
+		if wellLed[p] && l != node || !slices.Contains(isr, node) {
+			t.Fatalf("partition %d of the healthy dir: leader %d isr %v (broker %d led it: %v)", p, l, isr, node, wellLed[p])
 		}
 	}
 	before := kp.perPartition()
@@ -203,8 +230,8 @@ func TestJBODDirFailure(t *testing.T) {
 		return true
 	})
 	for _, p := range well {
-		if _, isr := partitionState(c, 1, topic, p); !slices.Contains(isr, 1) {
-			t.Fatalf("broker 1 left the ISR of partition %d of its healthy dir: %v", p, isr)
+		if _, isr := partitionState(c, (v+1)%3, topic, p); !slices.Contains(isr, node) {
+			t.Fatalf("broker %d left the ISR of partition %d of its healthy dir: %v", node, p, isr)
 		}
 	}
 	close(stop)
@@ -227,7 +254,7 @@ func TestJBODDirFailure(t *testing.T) {
 			t.Fatalf("acknowledged record %s not read back", k)
 		}
 	}
-	t.Logf("%d records acknowledged and read back; %d produce errors; broker 1 led %d of its failed dir's partitions", want, kp.errs, sickLed)
+	t.Logf("%d records acknowledged and read back; %d produce errors; broker %d led %d of its failed dir's partitions and %d of its other dir's; their leadership moved and ISRs shrank %v after the failure", want, kp.errs, node, sickLed, len(wellLed), moved.Round(time.Millisecond))
 }
 
 // TestAlterReplicaLogDirsCluster moves, under acks=all produce, the
