@@ -231,7 +231,7 @@ func (ps *partitions) scanDirs() ([]scanned, error) {
 	}
 	ps.mu.Lock()
 	for k, d := range seen {
-		ps.where[k] = d
+		ps.setWhereLocked(k, d)
 	}
 	ps.mu.Unlock()
 	return out, nil
@@ -246,20 +246,16 @@ func (ps *partitions) place(k tp) (*logDir, error) {
 	if d := ps.where[k]; d != nil {
 		return d, nil
 	}
-	counts := map[*logDir]int{}
-	for _, d := range ps.where {
-		counts[d]++
-	}
 	var best *logDir
 	for _, d := range ps.dirs {
-		if d.offline() == nil && (best == nil || counts[d] < counts[best]) {
+		if d.offline() == nil && (best == nil || d.placed < best.placed) {
 			best = d
 		}
 	}
 	if best == nil {
 		return nil, fmt.Errorf("broker: place %s-%d: %w: every log dir is offline", k.topic, k.index, storage.ErrStorage)
 	}
-	ps.where[k] = best
+	ps.setWhereLocked(k, best)
 	return best, nil
 }
 
@@ -268,9 +264,26 @@ func (ps *partitions) place(k tp) (*logDir, error) {
 func (ps *partitions) prefer(k tp, d *logDir) {
 	ps.mu.Lock()
 	if ps.where[k] == nil && ps.m[k] == nil {
-		ps.where[k] = d
+		ps.setWhereLocked(k, d)
 	}
 	ps.mu.Unlock()
+}
+
+// setWhereLocked records that partition k is in d. ps.mu must be held.
+func (ps *partitions) setWhereLocked(k tp, d *logDir) {
+	if old := ps.where[k]; old != nil {
+		old.placed--
+	}
+	ps.where[k] = d
+	d.placed++
+}
+
+// deleteWhereLocked forgets where partition k is. ps.mu must be held.
+func (ps *partitions) deleteWhereLocked(k tp) {
+	if old := ps.where[k]; old != nil {
+		old.placed--
+		delete(ps.where, k)
+	}
 }
 
 // dirFor returns the log dir of a partition, or the first dir for one

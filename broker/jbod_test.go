@@ -63,7 +63,14 @@ func TestJBODPlacement(t *testing.T) {
 	t.Parallel()
 	b, d1, d2 := twoDirBroker(t, nil)
 	createTopic(t, b, "spread", 4)
-	waitFor(t, "the logs open", 10*time.Second, func() bool { return b.srv.parts.lookup("spread", 3) != nil })
+	waitFor(t, "the logs open", 10*time.Second, func() bool {
+		for i := range int32(4) {
+			if b.srv.parts.lookup("spread", i) == nil {
+				return false
+			}
+		}
+		return true
+	})
 	count := func(dir string) int {
 		n := 0
 		for i := range int32(4) {
@@ -159,7 +166,9 @@ func TestJBODDirFailure(t *testing.T) {
 	ffs := vfs.NewFaultFS(nil)
 	b, d1, d2 := twoDirBroker(t, ffs)
 	createTopic(t, b, "fail", 2)
-	waitFor(t, "the logs open", 10*time.Second, func() bool { return b.srv.parts.lookup("fail", 1) != nil })
+	waitFor(t, "the logs open", 10*time.Second, func() bool {
+		return b.srv.parts.lookup("fail", 0) != nil && b.srv.parts.lookup("fail", 1) != nil
+	})
 	rc := b.raw(t)
 	produce := func(topic string, p int32) int16 {
 		return rc.do(produceReq(topic, p, 1, batch(-1, -1, -1, 1, []byte("y")))).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode

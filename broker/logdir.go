@@ -25,6 +25,9 @@ type logDir struct {
 	// onFail, when set, is called once when the dir goes offline (set
 	// before the broker serves).
 	onFail func()
+	// placed counts the partitions partitions.where has in this dir
+	// (under partitions.mu): new ones go to the dir with the fewest.
+	placed int
 
 	failure atomic.Pointer[error] // nil while online
 	// lastShortLog is when failureEvent last logged a failure for want

@@ -333,7 +333,7 @@ func (ps *partitions) swap(f *futureReplica, p *partition, fut *storage.Log) err
 	p.rep.mu.Unlock()
 	l.SetHighWatermark(max(l.HighWatermark(), f.src.HighWatermark()))
 	ps.m[k] = np
-	ps.where[k] = f.dest
+	ps.setWhereLocked(k, f.dest)
 	delete(ps.moves, k)
 	ps.mu.Unlock()
 	np.rep.mu.Lock()

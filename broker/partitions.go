@@ -221,7 +221,7 @@ func (ps *partitions) openAll(self int32) error {
 			k, _ := partitionDirName(name)
 			ps.mu.Lock()
 			if ps.m[k] == nil && ps.where[k] == sc.dir {
-				delete(ps.where, k)
+				ps.deleteWhereLocked(k)
 			}
 			ps.mu.Unlock()
 			ps.log.Info().Str("dir", name).Str("log_dir", sc.dir.dir).Msg("removing log of deleted partition")
@@ -332,7 +332,7 @@ func (ps *partitions) getOpen(topic string, index int32, reconcile bool) (*parti
 			}
 			ps.mu.Lock()
 			if ps.m[k] == nil {
-				delete(ps.where, k)
+				ps.deleteWhereLocked(k)
 			}
 			delete(ps.opening, k)
 			close(w)
@@ -386,7 +386,7 @@ func (ps *partitions) open(t *controller.Topic, index int32) (*partition, error)
 func (ps *partitions) takeLocked(p *partition) (done func()) {
 	k := tp{p.topic, p.index}
 	delete(ps.m, k)
-	delete(ps.where, k)
+	ps.deleteWhereLocked(k)
 	w := make(chan struct{})
 	ps.opening[k] = w
 	return func() {
