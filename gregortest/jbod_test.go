@@ -202,7 +202,7 @@ func TestJBODDirFailure(t *testing.T) {
 	// Metadata lists the victim among the offline replicas of those only.
 	mreq := kmsg.NewPtrMetadataRequest()
 	mreq.Topics = []kmsg.MetadataRequestTopic{{Topic: kmsg.StringPtr(topic)}}
-	mresp, err := c.Broker((v + 1) % 3).Request(ctx, mreq)
+	mresp, err := c.Broker((v+1)%3).Request(ctx, mreq)
 	if err != nil {
 		t.Fatal(err)
 	}
