@@ -237,6 +237,37 @@ func (ps *partitions) scanDirs() ([]scanned, error) {
 	return out, nil
 }
 
+// placeMissingOnOffline puts the partitions of keys that no online dir
+// holds in the first offline dir, if a dir is offline at start-up: their
+// logs may be there, and a fresh empty log elsewhere would let this
+// replica lead without its records (Kafka, likewise, creates no log for
+// an existing replica while a dir is offline). They answer
+// KAFKA_STORAGE_ERROR and are reported offline to the controller.
+func (ps *partitions) placeMissingOnOffline(keys []tp) {
+	var off *logDir
+	for _, d := range ps.dirs {
+		if d.offline() != nil {
+			off = d
+			break
+		}
+	}
+	if off == nil {
+		return
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	n := 0
+	for _, k := range keys {
+		if ps.where[k] == nil {
+			ps.setWhereLocked(k, off)
+			n++
+		}
+	}
+	if n > 0 {
+		ps.log.Warn().Int("partitions", n).Str("log_dir", off.dir).Msg("replicas not found in the online log dirs taken for the offline one's")
+	}
+}
+
 // place returns the log dir partition k is in, choosing one for a new
 // partition: the online dir holding the fewest partitions (Kafka's
 // default), the first of equals.

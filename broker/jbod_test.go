@@ -364,3 +364,66 @@ func TestAlterReplicaLogDirsUnderProduce(t *testing.T) {
 	cl = b.client(kgo.DefaultProduceTopic("move"))
 	readBack()
 }
+
+// TestJBODDirOfflineAtStartup: a log dir that cannot be used at start-up
+// (here a file where the dir was) starts offline; the broker serves the
+// other dir, and the replica whose log was in the missing dir answers
+// KAFKA_STORAGE_ERROR instead of starting over with an empty log
+// elsewhere. With the dir back, a restart finds its records again.
+func TestJBODDirOfflineAtStartup(t *testing.T) {
+	t.Parallel()
+	b, d1, d2 := twoDirBroker(t, nil)
+	createTopic(t, b, "boot", 2)
+	waitFor(t, "the logs open", 10*time.Second, func() bool {
+		return b.srv.parts.lookup("boot", 0) != nil && b.srv.parts.lookup("boot", 1) != nil
+	})
+	sick, well := int32(0), int32(1)
+	if b.srv.parts.lookup("boot", 0).dir.dir != d2 {
+		sick, well = 1, 0
+	}
+	rc := b.raw(t)
+	produce := func(rc *rawConn, p int32) int16 {
+		return rc.do(produceReq("boot", p, 1, batch(-1, -1, -1, 1, []byte("z")))).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
+	}
+	for _, p := range []int32{sick, well} {
+		if code := produce(rc, p); code != 0 {
+			t.Fatalf("produce boot-%d: %v", p, kerr.ErrorForCode(code))
+		}
+	}
+	b.stop()
+	if err := os.Rename(d2, d2+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(d2, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := b.cfg
+	cfg.Socket.Listeners = append([]Listener(nil), b.srv.cfg.Socket.Listeners...)
+	cfg.Socket.AdvertisedListeners = append([]Listener(nil), b.srv.cfg.Socket.AdvertisedListeners...)
+	b = startBrokerConfig(t, cfg)
+	rc = b.raw(t)
+	if code := produce(rc, sick); code != kerr.KafkaStorageError.Code {
+		t.Fatalf("produce to the replica of the missing dir: %v, want KAFKA_STORAGE_ERROR", kerr.ErrorForCode(code))
+	}
+	if code := produce(rc, well); code != 0 {
+		t.Fatalf("produce to the healthy dir: %v", kerr.ErrorForCode(code))
+	}
+	if codes, _ := describeDirs(t, rc); codes[d1] != 0 || codes[d2] != kerr.KafkaStorageError.Code {
+		t.Fatalf("DescribeLogDirs: %v", codes)
+	}
+	for _, name := range []string{partitionDir("boot", sick)} {
+		if exists(filepath.Join(d1, name)) {
+			t.Fatalf("%s created afresh in %s", name, d1)
+		}
+	}
+	b.stop()
+	os.Remove(d2)
+	if err := os.Rename(d2+".away", d2); err != nil {
+		t.Fatal(err)
+	}
+	b = startBrokerConfig(t, cfg)
+	p, err := b.srv.parts.get("boot", sick)
+	if err != nil || p.log.LogEndOffset() != 1 || p.dir.dir != d2 {
+		t.Fatalf("boot-%d after the dir came back: %v", sick, err)
+	}
+}

@@ -186,6 +186,7 @@ func (ps *partitions) openAll(self int32) error {
 		return err
 	}
 	keys := localPartitions(ps.meta.Snapshot(), self)
+	ps.placeMissingOnOffline(keys)
 	ps.openMany(keys)
 	want := map[string]bool{}
 	var short int
