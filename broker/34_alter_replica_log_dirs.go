@@ -76,6 +76,6 @@ func (s *deps) alterReplicaLogDir(dest *logDir, topic string, index int32) int16
 	if p.offline() != nil {
 		return kerr.KafkaStorageError.Code
 	}
-	s.parts.moveReplica(p, dest)
+	s.parts.moveReplica(s.ctx, p, dest)
 	return 0
 }

@@ -427,3 +427,50 @@ func TestJBODDirOfflineAtStartup(t *testing.T) {
 		t.Fatalf("boot-%d after the dir came back: %v", sick, err)
 	}
 }
+
+// TestAlterReplicaLogDirsShutdown: a broker stopping while a move copies
+// (on a stalled destination disk) abandons it, stops promptly, and starts
+// again with the replica in its old dir and no future directory left.
+func TestAlterReplicaLogDirsShutdown(t *testing.T) {
+	t.Parallel()
+	ffs := vfs.NewFaultFS(nil)
+	b, d1, d2 := twoDirBroker(t, ffs)
+	createTopic(t, b, "stall", 1)
+	waitFor(t, "the log opens", 10*time.Second, func() bool { return b.srv.parts.lookup("stall", 0) != nil })
+	src := b.srv.parts.lookup("stall", 0).dir.dir
+	dest := map[string]string{d1: d2, d2: d1}[src]
+	rc := b.raw(t)
+	for range 50 {
+		if p := rc.do(produceReq("stall", 0, 1, batch(-1, -1, -1, 5, []byte("s")))).(*kmsg.ProduceResponse).Topics[0].Partitions[0]; p.ErrorCode != 0 {
+			t.Fatalf("produce: %v", kerr.ErrorForCode(p.ErrorCode))
+		}
+	}
+	ffs.SetDelay(func(op vfs.Op, path string) {
+		if op == vfs.OpWrite && strings.HasPrefix(path, dest+"/") {
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	req := kmsg.NewPtrAlterReplicaLogDirsRequest()
+	req.Dirs = []kmsg.AlterReplicaLogDirsRequestDir{{Dir: dest, Topics: []kmsg.AlterReplicaLogDirsRequestDirTopic{{Topic: "stall", Partitions: []int32{0}}}}}
+	if code := rc.do(req).(*kmsg.AlterReplicaLogDirsResponse).Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("AlterReplicaLogDirs: %v", kerr.ErrorForCode(code))
+	}
+	waitFor(t, "the move copying", 10*time.Second, func() bool {
+		fs := b.srv.parts.futureReplicas()
+		return len(fs) == 1 && fs[0].log.Load() != nil
+	})
+	start := time.Now()
+	b.stop()
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("stopping during a move took %v", d)
+	}
+	ffs.SetDelay(nil)
+	b = b.restart()
+	p, err := b.srv.parts.get("stall", 0)
+	if err != nil || p.dir.dir != src || p.log.LogEndOffset() != 250 {
+		t.Fatalf("after the restart: %v, in %s, log end %d", err, p.dir.dir, p.log.LogEndOffset())
+	}
+	if m, _ := filepath.Glob(filepath.Join(dest, "*"+futureSuffix)); len(m) != 0 {
+		t.Fatalf("future directories left: %v", m)
+	}
+}

@@ -17,6 +17,7 @@ package broker
 // removed at start-up (the move is not resumed).
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -78,8 +79,8 @@ func (ps *partitions) futureReplicas() []*futureReplica {
 
 // moveReplica moves p's log to dest: a no-op when a move there is under
 // way; a move elsewhere is abandoned first. dest being p's own dir
-// abandons any move.
-func (ps *partitions) moveReplica(p *partition, dest *logDir) {
+// abandons any move. The move is abandoned when ctx ends (shutdown).
+func (ps *partitions) moveReplica(ctx context.Context, p *partition, dest *logDir) {
 	k := tp{p.topic, p.index}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
@@ -101,6 +102,7 @@ func (ps *partitions) moveReplica(p *partition, dest *logDir) {
 		ps.moves = map[tp]*futureReplica{}
 	}
 	ps.moves[k] = f
+	context.AfterFunc(ctx, f.cancel)
 	ps.log.Info().Str("topic", p.topic).Int32("partition", p.index).Str("from", p.dir.dir).Str("to", dest.dir).Msg("moving replica to another log dir")
 	ps.wg.Go(func() { ps.runMove(f) })
 }
