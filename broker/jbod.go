@@ -140,9 +140,7 @@ func loadMetaProperties(dir string, nodeID int32, clusterID string) ([16]byte, e
 	if raw, err := base64.RawURLEncoding.DecodeString(props["directory.id"]); err == nil && len(raw) == 16 {
 		copy(id[:], raw)
 	} else {
-		rand.Read(id[:])
-		id[6] = id[6]&0x0f | 0x40
-		id[8] = id[8]&0x3f | 0x80
+		id = newDirectoryID()
 	}
 	if props["directory.id"] != "" && props["node.id"] != "" && (props["cluster.id"] != "" || clusterID == "") {
 		return id, nil
@@ -157,6 +155,22 @@ func loadMetaProperties(dir string, nodeID int32, clusterID string) ([16]byte, e
 		return id, err
 	}
 	return id, os.Rename(tmp, path)
+}
+
+// newDirectoryID returns a random directory id as Kafka's
+// DirectoryId.random: a v4 UUID, none of the reserved ones (the first 100:
+// UNASSIGNED, LOST, MIGRATING, ...), whose base64 form does not start
+// with '-'.
+func newDirectoryID() [16]byte {
+	for {
+		var id [16]byte
+		rand.Read(id[:])
+		id[6] = id[6]&0x0f | 0x40
+		id[8] = id[8]&0x3f | 0x80
+		if id[0] < 0xf8 || id[0] > 0xfb { // 111110xx encodes as '-'
+			return id // v4 bits make it far above the reserved ids
+		}
+	}
 }
 
 // isDirFailure reports whether a failed write takes its log dir offline:
