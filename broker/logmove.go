@@ -214,8 +214,8 @@ func sleepOrStop(stop <-chan struct{}, d time.Duration) {
 const freezeBelow = 1 << 20
 
 // consistent reports whether fut is a prefix of f.src: not beyond its log
-// end, and its last leader epoch starts where f.src's does (or at fut's
-// log start, for an epoch that began below it). Otherwise the current log
+// end, and its last leader epoch starts where f.src's does (above both
+// logs' starts), no later epoch of f.src starting below fut's log end. Otherwise the current log
 // was truncated under the copy: fut is reset to copy again.
 func (ps *partitions) consistent(f *futureReplica, fut *storage.Log) bool {
 	se, fe := f.src.LeaderEpochs(), fut.LeaderEpochs()
@@ -223,7 +223,10 @@ func (ps *partitions) consistent(f *futureReplica, fut *storage.Log) bool {
 	if ok && len(fe) > 0 {
 		last := fe[len(fe)-1]
 		i := slices.IndexFunc(se, func(e storage.EpochEntry) bool { return e.Epoch == last.Epoch })
-		ok = i >= 0 && (se[i].StartOffset == last.StartOffset || se[i].StartOffset < last.StartOffset && last.StartOffset == fut.LogStartOffset()) &&
+		// Either log's epoch cache starts at its own log start: compare
+		// the starts above both.
+		floor := max(f.src.LogStartOffset(), fut.LogStartOffset())
+		ok = i >= 0 && max(se[i].StartOffset, floor) == max(last.StartOffset, floor) &&
 			(i == len(se)-1 || se[i+1].StartOffset >= fut.LogEndOffset())
 	}
 	if !ok {
@@ -288,6 +291,13 @@ func (ps *partitions) destFailed(f *futureReplica, err error) {
 // the replication state of p (whose log is frozen). p's log is then
 // closed and its directory removed.
 func (ps *partitions) swap(f *futureReplica, p *partition, fut *storage.Log) error {
+	// Records deleted from the current log while it was copied (retention,
+	// DeleteRecords) stay deleted.
+	if start := f.src.LogStartOffset(); fut.LogStartOffset() < start {
+		if _, err := fut.DeleteRecords(start); err != nil && !errors.Is(err, storage.ErrPolicyViolation) {
+			return err
+		}
+	}
 	fut.SetAutoHighWatermark(false)
 	fut.SetHighWatermark(f.src.HighWatermark())
 	if err := fut.Close(); err != nil {
