@@ -319,7 +319,14 @@ func TestAlterReplicaLogDirsCluster(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, -1, -1, nil, "elsewhere"); err != nil {
 		t.Fatal(err)
 	}
-	c.WaitFor("elsewhere created", 30*time.Second, func() bool { l, _ := partitionState(c, 0, "elsewhere", 0); return l > 0 })
+	c.WaitFor("elsewhere created", 30*time.Second, func() bool {
+		for i := range 3 {
+			if l, _ := partitionState(c, i, "elsewhere", 0); l <= 0 {
+				return false
+			}
+		}
+		return true
+	})
 	l, _ := partitionState(c, 0, "elsewhere", 0)
 	other := (int(l-1) + 1) % 3
 	req := kmsg.NewPtrAlterReplicaLogDirsRequest()
