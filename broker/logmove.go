@@ -179,16 +179,23 @@ func (ps *partitions) runMove(f *futureReplica) {
 			sleepOrStop(f.stop, moveRetry)
 			continue
 		}
-		// Nearly caught up: freeze the current log, copy what came
-		// meanwhile, swap.
+		// Nearly caught up: make the copy durable (so that closing it
+		// while the current log is frozen is quick), freeze the current
+		// log, copy what came meanwhile, swap.
+		if err := fut.Flush(); err != nil {
+			ps.destFailed(f, err)
+			fail(err)
+			return
+		}
 		f.src.Freeze()
+		frozenAt := ps.clock.Now()
 		_, err = ps.copyRound(f, fut)
 		if err == nil && (!ps.consistent(f, fut) || fut.LogEndOffset() != f.src.LogEndOffset()) {
 			f.src.Unfreeze()
 			continue
 		}
 		if err == nil {
-			err = ps.swap(f, p, fut)
+			err = ps.swap(f, p, fut, frozenAt)
 		}
 		if err != nil {
 			f.src.Unfreeze()
@@ -290,7 +297,7 @@ func (ps *partitions) destFailed(f *futureReplica, err error) {
 // renamed to the partition's name, reopened and swapped into the map with
 // the replication state of p (whose log is frozen). p's log is then
 // closed and its directory removed.
-func (ps *partitions) swap(f *futureReplica, p *partition, fut *storage.Log) error {
+func (ps *partitions) swap(f *futureReplica, p *partition, fut *storage.Log, frozenAt time.Time) error {
 	// Records deleted from the current log while it was copied (retention,
 	// DeleteRecords) stay deleted.
 	if start := f.src.LogStartOffset(); fut.LogStartOffset() < start {
@@ -351,13 +358,14 @@ func (ps *partitions) swap(f *futureReplica, p *partition, fut *storage.Log) err
 	np.rep.mu.Lock()
 	np.log.SetAutoHighWatermark(np.rep.role == roleLeader && len(np.rep.replicas) == 1)
 	np.rep.mu.Unlock()
+	frozen := ps.clock.Now().Sub(frozenAt)
 	ps.reconcile.notify() // followers fetch into the new log
 	p.wake()
 	if err := p.log.Close(); err != nil {
 		ps.log.Warn().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("closing the moved replica's old log failed")
 	}
 	ps.retireDir(p.log.Dir())
-	ps.log.Info().Str("topic", p.topic).Int32("partition", p.index).Str("log_dir", f.dest.dir).Int64("log_end_offset", l.LogEndOffset()).Msg("replica moved to another log dir")
+	ps.log.Info().Str("topic", p.topic).Int32("partition", p.index).Str("log_dir", f.dest.dir).Int64("log_end_offset", l.LogEndOffset()).Dur("appends_refused_for", frozen).Msg("replica moved to another log dir")
 	return nil
 }
 
