@@ -16,9 +16,11 @@ package broker
 // Transactional batches are verified with their coordinator first
 // (produce_txn.go). Writes to internal topics (__consumer_offsets), which
 // only the broker itself writes, are refused. As in Kafka's LogValidator, control batches and
-// idempotent batches without a sequence number are INVALID_RECORD. Once a
-// read error took the log dir offline every append is KAFKA_STORAGE_ERROR;
-// a failed append (disk full) is KAFKA_STORAGE_ERROR for that request only.
+// idempotent batches without a sequence number are INVALID_RECORD. Once an
+// I/O error (a read error, or a write error other than a full disk) took
+// a partition's log dir offline every append to its partitions is
+// KAFKA_STORAGE_ERROR (jbod.go); a failed append on a full disk is
+// KAFKA_STORAGE_ERROR for that request only.
 
 import (
 	"fmt"
@@ -87,7 +89,11 @@ var produceHandler = handle(kmsg.Produce, 0, 13, func(s *deps, r *request, req *
 			if err != nil {
 				sp.ErrorCode = errCode(err)
 				if sp.ErrorCode == kerr.UnknownServerError.Code || sp.ErrorCode == kerr.KafkaStorageError.Code {
-					s.disk.failureEvent(err).Str("topic", t.Name).Int32("partition", rp.Partition).Msg("produce failed")
+					d := s.parts.dirFor(t.Name, rp.Partition)
+					d.failureEvent(err).Str("topic", t.Name).Int32("partition", rp.Partition).Msg("produce failed")
+					if isDirFailure(err) {
+						d.fail(err)
+					}
 				}
 				if req.Version >= 8 {
 					sp.ErrorMessage = errMessage(err)
@@ -192,7 +198,7 @@ func (s *deps) produce(req *kmsg.ProduceRequest, t *controller.Topic, leaderEpoc
 			return nil, nil
 		}
 	}
-	if err := s.disk.offline(); err != nil {
+	if err := p.offline(); err != nil {
 		return nil, err
 	}
 	res, err := p.log.Append(records, leaderEpoch)

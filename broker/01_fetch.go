@@ -158,10 +158,10 @@ func (s *deps) fetchOnce(snap *controller.Snapshot, r *request, req *kmsg.FetchR
 					if err != nil {
 						sp.ErrorCode = errCode(err)
 						if sp.ErrorCode == kerr.UnknownServerError.Code || sp.ErrorCode == kerr.KafkaStorageError.Code {
-							s.disk.failureEvent(err).Str("topic", t.Name).Int32("partition", rp.Partition).Msg("fetch failed")
+							s.parts.dirFor(t.Name, rp.Partition).failureEvent(err).Str("topic", t.Name).Int32("partition", rp.Partition).Msg("fetch failed")
 						}
 						if sp.ErrorCode == kerr.KafkaStorageError.Code {
-							s.disk.fail(err)
+							s.parts.failPartitionDir(t.Name, rp.Partition, err)
 						}
 					}
 					pass.total += n

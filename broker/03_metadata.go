@@ -162,7 +162,7 @@ func (s *deps) metadataTopic(req *kmsg.MetadataRequest, t *controller.Topic, nam
 		mp.ISR = p.ISR
 		mp.OfflineReplicas = []int32{}
 		for _, id := range p.Replicas {
-			if !snap.Live(id) {
+			if !snap.ReplicaOnline(id, t, p.Index) { // fenced, or in a failed log dir
 				mp.OfflineReplicas = append(mp.OfflineReplicas, id)
 			}
 		}

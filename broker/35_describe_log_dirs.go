@@ -4,14 +4,15 @@ package broker
 //
 // Needs DESCRIBE on the cluster (else, v3+, CLUSTER_AUTHORIZATION_FAILED
 // at the top level and no dirs; before v3 just no dirs, as Kafka). Lists
-// gregor's one log dir with every partition replica this broker holds
-// (null topics), or those of the named topics and partitions that it
-// holds: its size in bytes, its offset lag (0 for a leader; for a
-// follower how far its log end is behind the leader's high watermark as
-// of its last fetch) and is_future false (gregor never moves a replica
-// between dirs). A dir offline after a read error answers
-// KAFKA_STORAGE_ERROR. v4 adds the file system's total and usable bytes
-// (statfs; -1 where unknown).
+// every one of log.dirs with the partition replicas it holds (null
+// topics), or those of the named topics and partitions: each one's size
+// in bytes, its offset lag (0 for a leader; for a follower how far its log
+// end is behind the leader's high watermark as of its last fetch) and
+// is_future (true for the copy AlterReplicaLogDirs is making, listed
+// under its destination dir, with its lag behind the current replica). A
+// dir offline after an I/O error answers KAFKA_STORAGE_ERROR and no
+// topics. v4 adds the file system's total and usable bytes (statfs; -1
+// where unknown).
 
 import (
 	"maps"
@@ -27,16 +28,6 @@ var describeLogDirsHandler = handle(kmsg.DescribeLogDirs, 0, 4, func(s *deps, r 
 		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		return resp, nil
 	}
-	dir := kmsg.NewDescribeLogDirsResponseDir()
-	dir.Dir = s.disk.dir
-	if s.disk.offline() != nil {
-		dir.ErrorCode = kerr.KafkaStorageError.Code
-		resp.Dirs = append(resp.Dirs, dir)
-		return resp, nil
-	}
-	if req.Version >= 4 {
-		dir.TotalBytes, dir.UsableBytes = diskSpace(s.disk.dir)
-	}
 	want := func(topic string, partition int32) bool { return true }
 	if req.Topics != nil {
 		asked := map[string][]int32{}
@@ -48,7 +39,13 @@ var describeLogDirsHandler = handle(kmsg.DescribeLogDirs, 0, 4, func(s *deps, r 
 			return ok && slices.Contains(ps, partition)
 		}
 	}
-	byTopic := map[string][]kmsg.DescribeLogDirsResponseDirTopicPartition{}
+	byDir := map[*logDir]map[string][]kmsg.DescribeLogDirsResponseDirTopicPartition{}
+	add := func(d *logDir, topic string, rp kmsg.DescribeLogDirsResponseDirTopicPartition) {
+		if byDir[d] == nil {
+			byDir[d] = map[string][]kmsg.DescribeLogDirsResponseDirTopicPartition{}
+		}
+		byDir[d][topic] = append(byDir[d][topic], rp)
+	}
 	for _, p := range s.parts.all() {
 		if !want(p.topic, p.index) {
 			continue
@@ -57,16 +54,39 @@ var describeLogDirsHandler = handle(kmsg.DescribeLogDirs, 0, 4, func(s *deps, r 
 		rp.Partition = p.index
 		rp.Size = p.log.Size()
 		rp.OffsetLag = p.offsetLag()
-		byTopic[p.topic] = append(byTopic[p.topic], rp)
+		add(p.dir, p.topic, rp)
 	}
-	for _, name := range slices.Sorted(maps.Keys(byTopic)) {
-		t := kmsg.NewDescribeLogDirsResponseDirTopic()
-		t.Topic = name
-		t.Partitions = byTopic[name]
-		slices.SortFunc(t.Partitions, func(a, b kmsg.DescribeLogDirsResponseDirTopicPartition) int { return int(a.Partition - b.Partition) })
-		dir.Topics = append(dir.Topics, t)
+	for _, f := range s.parts.futureReplicas() {
+		if !want(f.topic, f.index) {
+			continue
+		}
+		rp := kmsg.NewDescribeLogDirsResponseDirTopicPartition()
+		rp.Partition = f.index
+		rp.Size, rp.OffsetLag = f.progress()
+		rp.IsFuture = true
+		add(f.dest, f.topic, rp)
 	}
-	resp.Dirs = append(resp.Dirs, dir)
+	for _, d := range s.parts.dirs {
+		dir := kmsg.NewDescribeLogDirsResponseDir()
+		dir.Dir = d.dir
+		if d.offline() != nil {
+			dir.ErrorCode = kerr.KafkaStorageError.Code
+			resp.Dirs = append(resp.Dirs, dir)
+			continue
+		}
+		if req.Version >= 4 {
+			dir.TotalBytes, dir.UsableBytes = diskSpace(d.dir)
+		}
+		byTopic := byDir[d]
+		for _, name := range slices.Sorted(maps.Keys(byTopic)) {
+			t := kmsg.NewDescribeLogDirsResponseDirTopic()
+			t.Topic = name
+			t.Partitions = byTopic[name]
+			slices.SortFunc(t.Partitions, func(a, b kmsg.DescribeLogDirsResponseDirTopicPartition) int { return int(a.Partition - b.Partition) })
+			dir.Topics = append(dir.Topics, t)
+		}
+		resp.Dirs = append(resp.Dirs, dir)
+	}
 	return resp, nil
 })
 

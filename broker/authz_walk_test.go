@@ -296,6 +296,14 @@ func TestAuthzWalk(t *testing.T) {
 			return r
 		}},
 		kmsg.ListPartitionReassignments: {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrListPartitionReassignmentsRequest() }},
+		kmsg.AlterReplicaLogDirs: {want: clusterAuth, req: func() kmsg.Request {
+			r := kmsg.NewPtrAlterReplicaLogDirsRequest()
+			rd := kmsg.NewAlterReplicaLogDirsRequestDir()
+			rd.Dir = b.cfg.Log.Dir
+			rd.Topics = []kmsg.AlterReplicaLogDirsRequestDirTopic{{Topic: topic, Partitions: []int32{0}}}
+			r.Dirs = append(r.Dirs, rd)
+			return r
+		}},
 		kmsg.ConsumerGroupHeartbeat: {want: groupAuth, req: func() kmsg.Request {
 			r := kmsg.NewPtrConsumerGroupHeartbeatRequest()
 			r.Group, r.MemberID, r.RebalanceTimeoutMillis = group, "walk-member-0000000000", 30000
@@ -314,8 +322,9 @@ func TestAuthzWalk(t *testing.T) {
 			r.Topics = append(r.Topics, rt)
 			return r
 		}},
-		kmsg.BrokerRegistration: {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrBrokerRegistrationRequest() }},
-		kmsg.BrokerHeartbeat:    {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrBrokerHeartbeatRequest() }},
+		kmsg.BrokerRegistration:   {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrBrokerRegistrationRequest() }},
+		kmsg.BrokerHeartbeat:      {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrBrokerHeartbeatRequest() }},
+		kmsg.AssignReplicasToDirs: {want: clusterAuth, req: func() kmsg.Request { return kmsg.NewPtrAssignReplicasToDirsRequest() }},
 		kmsg.DescribeTransactions: {want: txnAuth, req: func() kmsg.Request {
 			r := kmsg.NewPtrDescribeTransactionsRequest()
 			r.TransactionalIDs = []string{txnID}

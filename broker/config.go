@@ -90,7 +90,8 @@ type LimitsConfig struct {
 // LogConfig is the broker-wide side of log storage. The topic defaults
 // (log.segment.bytes, log.retention.ms, ...) are resolved per topic.
 type LogConfig struct {
-	Dir                    string        // log.dirs (log.dir): one directory
+	Dir                    string        // the first of log.dirs: also holds the metadata log (__cluster_metadata-0)
+	Dirs                   []string      // log.dirs (log.dir): every log dir (JBOD, jbod.go); empty: just Dir
 	FlushOnAppend          bool          // log.flush.on.append (gregor): fsync before acknowledging
 	RetentionCheckInterval time.Duration // log.retention.check.interval.ms
 	FlushSchedulerInterval time.Duration // log.flush.scheduler.interval.ms
@@ -290,21 +291,15 @@ var coreConfigDefs = []configDef{
 		c.Socket.AdvertisedListeners = ls
 		return err
 	}},
-	{name: "log.dirs", typ: "list", def: "./data", doc: "Directories holding the log data (gregor supports one).", apply: func(c *Config, v string) error {
-		dirs := splitList(v)
-		switch {
-		case len(dirs) == 0:
-			return fmt.Errorf("must name a directory")
-		case len(dirs) > 1:
-			return fmt.Errorf("several log dirs are not supported yet (got %d)", len(dirs))
+	{name: "log.dirs", typ: "list", def: "./data", doc: "Directories holding the log data; new partitions go to the one holding the fewest (the first also holds the metadata log).", apply: func(c *Config, v string) error {
+		dirs, err := parseLogDirs(splitList(v))
+		if err != nil {
+			return err
 		}
-		c.Log.Dir = dirs[0]
+		c.Log.Dir, c.Log.Dirs = dirs[0], dirs
 		return nil
 	}},
 	{name: "log.dir", alias: true, typ: "string", doc: "Used when log.dirs is not set.", apply: func(c *Config, v string) error {
-		if n := len(splitList(v)); n > 1 {
-			return fmt.Errorf("several log dirs are not supported yet (got %d)", n)
-		}
 		if !c.set["log.dirs"] {
 			c.values["log.dirs"] = v
 		}
@@ -550,6 +545,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Log.Dir == "" {
 		return fmt.Errorf("config: log.dirs: must name a directory")
+	}
+	if len(c.Log.Dirs) > 0 && c.Log.Dirs[0] != c.Log.Dir {
+		return fmt.Errorf("config: log.dirs: Log.Dir must be the first of Log.Dirs")
+	}
+	if _, err := parseLogDirs(c.Log.Dirs); len(c.Log.Dirs) > 0 && err != nil {
+		return fmt.Errorf("config: log.dirs: %w", err)
 	}
 	for _, a := range c.Socket.AdvertisedListeners {
 		if _, ok := c.listener(a.Name); !ok {

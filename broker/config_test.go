@@ -185,6 +185,7 @@ func TestConfigDefaultsMatchKafka(t *testing.T) {
 			FetchSessionSlots: 1000, FetchSessionMinEviction: 2 * time.Minute, DescribeTopicPartitionsMax: 2000},
 		Log: LogConfig{
 			Dir:                    "./data",
+			Dirs:                   []string{"./data"},
 			RetentionCheckInterval: time.Minute,
 			FlushSchedulerInterval: time.Second,
 			CleanerEnable:          true,
@@ -326,6 +327,9 @@ func TestLoadConfig(t *testing.T) {
 		}},
 		{name: "env beats file", file: file, env: []string{"GREGOR_NUM_PARTITIONS=5", "OTHER=1"}, check: func(c Config) bool { return c.Topics.NumPartitions == 5 }},
 		{name: "override beats env", file: file, env: []string{"GREGOR_NUM_PARTITIONS=5"}, overrides: []string{"num.partitions=7"}, check: func(c Config) bool { return c.Topics.NumPartitions == 7 }},
+		{name: "two log dirs", file: twoDirs, check: func(c Config) bool {
+			return c.Log.Dir == "/tmp/a" && slices.Equal(c.Log.Dirs, []string{"/tmp/a", "/tmp/b"})
+		}},
 		{name: "override beats file's two log dirs", file: twoDirs, overrides: []string{"log.dirs=/tmp/c"}, check: func(c Config) bool { return c.Log.Dir == "/tmp/c" }},
 		{name: "later override wins", overrides: []string{"num.partitions=2", "num.partitions=4"}, check: func(c Config) bool { return c.Topics.NumPartitions == 4 }},
 		{name: "hours alias", overrides: []string{"log.retention.hours=1"}, check: func(c Config) bool { v, ex, _ := c.value("log.retention.ms"); return v == "3600000" && ex }},
@@ -362,7 +366,7 @@ func TestConfigErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	twoDirs := filepath.Join(dir, "server.properties")
-	if err := os.WriteFile(twoDirs, []byte("log.dirs=/tmp/a, /tmp/b\n"), 0o644); err != nil {
+	if err := os.WriteFile(twoDirs, []byte("log.dirs=/tmp/a, /tmp/b, /tmp/a\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	badLine := filepath.Join(dir, "bad.properties")
@@ -376,9 +380,10 @@ func TestConfigErrors(t *testing.T) {
 		overrides []string
 		wantErr   string
 	}{
-		{name: "second log dir in a file", file: twoDirs, wantErr: "log.dirs: several log dirs are not supported yet (got 2)"},
-		{name: "second log dir", overrides: []string{"log.dirs=/a,/b,/c"}, wantErr: "log.dirs: several log dirs are not supported yet (got 3)"},
-		{name: "second log dir through log.dir", overrides: []string{"log.dir=/a,/b"}, wantErr: "log.dir: several log dirs are not supported yet (got 2)"},
+		{name: "log dir twice in a file", file: twoDirs, wantErr: "log.dirs: /tmp/a is listed twice"},
+		{name: "log dir twice", overrides: []string{"log.dirs=/a,/b,/a/"}, wantErr: "log.dirs: /a is listed twice"},
+		{name: "log dir twice through log.dir", overrides: []string{"log.dir=/a,/a"}, wantErr: "log.dirs: /a is listed twice"},
+		{name: "relative log dir inside another", overrides: []string{"log.dirs=/a,/a/b"}, wantErr: "log.dirs: /a/b is inside /a"},
 		{name: "no log dir", overrides: []string{"log.dirs= , "}, wantErr: "log.dirs: must name a directory"},
 		{name: "second controller listener", overrides: []string{"controller.listener.names=A,B"}, wantErr: "controller.listener.names: several controller listeners are not supported yet (got 2)"},
 		{name: "unknown key", overrides: []string{"no.such=1"}, wantErr: `unknown key "no.such"`},

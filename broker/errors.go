@@ -47,6 +47,7 @@ var errorCodes = []struct {
 	{controller.ErrPreferredLeaderNotAvailable, kerr.PreferredLeaderNotAvailable},
 	{controller.ErrEligibleLeadersNotAvailable, kerr.EligibleLeadersNotAvailable},
 	{controller.ErrNoReassignmentInProgress, kerr.NoReassignmentInProgress},
+	{controller.ErrStaleBrokerEpoch, kerr.StaleBrokerEpoch},
 	{controller.ErrResourceNotFound, kerr.ResourceNotFound},
 	{controller.ErrDuplicateResource, kerr.DuplicateResource},
 	{controller.ErrUnsupportedSaslMechanism, kerr.UnsupportedSaslMechanism},

@@ -296,6 +296,9 @@ func (f *fetcher) apply(st *fetchState, sp *kmsg.FetchResponseTopicPartition) {
 		if _, err := l.AppendReplicated(sp.RecordBatches); err != nil {
 			f.log.Error().Err(err).Str("topic", st.p.topic).Int32("partition", st.p.index).Msg("appending replicated batches failed")
 			st.backoff = f.clock.Now().Add(time.Second)
+			if isDirFailure(err) && st.p.dir != nil {
+				st.p.dir.fail(err) // its replicas are reported offline (dirfailure.go)
+			}
 			return
 		}
 	}

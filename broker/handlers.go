@@ -27,6 +27,7 @@ var coreHandlers = []handler{
 	alterPartitionHandler,
 	brokerRegistrationHandler,
 	brokerHeartbeatHandler,
+	assignReplicasToDirsHandler,
 	allocateProducerIDsHandler,
 	produceHandler,
 	fetchHandler,
@@ -72,7 +73,6 @@ type deps struct {
 	txns     *txns   // transaction coordinator
 	repl     *replication
 	sessions *fetchSessions // fetch sessions (KIP-227)
-	disk     *logDir
 	table    *handlerTable
 	// txnVerify checks transactional batches against their coordinator
 	// before they are appended (KIP-890 part 1); nil until transactions are

@@ -5,4 +5,5 @@ var clusterOpsHandlers = []handler{
 	describeLogDirsHandler,
 	alterPartitionReassignmentsHandler,
 	listPartitionReassignmentsHandler,
+	alterReplicaLogDirsHandler,
 }

@@ -12,13 +12,22 @@ import (
 	"gregor/storage"
 )
 
-// logDir is the health of the log dir: online until an I/O error reading
-// it takes it offline for writes (Kafka's LogDirFailureChannel); from then
-// on every produce gets KAFKA_STORAGE_ERROR until the broker restarts.
+// logDir is one of log.dirs and its health: online until an I/O error
+// takes it offline (Kafka's LogDirFailureChannel); from then on every
+// produce to its partitions gets KAFKA_STORAGE_ERROR until the broker
+// restarts, and its replicas are reported to the controller
+// (dirfailure.go) so that leadership moves to other replicas.
 type logDir struct {
 	dir   string
+	id    [16]byte // directory.id of its meta.properties
 	clock Clock
 	log   zerolog.Logger
+	// onFail, when set, is called once when the dir goes offline (set
+	// before the broker serves).
+	onFail func()
+	// placed counts the partitions partitions.where has in this dir
+	// (under partitions.mu): new ones go to the dir with the fewest.
+	placed int
 
 	failure atomic.Pointer[error] // nil while online
 	// lastShortLog is when failureEvent last logged a failure for want
@@ -30,8 +39,8 @@ func newLogDir(dir string, clock Clock, log zerolog.Logger) *logDir {
 	return &logDir{dir: dir, clock: clock, log: log}
 }
 
-// fail takes the log dir offline for writes after an I/O error reading
-// it. The first failure is logged; the process keeps running.
+// fail takes the log dir offline after an I/O error on it. The first
+// failure is logged; the process keeps running.
 //
 // Running out of file descriptors (EMFILE, ENFILE) or memory is the
 // process's limit, not the disk's: the read fails, the log dir stays
@@ -42,14 +51,17 @@ func (d *logDir) fail(err error) {
 		return
 	}
 	if d.failure.CompareAndSwap(nil, &err) {
-		d.log.Error().Err(err).Str("log_dir", d.dir).Msg("log dir offline for writes after a read error")
+		d.log.Error().Err(err).Str("log_dir", d.dir).Msg("log dir offline after an i/o error")
+		if d.onFail != nil {
+			d.onFail()
+		}
 	}
 }
 
 // offline returns the error that took the log dir offline, or nil.
 func (d *logDir) offline() error {
 	if e := d.failure.Load(); e != nil {
-		return fmt.Errorf("%w: log dir %s is offline after a read error: %w", storage.ErrStorage, d.dir, *e)
+		return fmt.Errorf("%w: log dir %s is offline after an i/o error: %w", storage.ErrStorage, d.dir, *e)
 	}
 	return nil
 }

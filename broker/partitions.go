@@ -3,6 +3,7 @@ package broker
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -26,6 +27,7 @@ type partition struct {
 	index   int32
 	topicID [16]byte
 	log     *storage.Log
+	dir     *logDir // the log dir holding log
 
 	mu      sync.Mutex
 	waiters map[chan struct{}]struct{} // long-polling fetches to wake on append
@@ -73,7 +75,7 @@ type tp struct {
 // Logs are opened at start for every partition in the metadata and on
 // first use for partitions created since.
 type partitions struct {
-	dir        string
+	dirs       []*logDir // log.dirs (jbod.go)
 	meta       metaView
 	storageCfg func(*controller.Topic) storage.Config
 	clock      Clock
@@ -83,6 +85,11 @@ type partitions struct {
 
 	mu sync.RWMutex
 	m  map[tp]*partition
+	// where is the log dir of every partition found on disk or placed
+	// since (jbod.go), open or not.
+	where map[tp]*logDir
+	// moves are the replicas being moved to another log dir (logmove.go).
+	moves map[tp]*futureReplica
 	// opening has a channel per partition whose log is being opened or
 	// retired, closed when that is done: logs open and close outside mu
 	// (both fsync, and would stall every lookup under it), one at a time
@@ -96,12 +103,12 @@ type partitions struct {
 	fileBudget atomic.Int64
 }
 
-// newPartitions returns the partitions kept in dir. meta says which
+// newPartitions returns the partitions kept in dirs. meta says which
 // exist; storageCfg gives a topic's log configuration; reconcile is
 // notified when a log opens outside a reconcile (see getOpen).
-func newPartitions(dir string, meta metaView, storageCfg func(*controller.Topic) storage.Config, clock Clock, log zerolog.Logger, wg *sync.WaitGroup, reconcile signal) *partitions {
-	ps := &partitions{dir: dir, meta: meta, storageCfg: storageCfg, clock: clock, log: log, wg: wg, reconcile: reconcile,
-		m: map[tp]*partition{}, opening: map[tp]chan struct{}{}}
+func newPartitions(dirs []*logDir, meta metaView, storageCfg func(*controller.Topic) storage.Config, clock Clock, log zerolog.Logger, wg *sync.WaitGroup, reconcile signal) *partitions {
+	ps := &partitions{dirs: dirs, meta: meta, storageCfg: storageCfg, clock: clock, log: log, wg: wg, reconcile: reconcile,
+		m: map[tp]*partition{}, where: map[tp]*logDir{}, opening: map[tp]chan struct{}{}}
 	ps.fileBudget.Store(logFileBudget())
 	return ps
 }
@@ -163,24 +170,38 @@ func (ps *partitions) missing(keys []tp) []tp {
 	return out
 }
 
-func (ps *partitions) logDir(topic string, index int32) string {
-	return filepath.Join(ps.dir, topic+"-"+strconv.Itoa(int(index)))
+// partitionDir is the name of a partition's directory in its log dir.
+func partitionDir(topic string, index int32) string {
+	return topic + "-" + strconv.Itoa(int(index))
 }
 
-// openAll opens every partition in the metadata, and removes the
-// directories of partitions the metadata no longer has (topics deleted
-// while the broker was down).
+// openAll finds the partitions in the log dirs (scanDirs), opens every
+// partition in the metadata, and removes the directories of partitions
+// the metadata no longer has (topics deleted while the broker was down).
+// A disk failure opening a log takes its dir offline; start-up fails only
+// when every dir is offline.
 func (ps *partitions) openAll(self int32) error {
+	found, err := ps.scanDirs()
+	if err != nil {
+		return err
+	}
 	keys := localPartitions(ps.meta.Snapshot(), self)
+	ps.placeMissingOnOffline(keys)
 	ps.openMany(keys)
 	want := map[string]bool{}
 	var short int
 	var shortErr error
 	for _, k := range keys {
-		want[filepath.Base(ps.logDir(k.topic, k.index))] = true
+		want[partitionDir(k.topic, k.index)] = true
 		if _, err := ps.getReconciled(k.topic, k.index); err != nil {
 			if isDiskFailure(err) {
-				return err
+				if errors.Is(err, storage.ErrStorage) {
+					ps.failPartitionDir(k.topic, k.index, err)
+				}
+				if ps.allOffline() {
+					return err
+				}
+				continue
 			}
 			// Out of descriptors or memory: start anyway. These
 			// partitions answer KAFKA_STORAGE_ERROR and are opened
@@ -193,27 +214,32 @@ func (ps *partitions) openAll(self int32) error {
 		ps.log.Error().Err(shortErr).Int("partitions", short).Int("opened", len(keys)-short).
 			Msg("logs not opened at start-up: out of file descriptors or memory")
 	}
-	entries, err := os.ReadDir(ps.dir)
-	if err != nil {
-		return fmt.Errorf("broker: %w", err)
-	}
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() && strings.HasSuffix(name, "-delete") {
-			os.RemoveAll(filepath.Join(ps.dir, name)) // interrupted deletion
-			continue
+	for _, sc := range found {
+		for _, name := range sc.parts {
+			if want[name] {
+				continue
+			}
+			k, _ := partitionDirName(name)
+			ps.mu.Lock()
+			if ps.m[k] == nil && ps.where[k] == sc.dir {
+				ps.deleteWhereLocked(k)
+			}
+			ps.mu.Unlock()
+			ps.log.Info().Str("dir", name).Str("log_dir", sc.dir.dir).Msg("removing log of deleted partition")
+			os.RemoveAll(filepath.Join(sc.dir.dir, name))
 		}
-		i := strings.LastIndexByte(name, '-')
-		if !e.IsDir() || i <= 0 || want[name] || strings.HasPrefix(name, "__cluster_metadata") {
-			continue
-		}
-		if _, err := strconv.Atoi(name[i+1:]); err != nil {
-			continue
-		}
-		ps.log.Info().Str("dir", name).Msg("removing log of deleted partition")
-		os.RemoveAll(filepath.Join(ps.dir, name))
 	}
 	return nil
+}
+
+// allOffline reports whether every log dir is offline.
+func (ps *partitions) allOffline() bool {
+	for _, d := range ps.dirs {
+		if d.offline() == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // get returns the partition, opening its log if the metadata has it. The
@@ -306,6 +332,9 @@ func (ps *partitions) getOpen(topic string, index int32, reconcile bool) (*parti
 				ps.retireDir(stale.log.Dir())
 			}
 			ps.mu.Lock()
+			if ps.m[k] == nil {
+				ps.deleteWhereLocked(k)
+			}
 			delete(ps.opening, k)
 			close(w)
 			ps.mu.Unlock()
@@ -317,9 +346,17 @@ func (ps *partitions) getOpen(topic string, index int32, reconcile bool) (*parti
 	}
 }
 
-// open opens the log of partition index of t. Callers hold opening[k].
+// open opens the log of partition index of t, in the log dir it is in
+// (or the one place chooses). Callers hold opening[k].
 func (ps *partitions) open(t *controller.Topic, index int32) (*partition, error) {
-	dir := ps.logDir(t.Name, index)
+	ld, err := ps.place(tp{t.Name, index})
+	if err != nil {
+		return nil, err
+	}
+	if err := ld.offline(); err != nil {
+		return nil, fmt.Errorf("broker: open %s-%d: %w", t.Name, index, err)
+	}
+	dir := filepath.Join(ld.dir, partitionDir(t.Name, index))
 	if id, ok := readPartitionMetadata(dir); ok && id != t.ID {
 		ps.retireDir(dir) // left by an older incarnation while we were down
 	}
@@ -340,7 +377,7 @@ func (ps *partitions) open(t *controller.Topic, index int32) (*partition, error)
 		// starts from the checkpoint, not the log end.
 		l.RestoreHighWatermark()
 	}
-	return &partition{topic: t.Name, index: index, topicID: t.ID, log: l}, nil
+	return &partition{topic: t.Name, index: index, topicID: t.ID, log: l, dir: ld}, nil
 }
 
 // takeLocked takes p out of the map, so that no lookup finds it again,
@@ -350,6 +387,7 @@ func (ps *partitions) open(t *controller.Topic, index int32) (*partition, error)
 func (ps *partitions) takeLocked(p *partition) (done func()) {
 	k := tp{p.topic, p.index}
 	delete(ps.m, k)
+	ps.deleteWhereLocked(k)
 	w := make(chan struct{})
 	ps.opening[k] = w
 	return func() {
@@ -510,12 +548,25 @@ func (ps *partitions) reconfigure(t *controller.Topic) {
 func (ps *partitions) closeAll() error {
 	ps.mu.Lock()
 	ps.closed = true
+	ps.stopMovesLocked()
 	logs := make([]*storage.Log, 0, len(ps.m))
+	var failed []*partition
 	for k, p := range ps.m {
 		delete(ps.m, k)
+		if p.offline() != nil {
+			failed = append(failed, p)
+			continue
+		}
 		logs = append(logs, p.log)
 	}
 	ps.mu.Unlock()
+	// The logs of offline dirs are closed as well as they can be; their
+	// errors are the dir's failure again, not the shutdown's.
+	for _, p := range failed {
+		if err := p.log.Close(); err != nil {
+			ps.log.Debug().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("closing a log of an offline dir failed")
+		}
+	}
 	return storage.CloseAll(logs, closeParallel)
 }
 

@@ -263,7 +263,7 @@ func (rp *replication) reconcile() {
 					rp.txnState.unloadPartition(meta.Index)
 				}
 			}
-			if meta.Leader != self && meta.Leader >= 0 {
+			if meta.Leader != self && meta.Leader >= 0 && p.offline() == nil { // a failed dir's replicas fetch nothing
 				if wantFetch[meta.Leader] == nil {
 					wantFetch[meta.Leader] = map[tp]fetchTarget{}
 				}

@@ -72,6 +72,9 @@ func (m *maintenance) enforceRetention(now time.Time) {
 		if m.ctx.Err() != nil {
 			return
 		}
+		if p.offline() != nil {
+			continue // a failed log dir's logs are left as they are
+		}
 		n, err := p.log.EnforceRetention(now)
 		if err != nil && !errors.Is(err, storage.ErrClosed) {
 			m.log.Error().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("retention failed")
@@ -90,8 +93,14 @@ func (m *maintenance) enforceRetention(now time.Time) {
 
 func (m *maintenance) flushDue(now time.Time) {
 	for _, p := range m.parts.all() {
+		if p.offline() != nil {
+			continue
+		}
 		if err := p.log.FlushIfDue(now); err != nil && !errors.Is(err, storage.ErrClosed) {
 			m.log.Error().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("flush failed")
+			if isDirFailure(err) && p.dir != nil {
+				p.dir.fail(err) // an fsync error: the dir goes offline (jbod.go)
+			}
 		}
 	}
 }
@@ -105,6 +114,9 @@ func (m *maintenance) cleanerLoop() {
 		for _, p := range m.parts.all() {
 			if m.ctx.Err() != nil {
 				return
+			}
+			if p.offline() != nil {
+				continue
 			}
 			st, err := p.log.Compact(m.ctx, m.clock.Now())
 			if err != nil && !errors.Is(err, storage.ErrClosed) && !errors.Is(err, storage.ErrCompactionAborted) {

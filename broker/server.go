@@ -39,6 +39,9 @@ type Server struct {
 	// skipControlledShutdown makes Run stop as if the node had died
 	// (tests of failover by session expiry).
 	skipControlledShutdown atomic.Bool
+
+	// dirFailed is notified when a log dir goes offline (dirfailure.go).
+	dirFailed signal
 }
 
 // boundListener is a bound client listener and its configuration.
@@ -116,6 +119,11 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("broker: metadata: %w", err)
 	}
 	d.ctrl = ctrl
+	logDirs, err := prepareLogDirs(c.Log.logDirs(), c.NodeID, ctrl.Snapshot().ClusterID, o.clock, log)
+	if err != nil {
+		ctrl.Close()
+		return nil, err
+	}
 	c.ClusterOps.meta = ctrl.Snapshot // dynamic broker configs
 	d.quotas = newQuotas(c.Quota, ctrl.Snapshot, d.metrics.reg)
 	d.telemetry = newTelemetry(c.Telemetry, o.clock, ctrl.Snapshot)
@@ -127,8 +135,11 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 	peers := newPeers(ctrl, c.Cluster.InterBrokerListener, c.NodeID, interBrokerDial(&c.Security, c.Cluster.InterBrokerListener, tlsKeys))
 	d.link = newLink(ctrl, peers, c.NodeID, s.clustered(), ctx, log)
 	kick := newSignal()
-	d.parts = newPartitions(dir, ctrl, c.storageConfig, o.clock, log, &s.wg, kick)
-	d.disk = newLogDir(dir, o.clock, log)
+	d.parts = newPartitions(logDirs, ctrl, c.storageConfig, o.clock, log, &s.wg, kick)
+	s.dirFailed = newSignal()
+	for _, ld := range logDirs {
+		ld.onFail = s.dirFailed.notify
+	}
 	d.sessions = newFetchSessions(o.clock, c.Limits, log)
 	d.pids = newProducerIDs(d.link.allocateProducerIDs)
 	d.groups = newGroups(coordinatorConfig(c.Groups, ctrl, o.clock, log), c.Groups.OffsetsTopicReplicationFactor,
@@ -267,6 +278,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	s.wg.Go(s.repl.run)
+	s.wg.Go(s.reportOfflineReplicas)
 	s.wg.Go(func() { watchBrokerConfigs(s.ctx, s.ctrl, s.parts, s.log) })
 	s.groups.start()
 	s.txns.start()

@@ -236,6 +236,10 @@ type Broker struct {
 	// Port repeat the inter-broker one). Metadata answers a client with
 	// the endpoint of the listener it connected to.
 	Endpoints []Endpoint `json:"endpoints,omitempty"`
+	// OfflineReplicas are the broker's replicas in a failed log dir
+	// (dirs.go). Set by the controller; ignored (cleared) by
+	// RegisterBroker.
+	OfflineReplicas []Replica `json:"offline_replicas,omitempty"`
 }
 
 // Endpoint is one advertised listener of a broker.
@@ -576,6 +580,7 @@ func (c *Controller) RegisterBroker(b Broker) error {
 	}
 	b.Endpoints = append([]Endpoint(nil), b.Endpoints...)
 	b.Fenced = false
+	b.OfflineReplicas = nil
 	b.Epoch = old.Epoch + 1
 	recs := []record{{Type: recBroker, Broker: &b}}
 	if ok && old.Fenced {

@@ -62,6 +62,9 @@ var (
 	// ErrEligibleLeadersNotAvailable maps to ELIGIBLE_LEADERS_NOT_AVAILABLE
 	// (83): an unclean election found no live replica.
 	ErrEligibleLeadersNotAvailable = errors.New("controller: eligible leaders not available")
+	// ErrStaleBrokerEpoch maps to STALE_BROKER_EPOCH (77): a broker's
+	// request carries an epoch other than its registration's.
+	ErrStaleBrokerEpoch = errors.New("controller: stale broker epoch")
 	// ErrNoReassignmentInProgress maps to NO_REASSIGNMENT_IN_PROGRESS
 	// (85): a cancellation of a partition that is not being reassigned.
 	ErrNoReassignmentInProgress = errors.New("controller: no reassignment in progress")

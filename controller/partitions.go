@@ -42,12 +42,22 @@ func changed(t *Topic, p *Partition) record {
 // if that is id the partition goes offline (leader -1) until id returns,
 // unless the topic allows unclean election: then any live replica leads.
 func fenceElections(s *Snapshot, id int32) []record {
-	live := func(x int32) bool { return x != id && s.Live(x) }
+	return moveAwayElections(s, id, nil)
+}
+
+// moveAwayElections is fenceElections for the partitions only accepts
+// (nil: every partition): replicas of id whose log dir failed
+// (ReplicasOffline), or all of them.
+func moveAwayElections(s *Snapshot, id int32, only func(t *Topic, p *Partition) bool) []record {
 	var recs []record
 	forEachPartition(s, func(t *Topic, p *Partition) {
 		if p.Leader != id && !slices.Contains(p.ISR, id) {
 			return
 		}
+		if only != nil && !only(t, p) {
+			return
+		}
+		live := func(x int32) bool { return x != id && s.ReplicaOnline(x, t, p.Index) }
 		np := *p
 		if isr := slices.DeleteFunc(slices.Clone(p.ISR), func(x int32) bool { return x == id }); len(isr) > 0 {
 			np.ISR = isr
@@ -90,7 +100,10 @@ func unfenceElections(s *Snapshot, id int32) []record {
 			return
 		}
 		np := *p
+		br, _ := s.Broker(id)
 		switch {
+		case br.ReplicaOffline(t.ID, p.Index):
+			return
 		case slices.Contains(p.ISR, id):
 		case uncleanEnabled(t) && slices.Contains(p.Replicas, id):
 			np.ISR = []int32{id}
@@ -147,7 +160,7 @@ func (c *Controller) AlterPartition(topicID [16]byte, partition int32, leaderID 
 			return *p, fmt.Errorf("%w: ISR of %s-%d lists broker %d twice", ErrInvalidRequest, t.Name, partition, r)
 		case !slices.Contains(p.Replicas, r):
 			return *p, fmt.Errorf("%w: broker %d in the ISR of %s-%d is not a replica", ErrInvalidRequest, r, t.Name, partition)
-		case !slices.Contains(p.ISR, r) && !s.Live(r):
+		case !slices.Contains(p.ISR, r) && !s.ReplicaOnline(r, t, partition):
 			return *p, fmt.Errorf("%w: broker %d is fenced or unregistered and cannot join the ISR of %s-%d", ErrIneligibleReplica, r, t.Name, partition)
 		}
 		seen[r] = true
@@ -216,7 +229,7 @@ func (c *Controller) ElectLeaders(preferred bool, partitions map[string][]int32)
 				res[tp] = fmt.Errorf("%w: %s-%d", ErrUnknownTopic, name, idx)
 				continue
 			}
-			np, err := elect(s, p, preferred)
+			np, err := elect(s, t, p, preferred)
 			if err != nil {
 				if !all {
 					res[tp] = fmt.Errorf("%w: %s-%d", err, name, idx)
@@ -233,14 +246,15 @@ func (c *Controller) ElectLeaders(preferred bool, partitions map[string][]int32)
 	return res, nil
 }
 
-func elect(s *Snapshot, p *Partition, preferred bool) (*Partition, error) {
+func elect(s *Snapshot, t *Topic, p *Partition, preferred bool) (*Partition, error) {
 	np := *p
+	online := func(r int32) bool { return s.ReplicaOnline(r, t, p.Index) }
 	if preferred {
 		pref := p.Replicas[0]
 		switch {
 		case p.Leader == pref:
 			return nil, ErrElectionNotNeeded
-		case !slices.Contains(p.ISR, pref) || !s.Live(pref):
+		case !slices.Contains(p.ISR, pref) || !online(pref):
 			return nil, ErrPreferredLeaderNotAvailable
 		}
 		np.Leader = pref
@@ -249,14 +263,14 @@ func elect(s *Snapshot, p *Partition, preferred bool) (*Partition, error) {
 			return nil, ErrElectionNotNeeded
 		}
 		for _, r := range p.Replicas {
-			if slices.Contains(p.ISR, r) && s.Live(r) {
+			if slices.Contains(p.ISR, r) && online(r) {
 				np.Leader = r
 				break
 			}
 		}
 		if np.Leader == -1 {
 			for _, r := range p.Replicas {
-				if s.Live(r) {
+				if online(r) {
 					np.Leader, np.ISR = r, []int32{r}
 					break
 				}

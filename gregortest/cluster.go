@@ -31,7 +31,13 @@ type options struct {
 	pausable   bool             // pause.go
 	perBroker  map[int][]string // override.go: BrokerOverride
 	voters     int              // Voters; 0: every broker
+	logDirs    int              // log dirs per broker (LogDirs); 0 is 1
 }
+
+// LogDirs gives every broker n log dirs (JBOD): Dir and n-1 more, see
+// Broker.LogDirs. The partition logs of all of them go through DiskFaults;
+// a Rule whose Path names one dir fails that dir alone.
+func LogDirs(n int) Option { return func(o *options) { o.logDirs = n } }
 
 // Brokers sets the number of brokers (default 3). Every broker is also a
 // controller voter.
@@ -87,6 +93,7 @@ type Broker struct {
 	c          *Cluster
 	id         int32
 	dir        string
+	extraDirs  []string // log dirs after dir (LogDirs)
 	clientPort int
 	raft       *proxy       // fronts the broker's Raft transport
 	kafka      *proxy       // fronts its inter-broker listener
@@ -114,12 +121,16 @@ func NewCluster(t testing.TB, opts ...Option) *Cluster {
 	}
 	c := &Cluster{t: t, opts: o, isolated: map[int32]bool{}, cuts: map[[2]int32]bool{}}
 	dirs := make([]string, o.brokers)
+	extra := make([][]string, o.brokers)
 	for i := range dirs {
 		dirs[i] = t.TempDir() // before c.close's cleanup, so removed after it
+		for range o.logDirs - 1 {
+			extra[i] = append(extra[i], t.TempDir())
+		}
 	}
 	t.Cleanup(c.close)
 	for i := 0; i < o.brokers; i++ {
-		b := &Broker{c: c, id: int32(i + 1), dir: dirs[i], fs: vfs.NewFaultFS(nil)}
+		b := &Broker{c: c, id: int32(i + 1), dir: dirs[i], extraDirs: extra[i], fs: vfs.NewFaultFS(nil)}
 		var err error
 		if b.raft, err = newProxy(c, b.id, kindRaft); err != nil {
 			t.Fatal(err)
@@ -313,6 +324,9 @@ func (b *Broker) RaftAddr() string { return b.raft.addr() }
 // Dir returns the broker's data directory.
 func (b *Broker) Dir() string { return b.dir }
 
+// LogDirs returns the broker's log dirs: Dir, then those LogDirs added.
+func (b *Broker) LogDirs() []string { return append([]string{b.dir}, b.extraDirs...) }
+
 // Running reports whether the broker is started.
 func (b *Broker) Running() bool {
 	b.mu.Lock()
@@ -428,7 +442,7 @@ func (b *Broker) start() error {
 			"inter.broker.listener.name=BROKER",
 			"controller.quorum.voters=" + strings.Join(voters, ","),
 			"controller.quorum.observers=" + strings.Join(observers, ","),
-			"log.dirs=" + b.dir,
+			"log.dirs=" + strings.Join(b.LogDirs(), ","),
 		}, defaults...)
 		ov = append(ov, b.c.opts.overrides...)
 		ov = append(ov, b.c.opts.perBroker[int(b.id-1)]...)

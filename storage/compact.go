@@ -138,7 +138,7 @@ func (l *Log) Compact(ctx context.Context, now time.Time) (CompactStats, error) 
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed.Load() || l.truncations != p.truncations {
+	if l.closed.Load() || l.frozen || l.truncations != p.truncations {
 		return st, ErrCompactionAborted
 	}
 	l.cleanerCheckpoint = max(l.cleanerCheckpoint, p.endDirty)
@@ -151,7 +151,7 @@ func (l *Log) Compact(ctx context.Context, now time.Time) (CompactStats, error) 
 // under the cleaner (truncated or closed), which explains the error.
 func (l *Log) abortErr(p *cleanPlan, err error) error {
 	l.mu.Lock()
-	changed := l.closed.Load() || l.truncations != p.truncations
+	changed := l.closed.Load() || l.frozen || l.truncations != p.truncations
 	l.mu.Unlock()
 	if changed {
 		return fmt.Errorf("%w: %v", ErrCompactionAborted, err)
@@ -164,8 +164,8 @@ func (l *Log) abortErr(p *cleanPlan, err error) error {
 func (l *Log) planCompaction(now time.Time) (*cleanPlan, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed.Load() {
-		return nil, ErrClosed
+	if err := l.stoppedLocked(); err != nil {
+		return nil, err
 	}
 	cfg := l.cfg
 	if !cfg.Compacts() {
@@ -612,7 +612,7 @@ func (l *Log) swapLocked(p *cleanPlan, olds []*segment, ns *segment, end int64) 
 		removeCleaned(l.fs, l.dir, base)
 		return false, err
 	}
-	if l.closed.Load() || l.truncations != p.truncations {
+	if l.closed.Load() || l.frozen || l.truncations != p.truncations {
 		return abort(ErrCompactionAborted)
 	}
 	cur := l.segments()

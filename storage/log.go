@@ -40,6 +40,9 @@ type Log struct {
 	lastFlushMs   int64
 	recoveryPoint int64
 	autoHW        bool
+	// frozen (Freeze) refuses every change to the log's contents with
+	// ErrClosed while reads go on.
+	frozen bool
 	// cleanerCheckpoint is the first dirty offset: the compactor has cleaned
 	// everything below it (persisted in cleaner-offset-checkpoint).
 	cleanerCheckpoint int64
@@ -163,6 +166,36 @@ func (l *Log) Config() Config {
 // open because a Region of them has not been released. It returns to zero
 // once every region is released: a test hook for leaks.
 func (l *Log) RetainedSegments() int64 { return l.retained.Load() }
+
+// Freeze makes the log read-only: once it returns no change is in
+// progress, and every later Append, AppendReplicated, AppendControl,
+// TruncateTo, ResetTo, DeleteRecords, retention or compaction fails with
+// ErrClosed (compactions in flight are abandoned), while reads, Flush and
+// Close go on. A replica moving to another log dir freezes its old log
+// for the last copy (the broker's AlterReplicaLogDirs); Unfreeze undoes it.
+func (l *Log) Freeze() {
+	l.mu.Lock()
+	l.frozen = true
+	l.mu.Unlock()
+}
+
+// Unfreeze undoes Freeze.
+func (l *Log) Unfreeze() {
+	l.mu.Lock()
+	l.frozen = false
+	l.mu.Unlock()
+}
+
+// stoppedLocked is ErrClosed when the log is closed or frozen. mu must be held.
+func (l *Log) stoppedLocked() error {
+	switch {
+	case l.closed.Load():
+		return ErrClosed
+	case l.frozen:
+		return fmt.Errorf("%w: frozen", ErrClosed)
+	}
+	return nil
+}
 
 // Dir returns the log's directory.
 func (l *Log) Dir() string { return l.dir }
@@ -314,8 +347,8 @@ func (l *Log) Append(records []byte, leaderEpoch int32) (AppendResult, error) {
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed.Load() {
-		return AppendResult{}, ErrClosed
+	if err := l.stoppedLocked(); err != nil {
+		return AppendResult{}, err
 	}
 	cfg := l.cfg
 	if h := refs[0].h; h.ProducerID >= 0 {

@@ -41,8 +41,8 @@ func (l *Log) AppendReplicated(records []byte) (AppendResult, error) {
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed.Load() {
-		return AppendResult{}, ErrClosed
+	if err := l.stoppedLocked(); err != nil {
+		return AppendResult{}, err
 	}
 	leo := l.leo.Load()
 	for len(refs) > 0 && refs[0].h.LastOffset() < leo {
@@ -87,8 +87,8 @@ func (l *Log) ResetTo(offset int64) error {
 	defer l.flushMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed.Load() {
-		return ErrClosed
+	if err := l.stoppedLocked(); err != nil {
+		return err
 	}
 	if offset < 0 {
 		return fmt.Errorf("%w: reset to %d", ErrOffsetOutOfRange, offset)

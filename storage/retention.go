@@ -28,8 +28,8 @@ import (
 func (l *Log) EnforceRetention(now time.Time) (deleted int, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed.Load() {
-		return 0, ErrClosed
+	if err := l.stoppedLocked(); err != nil {
+		return 0, err
 	}
 	cfg := l.cfg
 	nowMs := now.UnixMilli()
@@ -106,8 +106,8 @@ func (s *segment) largestTimestamp() int64 {
 func (l *Log) DeleteRecords(offset int64) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed.Load() {
-		return -1, ErrClosed
+	if err := l.stoppedLocked(); err != nil {
+		return -1, err
 	}
 	hw := l.hw.Load()
 	if offset == -1 {

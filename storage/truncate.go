@@ -25,8 +25,8 @@ func (l *Log) TruncateTo(offset int64) error {
 	defer l.flushMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed.Load() {
-		return ErrClosed
+	if err := l.stoppedLocked(); err != nil {
+		return err
 	}
 	if offset < 0 {
 		return fmt.Errorf("%w: truncate to %d", ErrOffsetOutOfRange, offset)

@@ -15,7 +15,7 @@ func TestServeConfigErrors(t *testing.T) {
 	}{
 		{[]string{"server.properties"}, `unexpected argument "server.properties"`},
 		{[]string{"--override", "num.partitions=x"}, `config: num.partitions: not an integer: "x"`},
-		{[]string{"--override", "log.dirs=/a,/b"}, "config: log.dirs: several log dirs are not supported yet (got 2)"},
+		{[]string{"--override", "log.dirs=/a,/b,/a"}, "config: log.dirs: /a is listed twice"},
 		{[]string{"--config", "/nonexistent/server.properties"}, "no such file"},
 	} {
 		if err := serve(tc.args); err == nil || !strings.Contains(err.Error(), tc.wantErr) {

@@ -1,0 +1,383 @@
+package broker
+
+// Moving a replica to another log dir of this broker while it serves
+// (AlterReplicaLogDirs), after Kafka's future replicas and
+// ReplicaAlterLogDirsThread: a future log in the destination dir,
+// <topic>-<partition>.<id>-future, copies the current log batch by batch
+// (offsets, leader epochs and producer state kept, as a follower
+// appends), following it as it grows. Once it has caught up, the current
+// log is frozen (storage.Log.Freeze: appends get NOT_LEADER_OR_FOLLOWER,
+// which clients retry; reads go on), the last batches are copied, the
+// future log is closed and renamed to the partition's name, reopened, and
+// takes the current one's place; the old directory is moved aside and
+// removed. A current log truncated under the copy (a follower's leader
+// changed) is detected by its leader epochs and copied again from its log
+// start. A move is abandoned when the partition goes away, either dir
+// fails, or the broker stops; a future directory left by a restart is
+// removed at start-up (the move is not resumed).
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gregor/storage"
+)
+
+// futureReplica is a move in progress.
+type futureReplica struct {
+	topic   string
+	index   int32
+	topicID [16]byte
+	src     *storage.Log // the current log, as the move started
+	dest    *logDir
+	path    string // the future log's directory
+
+	log  atomic.Pointer[storage.Log] // the future log, once opened
+	stop chan struct{}
+	once sync.Once
+}
+
+func (f *futureReplica) cancel() { f.once.Do(func() { close(f.stop) }) }
+
+func (f *futureReplica) stopped() bool {
+	select {
+	case <-f.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// progress is the future log's size and how far its log end is behind
+// the current log's (DescribeLogDirs).
+func (f *futureReplica) progress() (size, lag int64) {
+	l := f.log.Load()
+	if l == nil {
+		return 0, f.src.LogEndOffset()
+	}
+	return l.Size(), max(f.src.LogEndOffset()-l.LogEndOffset(), 0)
+}
+
+// futureReplicas lists the moves in progress.
+func (ps *partitions) futureReplicas() []*futureReplica {
+	ps.mu.RLock()
+	defer ps.mu.RUnlock()
+	out := make([]*futureReplica, 0, len(ps.moves))
+	for _, f := range ps.moves {
+		out = append(out, f)
+	}
+	return out
+}
+
+// moveReplica moves p's log to dest: a no-op when a move there is under
+// way; a move elsewhere is abandoned first. dest being p's own dir
+// abandons any move. The move is abandoned when ctx ends (shutdown).
+func (ps *partitions) moveReplica(ctx context.Context, p *partition, dest *logDir) {
+	k := tp{p.topic, p.index}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if f := ps.moves[k]; f != nil {
+		if f.dest == dest {
+			return
+		}
+		f.cancel()
+		delete(ps.moves, k)
+	}
+	if dest == p.dir || ps.closed {
+		return
+	}
+	var id [8]byte
+	rand.Read(id[:])
+	f := &futureReplica{topic: p.topic, index: p.index, topicID: p.topicID, src: p.log, dest: dest,
+		path: filepath.Join(dest.dir, fmt.Sprintf("%s.%x%s", partitionDir(p.topic, p.index), id, futureSuffix)), stop: make(chan struct{})}
+	if ps.moves == nil {
+		ps.moves = map[tp]*futureReplica{}
+	}
+	ps.moves[k] = f
+	context.AfterFunc(ctx, f.cancel)
+	ps.log.Info().Str("topic", p.topic).Int32("partition", p.index).Str("from", p.dir.dir).Str("to", dest.dir).Msg("moving replica to another log dir")
+	ps.wg.Go(func() { ps.runMove(f) })
+}
+
+// stopMoves abandons every move (closeAll).
+func (ps *partitions) stopMovesLocked() {
+	for k, f := range ps.moves {
+		f.cancel()
+		delete(ps.moves, k)
+	}
+}
+
+// moveRetry is the pause after a failed copy round and between rounds
+// that found nothing new to copy.
+const moveRetry = 50 * time.Millisecond
+
+// runMove copies f until it swaps in or is abandoned.
+func (ps *partitions) runMove(f *futureReplica) {
+	k := tp{f.topic, f.index}
+	swapped := false
+	defer func() {
+		ps.mu.Lock()
+		if ps.moves[k] == f {
+			delete(ps.moves, k)
+		}
+		ps.mu.Unlock()
+		if swapped {
+			return
+		}
+		if l := f.log.Load(); l != nil {
+			l.Close()
+		}
+		os.RemoveAll(f.path)
+	}()
+	fail := func(err error) {
+		ps.log.Warn().Err(err).Str("topic", f.topic).Int32("partition", f.index).Str("to", f.dest.dir).Msg("replica move abandoned")
+	}
+	t := ps.meta.Snapshot().TopicByID(f.topicID)
+	if t == nil {
+		return
+	}
+	fut, err := storage.Open(f.path, ps.storageCfg(t), ps.clock.Now)
+	if err != nil {
+		ps.destFailed(f, err)
+		fail(err)
+		return
+	}
+	f.log.Store(fut)
+	if err := writePartitionMetadata(f.path, f.topicID); err != nil {
+		fail(err)
+		return
+	}
+	for {
+		if f.stopped() {
+			return
+		}
+		p := ps.lookup(f.topic, f.index)
+		if p == nil || p.log != f.src || f.dest.offline() != nil || p.offline() != nil {
+			fail(errors.New("the partition, its log or a log dir went away"))
+			return
+		}
+		n, err := ps.copyRound(f, fut)
+		if err != nil {
+			fail(err)
+			return
+		}
+		if !ps.consistent(f, fut) {
+			continue // reset: copy again
+		}
+		if n >= freezeBelow {
+			continue // far behind: copy on before freezing
+		}
+		if n == 0 && fut.LogEndOffset() != f.src.LogEndOffset() {
+			sleepOrStop(f.stop, moveRetry)
+			continue
+		}
+		// Nearly caught up: make the copy durable (so that closing it
+		// while the current log is frozen is quick), freeze the current
+		// log, copy what came meanwhile, swap.
+		if err := fut.Flush(); err != nil {
+			ps.destFailed(f, err)
+			fail(err)
+			return
+		}
+		f.src.Freeze()
+		frozenAt := ps.clock.Now()
+		_, err = ps.copyRound(f, fut)
+		if err == nil && (!ps.consistent(f, fut) || fut.LogEndOffset() != f.src.LogEndOffset()) {
+			f.src.Unfreeze()
+			continue
+		}
+		if err == nil {
+			err = ps.swap(f, p, fut, frozenAt)
+		}
+		if err != nil {
+			f.src.Unfreeze()
+			fail(err)
+			return
+		}
+		swapped = true
+		return
+	}
+}
+
+func sleepOrStop(stop <-chan struct{}, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-stop:
+	case <-t.C:
+	}
+}
+
+// freezeBelow is the most a copy round may have copied for the next
+// one to run with the current log frozen (appends wait that long).
+const freezeBelow = 1 << 20
+
+// consistent reports whether fut is a prefix of f.src: not beyond its log
+// end, and its last leader epoch starts where f.src's does (above both
+// logs' starts), no later epoch of f.src starting below fut's log end. Otherwise the current log
+// was truncated under the copy: fut is reset to copy again.
+func (ps *partitions) consistent(f *futureReplica, fut *storage.Log) bool {
+	se, fe := f.src.LeaderEpochs(), fut.LeaderEpochs()
+	ok := fut.LogEndOffset() <= f.src.LogEndOffset()
+	if ok && len(fe) > 0 {
+		last := fe[len(fe)-1]
+		i := slices.IndexFunc(se, func(e storage.EpochEntry) bool { return e.Epoch == last.Epoch })
+		// Either log's epoch cache starts at its own log start: compare
+		// the starts above both.
+		floor := max(f.src.LogStartOffset(), fut.LogStartOffset())
+		ok = i >= 0 && max(se[i].StartOffset, floor) == max(last.StartOffset, floor) &&
+			(i == len(se)-1 || se[i+1].StartOffset >= fut.LogEndOffset())
+	}
+	if !ok {
+		ps.log.Info().Str("topic", f.topic).Int32("partition", f.index).Msg("replica truncated during its move, copying again")
+		fut.ResetTo(f.src.LogStartOffset())
+	}
+	return ok
+}
+
+// copyRound appends to fut the batches of f.src from fut's log end to
+// f.src's log end as the round starts, and returns the bytes copied.
+func (ps *partitions) copyRound(f *futureReplica, fut *storage.Log) (n int64, err error) {
+	end := f.src.LogEndOffset()
+	for off := fut.LogEndOffset(); off < end; off = fut.LogEndOffset() {
+		if f.stopped() {
+			return n, errors.New("stopped")
+		}
+		reg, err := f.src.Read(off, end, 1<<20, true)
+		if errors.Is(err, storage.ErrOffsetOutOfRange) {
+			// Below the log start (retention) or beyond the end (truncated):
+			// start again from the log start.
+			if err := fut.ResetTo(f.src.LogStartOffset()); err != nil {
+				ps.destFailed(f, err)
+				return n, err
+			}
+			end = f.src.LogEndOffset()
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, storage.ErrStorage) {
+				ps.failPartitionDir(f.topic, f.index, err)
+			}
+			return n, err
+		}
+		if reg.Len == 0 {
+			return n, fmt.Errorf("no batch at offset %d below the log end %d", off, end)
+		}
+		b, err := reg.ReadAll()
+		reg.Release()
+		if err != nil {
+			ps.failPartitionDir(f.topic, f.index, err)
+			return n, err
+		}
+		if _, err := fut.AppendReplicated(b); err != nil {
+			ps.destFailed(f, err)
+			return n, err
+		}
+		n += int64(len(b))
+	}
+	return n, nil
+}
+
+// destFailed takes the destination dir offline after a disk failure there.
+func (ps *partitions) destFailed(f *futureReplica, err error) {
+	if isDirFailure(err) {
+		f.dest.fail(err)
+	}
+}
+
+// swap puts the caught-up future log in the current one's place: closed,
+// renamed to the partition's name, reopened and swapped into the map with
+// the replication state of p (whose log is frozen). p's log is then
+// closed and its directory removed.
+func (ps *partitions) swap(f *futureReplica, p *partition, fut *storage.Log, frozenAt time.Time) error {
+	// Records deleted from the current log while it was copied (retention,
+	// DeleteRecords) stay deleted.
+	if start := f.src.LogStartOffset(); fut.LogStartOffset() < start {
+		if _, err := fut.DeleteRecords(start); err != nil && !errors.Is(err, storage.ErrPolicyViolation) {
+			return err
+		}
+	}
+	fut.SetAutoHighWatermark(false)
+	fut.SetHighWatermark(f.src.HighWatermark())
+	if err := fut.Close(); err != nil {
+		ps.destFailed(f, err)
+		return err
+	}
+	final := filepath.Join(f.dest.dir, partitionDir(f.topic, f.index))
+	if _, err := os.Stat(final); err == nil {
+		ps.retireDir(final) // a leftover; the current log is elsewhere
+	}
+	if err := os.Rename(f.path, final); err != nil {
+		return err
+	}
+	k := tp{f.topic, f.index}
+	t := ps.meta.Snapshot().TopicByID(f.topicID)
+	if t == nil {
+		os.RemoveAll(final)
+		return errors.New("topic deleted")
+	}
+	l, err := storage.Open(final, ps.storageCfg(t), ps.clock.Now)
+	if err != nil {
+		os.RemoveAll(final)
+		ps.destFailed(f, err)
+		return err
+	}
+	if len(t.Partitions[f.index].Replicas) > 1 {
+		l.RestoreHighWatermark()
+	}
+	np := &partition{topic: p.topic, index: p.index, topicID: p.topicID, log: l, dir: f.dest}
+	np.leaderHW.Store(p.leaderHW.Load())
+	ps.mu.Lock()
+	if ps.m[k] != p || ps.closed || f.stopped() {
+		ps.mu.Unlock()
+		l.Close()
+		os.RemoveAll(final)
+		return errors.New("the partition changed during the swap")
+	}
+	p.rep.mu.Lock()
+	np.rep.copyFrom(&p.rep)
+	p.rep.role = roleNone
+	if p.rep.hwCh != nil { // acks=all waiters on the old log: NOT_LEADER_OR_FOLLOWER, retried
+		close(p.rep.hwCh)
+		p.rep.hwCh = nil
+	}
+	p.rep.mu.Unlock()
+	l.SetHighWatermark(max(l.HighWatermark(), f.src.HighWatermark()))
+	ps.m[k] = np
+	ps.setWhereLocked(k, f.dest)
+	delete(ps.moves, k)
+	ps.mu.Unlock()
+	np.rep.mu.Lock()
+	np.log.SetAutoHighWatermark(np.rep.role == roleLeader && len(np.rep.replicas) == 1)
+	np.rep.mu.Unlock()
+	frozen := ps.clock.Now().Sub(frozenAt)
+	ps.reconcile.notify() // followers fetch into the new log
+	p.wake()
+	if err := p.log.Close(); err != nil {
+		ps.log.Warn().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("closing the moved replica's old log failed")
+	}
+	ps.retireDir(p.log.Dir())
+	ps.log.Info().Str("topic", p.topic).Int32("partition", p.index).Str("log_dir", f.dest.dir).Int64("log_end_offset", l.LogEndOffset()).Dur("appends_refused_for", frozen).Msg("replica moved to another log dir")
+	return nil
+}
+
+// copyFrom copies o's replication state (both locked by the caller).
+func (r *replicaState) copyFrom(o *replicaState) {
+	r.role, r.topicID, r.leader, r.leaderEpoch, r.partitionEpoch = o.role, o.topicID, o.leader, o.leaderEpoch, o.partitionEpoch
+	r.replicas, r.isr = slices.Clone(o.replicas), slices.Clone(o.isr)
+	if o.followers != nil {
+		r.followers = make(map[int32]*followerState, len(o.followers))
+		for id, fs := range o.followers {
+			c := *fs
+			r.followers[id] = &c
+		}
+	}
+}
