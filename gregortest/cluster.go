@@ -29,6 +29,7 @@ type options struct {
 	log        zerolog.Logger
 	clientOpts []kgo.Opt
 	pausable   bool // pause.go
+	secure     bool // secure.go
 }
 
 // Brokers sets the number of brokers (default 3). Every broker is also a
@@ -69,6 +70,7 @@ type Cluster struct {
 	t       testing.TB
 	opts    options
 	brokers []*Broker
+	pki     *securePKI // secure.go: nil unless secured
 
 	mu       sync.Mutex
 	isolated map[int32]bool
@@ -106,6 +108,13 @@ func NewCluster(t testing.TB, opts ...Option) *Cluster {
 		t.Fatalf("gregortest: %d brokers", o.brokers)
 	}
 	c := &Cluster{t: t, opts: o, isolated: map[int32]bool{}, cuts: map[[2]int32]bool{}}
+	if o.secureEnabled() {
+		var err error
+		if c.pki, err = newSecurePKI(t.TempDir(), o.brokers); err != nil {
+			t.Fatalf("gregortest: certificates: %v", err)
+		}
+		c.opts.clientOpts = slices.Concat(c.pki.clientOpts(), o.clientOpts)
+	}
 	dirs := make([]string, o.brokers)
 	for i := range dirs {
 		dirs[i] = t.TempDir() // before c.close's cleanup, so removed after it
@@ -414,6 +423,9 @@ func (b *Broker) start() error {
 			"controller.quorum.voters=" + strings.Join(voters, ","),
 			"log.dirs=" + b.dir,
 		}, defaults...)
+		if b.c.pki != nil {
+			ov = append(ov, b.c.pki.overrides(b.id)...)
+		}
 		ov = append(ov, b.c.opts.overrides...)
 		cfg, lerr := broker.Load("", nil, ov)
 		if lerr != nil {

@@ -177,7 +177,7 @@ func TestTxnETLExactlyOnceUnderKills(t *testing.T) {
 	)
 	defer stopMembers()
 	for _, id := range []string{"etl-a", "etl-b"} {
-		sess, err := kgo.NewGroupTransactSession(
+		sess, err := kgo.NewGroupTransactSession(append(c.ClientOpts(),
 			kgo.SeedBrokers(c.Addrs()...),
 			kgo.TransactionalID(id),
 			kgo.ConsumerGroup("etl"),
@@ -185,7 +185,7 @@ func TestTxnETLExactlyOnceUnderKills(t *testing.T) {
 			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 			kgo.DefaultProduceTopic("etl-out"),
 			kgo.TransactionTimeout(20*time.Second),
-		)
+		)...)
 		if err != nil {
 			t.Fatal(err)
 		}
