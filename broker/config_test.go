@@ -61,6 +61,7 @@ var kafkaDefaults = map[string]string{
 	"controller.quorum.voters":                                    "",
 	"inter.broker.listener.name":                                  "",
 	"sasl.mechanism.inter.broker.protocol":                        "GSSAPI",
+	"sasl.mechanism.controller.protocol":                          "GSSAPI",
 	"broker.rack":                                                 "",
 	"broker.session.timeout.ms":                                   "9000",
 	"broker.heartbeat.interval.ms":                                "2000",

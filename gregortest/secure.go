@@ -10,8 +10,9 @@ package gregortest
 //   - the client listener (PLAINTEXT-named) SASL_SSL with PLAIN;
 //   - the inter-broker listener (BROKER) SASL_SSL with client
 //     certificates required, brokers logging in with PLAIN as admin;
-//   - the controller listener (CONTROLLER, the Raft transport) SSL with
-//     client certificates required;
+//   - the controller listener (CONTROLLER, the Raft transport) SASL_SSL
+//     with client certificates required, voters logging in with PLAIN as
+//     admin (controller/raft_sasl.go);
 //   - the StandardAuthorizer with User:admin the only super user; the
 //     cluster's clients (ClientOpts, Client, Request) log in as admin.
 //
@@ -167,15 +168,17 @@ func newSecurePKI(dir string, nodes int) (*securePKI, error) {
 // overrides are broker id's security settings.
 func (p *securePKI) overrides(id int32) []string {
 	return []string{
-		"listener.security.protocol.map=PLAINTEXT:SASL_SSL,BROKER:SASL_SSL,CONTROLLER:SSL",
+		"listener.security.protocol.map=PLAINTEXT:SASL_SSL,BROKER:SASL_SSL,CONTROLLER:SASL_SSL",
 		"ssl.keystore.location=" + p.keystores[id],
 		"ssl.truststore.location=" + p.caFile,
 		"listener.name.broker.ssl.client.auth=required",
 		"listener.name.controller.ssl.client.auth=required",
 		"sasl.enabled.mechanisms=PLAIN",
 		"sasl.mechanism.inter.broker.protocol=PLAIN",
+		"sasl.mechanism.controller.protocol=PLAIN",
 		fmt.Sprintf(`plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_%s="%s";`, SecureUser, SecurePassword),
 		fmt.Sprintf(`listener.name.broker.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="%s" password="%s";`, SecureUser, SecurePassword),
+		fmt.Sprintf(`listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="%s" password="%s";`, SecureUser, SecurePassword),
 		"authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
 		"super.users=User:" + SecureUser,
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -15,7 +16,8 @@ import (
 
 // TestSecureCluster: a Secure cluster refuses plaintext clients and a
 // wrong password on its client listener, the controller listener refuses
-// a TLS client without a certificate, records go through as the super
+// a TLS client without a certificate and a wrong password in its SASL
+// login, records go through as the super
 // user, and the proxies know which node opened each Raft and inter-broker
 // link (from the certificate behind the TLS they end), so Isolate cuts a
 // secured node's own outgoing links too.
@@ -62,12 +64,27 @@ func TestSecureCluster(t *testing.T) {
 			t.Fatalf("the controller listener kept a TLS client without a certificate (%v)", err)
 		}
 	}
-	withCert := c.pki.proxyClientConfig(1)
-	conn, err := tls.Dial("tcp", raftAt, withCert)
-	if err != nil {
-		t.Fatalf("a broker certificate was refused: %v", err)
+	// With a certificate, the SASL login follows: a wrong password gets
+	// status 1 (controller/raft_sasl.go), the right one 0.
+	for pass, want := range map[string]byte{"wrong": 1, SecurePassword: 0} {
+		conn, err := tls.Dial("tcp", raftAt, c.pki.proxyClientConfig(1))
+		if err != nil {
+			t.Fatalf("a broker certificate was refused: %v", err)
+		}
+		tok := "\x00" + SecureUser + "\x00" + pass
+		login := append([]byte{0, 0, 5}, "PLAIN"...)
+		login = append(login, 0, 0, 0, byte(len(tok)))
+		login = append(login, tok...)
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		var st [1]byte
+		if _, err := conn.Write(login); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(conn, st[:]); err != nil || st[0] != want {
+			t.Fatalf("raft login with password %q: status %d, %v; want %d", pass, st[0], err, want)
+		}
+		conn.Close()
 	}
-	conn.Close()
 
 	if _, err := kadm.NewClient(c.Client()).CreateTopic(ctx, 1, 3, nil, "secured"); err != nil {
 		t.Fatalf("create topic as %s: %v", SecureUser, err)
