@@ -43,7 +43,8 @@ test-txn-etl:
 
 # Issue 15 done-means 5: every gregortest cluster test (the failover, kill,
 # pause and nemesis-scripted ones included) on clusters secured by
-# gregortest/secure.go: SASL_SSL clients and brokers, Raft over mTLS.
+# gregortest/secure.go: SASL_SSL clients and brokers, Raft over mTLS with
+# a SASL PLAIN login.
 test-cluster-secure:
 	GREGOR_TEST_SECURE=1 $(GO) test -race -count=1 -timeout 30m ./gregortest/...
 
@@ -144,7 +145,7 @@ cluster-test-partition: docker
 	$(CLUSTER) test-partition
 
 # The secured cluster (compat-tests/cluster-compose-secure.yml): SASL_SSL
-# between brokers and for clients, Raft over mutual TLS; kcat produces,
+# between brokers and for clients, Raft over mutual TLS with a PLAIN login; kcat produces,
 # a node is killed, everything is read back.
 cluster-test-secure: docker
 	COMPOSE="$(COMPOSE)" ./compat-tests/cluster-secure.sh
