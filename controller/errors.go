@@ -62,3 +62,10 @@ var (
 	// (83): an unclean election found no live replica.
 	ErrEligibleLeadersNotAvailable = errors.New("controller: eligible leaders not available")
 )
+
+// Raft transport login errors (raft_sasl.go): they end a Raft connection
+// and never reach a Kafka client.
+var (
+	errRaftSASLDenied  = errors.New("controller: raft sasl: authentication failed")
+	errRaftSASLRequest = errors.New("controller: raft sasl: malformed login")
+)

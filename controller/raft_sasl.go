@@ -50,11 +50,6 @@ const (
 	raftSASLTimeout = 10 * time.Second
 )
 
-var (
-	errRaftSASLDenied  = errors.New("controller: raft sasl: authentication failed")
-	errRaftSASLRequest = errors.New("controller: raft sasl: malformed login")
-)
-
 // raftSASLRequest is a parsed login request.
 type raftSASLRequest struct {
 	Mechanism string

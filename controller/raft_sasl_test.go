@@ -12,6 +12,7 @@ import (
 )
 
 func TestParsePlainToken(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		tok        string
 		user, pass string
@@ -37,6 +38,7 @@ func TestParsePlainToken(t *testing.T) {
 }
 
 func TestRaftSASLRequestLimits(t *testing.T) {
+	t.Parallel()
 	req := appendRaftSASLRequest(nil, "PLAIN", plainToken("u", "p"))
 	got, err := readRaftSASLRequest(bytes.NewReader(append(req, "rest"...)))
 	if err != nil || got.Mechanism != "PLAIN" || string(got.Token) != "\x00u\x00p" {
@@ -74,6 +76,7 @@ func saslPair(t *testing.T, users map[string]string) *saslStream {
 // through; a wrong password fails the dial and the server never reads
 // a byte of it; a client speaking Raft without a login is refused.
 func TestRaftSASLStream(t *testing.T) {
+	t.Parallel()
 	srv := saslPair(t, map[string]string{"controller": "secret"})
 	type accepted struct {
 		got []byte
