@@ -7,7 +7,7 @@ FUZZTIME ?= 30s
 COMPOSE  := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build build-bench run test test-short test-unit test-quota test-txn-etl lint fuzz bench bench-metrics scale compat compat-cli compat-burrow compat-upstream compat-sasl compat-tls compat-reassign docker cluster-up cluster-down cluster-test cluster-test-kills cluster-test-partition cluster-test-secure nemesis nemesis-long nemesis-broken clean
+.PHONY: build build-bench run test test-short test-unit test-quota test-txn-etl test-cluster-secure lint fuzz bench bench-metrics scale compat compat-cli compat-burrow compat-upstream compat-sasl compat-tls compat-reassign docker cluster-up cluster-down cluster-test cluster-test-kills cluster-test-partition cluster-test-secure nemesis nemesis-long nemesis-broken clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/gregor
@@ -40,6 +40,13 @@ test-unit:
 # killed five times each (about three minutes; part of `make test` too).
 test-txn-etl:
 	$(GO) test -race -count=1 -timeout 10m -run '^TestTxnETLExactlyOnceUnderKills$$' -v ./gregortest
+
+# Issue 15 done-means 5: every gregortest cluster test (the failover, kill,
+# pause and nemesis-scripted ones included) on clusters secured by
+# gregortest/secure.go: SASL_SSL clients and brokers, Raft over mTLS with
+# a SASL PLAIN login.
+test-cluster-secure:
+	GREGOR_TEST_SECURE=1 $(GO) test -race -count=1 -timeout 30m ./gregortest/...
 
 # Done-means 4 of issue 15 at full length: producer_byte_rate 1 MB/s held
 # for 20 s with Kafka's default quota sampling (prints the measured rate).
@@ -142,7 +149,7 @@ cluster-test-partition: docker
 	$(CLUSTER) test-partition
 
 # The secured cluster (compat-tests/cluster-compose-secure.yml): SASL_SSL
-# between brokers and for clients, Raft over mutual TLS; kcat produces,
+# between brokers and for clients, Raft over mutual TLS with a PLAIN login; kcat produces,
 # a node is killed, everything is read back.
 cluster-test-secure: docker
 	COMPOSE="$(COMPOSE)" ./compat-tests/cluster-secure.sh

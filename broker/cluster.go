@@ -61,6 +61,7 @@ func (s *Server) controllerConfig(metaDir string, keys map[string]*auth.TLS) con
 			cfg.RaftBind = net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
 		}
 		cfg.RaftTLS = raftTLS(&s.cfg.Security, s.cfg.Cluster.ControllerListener, keys)
+		cfg.RaftSASL = raftSASL(&s.cfg.Security)
 	}
 	return cfg
 }
@@ -129,10 +130,11 @@ func interBrokerDial(c *SecurityConfig, listener string, keys map[string]*auth.T
 	return d
 }
 
-// raftTLS is the Raft transport's TLS when the controller listener is SSL.
+// raftTLS is the Raft transport's TLS when the controller listener is SSL
+// or SASL_SSL.
 func raftTLS(c *SecurityConfig, listener string, keys map[string]*auth.TLS) *controller.RaftTLS {
 	t := keys[listener]
-	if t == nil || c.protocol(listener) != protoSSL {
+	if t == nil || !isTLS(c.protocol(listener)) {
 		return nil
 	}
 	return &controller.RaftTLS{Server: t.ServerConfig(), Client: t.ClientConfig}

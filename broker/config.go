@@ -268,7 +268,7 @@ func splitList(v string) []string {
 // key is a start-up error.
 // configDefs is the core keys below and each area's keys (declared in
 // config_<area>.go next to the area's section of Config).
-var configDefs = slices.Concat(coreConfigDefs, txnConfigDefs, securityConfigDefs, interBrokerConfigDefs, tlsConfigDefs, saslConfigDefs, authzConfigDefs, quotaConfigDefs, httpConfigDefs, consumerGroupConfigDefs, clusterOpsConfigDefs, rackConfigDefs, telemetryConfigDefs, quorumConfigDefs)
+var configDefs = slices.Concat(coreConfigDefs, txnConfigDefs, securityConfigDefs, interBrokerConfigDefs, controllerSASLConfigDefs, tlsConfigDefs, saslConfigDefs, authzConfigDefs, quotaConfigDefs, httpConfigDefs, consumerGroupConfigDefs, clusterOpsConfigDefs, rackConfigDefs, telemetryConfigDefs, quorumConfigDefs)
 
 var coreConfigDefs = []configDef{
 	intKey("node.id", "1", "The node id of this broker.", 0, math.MaxInt32, func(c *Config, n int64) { c.NodeID = int32(n) }),
@@ -531,6 +531,9 @@ func build(kvs [][2]string) (Config, error) {
 		return Config{}, err
 	}
 	if err := c.buildInterBroker(); err != nil {
+		return Config{}, err
+	}
+	if err := c.buildControllerSASL(); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()

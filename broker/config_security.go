@@ -42,10 +42,15 @@ type SecurityConfig struct {
 	// the inter-broker listener is SASL_PLAINTEXT or SASL_SSL
 	// (config_interbroker.go); nil otherwise.
 	InterBroker *InterBrokerSASL
+	// Controller is the voters' login when the controller listener is
+	// SASL_PLAINTEXT or SASL_SSL (config_controller_sasl.go); nil
+	// otherwise.
+	Controller *ControllerSASL
 
 	tls                  tlsProps // the ssl.* values as given
 	plainJAAS            string   // plain.sasl.jaas.config as given
 	interBrokerMechanism string   // sasl.mechanism.inter.broker.protocol
+	controllerMechanism  string   // sasl.mechanism.controller.protocol
 	// listenerJAAS are listener.name.<l>.<mechanism>.sasl.jaas.config,
 	// by lowercase listener name and mechanism.
 	listenerJAAS map[string]map[string]auth.JAASEntry
@@ -127,8 +132,8 @@ func (c *Config) validateSecurity() error {
 		if p == protoPlaintext {
 			continue
 		}
-		if l.Name == c.Cluster.ControllerListener && p != protoSSL {
-			return fmt.Errorf("config: listener.security.protocol.map: listener %s is %s; the controller listener must be PLAINTEXT or SSL", l.Name, p)
+		if l.Name == c.Cluster.ControllerListener && p != protoSSL && c.Security.Controller == nil {
+			return fmt.Errorf("config: listener.security.protocol.map: controller listener %s is %s without a controller login (sasl.mechanism.controller.protocol)", l.Name, p)
 		}
 		if isTLS(p) {
 			if _, ok := c.Security.TLS[l.Name]; !ok {

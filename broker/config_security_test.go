@@ -25,6 +25,7 @@ var wantSecurityDefaults = SecurityConfig{
 		"ssl.endpoint.identification.algorithm": "https", "ssl.keystore.type": "PEM", "ssl.principal.mapping.rules": "DEFAULT",
 		"ssl.protocol": "TLSv1.3", "ssl.truststore.type": "PEM"}},
 	interBrokerMechanism: "GSSAPI",
+	controllerMechanism:  "GSSAPI",
 }
 
 const testPlainJAAS = `org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret" user_alice="alice-secret";`
@@ -78,8 +79,19 @@ func TestSecurityConfigKeys(t *testing.T) {
 			}, want: []any{"/b.pem", "requested", "/ca.pem", []string{"TLSv1.2"}}},
 		{name: "ssl inter-broker", kvs: []string{"listeners=SSL://:1", "ssl.keystore.location=/k.pem"},
 			field: func(c *Config) any { return []any{c.Cluster.InterBrokerListener, c.Security.InterBroker == nil} }, want: []any{"SSL", true}},
-		{name: "sasl controller refused", kvs: []string{"listeners=PLAINTEXT://:1,CONTROLLER://:2", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_SSL", "ssl.keystore.location=/k.pem"},
-			wantErr: "the controller listener must be PLAINTEXT or SSL"},
+		{name: "sasl controller without PLAIN refused", kvs: []string{"listeners=PLAINTEXT://:1,CONTROLLER://:2", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_SSL", "ssl.keystore.location=/k.pem"},
+			wantErr: `sasl.mechanism.controller.protocol: controller listener CONTROLLER is SASL_SSL; "GSSAPI" is not supported on it (PLAIN is)`},
+		{name: "sasl controller PLAIN not enabled", kvs: []string{"listeners=PLAINTEXT://:1,CONTROLLER://:2", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT", "sasl.mechanism.controller.protocol=PLAIN"},
+			wantErr: "sasl.mechanism.controller.protocol: PLAIN must be in sasl.enabled.mechanisms"},
+		{name: "sasl controller without login", kvs: []string{"listeners=PLAINTEXT://:1,CONTROLLER://:2", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT", "sasl.mechanism.controller.protocol=PLAIN",
+			"sasl.enabled.mechanisms=PLAIN", `plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_c="pw";`},
+			wantErr: "listener.name.controller.plain.sasl.jaas.config: no username and password options for the controller login"},
+		{name: "sasl_ssl controller", kvs: []string{"listeners=PLAINTEXT://:1,CONTROLLER://:2", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_SSL", "ssl.keystore.location=/k.pem",
+			"sasl.mechanism.controller.protocol=PLAIN", "sasl.enabled.mechanisms=PLAIN", `plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_c="pw";`,
+			`listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="c" password="pw";`},
+			field: func(c *Config) any {
+				return []any{*c.Security.Controller, c.Security.TLS["CONTROLLER"].Settings.KeystoreLocation}
+			}, want: []any{ControllerSASL{Mechanism: "PLAIN", Username: "c", Password: "pw"}, "/k.pem"}},
 		{name: "ssl controller", kvs: []string{"listeners=PLAINTEXT://:1,CONTROLLER://:2", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:SSL", "ssl.keystore.location=/k.pem"},
 			field: func(c *Config) any { return c.Security.TLS["CONTROLLER"].Settings.KeystoreLocation }, want: "/k.pem"},
 		{name: "security.inter.broker.protocol", kvs: []string{"listeners=PLAINTEXT://:1,SSL://:2", "ssl.keystore.location=/k.pem", "security.inter.broker.protocol=SSL"},

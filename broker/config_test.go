@@ -62,6 +62,7 @@ var kafkaDefaults = map[string]string{
 	"controller.quorum.voters":                                    "",
 	"inter.broker.listener.name":                                  "",
 	"sasl.mechanism.inter.broker.protocol":                        "GSSAPI",
+	"sasl.mechanism.controller.protocol":                          "GSSAPI",
 	"broker.rack":                                                 "",
 	"replica.selector.class":                                      "",
 	"broker.session.timeout.ms":                                   "9000",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The secured three-node cluster in Docker (issue 15): SASL_SSL between
 # brokers (mTLS plus PLAIN as broker), SASL_SSL clients (PLAIN as alice),
-# the Raft quorum over mutual TLS (cluster-compose-secure.yml). Makes a CA
+# the Raft quorum over mutual TLS with a PLAIN login as broker
+# (cluster-compose-secure.yml). Makes a CA
 # and one key store with openssl, starts the cluster (project
 # gregor-secure, host ports CLUSTER_PORT1..3, default 19192 29192 39192),
 # waits for 3 brokers over SASL_SSL, produces 1,000 records with acks=all

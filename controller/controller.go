@@ -90,6 +90,10 @@ type Config struct {
 	// RaftTLS, when set, runs the Raft transport over TLS (an SSL
 	// controller listener). Ignored with Transport.
 	RaftTLS *RaftTLS
+	// RaftSASL, when set, logs every Raft connection in first (a
+	// SASL_PLAINTEXT or SASL_SSL controller listener; raft_sasl.go).
+	// Ignored with Transport.
+	RaftSASL *RaftSASL
 	// Transport replaces the TCP transport (tests pass
 	// raft.NewInmemTransport). Raft closes it on Close.
 	Transport raft.Transport

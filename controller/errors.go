@@ -85,3 +85,10 @@ var (
 	// Raft has no quorum to change (as Kafka answers a static quorum).
 	ErrNoQuorum = errors.New("controller: no raft quorum")
 )
+
+// Raft transport login errors (raft_sasl.go): they end a Raft connection
+// and never reach a Kafka client.
+var (
+	errRaftSASLDenied  = errors.New("controller: raft sasl: authentication failed")
+	errRaftSASLRequest = errors.New("controller: raft sasl: malformed login")
+)

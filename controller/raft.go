@@ -86,8 +86,8 @@ func (c *Controller) startRaft() (err error) {
 		if err != nil {
 			return fmt.Errorf("controller: resolve raft address %s: %w", self, err)
 		}
-		if cfg.RaftTLS != nil {
-			t, err := newTLSTransport(cfg.RaftBind, adv, cfg.RaftTLS, hlog.Named("transport"))
+		if cfg.RaftTLS != nil || cfg.RaftSASL != nil {
+			t, err := newSecureTransport(cfg.RaftBind, adv, cfg.RaftTLS, cfg.RaftSASL, hlog.Named("transport"))
 			if err != nil {
 				return fmt.Errorf("controller: raft listen on %s: %w", cfg.RaftBind, err)
 			}

@@ -2,12 +2,9 @@ package controller
 
 import (
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"net"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 )
 
@@ -40,27 +37,4 @@ func (s *tlsStream) Dial(address raft.ServerAddress, timeout time.Duration) (net
 	}
 	d := &net.Dialer{Timeout: timeout}
 	return tls.DialWithDialer(d, "tcp", string(address), s.cfg.Client(host))
-}
-
-// newTLSTransport is raft.NewTCPTransportWithLogger's transport with the
-// stream wrapped in TLS: the same pool size (3) and I/O timeout (10s).
-func newTLSTransport(bind string, adv *net.TCPAddr, cfg *RaftTLS, log hclog.Logger) (*raft.NetworkTransport, error) {
-	if adv.IP == nil || adv.IP.IsUnspecified() {
-		return nil, errors.New("controller: raft address is not advertisable")
-	}
-	ln, err := net.Listen("tcp", bind)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Server == nil || cfg.Client == nil {
-		ln.Close()
-		return nil, fmt.Errorf("controller: raft tls needs both a server and a client configuration")
-	}
-	stream := &tlsStream{Listener: tls.NewListener(ln, cfg.Server), adv: adv, cfg: cfg}
-	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  stream,
-		MaxPool: 3,
-		Timeout: 10 * time.Second,
-		Logger:  log,
-	}), nil
 }

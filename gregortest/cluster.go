@@ -32,6 +32,7 @@ type options struct {
 	perBroker  map[int][]string // override.go: BrokerOverride
 	voters     int              // Voters; 0: every broker
 	logDirs    int              // log dirs per broker (LogDirs); 0 is 1
+	secure     bool             // secure.go
 }
 
 // LogDirs gives every broker n log dirs (JBOD): Dir and n-1 more, see
@@ -82,6 +83,7 @@ type Cluster struct {
 	t       testing.TB
 	opts    options
 	brokers []*Broker
+	pki     *securePKI // secure.go: nil unless secured
 
 	mu       sync.Mutex
 	isolated map[int32]bool
@@ -120,6 +122,13 @@ func NewCluster(t testing.TB, opts ...Option) *Cluster {
 		t.Fatalf("gregortest: %d brokers", o.brokers)
 	}
 	c := &Cluster{t: t, opts: o, isolated: map[int32]bool{}, cuts: map[[2]int32]bool{}}
+	if o.secureEnabled() {
+		var err error
+		if c.pki, err = newSecurePKI(t.TempDir(), o.brokers); err != nil {
+			t.Fatalf("gregortest: certificates: %v", err)
+		}
+		c.opts.clientOpts = slices.Concat(c.pki.clientOpts(), o.clientOpts)
+	}
 	dirs := make([]string, o.brokers)
 	extra := make([][]string, o.brokers)
 	for i := range dirs {
@@ -444,6 +453,9 @@ func (b *Broker) start() error {
 			"controller.quorum.observers=" + strings.Join(observers, ","),
 			"log.dirs=" + strings.Join(b.LogDirs(), ","),
 		}, defaults...)
+		if b.c.pki != nil {
+			ov = append(ov, b.c.pki.overrides(b.id)...)
+		}
 		ov = append(ov, b.c.opts.overrides...)
 		ov = append(ov, b.c.opts.perBroker[int(b.id-1)]...)
 		cfg, lerr := broker.Load("", nil, ov)

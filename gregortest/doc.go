@@ -14,6 +14,12 @@
 // inter-broker listener sit behind an in-process proxy owned by the
 // cluster; clients connect to the brokers directly.
 //
+// Security: with GREGOR_TEST_SECURE=1 (make test-cluster-secure) or the
+// Secure option every listener is secured (SASL_SSL clients and brokers,
+// the Raft quorum over mutual TLS with a PLAIN login, the authorizer on
+// with the cluster's clients as its super user; secure.go). Clients a
+// test makes itself take c.ClientOpts() to reach such a cluster.
+//
 //	func TestProduce(t *testing.T) {
 //		c := gregortest.NewCluster(t, gregortest.Brokers(3), gregortest.Override("min.insync.replicas=2"))
 //		cl := c.Client(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic("events"))

@@ -214,7 +214,7 @@ func TestIsolateLeader(t *testing.T) {
 		}
 		return true
 	})
-	cl, err := kgo.NewClient(kgo.SeedBrokers(majority...), kgo.RequiredAcks(kgo.AllISRAcks()))
+	cl, err := kgo.NewClient(append(c.ClientOpts(), kgo.SeedBrokers(majority...), kgo.RequiredAcks(kgo.AllISRAcks()))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,9 +16,11 @@ import (
 	"gregor/gregortest"
 )
 
-// scrape returns the value of one unlabelled gauge from a broker's
-// /metrics, and false when the broker or its HTTP listener is down.
-func scrape(b *gregortest.Broker, name string) (float64, bool) {
+// scrape returns the value of one unlabelled gauge from broker i's
+// /metrics (as the super user in a secured cluster), and false when the
+// broker or its HTTP listener is down.
+func scrape(c *gregortest.Cluster, i int, name string) (float64, bool) {
+	b := c.Broker(i)
 	if !b.Running() {
 		return 0, false
 	}
@@ -29,11 +31,17 @@ func scrape(b *gregortest.Broker, name string) (float64, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr.String()+"/metrics", nil)
+	if c.Secured() {
+		req.SetBasicAuth(gregortest.SecureUser, gregortest.SecurePassword)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, false
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, false
+	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
 	for sc.Scan() {
@@ -61,24 +69,25 @@ func TestUnderReplicatedMetric(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, 3, 3, nil, "urp"); err != nil {
 		t.Fatal(err)
 	}
-	sum := func() (float64, string) {
-		var total float64
+	// sum adds the brokers' gauges up; n is how many answered.
+	sum := func() (total float64, n int, seen string) {
 		var each []string
 		for i := range c.Len() {
-			v, ok := scrape(c.Broker(i), "gregor_under_replicated_partitions")
+			v, ok := scrape(c, i, "gregor_under_replicated_partitions")
 			if ok {
 				total += v
+				n++
 			}
 			each = append(each, fmt.Sprintf("%d:%v/%v", c.Broker(i).ID(), v, ok))
 		}
-		return total, strings.Join(each, " ")
+		return total, n, strings.Join(each, " ")
 	}
-	c.WaitFor("every partition fully replicated", 60*time.Second, func() bool { v, _ := sum(); return v == 0 })
+	c.WaitFor("every partition fully replicated", 60*time.Second, func() bool { v, n, _ := sum(); return v == 0 && n == 3 })
 
 	c.Kill(2)
 	var seen string
 	c.WaitFor("3 under-replicated partitions on the survivors", 60*time.Second, func() bool {
-		v, each := sum()
+		v, _, each := sum()
 		seen = each
 		return v == 3
 	})
@@ -86,9 +95,9 @@ func TestUnderReplicatedMetric(t *testing.T) {
 
 	c.Restart(2)
 	c.WaitFor("under-replicated partitions cleared", 60*time.Second, func() bool {
-		v, each := sum()
+		v, n, each := sum()
 		seen = each
-		return v == 0
+		return v == 0 && n == 3
 	})
 	t.Logf("node 3 back: %s", seen)
 }
@@ -127,13 +136,13 @@ func TestClusterGroupLagMetric(t *testing.T) {
 		var parts, reporters int
 		var each []string
 		for i := range c.Len() {
-			tl, ok := scrape(c.Broker(i), `gregor_consumer_group_topic_lag{group="G",topic="lagt"}`)
+			tl, ok := scrape(c, i, `gregor_consumer_group_topic_lag{group="G",topic="lagt"}`)
 			if ok {
 				total += tl
 				reporters++
 			}
 			for p := range 3 {
-				if v, ok := scrape(c.Broker(i), fmt.Sprintf(`gregor_consumer_group_lag{group="G",partition="%d",topic="lagt"}`, p)); ok && v == 60 {
+				if v, ok := scrape(c, i, fmt.Sprintf(`gregor_consumer_group_lag{group="G",partition="%d",topic="lagt"}`, p)); ok && v == 60 {
 					parts++
 				}
 			}

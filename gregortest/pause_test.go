@@ -58,7 +58,7 @@ func TestPause(t *testing.T) {
 		}
 		return true
 	})
-	cl, err := kgo.NewClient(kgo.SeedBrokers(others...))
+	cl, err := kgo.NewClient(append(c.ClientOpts(), kgo.SeedBrokers(others...))...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -138,17 +138,33 @@ func (p *proxy) serve(nc net.Conn) {
 	_ = nc.SetReadDeadline(time.Now().Add(30 * time.Second))
 	var first bytes.Buffer
 	var src int32
-	tee := io.TeeReader(nc, &first)
 	var b0 [1]byte
+	n, err := io.ReadFull(nc, b0[:])
+	down := net.Conn(&peekedConn{Conn: nc, first: b0[:n]})
+	plain := err == nil && b0[0] != tlsHandshakeRecord
 	// A TLS connection (a handshake record first) names no node the
-	// proxy can read: it counts as node 0's, cut only by destination.
-	if _, err := io.ReadFull(tee, b0[:]); err == nil && b0[0] != tlsHandshakeRecord {
-		r := io.MultiReader(bytes.NewReader(b0[:]), tee)
+	// proxy can read: it counts as node 0's, cut only by destination,
+	// unless the cluster is secured by gregortest (secure.go): then the
+	// proxy ends the TLS connection and reads the node from its
+	// certificate, and from the plaintext inside if it showed none.
+	terminate := err == nil && !plain && p.c.pki != nil && p.kind != kindClient
+	if terminate {
+		if !p.hold(0) {
+			return
+		}
+		tc, id, err := p.c.pki.acceptTLS(down)
+		if err != nil {
+			return
+		}
+		down, src, plain = tc, id, id == 0
+	}
+	tee := io.TeeReader(down, &first)
+	if plain {
 		switch p.kind {
 		case kindRaft:
-			src = sniffRaft(r)
+			src = sniffRaft(tee)
 		case kindKafka:
-			src = sniffKafka(r)
+			src = sniffKafka(tee)
 		}
 	}
 	_ = nc.SetReadDeadline(time.Time{})
@@ -176,16 +192,21 @@ func (p *proxy) serve(nc net.Conn) {
 	if !p.hold(src) {
 		return
 	}
+	if terminate {
+		if up, err = p.c.pki.dialTLS(up, src); err != nil {
+			return
+		}
+	}
 	if _, err := up.Write(first.Bytes()); err != nil {
 		return
 	}
 	done := make(chan struct{})
 	go func() {
-		_ = p.copy(nc, up, src)
+		_ = p.copy(down, up, src)
 		l.close()
 		close(done)
 	}()
-	_ = p.copy(up, nc, src)
+	_ = p.copy(up, down, src)
 	l.close()
 	<-done
 }

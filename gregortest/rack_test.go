@@ -155,7 +155,7 @@ func TestRackAwareFollowerFetch(t *testing.T) {
 	counters := func(name string) []float64 {
 		var vs []float64
 		for i := range c.Len() {
-			v, ok := scrape(c.Broker(i), name)
+			v, ok := scrape(c, i, name)
 			if !ok {
 				t.Fatalf("broker %d: no %s", c.Broker(i).ID(), name)
 			}
@@ -201,7 +201,7 @@ func TestRackAwareFollowerFetch(t *testing.T) {
 	before := reads[1]
 	consumeAll(ctx, t, rackCl, len(tail))
 	t.Logf("30 records produced (acks=all) and consumed through the rack-b follower in %v", time.Since(start))
-	if v, _ := scrape(c.Broker(1), "gregor_fetch_follower_reads_total"); v <= before {
+	if v, _ := scrape(c, 1, "gregor_fetch_follower_reads_total"); v <= before {
 		t.Fatalf("tail not read from the follower: follower reads %v, before %v", v, before)
 	}
 
@@ -222,7 +222,7 @@ func TestRackAwareFollowerFetch(t *testing.T) {
 		for _, r := range tail {
 			want[r.Partition] = append(want[r.Partition], fmt.Sprintf("%d %s", r.Offset, r.Key))
 		}
-		before, _ := scrape(c.Broker(1), "gregor_fetch_follower_reads_total")
+		before, _ := scrape(c, 1, "gregor_fetch_follower_reads_total")
 		kctx, kcancel := context.WithTimeout(ctx, 60*time.Second)
 		defer kcancel()
 		cmd := exec.CommandContext(kctx, "kcat", "-b", strings.Join(c.Addrs(), ","), "-C", "-t", topic, "-o", "beginning", "-e", "-J", "-q",
@@ -256,7 +256,7 @@ func TestRackAwareFollowerFetch(t *testing.T) {
 				t.Fatalf("partition %d: kcat read %d records %v, want %d", p, len(got[p]), got[p], len(want[p]))
 			}
 		}
-		after, _ := scrape(c.Broker(1), "gregor_fetch_follower_reads_total")
+		after, _ := scrape(c, 1, "gregor_fetch_follower_reads_total")
 		t.Logf("kcat (librdkafka) client.rack=b: follower reads on broker %d %v -> %v", rackB, before, after)
 		if after < before+float64(len(elsewhere)) {
 			t.Fatalf("kcat did not read from the rack-b follower: follower reads %v -> %v", before, after)

@@ -196,7 +196,7 @@ func TestTxnETLExactlyOnceUnderKills(t *testing.T) {
 	)
 	defer stopMembers()
 	newSession := func(id string) *kgo.GroupTransactSession {
-		sess, err := kgo.NewGroupTransactSession(
+		sess, err := kgo.NewGroupTransactSession(append(c.ClientOpts(),
 			kgo.SeedBrokers(c.Addrs()...),
 			kgo.TransactionalID(id),
 			kgo.ConsumerGroup("etl"),
@@ -204,7 +204,7 @@ func TestTxnETLExactlyOnceUnderKills(t *testing.T) {
 			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 			kgo.DefaultProduceTopic("etl-out"),
 			kgo.TransactionTimeout(20*time.Second),
-		)
+		)...)
 		if err != nil {
 			t.Errorf("%s: new session: %v", id, err)
 			return nil

@@ -127,7 +127,7 @@ func Run(t testing.TB, cfg Config) *Result {
 		t.Fatalf("nemesis: the new cluster did not converge")
 	}
 
-	w := &workloads{h: n.h, addrs: c.Addrs(), cfg: cfg}
+	w := &workloads{h: n.h, addrs: c.Addrs(), clientOpts: c.ClientOpts(), cfg: cfg}
 	w.start()
 	n.res.Start = time.Now()
 	sched := NewSchedule(cfg.Seed, cfg.Kinds, cfg.Hold, cfg.Quiet)

@@ -3,6 +3,7 @@ package nemesis
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,16 +14,18 @@ import (
 // workloads run the clients whose operations make the history. Every
 // goroutine is started by start and waited for by stop.
 type workloads struct {
-	h      *History
-	addrs  []string
-	cfg    Config
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	stopP  chan struct{} // closed: producers stop producing
-	stopC  chan struct{} // closed: consumers stop
-	errMu  sync.Mutex
-	errs   []error
+	h     *History
+	addrs []string
+	// clientOpts are the cluster's (TLS and SASL when secured).
+	clientOpts []kgo.Opt
+	cfg        Config
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	stopP      chan struct{} // closed: producers stop producing
+	stopC      chan struct{} // closed: consumers stop
+	errMu      sync.Mutex
+	errs       []error
 }
 
 func (w *workloads) fail(err error) {
@@ -71,7 +74,7 @@ func (w *workloads) stop() {
 }
 
 func (w *workloads) client(opts ...kgo.Opt) (*kgo.Client, error) {
-	return kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(w.addrs...), kgo.MetadataMinAge(250 * time.Millisecond)}, opts...)...)
+	return kgo.NewClient(slices.Concat(w.clientOpts, []kgo.Opt{kgo.SeedBrokers(w.addrs...), kgo.MetadataMinAge(250 * time.Millisecond)}, opts)...)
 }
 
 // goProducer produces <name>-<seq> records at cfg.Rate per second, record
