@@ -50,6 +50,12 @@ type replicaState struct {
 	followers      map[int32]*followerState // leader only
 	hwCh           chan struct{}            // closed when the high watermark advances
 	altering       bool                     // an AlterPartition is in flight
+	// expanding is the ISR an in-flight AlterPartition proposes when it
+	// adds members (nil otherwise): the high watermark counts them from
+	// the proposal on (Kafka's maximal ISR, KIP-497), so that the new
+	// member, once the controller commits it, holds every record below
+	// the high watermark and may be elected without losing any.
+	expanding []int32
 }
 
 // followerState is a leader's view of one follower.
@@ -87,10 +93,15 @@ func (p *partition) inISR(id int32) bool {
 }
 
 // advanceHWLocked moves the high watermark to the smallest log end offset
-// in the ISR. p.rep.mu must be held; p must be the leader.
+// in the ISR, and in the ISR being proposed while an expansion is in
+// flight. p.rep.mu must be held; p must be the leader.
 func (p *partition) advanceHWLocked(self int32) {
 	hw := p.log.LogEndOffset()
-	for _, id := range p.rep.isr {
+	members := p.rep.isr
+	if p.rep.expanding != nil {
+		members = p.rep.expanding // a superset of isr
+	}
+	for _, id := range members {
 		if id == self {
 			continue
 		}
@@ -356,6 +367,9 @@ func (rp *replication) apply(p *partition, t *controller.Topic, meta *controller
 	newEpoch := meta.LeaderEpoch != r.leaderEpoch || r.role == roleNone
 	r.topicID = t.ID
 	r.replicas = slices.Clone(meta.Replicas)
+	if meta.PartitionEpoch > r.partitionEpoch || newEpoch {
+		r.expanding = nil // the committed ISR supersedes a proposal
+	}
 	if meta.PartitionEpoch >= r.partitionEpoch || newEpoch {
 		r.isr = slices.Clone(meta.ISR)
 		r.partitionEpoch = meta.PartitionEpoch
@@ -396,7 +410,7 @@ func (rp *replication) apply(p *partition, t *controller.Topic, meta *controller
 	}
 	p.log.SetAutoHighWatermark(false)
 	r.role = roleFollower
-	r.followers = nil
+	r.followers, r.expanding = nil, nil
 	if r.hwCh != nil { // wake acks=all waiters: they answer NOT_LEADER_OR_FOLLOWER
 		close(r.hwCh)
 		r.hwCh = nil
@@ -441,12 +455,15 @@ func (rp *replication) recordFollowerFetch(p *partition, id int32, fetchOffset, 
 	f.hwSent = hw
 	var expand []int32
 	if !slices.Contains(r.isr, id) && fetchOffset >= p.log.HighWatermark() && !r.altering {
+		// Claimed here, under the lock that saw the follower caught up:
+		// from now on the high watermark waits for it too.
 		expand = append(slices.Clone(r.isr), id)
 		slices.Sort(expand)
+		r.altering, r.expanding = true, expand
 	}
 	r.mu.Unlock()
 	if expand != nil {
-		rp.wg.Go(func() { rp.alterISR(p, expand) })
+		rp.wg.Go(func() { rp.sendISR(p, expand) })
 	}
 	return hw, news, true
 }
@@ -457,6 +474,19 @@ func (rp *replication) checkISRs() {
 	for _, p := range rp.parts.all() {
 		r := &p.rep
 		r.mu.Lock()
+		if r.role == roleLeader && !r.altering && r.expanding != nil {
+			// An expansion whose answer was lost: once its new member
+			// has not caught up for replica.lag.time.max.ms the metadata
+			// would long have shown it committed, so it was not: stop
+			// waiting for that member.
+			for _, id := range r.expanding {
+				if f := r.followers[id]; !slices.Contains(r.isr, id) && (f == nil || now.Sub(f.lastCaughtUp) > rp.cfg.LagTimeMax) {
+					r.expanding = nil
+					p.advanceHWLocked(rp.self)
+					break
+				}
+			}
+		}
 		if r.role != roleLeader || r.altering || len(r.isr) <= 1 {
 			r.mu.Unlock()
 			continue
@@ -487,6 +517,21 @@ func (rp *replication) alterISR(p *partition, isr []int32) {
 		return
 	}
 	r.altering = true
+	r.mu.Unlock()
+	rp.sendISR(p, isr)
+}
+
+// sendISR sends the AlterPartition its caller claimed (altering set) and
+// applies the result; it clears altering when done. An expansion's
+// members keep counting for the high watermark until the result is
+// applied here or newer metadata replaces the ISR (apply): a failed or
+// ignored answer may still have been committed (the controller may even
+// have made the new member leader in the same change, completing a
+// reassignment), so falling back to the smaller ISR could acknowledge
+// records the new member lacks.
+func (rp *replication) sendISR(p *partition, isr []int32) {
+	r := &p.rep
+	r.mu.Lock()
 	topicID, epoch, pepoch := r.topicID, r.leaderEpoch, r.partitionEpoch
 	r.mu.Unlock()
 	defer func() {
@@ -508,6 +553,7 @@ func (rp *replication) alterISR(p *partition, isr []int32) {
 			rp.isrExpands.Add(1)
 		}
 		r.isr, r.partitionEpoch = slices.Clone(result.ISR), result.PartitionEpoch
+		r.expanding = nil // committed: isr holds the outcome
 		p.advanceHWLocked(rp.self)
 	}
 	r.mu.Unlock()
