@@ -71,14 +71,6 @@ var metadataChanged = map[int16]bool{
 	21: false, 22: false, 23: true, 24: false, 25: false,
 }
 
-// metadataVersionNames are the MetadataVersion names Kafka's messages use.
-var metadataVersionNames = map[int16]string{
-	7: "3.3-IV3", 8: "3.4-IV0", 9: "3.5-IV0", 10: "3.5-IV1", 11: "3.5-IV2",
-	12: "3.6-IV0", 13: "3.6-IV1", 14: "3.6-IV2", 15: "3.7-IV0", 16: "3.7-IV1",
-	17: "3.7-IV2", 18: "3.7-IV3", 19: "3.7-IV4", 20: "3.8-IV0", 21: "3.9-IV0",
-	22: "4.0-IV0", 23: "4.0-IV1", 24: "4.0-IV2", 25: "4.0-IV3",
-}
-
 // featureDependencies: a feature at a level needs another feature at a
 // least level (FeatureVersion.dependencies in Kafka 4.0: only
 // kraft.version 1 has one, metadata.version 3.9-IV0).

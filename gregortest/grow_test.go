@@ -40,12 +40,6 @@ func (g *gapTracker) tick() {
 	g.last = now
 }
 
-func (g *gapTracker) longest() time.Duration {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return max(g.worst, time.Since(g.last))
-}
-
 // TestGrowAndDrainUnderLoad is issue 18's cluster change under acks=all
 // idempotent load (RF 3, min.insync.replicas 2): a fourth broker joins,
 // a third of the partitions move onto it under a 500 kB/s follower
