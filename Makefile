@@ -7,7 +7,7 @@ FUZZTIME ?= 30s
 COMPOSE  := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build build-bench run test test-short test-unit test-quota test-txn-etl test-cluster-secure lint fuzz bench bench-metrics scale compat compat-cli compat-burrow compat-upstream compat-sasl compat-tls compat-reassign docker cluster-up cluster-down cluster-test cluster-test-kills cluster-test-partition cluster-test-secure nemesis nemesis-long nemesis-broken clean
+.PHONY: build build-bench run test test-short test-unit test-quota test-txn-etl test-cluster-secure lint fuzz bench bench-metrics scale compat compat-cli compat-burrow compat-upstream compat-sasl compat-tls compat-reassign docker cluster-up cluster-down cluster-grow cluster-test cluster-test-kills cluster-test-partition cluster-test-secure nemesis nemesis-long nemesis-broken clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/gregor
@@ -132,6 +132,11 @@ cluster-up: docker
 
 cluster-down:
 	$(CLUSTER) down
+
+# A fourth broker joins the running cluster and a partition moves onto it
+# (README, "Adding a fourth broker").
+cluster-grow: build
+	$(CLUSTER) grow
 
 # Failover under load: stop and kill partition leaders, check every
 # acknowledged record and the rejoin (compat-tests/cluster.sh).

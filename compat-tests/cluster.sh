@@ -5,6 +5,9 @@
 #   cluster.sh up     start the cluster, wait until it is ready
 #   cluster.sh wait   wait until every node answers Metadata with 3 brokers
 #   cluster.sh down   remove the containers, the network and the volumes
+#   cluster.sh grow   add gregor4 (profile grow) to the running cluster and
+#                     move a partition onto it (README, "Adding a fourth
+#                     broker"); prints CLUSTER GROW PASS|FAIL
 #   cluster.sh test   failover test (below); prints CLUSTER TEST PASS|FAIL
 #   cluster.sh test-kills      the same run with, instead of the stop and
 #                     the controller kill, CLUSTER_KILLS (10) kills in a row
@@ -127,13 +130,50 @@ cmd_up() {
   cmd_wait
 }
 
+# cmd_grow follows the README's "Adding a fourth broker" on the running
+# cluster: gregor4 starts as an observer; AddRaftVoter makes the quorum
+# leader replicate the metadata to it (and RemoveRaftVoter keeps three
+# voters, gregor4 staying an observer broker); a partition of a new topic
+# moves onto it; every record is read back through gregor4.
+cmd_grow() {
+  local gregor=$ROOT/bin/gregor port4=${CLUSTER_PORT4:-49092} t0 out
+  export CLUSTER_PORT4=$port4
+  [[ -x $gregor ]] || { echo "cluster.sh: no $gregor: run make build" >&2; return 1; }
+  log "starting gregor4 (profile grow)"
+  compose --profile grow up -d --no-build gregor4
+  t0=$SECONDS
+  until out=$("$gregor" -b "$BROKERS" cluster quorum add-voter 4 gregor4:9093 2>&1); do
+    if ((SECONDS - t0 > 60)); then echo "cluster.sh: add-voter 4: $out" >&2; echo "CLUSTER GROW FAIL"; return 1; fi
+    sleep 1
+  done
+  log "$out"
+  until [[ $(timeout 10 kcat -b "localhost:$port4" -L -J -m 5 2>/dev/null | jq '.brokers | length' 2>/dev/null) == 4 ]]; do
+    if ((SECONDS - t0 > 90)); then echo "cluster.sh: gregor4 never listed 4 brokers" >&2; echo "CLUSTER GROW FAIL"; return 1; fi
+    sleep 1
+  done
+  log "gregor4 registered in $((SECONDS - t0))s"
+  "$gregor" -b "$BROKERS" cluster quorum remove-voter 4
+  "$gregor" -b "$BROKERS" topic create grow-demo -p 3 -r 3
+  seq 1 300 | sed 's/^/grow-/' | kcat -b "$BROKERS" -P -t grow-demo -p 0
+  "$gregor" -b "$BROKERS" partition move grow-demo:0=4,2,3
+  out=$(timeout 60 kcat -b "localhost:$port4" -C -t grow-demo -p 0 -o beginning -e -q 2>/dev/null | sort | md5sum)
+  if [[ $out != $(seq 1 300 | sed 's/^/grow-/' | sort | md5sum) ]]; then
+    echo "cluster.sh: grow-demo/0 read through gregor4 differs" >&2
+    echo "CLUSTER GROW FAIL"
+    return 1
+  fi
+  "$gregor" -b "$BROKERS" topic describe grow-demo
+  log "300 records of grow-demo/0 read back after its move onto gregor4"
+  echo "CLUSTER GROW PASS"
+}
+
 # The network clustercheck -partition attaches a cut-off node to (it
 # removes it itself; this is for a run that was interrupted).
 PROBE_NET=${PROJECT}_partition_probe
 
 cmd_down() {
   log "removing the cluster (containers, network, volumes)"
-  compose down -v --remove-orphans
+  compose --profile grow down -v --remove-orphans
   if docker network inspect "$PROBE_NET" >/dev/null 2>&1; then
     docker network rm "$PROBE_NET" >/dev/null || true
   fi
@@ -237,6 +277,7 @@ case ${1:-} in
 up) cmd_up ;;
 wait) cmd_wait ;;
 down) cmd_down ;;
+grow) cmd_grow ;;
 test | test-kills | test-partition) cmd_test "$1" ;;
 *)
   echo "usage: $0 up|wait|down|test|test-kills|test-partition" >&2
