@@ -239,7 +239,7 @@ func (s *deps) fetchPartition(snap *controller.Snapshot, topic string, rp *kmsg.
 	}
 	var throttledTopic *controller.Topic // a follower fetch of a leader-throttled replica (replication_throttle.go)
 	if follower {
-		if t := s.ctrl.Snapshot().Topic(topic); s.repl.throttle.throttled(t, leaderThrottledReplicas, rp.Partition) {
+		if t := snap.Topic(topic); s.repl.throttle.throttled(t, leaderThrottledReplicas, rp.Partition) {
 			if s.repl.throttle.leaderSkip(t, rp.Partition, p.inISR(replicaOf(r))) {
 				return 0, nil // over the leader throttle: no records this time
 			}
