@@ -149,7 +149,7 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	d.txnVerify = d.txns
-	d.txns.local = d.writeTxnMarker
+	d.txns.local = d.writeTxnMarkers
 	d.repl = newReplication(c.NodeID, s.clustered(), c.Replication, ctrl, d.parts, d.groups, d.link, peers, o.clock, log, ctx, &s.wg, kick)
 	d.repl.txnState = d.txns
 	d.repl.throttle = newReplicationThrottle(c, o.clock.Now) // replication_throttle.go

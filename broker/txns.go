@@ -40,7 +40,7 @@ type txns struct {
 	clock   Clock
 	// local writes markers to partitions this broker leads
 	// (WriteTxnMarkers' partition-leader side).
-	local func(m coordinator.TxnMarker, topic string, partition int32) int16
+	local func(ctx context.Context, m coordinator.TxnMarker, ps []coordinator.TxnPartition) (retry []coordinator.TxnPartition)
 
 	mu sync.Mutex // serializes creating the topic and loading partitions
 }
@@ -207,11 +207,7 @@ func (t *txns) WriteTxnMarkers(ctx context.Context, m coordinator.TxnMarker) (re
 	}
 	for leader, ps := range byLeader {
 		if leader == t.self {
-			for _, p := range ps {
-				if code := t.local(m, p.Topic, p.Partition); code != 0 && code != kerr.UnknownTopicOrPartition.Code {
-					retry = append(retry, p)
-				}
-			}
+			retry = append(retry, t.local(ctx, m, ps)...)
 			continue
 		}
 		retry = append(retry, t.remote(ctx, leader, m, ps)...)
