@@ -7,7 +7,8 @@ package broker
 // leaders, leader epochs, replicas and ISR. A null topic list (v1+; an
 // empty one in v0) means every topic. Unknown topics are created when
 // auto.create.topics.enable is on and the request allows it (v4+ flag;
-// always for older versions), with num.partitions partitions. v10+ topics
+// always for older versions), with num.partitions partitions; the request that creates a topic sees it
+// as LEADER_NOT_AVAILABLE with no partitions, as in Kafka. v10+ topics
 // carry ids and may be asked for by id; v12+ may not ask for a topic by id
 // and name at once.
 
@@ -103,10 +104,13 @@ var metadataHandler = handle(kmsg.Metadata, 0, 13, func(s *deps, r *request, req
 			} else if autoCreate && !s.authorizeCluster(r, kmsg.ACLOperationCreate) && !s.authorizeTopic(r, kmsg.ACLOperationCreate, name) {
 				code = kerr.TopicAuthorizationFailed.Code
 			} else if autoCreate {
-				created, err := s.autoCreateTopic(name)
+				_, err := s.autoCreateTopic(name)
 				switch {
 				case err == nil:
-					t, code = created, 0
+					// As Kafka: the request that creates the topic
+					// sees it as LEADER_NOT_AVAILABLE with no
+					// partitions; clients refresh metadata.
+					code = kerr.LeaderNotAvailable.Code
 				case errors.Is(err, controller.ErrTopicExists):
 					t, code = s.ctrl.Snapshot().Topic(name), 0
 				default:

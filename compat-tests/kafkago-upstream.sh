@@ -8,13 +8,14 @@
 # cache and its go.mod tidied so its test dependencies resolve.
 #
 # Environment:
-#   KAFKAGO_RUN   go test -run filter (default: the client fetch tests and TestConn)
+#   KAFKAGO_RUN   go test -run filter (default: the client fetch tests, TestConn
+#                 and the partition reassignment tests)
 set -euo pipefail
 
 cd "$(dirname "$0")"
 HERE=$(pwd)
 GREGOR=$HERE/../bin/gregor
-RUN=${KAFKAGO_RUN:-'^(TestClientFetch|TestClientFetchCompressed|TestClientPipeline|TestClientProduceAndConsume|TestConn)$'}
+RUN=${KAFKAGO_RUN:-'^(TestClientFetch|TestClientFetchCompressed|TestClientPipeline|TestClientProduceAndConsume|TestConn|TestClientAlterPartitionReassignments|TestClientAlterPartitionReassignmentsMultiTopics|TestClientListPartitionReassignments)$'}
 
 if [[ ! -x $GREGOR ]]; then
   (cd .. && make build)

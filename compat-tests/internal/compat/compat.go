@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -112,6 +113,22 @@ func Run(t *testing.T, client, scenario string, fn func(t *T)) {
 // Topic returns a fresh topic name for a scenario.
 func Topic(client, scenario string) string {
 	return fmt.Sprintf("compat-%s-%s-%d", client, strings.ReplaceAll(scenario, "_", "-"), time.Now().UnixNano()%1e10)
+}
+
+// CreateTopic creates topic (partitions, replication factor 1) with a
+// CreateTopics request, for scenarios whose client must find the topic
+// with its leaders at once: the Metadata request that auto-creates a topic
+// answers it LEADER_NOT_AVAILABLE, as Kafka's does.
+func CreateTopic(topic string, partitions int32) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(Bootstrap()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, nil, topic)
+	return err
 }
 
 var (
