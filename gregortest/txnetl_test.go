@@ -100,14 +100,6 @@ func (o *etlOutput) duplicates() []string {
 	return d
 }
 
-// fatalTxnErr reports whether err leaves a kgo transactional producer
-// unusable (fenced): only a new client with the same transactional id
-// goes on.
-func fatalTxnErr(err error) bool {
-	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
-		errors.Is(err, kerr.InvalidProducerIDMapping)
-}
-
 // readOutput consumes etl-out from the start into o until ctx ends.
 func readOutput(ctx context.Context, cl *kgo.Client, o *etlOutput) {
 	for ctx.Err() == nil {
@@ -133,15 +125,19 @@ func readOutput(ctx context.Context, cl *kgo.Client, o *etlOutput) {
 // the old coordinator bumped but the client never learned answers
 // PRODUCER_FENCED (Kafka keeps no lastProducerEpoch across coordinator
 // moves either). The member is then restarted, as an application would.
+// So is a member whose End failed: kgo documents End's errors as not
+// retryable, and the outcome of a commit whose EndTxn went unanswered is
+// unknown (the killed coordinator may have written PrepareCommit); a
+// retried abort returns without asking the coordinator and rewinds the
+// session to its last known commit, so a member that went on would redo
+// a transaction that did commit. A restarted member rejoins the group and
+// reads the committed offsets, which settle once the coordinator ends
+// the transaction.
 //
-// It takes about three minutes under -race and runs only with
-// GREGOR_TXN_ETL=1 (make test-txn-etl): one run in four this session
-// found three input records written twice in committed output (after a
-// transaction-offset commit to a killed group coordinator failed), not
-// explained yet.
+// It takes two to three minutes under -race (skipped with -short).
 func TestTxnETLExactlyOnceUnderKills(t *testing.T) {
-	if testing.Short() || os.Getenv("GREGOR_TXN_ETL") == "" {
-		t.Skip("kills brokers ten times (about three minutes); run with GREGOR_TXN_ETL=1 (make test-txn-etl)")
+	if testing.Short() {
+		t.Skip("kills brokers ten times (two to three minutes)")
 	}
 	t.Parallel()
 	start := time.Now()
@@ -160,10 +156,10 @@ func TestTxnETLExactlyOnceUnderKills(t *testing.T) {
 	adm := kadm.NewClient(c.Client())
 	mir := "2"
 	cfg := map[string]*string{"min.insync.replicas": &mir}
-	if _, err := adm.CreateTopic(ctx, 2, 3, cfg, "etl-in"); err != nil {
+	if _, err := adm.CreateTopic(ctx, 2, 3, cfg, "etl-in"); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) { // a retried forward
 		t.Fatal(err)
 	}
-	if _, err := adm.CreateTopic(ctx, 1, 3, cfg, "etl-out"); err != nil {
+	if _, err := adm.CreateTopic(ctx, 1, 3, cfg, "etl-out"); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) { // a retried forward
 		t.Fatal(err)
 	}
 	waitLeader(t, c, "etl-out", 3, -1)
@@ -226,11 +222,13 @@ func TestTxnETLExactlyOnceUnderKills(t *testing.T) {
 				return nil
 			}
 			if err := sess.Begin(); err != nil {
-				if fatalTxnErr(err) {
-					return err
-				}
-				t.Errorf("%s: begin: %v", id, err)
-				return nil
+				// A fenced producer, or one whose producer id
+				// could not be loaded (kgo keeps that as fatal,
+				// e.g. "unknown broker" when the coordinator
+				// FindCoordinator named is missing from the
+				// metadata of a broker that had not yet seen it
+				// come back): restart the member.
+				return fmt.Errorf("begin: %w", err)
 			}
 			fs.EachRecord(func(r *kgo.Record) {
 				key := fmt.Appendf(nil, "%d/%d", r.Partition, r.Offset)
@@ -242,18 +240,11 @@ func TestTxnETLExactlyOnceUnderKills(t *testing.T) {
 				if membersCtx.Err() != nil {
 					return nil
 				}
-				// kgo hands back what it could not absorb (a dial
-				// to a killed broker): the transaction is still
-				// open, abort it and go on.
+				// Not retryable (kgo's End): the commit may or
+				// may not have happened; restart the member.
 				endErrs.Add(1)
 				lastEndErr.Store(fmt.Sprintf("%s: %v", id, err))
-				for err != nil && membersCtx.Err() == nil {
-					if fatalTxnErr(err) {
-						return err
-					}
-					time.Sleep(100 * time.Millisecond)
-					_, err = sess.End(membersCtx, kgo.TryAbort)
-				}
+				return err
 			case committed:
 				commits.Add(1)
 			default:
@@ -278,7 +269,7 @@ func TestTxnETLExactlyOnceUnderKills(t *testing.T) {
 				}
 				restarts.Add(1)
 				lastFatal.Store(fmt.Sprintf("%s: %v", id, err))
-				t.Logf("%s: producer fenced (%v), restarting the member", id, err)
+				t.Logf("%s: %v, restarting the member", id, err)
 				sess = newSession(id)
 			}
 		}()
@@ -410,7 +401,7 @@ func TestTxnETLExactlyOnceUnderKills(t *testing.T) {
 	if v, ok := lastFatal.Load().(string); ok {
 		fatal = v
 	}
-	t.Logf("%d kills, %d input records, %d committed / %d aborted transactions, %d End errors (last: %q), %d member restarts after a fence (last: %q), read_uncommitted saw %d records (%d aborted), took %v",
+	t.Logf("%d kills, %d input records, %d committed / %d aborted transactions, %d End errors (last: %q), %d member restarts (last: %q), read_uncommitted saw %d records (%d aborted), took %v",
 		2*rounds, len(want), commits.Load(), aborts.Load(), endErrs.Load(), last, restarts.Load(), fatal, dirty.total, dirty.total-fresh.total, time.Since(start).Round(time.Millisecond))
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatal("ran out of time")
