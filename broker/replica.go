@@ -180,6 +180,7 @@ type replication struct {
 	kick signal
 
 	isrShrinks, isrExpands atomic.Int64 // ISR changes this node made as leader (metrics)
+	fetches                fetchStats   // this node's follower fetch requests (metrics)
 	// Consumer fetches of partitions this node served as a follower, and
 	// answered with a preferred read replica as leader (fetch_rack.go).
 	followerReads, readRedirects atomic.Int64
@@ -320,7 +321,7 @@ func (rp *replication) reconcile() {
 		f := rp.fetchers[id]
 		if f == nil {
 			f = newFetcher(id, rp.self, rp.cfg, rp.peers, rp.clock, rp.log, rp.ctx)
-			f.throttle, f.meta = rp.throttle, rp.meta
+			f.throttle, f.meta, f.stats = rp.throttle, rp.meta, &rp.fetches
 			rp.fetchers[id] = f
 			rp.wg.Go(f.run)
 		}
