@@ -11,7 +11,8 @@ package broker
 // watermark; consumers read only below it.
 //
 // Followers fetch from their leader with the Fetch API (replica id set),
-// one fetcher goroutine and connection per leader node. After a leader
+// one fetcher goroutine, connection and incremental fetch session
+// (fetcher_session.go) per leader node. After a leader
 // change a follower first truncates its log to the end of its latest epoch
 // at the new leader (OffsetForLeaderEpoch), so logs never diverge.
 //
