@@ -64,6 +64,9 @@ var errorCodes = []struct {
 var (
 	errUnknownPartition = errors.New("broker: unknown topic or partition")
 	errInternalTopic    = errors.New("broker: cannot append to internal topic")
+	// errSessionMismatch: a leader's fetch response named a partition
+	// outside the follower's fetch session (fetcher_session.go).
+	errSessionMismatch = errors.New("broker: fetch response does not match the fetch session")
 )
 
 // errCode returns the Kafka error code for err (0 for nil).

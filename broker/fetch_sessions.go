@@ -17,6 +17,8 @@ package broker
 // An incremental response holds only the partitions with records, an
 // error, or a high watermark or log start offset that differs from the
 // last one the session sent (a new partition has none yet, so it is sent).
+// Partitions that got records move to the end of the session's order, as
+// in Kafka, so that a response's max_bytes is shared out over time.
 //
 // The cache holds max.incremental.fetch.session.cache.slots sessions. When
 // full, a new session evicts the least recently used one if it has been
@@ -216,12 +218,20 @@ func (fc *fetchContext) finish(resp *kmsg.FetchResponse, privileged bool) {
 		return
 	}
 	topics := resp.Topics[:0]
+	var served map[sessionKey]bool
 	for _, t := range resp.Topics {
 		parts := t.Partitions[:0]
 		for _, p := range t.Partitions {
-			sp := s.parts[keyOf(s.topicIDs, t.Topic, t.TopicID, p.Partition)]
+			k := keyOf(s.topicIDs, t.Topic, t.TopicID, p.Partition)
+			sp := s.parts[k]
 			if sp == nil || sp.mustRespond(&p) {
 				parts = append(parts, p)
+			}
+			if sp != nil && len(p.RecordBatches) > 0 {
+				if served == nil {
+					served = map[sessionKey]bool{}
+				}
+				served[k] = true
 			}
 		}
 		if len(parts) > 0 {
@@ -230,6 +240,23 @@ func (fc *fetchContext) finish(resp *kmsg.FetchResponse, privileged bool) {
 		}
 	}
 	resp.Topics = topics
+	if served != nil {
+		// Kafka's fairness: partitions that got records go to the end, so
+		// that max_bytes does not always go to the same first ones of a
+		// session whose partitions are served in one order every time.
+		rest := make([]sessionKey, 0, len(s.order))
+		for _, k := range s.order {
+			if !served[k] {
+				rest = append(rest, k)
+			}
+		}
+		for _, k := range s.order {
+			if served[k] {
+				rest = append(rest, k)
+			}
+		}
+		s.order = rest
+	}
 }
 
 // mustRespond reports whether p goes into an incremental response, and

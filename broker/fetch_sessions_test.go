@@ -428,3 +428,43 @@ func TestFetchSessionKgoIdleBytes(t *testing.T) {
 		t.Fatalf("sessions save too little: request %.0f vs %.0f B, response %.0f vs %.0f B", sq, fq, sr, fr)
 	}
 }
+
+// TestFetchSessionRotation: partitions that got records go to the end of
+// the session's order (Kafka's fairness), the others keep theirs.
+func TestFetchSessionRotation(t *testing.T) {
+	t.Parallel()
+	fs, _ := newTestSessions(10)
+	resp, _ := fetchVia(fs, sessReq(0, 0, 0, 1, 2, 3), nil, true)
+	id := resp.SessionID
+	order := func(epoch int32, records ...int32) []int32 {
+		fc, code := fs.begin(sessReq(id, epoch), true)
+		if code != 0 {
+			t.Fatalf("epoch %d: error %d", epoch, code)
+		}
+		served := respParts(sessResp(fc.req, nil))
+		resp := sessResp(fc.req, nil)
+		for i := range resp.Topics[0].Partitions {
+			p := &resp.Topics[0].Partitions[i]
+			for _, r := range records {
+				if p.Partition == r {
+					p.RecordBatches = []byte{1}
+				}
+			}
+		}
+		fc.finish(resp, true)
+		return served
+	}
+	for i, step := range []struct {
+		records []int32
+		want    string
+	}{
+		{[]int32{0, 2}, "[0 1 2 3]"},
+		{nil, "[1 3 0 2]"},
+		{[]int32{1}, "[1 3 0 2]"},
+		{nil, "[3 0 2 1]"},
+	} {
+		if got := fmt.Sprint(order(int32(i+1), step.records...)); got != step.want {
+			t.Fatalf("served in order %s, want %s", got, step.want)
+		}
+	}
+}

@@ -2,7 +2,9 @@ package broker
 
 import (
 	"context"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -24,6 +26,25 @@ type fetchState struct {
 	backoff   time.Time // skip until then after an error
 }
 
+// fetchStats counts a node's follower fetch requests (metrics, tests).
+type fetchStats struct {
+	full, incremental atomic.Int64 // requests by kind
+	partitions        atomic.Int64 // partitions named in requests
+	forgotten         atomic.Int64 // partitions in forgotten_topics_data
+	bytes             atomic.Int64 // encoded request bodies
+}
+
+func (s *fetchStats) record(b *sessionBuild, size int) {
+	if b.full {
+		s.full.Add(1)
+	} else {
+		s.incremental.Add(1)
+	}
+	s.partitions.Add(int64(b.sent))
+	s.forgotten.Add(int64(b.forgotten))
+	s.bytes.Add(int64(size))
+}
+
 // fetcher replicates every partition this node follows from one leader,
 // over one connection.
 type fetcher struct {
@@ -38,12 +59,19 @@ type fetcher struct {
 	// (replication_throttle.go).
 	throttle *replicationThrottle
 	meta     metaView
+	stats    *fetchStats // nil: none kept
+
+	session sessionClient // run goroutine only (fetcher_session.go)
+	sizeBuf []byte        // run goroutine only: requests encoded to measure them
 
 	mu    sync.Mutex
 	parts map[tp]*fetchState
-	kick  chan struct{}
-	done  chan struct{}
-	once  sync.Once
+	// newEpochs: a partition's leader epoch changed, so the next fetch is
+	// full and opens a new session.
+	newEpochs bool
+	kick      chan struct{}
+	done      chan struct{}
+	once      sync.Once
 }
 
 // newFetcher returns a fetcher, for node self, of the partitions it is
@@ -65,6 +93,7 @@ func (f *fetcher) set(targets map[tp]fetchTarget) {
 	for k, t := range targets {
 		if st := f.parts[k]; st == nil || st.epoch != t.epoch || st.p != t.p {
 			f.parts[k] = &fetchState{fetchTarget: t}
+			f.newEpochs = f.newEpochs || (st != nil && st.epoch != t.epoch)
 		}
 	}
 	f.mu.Unlock()
@@ -88,6 +117,10 @@ func (f *fetcher) run() {
 	}()
 	for ctx.Err() == nil {
 		f.mu.Lock()
+		if f.newEpochs {
+			f.session.reset()
+			f.newEpochs = false
+		}
 		var work []*fetchState
 		now := f.clock.Now()
 		for _, st := range f.parts {
@@ -112,6 +145,9 @@ func (f *fetcher) run() {
 		}
 		if err == nil {
 			err = f.fetch(ctx, peer, work)
+		}
+		if err != nil {
+			f.session.reset() // whatever failed, the next fetch is full
 		}
 		if err != nil && ctx.Err() == nil {
 			f.log.Debug().Err(err).Msg("replica fetch failed")
@@ -206,64 +242,65 @@ func (f *fetcher) fetch(ctx context.Context, peer *peer, work []*fetchState) err
 	req.MaxWaitMillis = int32(cfg.FetchWaitMax.Milliseconds())
 	req.MinBytes = 1
 	req.MaxBytes = cfg.FetchResponseMaxBytes
-	req.SessionEpoch = -1
-	byTopic := map[string]int{}
-	var fetching []*fetchState
 	var snap *controller.Snapshot
 	if f.throttle != nil {
 		snap = f.meta.Snapshot()
 	}
 	held := 0
+	want := make([]fetchWant, 0, len(work))
 	for _, st := range work {
 		if !st.truncated {
 			continue
 		}
 		if snap != nil && f.throttle.followerSkip(snap.Topic(st.p.topic), st.p.index, st.p.inISR(f.self)) {
-			held++
+			held++ // left out of the session until the rate comes down
 			continue
 		}
-		i, ok := byTopic[st.p.topic]
-		if !ok {
-			i = len(req.Topics)
-			byTopic[st.p.topic] = i
-			rt := kmsg.NewFetchRequestTopic()
-			rt.Topic = st.p.topic
-			req.Topics = append(req.Topics, rt)
-		}
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.Partition = st.p.index
-		rp.CurrentLeaderEpoch = st.epoch
-		rp.FetchOffset = st.p.log.LogEndOffset()
-		rp.LastFetchedEpoch = -1
-		rp.LogStartOffset = st.p.log.LogStartOffset()
-		rp.PartitionMaxBytes = cfg.FetchMaxBytes
-		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
-		fetching = append(fetching, st)
+		want = append(want, fetchWant{key: tp{st.p.topic, st.p.index}, st: st, data: fetchData{
+			epoch: st.epoch, offset: st.p.log.LogEndOffset(), logStart: st.p.log.LogStartOffset(),
+			maxBytes: cfg.FetchMaxBytes, lastEpoch: -1}})
 	}
-	if len(fetching) == 0 {
+	if len(want) == 0 {
 		if held > 0 { // all over the follower throttle: wait for the rate to come down
 			sleep(ctx, f.clock, 50*time.Millisecond)
 		}
-		return nil
+		return nil // the session is unchanged: nothing was sent
+	}
+	slices.SortFunc(want, func(a, b fetchWant) int { return compareTP(a.key, b.key) })
+	b := f.session.build(req, want)
+	if f.stats != nil {
+		f.sizeBuf = req.AppendTo(f.sizeBuf[:0])
+		f.stats.record(b, len(f.sizeBuf))
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.FetchWaitMax+30*time.Second)
 	defer cancel()
 	resp, err := peer.do(ctx, req)
-	if err != nil {
-		return err
-	}
-	fr := resp.(*kmsg.FetchResponse)
-	if fr.ErrorCode != 0 {
-		return kerr.ErrorForCode(fr.ErrorCode)
+	fr, _ := resp.(*kmsg.FetchResponse)
+	if !f.session.receive(b, fr, err) {
+		switch {
+		case err != nil:
+			return err
+		case isSessionError(fr.ErrorCode):
+			f.log.Debug().Err(kerr.ErrorForCode(fr.ErrorCode)).Int32("session", req.SessionID).Msg("fetch session ended")
+			return nil // the next fetch is full, at once
+		case fr.ErrorCode != 0:
+			return kerr.ErrorForCode(fr.ErrorCode)
+		default:
+			return errSessionMismatch
+		}
 	}
 	for _, rt := range fr.Topics {
-		for _, sp := range rt.Partitions {
-			st := f.find(fetching, rt.Topic, sp.Partition)
-			if st == nil {
+		for i := range rt.Partitions {
+			sp := &rt.Partitions[i]
+			cp := b.parts[tp{rt.Topic, sp.Partition}]
+			if cp.st.p.log.LogEndOffset() != cp.data.offset {
+				// The log moved since the leader was told where to read
+				// (Kafka's check of the fetch offset): what it sent is not
+				// ours to append; the new offset goes in the next fetch.
 				continue
 			}
-			f.apply(st, &sp)
-			if snap != nil && f.throttle.throttled(snap.Topic(st.p.topic), followerThrottledRepl, st.p.index) {
+			f.apply(cp.st, sp)
+			if snap != nil && f.throttle.throttled(snap.Topic(cp.st.p.topic), followerThrottledRepl, cp.st.p.index) {
 				f.throttle.recordFollower(len(sp.RecordBatches))
 			}
 		}

@@ -49,6 +49,10 @@ var (
 	descISRShrinks      = prometheus.NewDesc("gregor_isr_shrinks_total", "ISR shrinks this broker made as leader.", nil, nil)
 	descISRExpands      = prometheus.NewDesc("gregor_isr_expands_total", "ISR expansions this broker made as leader.", nil, nil)
 	descFollowerReads   = prometheus.NewDesc("gregor_fetch_follower_reads_total", "Partitions of consumer fetches this broker served as a follower (KIP-392).", nil, nil)
+	descReplicaFetches  = prometheus.NewDesc("gregor_replica_fetch_requests_total", "Fetch requests this broker sent as a follower, by fetch session kind (full, incremental; KIP-227).", []string{"session"}, nil)
+	descReplicaFetchTPs = prometheus.NewDesc("gregor_replica_fetch_request_partitions_total", "Partitions named in the Fetch requests this broker sent as a follower.", nil, nil)
+	descReplicaForgets  = prometheus.NewDesc("gregor_replica_fetch_forgotten_partitions_total", "Partitions in the forgotten_topics_data of the Fetch requests this broker sent as a follower.", nil, nil)
+	descReplicaFetchB   = prometheus.NewDesc("gregor_replica_fetch_request_bytes_total", "Encoded bytes of the Fetch request bodies this broker sent as a follower.", nil, nil)
 	descReadRedirects   = prometheus.NewDesc("gregor_fetch_preferred_replica_total", "Partitions of consumer fetches this broker, as leader, sent to a preferred read replica (KIP-392).", nil, nil)
 
 	descLogSize     = prometheus.NewDesc("gregor_log_size_bytes", "Bytes of a partition's log segments.", []string{"topic", "partition"}, nil)
@@ -147,6 +151,12 @@ func (c *stateCollector) collectPartitions(ch chan<- prometheus.Metric, snap *co
 	counter(ch, descFollowerReads, float64(c.repl.followerReads.Load()))
 	counter(ch, descReadRedirects, float64(c.repl.readRedirects.Load()))
 	counter(ch, descISRExpands, float64(c.repl.isrExpands.Load()))
+	fs := &c.repl.fetches
+	counter(ch, descReplicaFetches, float64(fs.full.Load()), "full")
+	counter(ch, descReplicaFetches, float64(fs.incremental.Load()), "incremental")
+	counter(ch, descReplicaFetchTPs, float64(fs.partitions.Load()))
+	counter(ch, descReplicaForgets, float64(fs.forgotten.Load()))
+	counter(ch, descReplicaFetchB, float64(fs.bytes.Load()))
 
 	type topicSums struct{ size, segs, bytesIn, recordsIn, bytesOut int64 }
 	sums := map[string]*topicSums{}

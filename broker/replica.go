@@ -11,7 +11,8 @@ package broker
 // watermark; consumers read only below it.
 //
 // Followers fetch from their leader with the Fetch API (replica id set),
-// one fetcher goroutine and connection per leader node. After a leader
+// one fetcher goroutine, connection and incremental fetch session
+// (fetcher_session.go) per leader node. After a leader
 // change a follower first truncates its log to the end of its latest epoch
 // at the new leader (OffsetForLeaderEpoch), so logs never diverge.
 //
@@ -180,6 +181,7 @@ type replication struct {
 	kick signal
 
 	isrShrinks, isrExpands atomic.Int64 // ISR changes this node made as leader (metrics)
+	fetches                fetchStats   // this node's follower fetch requests (metrics)
 	// Consumer fetches of partitions this node served as a follower, and
 	// answered with a preferred read replica as leader (fetch_rack.go).
 	followerReads, readRedirects atomic.Int64
@@ -320,7 +322,7 @@ func (rp *replication) reconcile() {
 		f := rp.fetchers[id]
 		if f == nil {
 			f = newFetcher(id, rp.self, rp.cfg, rp.peers, rp.clock, rp.log, rp.ctx)
-			f.throttle, f.meta = rp.throttle, rp.meta
+			f.throttle, f.meta, f.stats = rp.throttle, rp.meta, &rp.fetches
 			rp.fetchers[id] = f
 			rp.wg.Go(f.run)
 		}
