@@ -85,7 +85,7 @@ func (c *Config) validateQuorum() error {
 	}
 	self := func(v controller.Voter) bool { return v.ID == c.NodeID }
 	if !slices.ContainsFunc(cl.Voters, self) && !slices.ContainsFunc(cl.Observers, self) {
-		return fmt.Errorf("config: controller.quorum.voters does not include node.id %d, nor does controller.quorum.observers (only combined broker+controller nodes are supported)", c.NodeID)
+		return fmt.Errorf("config: controller.quorum.voters does not include node.id %d, nor does controller.quorum.observers (every node is a quorum member: a voter, or an observer such as a process.roles=broker node)", c.NodeID)
 	}
 	return nil
 }

@@ -103,7 +103,26 @@ func TestBrokerOnlyNodesUnderLoad(t *testing.T) {
 	readBackOnce(ctx, t, c, "roles", load.finish(t))
 
 	// After the kills the broker-only nodes are still observers, never
-	// voters, and every node is a broker in Metadata.
+	// voters, AddRaftVoter refuses to make one a voter, and every node is
+	// a broker in Metadata.
+	waitQuorum(t, c, voters, observers)
+	c.WaitFor("AddRaftVoter of broker-only node 5 refused", 60*time.Second, func() bool {
+		actx, acancel := context.WithTimeout(ctx, 30*time.Second)
+		defer acancel()
+		kr, err := c.Broker(3).Request(actx, addVoterRequest(t, c, 5))
+		if err != nil {
+			return false
+		}
+		resp := kr.(*kmsg.AddRaftVoterResponse)
+		switch resp.ErrorCode {
+		case kerr.NotController.Code, kerr.RequestTimedOut.Code:
+			return false
+		case kerr.InvalidRequest.Code:
+			return true
+		}
+		t.Fatalf("AddRaftVoter of broker-only node 5: %v %v", kerr.ErrorForCode(resp.ErrorCode), resp.ErrorMessage)
+		return false
+	})
 	waitQuorum(t, c, voters, observers)
 	for i := range c.Len() {
 		mctx, mcancel := context.WithTimeout(ctx, 10*time.Second)
