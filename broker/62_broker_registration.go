@@ -9,6 +9,11 @@ package broker
 //
 // Needs CLUSTER_ACTION on the cluster once the authorizer is on (else
 // CLUSTER_AUTHORIZATION_FAILED), as Kafka's inter-broker APIs.
+//
+// gregor's brokers add a tagged field of their own, tagBrokerOnly, when
+// they run process.roles=broker (Kafka's controller knows its voters; a
+// gregor observer may be a combined node or a broker-only one), so the
+// controller refuses to make them voters.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -16,6 +21,22 @@ import (
 
 	"gregor/controller"
 )
+
+// tagBrokerOnly is the gregor-private tagged field of BrokerRegistration
+// (a value of one byte, 1) a broker-only node sends; Kafka's tags are
+// small numbers, this one is far past them.
+const tagBrokerOnly uint32 = 0x67720001
+
+// brokerOnlyTagged reports whether tags carry tagBrokerOnly set.
+func brokerOnlyTagged(tags kmsg.Tags) bool {
+	only := false
+	tags.Each(func(key uint32, val []byte) {
+		if key == tagBrokerOnly && len(val) == 1 && val[0] == 1 {
+			only = true
+		}
+	})
+	return only
+}
 
 var brokerRegistrationHandler = handle(kmsg.BrokerRegistration, 0, 4, func(s *deps, r *request, req *kmsg.BrokerRegistrationRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.BrokerRegistrationResponse)
@@ -28,7 +49,7 @@ var brokerRegistrationHandler = handle(kmsg.BrokerRegistration, 0, 4, func(s *de
 		resp.ErrorCode = kerr.InconsistentClusterID.Code
 		return resp, nil
 	}
-	b := controller.Broker{NodeID: req.BrokerID, Rack: req.Rack}
+	b := controller.Broker{NodeID: req.BrokerID, Rack: req.Rack, BrokerOnly: brokerOnlyTagged(req.UnknownTags)}
 	for i, l := range req.Listeners {
 		b.Endpoints = append(b.Endpoints, controller.Endpoint{Name: l.Name, Host: l.Host, Port: int32(l.Port)})
 		if i == 0 {

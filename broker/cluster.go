@@ -69,7 +69,7 @@ func (s *Server) controllerConfig(metaDir string, keys map[string]*auth.TLS) con
 // selfBroker is this node's registration: its advertised listeners, the
 // inter-broker one as the primary address.
 func (s *Server) selfBroker() controller.Broker {
-	b := controller.Broker{NodeID: s.cfg.NodeID, Rack: s.cfg.Cluster.Rack}
+	b := controller.Broker{NodeID: s.cfg.NodeID, Rack: s.cfg.Cluster.Rack, BrokerOnly: s.cfg.Cluster.BrokerOnly}
 	for _, a := range s.cfg.Socket.AdvertisedListeners {
 		b.Endpoints = append(b.Endpoints, controller.Endpoint{Name: a.Name, Host: a.Host, Port: a.Port})
 	}
@@ -410,6 +410,9 @@ func (s *Server) register(incarnation [16]byte) (int64, error) {
 	req.ClusterID = s.ctrl.Snapshot().ClusterID
 	req.IncarnationID = incarnation
 	req.Rack = b.Rack
+	if b.BrokerOnly {
+		req.UnknownTags.Set(tagBrokerOnly, []byte{1})
+	}
 	for _, e := range b.Endpoints {
 		l := kmsg.NewBrokerRegistrationRequestListener()
 		l.Name, l.Host, l.Port = e.Name, e.Host, uint16(e.Port)

@@ -18,10 +18,60 @@ var quorumConfigDefs = []configDef{
 	}},
 }
 
+// parseRoles parses process.roles into "broker" or "broker,controller".
+// A controller-only node (process.roles=controller) is refused: its
+// brokers would need a Kafka-protocol way to the active controller that
+// is not a registered broker (gregor forwards to the leader's
+// inter-broker listener), and it would need to run without a broker
+// registration.
+func parseRoles(v string) (string, error) {
+	var broker, ctrl bool
+	for _, r := range splitList(v) {
+		seen := &broker
+		switch r {
+		case "broker":
+		case "controller":
+			seen = &ctrl
+		default:
+			return "", fmt.Errorf("%q is not broker or controller", r)
+		}
+		if *seen {
+			return "", fmt.Errorf("role %s repeated", r)
+		}
+		*seen = true
+	}
+	switch {
+	case broker && ctrl:
+		return "broker,controller", nil
+	case broker:
+		return "broker", nil
+	case ctrl:
+		return "", fmt.Errorf("controller-only nodes (process.roles=controller) are not supported yet; run combined nodes (broker,controller)")
+	}
+	return "", fmt.Errorf("must name broker, controller or both")
+}
+
 // validateQuorum checks controller.quorum.voters and observers together:
-// node.id is in exactly one of them.
+// node.id is in exactly one of them, and a broker-only node
+// (process.roles=broker) is an observer. Kafka's broker-only node needs
+// only the voters (or controller.quorum.bootstrap.servers) and fetches
+// the metadata log from the leader; hashicorp/raft pushes the log to
+// non-voters the leader already knows, so gregor's broker-only node is
+// listed in controller.quorum.observers and has a controller listener for
+// Raft, as every quorum member.
 func (c *Config) validateQuorum() error {
 	cl := &c.Cluster
+	if cl.BrokerOnly {
+		self := func(v controller.Voter) bool { return v.ID == c.NodeID }
+		switch {
+		case len(cl.Voters) == 0:
+			return fmt.Errorf("config: process.roles=broker needs controller.quorum.voters: a broker-only node replicates the metadata of a controller quorum")
+		case slices.ContainsFunc(cl.Voters, self):
+			return fmt.Errorf("config: process.roles=broker but node.id %d is in controller.quorum.voters: a broker-only node cannot be a voter", c.NodeID)
+		case !slices.ContainsFunc(cl.Observers, self):
+			return fmt.Errorf("config: process.roles=broker: node.id %d must be in controller.quorum.observers (a broker-only node joins the quorum as an observer)", c.NodeID)
+		}
+	}
 	if len(cl.Observers) > 0 && len(cl.Voters) == 0 {
 		return fmt.Errorf("config: controller.quorum.observers needs controller.quorum.voters")
 	}
@@ -35,7 +85,7 @@ func (c *Config) validateQuorum() error {
 	}
 	self := func(v controller.Voter) bool { return v.ID == c.NodeID }
 	if !slices.ContainsFunc(cl.Voters, self) && !slices.ContainsFunc(cl.Observers, self) {
-		return fmt.Errorf("config: controller.quorum.voters does not include node.id %d, nor does controller.quorum.observers (only combined broker+controller nodes are supported)", c.NodeID)
+		return fmt.Errorf("config: controller.quorum.voters does not include node.id %d, nor does controller.quorum.observers (every node is a quorum member: a voter, or an observer such as a process.roles=broker node)", c.NodeID)
 	}
 	return nil
 }

@@ -122,7 +122,7 @@ var gregorDefaults = map[string]string{
 	"node.id":                                  "1",                          // Kafka: -1, required in KRaft; one node runs with no file
 	"listeners":                                "PLAINTEXT://localhost:9092", // Kafka: PLAINTEXT://:9092; gregor binds loopback unless told
 	"log.dirs":                                 "./data",                     // Kafka: log.dir=/tmp/kafka-logs
-	"process.roles":                            "broker,controller",          // Kafka: required; gregor runs combined nodes only
+	"process.roles":                            "broker,controller",          // Kafka: required; gregor defaults to combined nodes
 	"controller.listener.names":                "CONTROLLER",                 // Kafka: required with process.roles
 	"log.retention.check.interval.ms":          "60000",                      // Kafka: 300000
 	"log.flush.scheduler.interval.ms":          "1000",                       // Kafka: Long.MAX_VALUE (never)
@@ -407,7 +407,14 @@ func TestConfigErrors(t *testing.T) {
 		{name: "unknown replica selector", overrides: []string{"replica.selector.class=com.example.Nearest"}, wantErr: `replica.selector.class: unknown replica selector "com.example.Nearest"`},
 		{name: "bad enum", overrides: []string{"compression.type=brotli"}, wantErr: `compression.type: "brotli" is not one of`},
 		{name: "bad policy", overrides: []string{"log.cleanup.policy=delete,keep"}, wantErr: `log.cleanup.policy: "keep" is not delete or compact`},
-		{name: "roles", overrides: []string{"process.roles=broker"}, wantErr: "process.roles:"},
+		{name: "controller-only", overrides: []string{"process.roles=controller"}, wantErr: "process.roles: controller-only nodes (process.roles=controller) are not supported yet"},
+		{name: "unknown role", overrides: []string{"process.roles=broker,witness"}, wantErr: `process.roles: "witness" is not broker or controller`},
+		{name: "repeated role", overrides: []string{"process.roles=broker,broker"}, wantErr: "process.roles: role broker repeated"},
+		{name: "no role", overrides: []string{"process.roles= , "}, wantErr: "process.roles: must name broker, controller or both"},
+		{name: "broker-only without voters", overrides: []string{"process.roles=broker"}, wantErr: "process.roles=broker needs controller.quorum.voters"},
+		{name: "broker-only voter", overrides: []string{"process.roles=broker", "listeners=PLAINTEXT://:9092,CONTROLLER://:9093", "controller.quorum.voters=1@a:9093,2@b:9093"}, wantErr: "process.roles=broker but node.id 1 is in controller.quorum.voters"},
+		{name: "broker-only not an observer", overrides: []string{"process.roles=broker", "node.id=3", "listeners=PLAINTEXT://:9092,CONTROLLER://:9093", "controller.quorum.voters=1@a:9093"}, wantErr: "node.id 3 must be in controller.quorum.observers"},
+		{name: "broker-only without controller listener", overrides: []string{"process.roles=broker", "node.id=3", "controller.quorum.voters=1@a:9093", "controller.quorum.observers=3@c:9093"}, wantErr: "listeners has no CONTROLLER listener"},
 		{name: "bad listener", overrides: []string{"listeners=localhost:9092"}, wantErr: "listeners: \"localhost:9092\" is not NAME://host:port"},
 		{name: "repeated listener", overrides: []string{"listeners=A://:1,A://:2"}, wantErr: "listeners: listener name A repeated"},
 		{name: "no listener", overrides: []string{"listeners="}, wantErr: "listeners: at least one listener is required"},
@@ -492,5 +499,31 @@ func TestDescribeConfigsListsEveryKey(t *testing.T) {
 		if !got[d.name] {
 			t.Errorf("%s not described", d.name)
 		}
+	}
+}
+
+// TestConfigRoles loads the process.roles a node may have: a combined
+// node in either order, and a broker-only observer.
+func TestConfigRoles(t *testing.T) {
+	t.Parallel()
+	quorum := []string{"node.id=3", "listeners=PLAINTEXT://:9092,CONTROLLER://:9093", "controller.quorum.voters=1@a:9093,2@b:9093", "controller.quorum.observers=3@c:9093"}
+	for _, tc := range []struct {
+		roles      string
+		brokerOnly bool
+	}{
+		{"broker,controller", false},
+		{"controller, broker", false},
+		{"broker", true},
+	} {
+		t.Run(tc.roles, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load("", nil, append([]string{"process.roles=" + tc.roles}, quorum...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Cluster.BrokerOnly != tc.brokerOnly {
+				t.Fatalf("BrokerOnly = %v, want %v", c.Cluster.BrokerOnly, tc.brokerOnly)
+			}
+		})
 	}
 }

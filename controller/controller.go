@@ -244,6 +244,10 @@ type Broker struct {
 	// (dirs.go). Set by the controller; ignored (cleared) by
 	// RegisterBroker.
 	OfflineReplicas []Replica `json:"offline_replicas,omitempty"`
+	// BrokerOnly is set for a node that runs only the broker role
+	// (process.roles=broker): a Raft observer AddVoter refuses to make a
+	// voter.
+	BrokerOnly bool `json:"broker_only,omitempty"`
 }
 
 // Endpoint is one advertised listener of a broker.
@@ -594,7 +598,7 @@ func (c *Controller) RegisterBroker(b Broker) error {
 }
 
 func brokerEqual(a, b Broker) bool {
-	if a.NodeID != b.NodeID || a.Host != b.Host || a.Port != b.Port || (a.Rack == nil) != (b.Rack == nil) || len(a.Endpoints) != len(b.Endpoints) {
+	if a.NodeID != b.NodeID || a.Host != b.Host || a.Port != b.Port || a.BrokerOnly != b.BrokerOnly || (a.Rack == nil) != (b.Rack == nil) || len(a.Endpoints) != len(b.Endpoints) {
 		return false
 	}
 	for i := range a.Endpoints {

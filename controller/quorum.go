@@ -166,6 +166,9 @@ func (c *Controller) AddVoter(ctx context.Context, id int32, addr string) error 
 	if id < 0 || addr == "" {
 		return fmt.Errorf("%w: voter id %d at %q", ErrInvalidRequest, id, addr)
 	}
+	if b, ok := c.snap.Load().Broker(id); ok && b.BrokerOnly {
+		return fmt.Errorf("%w: node %d is a broker-only node (process.roles=broker) and cannot be a voter", ErrInvalidRequest, id)
+	}
 	s, known, _, err := c.member(id)
 	if err != nil {
 		return err

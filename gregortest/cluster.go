@@ -31,6 +31,7 @@ type options struct {
 	pausable   bool             // pause.go
 	perBroker  map[int][]string // override.go: BrokerOverride
 	voters     int              // Voters; 0: every broker
+	brokerOnly bool             // BrokerOnly
 	logDirs    int              // log dirs per broker (LogDirs); 0 is 1
 	secure     bool             // secure.go
 }
@@ -48,6 +49,10 @@ func Brokers(n int) Option { return func(o *options) { o.brokers = n } }
 // start as observers (controller.quorum.observers: Raft non-voters that
 // replicate the metadata), which AddRaftVoter can make voters.
 func Voters(n int) Option { return func(o *options) { o.voters = n } }
+
+// BrokerOnly makes the brokers past the Voters(n) voters broker-only
+// nodes (process.roles=broker): observers that are never voters.
+func BrokerOnly() Option { return func(o *options) { o.brokerOnly = true } }
 
 // Override sets broker configuration keys, key=value as gregor's
 // --override, on every broker. Listener, quorum, node.id and log.dirs keys
@@ -453,6 +458,9 @@ func (b *Broker) start() error {
 			"controller.quorum.observers=" + strings.Join(observers, ","),
 			"log.dirs=" + strings.Join(b.LogDirs(), ","),
 		}, defaults...)
+		if v := b.c.opts.voters; b.c.opts.brokerOnly && v > 0 && int(b.id) > v {
+			ov = append(ov, "process.roles=broker")
+		}
 		if b.c.pki != nil {
 			ov = append(ov, b.c.pki.overrides(b.id)...)
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -72,100 +70,19 @@ func TestKillLeaderWhileProducing(t *testing.T) {
 
 	producer := c.Client(kgo.DefaultProduceTopic("kill"), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MaxBufferedRecords(500))
-	var (
-		mu    sync.Mutex
-		acked = map[int]int64{} // value -> offset
-		errs  []error
-		wg    sync.WaitGroup
-	)
-	ackedN := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(acked)
-	}
-	stop := make(chan struct{})
-	produced := make(chan int, 1)
-	go func() {
-		i := 0
-		defer func() { produced <- i }()
-		// Paced at 2,000 records/s (20 every 10 ms): at full speed on a
-		// loaded 2-core machine under -race, a restarted follower may not
-		// catch up to the high watermark, and so not rejoin the ISR, for
-		// minutes; this test is about acknowledged records surviving kills.
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for ; ; i++ {
-			if i%20 == 0 {
-				select {
-				case <-stop:
-					return
-				case <-tick.C:
-				}
-			}
-			wg.Add(1)
-			producer.Produce(ctx, &kgo.Record{Value: []byte(strconv.Itoa(i))}, func(r *kgo.Record, err error) {
-				defer wg.Done()
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					errs = append(errs, err)
-					return
-				}
-				n, _ := strconv.Atoi(string(r.Value))
-				acked[n] = r.Offset
-			})
-		}
-	}()
-
+	load := startAckLoad(ctx, producer)
 	for round := 0; round < 3; round++ {
-		before := ackedN()
-		c.WaitFor("produce progress", 60*time.Second, func() bool { return ackedN() >= before+300 })
+		load.progress(c, "produce progress")
 		victim := waitLeader(t, c, "kill", 3, -1)
 		start := time.Now()
 		c.Kill(victim)
 		waitLeader(t, c, "kill", 2, int32(victim+1))
 		t.Logf("round %d: killed leader %d, new leader after %v", round, victim+1, time.Since(start))
-		before = ackedN()
-		c.WaitFor("produce progress after the kill", 60*time.Second, func() bool { return ackedN() >= before+300 })
+		load.progress(c, "produce progress after the kill")
 		c.Restart(victim)
 		waitLeaderWithin(t, c, "kill", 3, -1, 2*time.Minute)
 	}
-	close(stop)
-	total := <-produced
-	wg.Wait()
-	if len(errs) > 0 {
-		t.Fatalf("%d produce errors, first: %v", len(errs), errs[0])
-	}
-	t.Logf("%d records produced, %d acknowledged", total, len(acked))
-
-	consumer := c.Client(kgo.ConsumeTopics("kill"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	seen := map[int]bool{}
-	lastOffset, lastValue := int64(-1), -1
-	for len(seen) < len(acked) && ctx.Err() == nil {
-		fs := consumer.PollFetches(ctx)
-		fs.EachRecord(func(r *kgo.Record) {
-			n, err := strconv.Atoi(string(r.Value))
-			if err != nil {
-				t.Fatalf("record %q at offset %d", r.Value, r.Offset)
-			}
-			if r.Offset <= lastOffset {
-				t.Fatalf("offset %d after %d", r.Offset, lastOffset)
-			}
-			if n <= lastValue || seen[n] {
-				t.Fatalf("record %d at offset %d after record %d (duplicate or out of order)", n, r.Offset, lastValue)
-			}
-			if off, ok := acked[n]; ok && off != r.Offset {
-				t.Fatalf("record %d acknowledged at offset %d, read at %d", n, off, r.Offset)
-			}
-			lastOffset, lastValue = r.Offset, n
-			seen[n] = true
-		})
-	}
-	for n := range acked {
-		if !seen[n] {
-			t.Fatalf("acknowledged record %d (offset %d) not read back", n, acked[n])
-		}
-	}
+	readBackOnce(ctx, t, c, "kill", load.finish(t))
 }
 
 // TestIsolateLeader: an isolated leader stops acknowledging acks=all, the

@@ -95,6 +95,21 @@ func waitQuorum(t *testing.T, c *gregortest.Cluster, voters, observers []int32) 
 // broker via, retrying while the controller moves. A retry after an
 // answer that left the outcome open accepts DUPLICATE_VOTER (add) or
 // VOTER_NOT_FOUND (remove) as done.
+// addVoterRequest is AddRaftVoter for broker id at its Raft address.
+func addVoterRequest(t *testing.T, c *gregortest.Cluster, id int32) *kmsg.AddRaftVoterRequest {
+	t.Helper()
+	req := kmsg.NewPtrAddRaftVoterRequest()
+	req.VoterID = id
+	l := kmsg.NewAddRaftVoterRequestListener()
+	var port uint16
+	if _, err := fmt.Sscanf(c.Broker(int(id-1)).RaftAddr(), "127.0.0.1:%d", &port); err != nil {
+		t.Fatal(err)
+	}
+	l.Name, l.Host, l.Port = "CONTROLLER", "127.0.0.1", port
+	req.Listeners = append(req.Listeners, l)
+	return req
+}
+
 func changeVoter(t *testing.T, c *gregortest.Cluster, via int, add bool, id int32) time.Duration {
 	t.Helper()
 	start := time.Now()
@@ -105,17 +120,8 @@ func changeVoter(t *testing.T, c *gregortest.Cluster, via int, add bool, id int3
 		var msg *string
 		var err error
 		if add {
-			req := kmsg.NewPtrAddRaftVoterRequest()
-			req.VoterID = id
-			l := kmsg.NewAddRaftVoterRequestListener()
-			var port uint16
-			if _, err := fmt.Sscanf(c.Broker(int(id-1)).RaftAddr(), "127.0.0.1:%d", &port); err != nil {
-				t.Fatal(err)
-			}
-			l.Name, l.Host, l.Port = "CONTROLLER", "127.0.0.1", port
-			req.Listeners = append(req.Listeners, l)
 			var kr kmsg.Response
-			if kr, err = c.Broker(via).Request(ctx, req); err == nil {
+			if kr, err = c.Broker(via).Request(ctx, addVoterRequest(t, c, id)); err == nil {
 				code, msg = kr.(*kmsg.AddRaftVoterResponse).ErrorCode, kr.(*kmsg.AddRaftVoterResponse).ErrorMessage
 			}
 		} else {
