@@ -93,6 +93,7 @@ type Cluster struct {
 	mu       sync.Mutex
 	isolated map[int32]bool
 	cuts     map[[2]int32]bool // pairwise cuts (links.go), both directions
+	shapes   map[int32]Shape   // shaped nodes (shape.go)
 }
 
 // Broker is one broker of a Cluster.
@@ -126,7 +127,7 @@ func NewCluster(t testing.TB, opts ...Option) *Cluster {
 	if o.brokers < 1 {
 		t.Fatalf("gregortest: %d brokers", o.brokers)
 	}
-	c := &Cluster{t: t, opts: o, isolated: map[int32]bool{}, cuts: map[[2]int32]bool{}}
+	c := &Cluster{t: t, opts: o, isolated: map[int32]bool{}, cuts: map[[2]int32]bool{}, shapes: map[int32]Shape{}}
 	if o.secureEnabled() {
 		var err error
 		if c.pki, err = newSecurePKI(t.TempDir(), o.brokers); err != nil {

@@ -30,11 +30,12 @@ func (c *Cluster) Mend(i, j int) {
 	c.mu.Unlock()
 }
 
-// HealNetwork undoes every Isolate and Cut.
+// HealNetwork undoes every Isolate, Cut and Shape.
 func (c *Cluster) HealNetwork() {
 	c.mu.Lock()
 	clear(c.isolated)
 	clear(c.cuts)
+	clear(c.shapes)
 	c.mu.Unlock()
 }
 

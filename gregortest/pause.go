@@ -62,6 +62,34 @@ func (c *Cluster) Pause(i int) {
 	b.clock.pause()
 }
 
+// JumpClock steps broker i's clock forward by d, as an NTP step or a VM
+// migration would: the broker reads d later from then on, and every timer
+// on its clock due within d fires at once (group session, transaction and
+// produce timeouts, ISR lag checks...). The clock stays ahead: there is no
+// jump back, as a Kafka broker's clock is not expected to run backwards.
+// What reads the wall clock instead (socket deadlines, the embedded Raft
+// node, membership heartbeats; see the top of pause.go) does not jump.
+// It needs a Pausable cluster.
+func (c *Cluster) JumpClock(i int, d time.Duration) {
+	c.t.Helper()
+	b := c.brokers[i]
+	if b.clock == nil {
+		c.t.Fatalf("gregortest: JumpClock needs a Pausable cluster")
+	}
+	b.clock.jump(d)
+}
+
+// ClockOffset is how far JumpClock has moved broker i's clock ahead.
+func (c *Cluster) ClockOffset(i int) time.Duration {
+	cl := c.brokers[i].clock
+	if cl == nil {
+		return 0
+	}
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return cl.offset
+}
+
 // Resume undoes Pause(i): overdue timers fire, held bytes flow.
 func (c *Cluster) Resume(i int) {
 	if b := c.brokers[i]; b.clock != nil {
@@ -124,53 +152,95 @@ func (p *proxy) copy(dst io.Writer, src io.Reader, node int32) error {
 }
 
 // pauseClock is the wall clock whose AfterFunc timers, when due while
-// paused, fire on resume instead.
+// paused, fire on resume instead, and which JumpClock can step forward.
 type pauseClock struct {
-	mu     sync.Mutex
-	paused bool
-	held   []*pauseTimer
+	mu      sync.Mutex
+	paused  bool
+	offset  time.Duration // JumpClock's steps so far
+	held    []*pauseTimer
+	pending map[*pauseTimer]struct{} // armed, not yet due
 }
 
 type pauseTimer struct {
 	c     *pauseClock
-	t     *time.Timer
+	t     *time.Timer // under c.mu
+	due   time.Time   // on the clock (offset included)
 	f     func()
 	state int // under c.mu: 0 pending, 1 held, 2 fired or stopped
 }
 
-func (c *pauseClock) Now() time.Time { return time.Now() }
+func (c *pauseClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
 
 func (c *pauseClock) AfterFunc(d time.Duration, f func()) broker.Timer {
 	pt := &pauseTimer{c: c, f: f}
-	pt.t = time.AfterFunc(d, func() {
-		c.mu.Lock()
-		if pt.state != 0 {
-			c.mu.Unlock()
-			return
-		}
-		if c.paused {
-			pt.state = 1
-			c.held = append(c.held, pt)
-			c.mu.Unlock()
-			return
-		}
-		pt.state = 2
-		c.mu.Unlock()
-		f()
-	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pending == nil {
+		c.pending = map[*pauseTimer]struct{}{}
+	}
+	pt.due = time.Now().Add(c.offset + d)
+	c.pending[pt] = struct{}{}
+	pt.t = time.AfterFunc(d, pt.fire)
 	return pt
+}
+
+// fire runs the timer's function, or holds it while the clock is paused.
+func (pt *pauseTimer) fire() {
+	c := pt.c
+	c.mu.Lock()
+	if pt.state != 0 {
+		c.mu.Unlock()
+		return
+	}
+	delete(c.pending, pt)
+	if c.paused {
+		pt.state = 1
+		c.held = append(c.held, pt)
+		c.mu.Unlock()
+		return
+	}
+	pt.state = 2
+	c.mu.Unlock()
+	pt.f()
 }
 
 // Stop stops a pending or held timer; false if it fired or was stopped.
 func (pt *pauseTimer) Stop() bool {
-	pt.t.Stop()
 	pt.c.mu.Lock()
 	defer pt.c.mu.Unlock()
+	pt.t.Stop()
+	delete(pt.c.pending, pt)
 	if pt.state == 2 {
 		return false
 	}
 	pt.state = 2
 	return true
+}
+
+// jump steps the clock forward by d: Now reads d later from then on, and
+// every pending timer due by the new time fires at once (or is held, if
+// paused), the rest re-armed for what is left of them on the new time.
+func (c *pauseClock) jump(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	now := time.Now().Add(c.offset)
+	var due []*pauseTimer
+	for pt := range c.pending {
+		pt.t.Stop()
+		if left := pt.due.Sub(now); left > 0 {
+			pt.t = time.AfterFunc(left, pt.fire)
+		} else {
+			due = append(due, pt)
+		}
+	}
+	c.mu.Unlock()
+	for _, pt := range due {
+		go pt.fire()
+	}
 }
 
 func (c *pauseClock) isPaused() bool {

@@ -200,24 +200,34 @@ func (p *proxy) serve(nc net.Conn) {
 	if _, err := up.Write(first.Bytes()); err != nil {
 		return
 	}
+	// Towards the node behind the proxy, and back (shape.go shapes
+	// inter-broker links; client links are copied as they are).
+	toDst, toSrc := p.copy, p.copy
+	if p.kind != kindClient {
+		toDst = func(w io.Writer, r io.Reader, node int32) error { return p.shapedCopy(w, r, node, src, p.dst) }
+		toSrc = func(w io.Writer, r io.Reader, node int32) error { return p.shapedCopy(w, r, node, p.dst, src) }
+	}
 	done := make(chan struct{})
 	go func() {
-		_ = p.copy(down, up, src)
+		_ = toSrc(down, up, src)
 		l.close()
 		close(done)
 	}()
-	_ = p.copy(up, down, src)
+	_ = toDst(up, down, src)
 	l.close()
 	<-done
 }
 
 // cutLinks closes every link from or to node id.
-func (p *proxy) cutLinks(id int32) {
+func (p *proxy) cutLinks(id int32) { p.eachLink(id, (*link).close) }
+
+// eachLink calls f on every link from or to node id.
+func (p *proxy) eachLink(id int32, f func(*link)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for l := range p.links {
 		if l.src == id || p.dst == id {
-			l.close()
+			f(l)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package nemesis
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -109,12 +110,14 @@ func TestScheduleSeeded(t *testing.T) {
 // TestScheduleTwoHours: two hours of the default schedule, each fault
 // taking its quiet and hold time plus 2s to heal and converge (the last
 // 12-minute run averaged 1.4s), reach issue 19's counts with room: 130
-// leader kills, 30 of each partition shape, 30 pauses, 10 full disks.
+// leader kills, 30 of each partition shape, 30 pauses, 10 full disks; and
+// at least 10 of each link and clock fault, 5 rolling restarts.
 func TestScheduleTwoHours(t *testing.T) {
 	t.Parallel()
 	cfg := Config{}
 	cfg.defaults()
-	want := map[Kind]int{KillLeader: 130, IsolateNode: 30, IsolateLeader: 30, Split: 30, Bridge: 30, Pause: 30, DiskFull: 10}
+	want := map[Kind]int{KillLeader: 130, IsolateNode: 30, IsolateLeader: 30, Split: 30, Bridge: 30, Pause: 30, DiskFull: 10,
+		Latency: 10, Bandwidth: 10, DropConns: 10, RollingRestart: 5, ClockJump: 10}
 	for _, seed := range []uint64{1, 2, 3, 42, 1 << 40} {
 		s := NewSchedule(seed, cfg.Kinds, cfg.Hold, cfg.Quiet)
 		got := map[Kind]int{}
@@ -128,5 +131,54 @@ func TestScheduleTwoHours(t *testing.T) {
 				t.Errorf("seed %d: %d %s in two hours, want >= %d (all: %v)", seed, got[k], k, n, got)
 			}
 		}
+	}
+}
+
+// TestFaultParams: the parameters of the link, restart and clock faults
+// follow from the seed (two schedules of one seed give the same ones),
+// stay in their ranges, and cover both directions and both jump sizes.
+func TestFaultParams(t *testing.T) {
+	t.Parallel()
+	kinds := []Kind{Latency, Bandwidth, DropConns, ClockJump}
+	hold, quiet := [2]time.Duration{2 * time.Second, 8 * time.Second}, [2]time.Duration{0, time.Second}
+	a, b := NewSchedule(7, kinds, hold, quiet), NewSchedule(7, kinds, hold, quiet)
+	dirs := map[[2]bool]int{}
+	short, long := 0, 0
+	for i := 0; i < 400; i++ {
+		fa, fb := a.Next(), b.Next()
+		pa, pb := fmt.Sprint(LatencyOf(fa), BandwidthOf(fa), DropsOf(fa), JumpOf(fa)), fmt.Sprint(LatencyOf(fb), BandwidthOf(fb), DropsOf(fb), JumpOf(fb))
+		if fa != fb || pa != pb {
+			t.Fatalf("step %d: %v %s and %v %s from the same seed", i, fa, pa, fb, pb)
+		}
+		switch fa.Kind {
+		case Latency:
+			s := LatencyOf(fa)
+			if s.Delay < 50*time.Millisecond || s.Delay > 500*time.Millisecond || s.Jitter > s.Delay/2+time.Millisecond || s.Rate != 0 || !s.Out && !s.In {
+				t.Fatalf("step %d: latency %+v", i, s)
+			}
+			dirs[[2]bool{s.Out, s.In}]++
+		case Bandwidth:
+			s := BandwidthOf(fa)
+			if s.Rate < 64<<10 || s.Rate > 512<<10 || s.Delay != 0 || !s.Out && !s.In {
+				t.Fatalf("step %d: bandwidth %+v", i, s)
+			}
+		case DropConns:
+			if d := DropsOf(fa); d < 2 || d > 4 {
+				t.Fatalf("step %d: %d drops", i, d)
+			}
+		case ClockJump:
+			d := JumpOf(fa)
+			if d < 5*time.Second || d > 5*time.Minute {
+				t.Fatalf("step %d: jump %v", i, d)
+			}
+			if d < 30*time.Second {
+				short++
+			} else {
+				long++
+			}
+		}
+	}
+	if len(dirs) != 3 || short == 0 || long == 0 {
+		t.Fatalf("directions %v, jumps %d short %d long", dirs, short, long)
 	}
 }

@@ -4,8 +4,9 @@
 // offsets) run while a seeded random schedule of faults is injected (kill
 // -9 of a leader, of the active controller, of a random node; an isolated
 // node; a majority/minority split; a bridge; a pause past the session
-// timeout; a full disk), each held for a
-// random time and healed. After each heal the harness measures how long
+// timeout; a full disk; latency, a bandwidth limit or connection resets
+// on one node's links; a rolling restart; a node's clock jumping ahead),
+// each held for a random time and healed. After each heal the harness measures how long
 // the nodes take to agree on the metadata again. At the end everything is
 // healthy again, the whole log is read back, and Check compares the
 // recorded history against it.
@@ -274,6 +275,16 @@ func (n *nemesis) inject(f Fault) (string, func()) {
 	case DiskFull:
 		n.c.DiskFaults(node).SetSpace(0)
 		return fmt.Sprintf("node %d", node+1), func() { n.c.DiskFaults(node).Heal() }
+	case Latency:
+		return n.shape(f, LatencyOf(f))
+	case Bandwidth:
+		return n.shape(f, BandwidthOf(f))
+	case DropConns:
+		return n.dropConns(f)
+	case RollingRestart:
+		return n.rollingRestart(f)
+	case ClockJump:
+		return n.clockJump(f)
 	}
 	n.t.Fatalf("nemesis: unknown fault %q", f.Kind)
 	return "", nil

@@ -61,3 +61,34 @@ func TestNemesisScripted(t *testing.T) {
 		t.Fatalf("%d anomalies\n%s", len(res.Report.Anomalies), res.Explain(5))
 	}
 }
+
+// TestNemesisScriptedLinks: the link, restart and clock faults in turn
+// (latency both ways, a bandwidth limit, connection resets, a clock jump
+// past the session timeout, a rolling restart) under the full workload;
+// each is injected and no anomaly follows.
+func TestNemesisScriptedLinks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cluster under faults")
+	}
+	t.Parallel()
+	script := []nemesis.Fault{
+		{Kind: nemesis.Latency, Pick: 2, Quiet: time.Second, Hold: 3 * time.Second},
+		{Kind: nemesis.Bandwidth, Pick: 4, Quiet: time.Second, Hold: 3 * time.Second},
+		{Kind: nemesis.DropConns, Pick: 0, Quiet: time.Second, Hold: 3 * time.Second},
+		{Kind: nemesis.ClockJump, Pick: 1, Quiet: time.Second, Hold: 2 * time.Second},
+		{Kind: nemesis.RollingRestart, Pick: 0, Quiet: time.Second, Hold: time.Second},
+	}
+	res := nemesis.Run(t, nemesis.Config{Seed: 1, Partitions: 2, Producers: 2, Consumers: 1, Rate: 40, Script: script})
+	t.Logf("\n%s", res.Summary())
+	for _, f := range script {
+		if res.Faults[f.Kind] != 1 {
+			t.Fatalf("faults injected: %v", res.Faults)
+		}
+	}
+	if res.Report.Acked == 0 || res.Report.Seen == 0 || res.Report.Commits == 0 {
+		t.Fatalf("the workload did not run: %+v", res.Report)
+	}
+	if len(res.Report.Anomalies) > 0 {
+		t.Fatalf("%d anomalies\n%s", len(res.Report.Anomalies), res.Explain(5))
+	}
+}

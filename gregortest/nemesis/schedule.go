@@ -20,17 +20,26 @@ const (
 	Bridge         Kind = "bridge"          // two sides cut off from each other, one node in the middle still sees both
 	Pause          Kind = "pause"           // a leader or the active controller frozen past the session timeout (pause.go)
 	DiskFull       Kind = "disk-full"       // one node's partition-log disk has no space left
+	Latency        Kind = "latency"         // 50-500 ms added (with jitter) to one node's links, one or both directions (faults.go)
+	Bandwidth      Kind = "bandwidth"       // one node's links limited to 64-512 KiB/s, one or both directions
+	DropConns      Kind = "drop-conns"      // one node's connections reset 2-4 times over the hold (new ones let through)
+	RollingRestart Kind = "rolling-restart" // every node in turn stopped cleanly (controlled shutdown) and restarted, converging between nodes
+	ClockJump      Kind = "clock-jump"      // one node's broker clock stepped forward 5 s to 5 min (it stays ahead)
 )
 
 // AllKinds is every kind of fault.
-var AllKinds = []Kind{KillLeader, KillController, KillNode, IsolateNode, IsolateLeader, Split, Bridge, Pause, DiskFull}
+var AllKinds = []Kind{KillLeader, KillController, KillNode, IsolateNode, IsolateLeader, Split, Bridge, Pause, DiskFull,
+	Latency, Bandwidth, DropConns, RollingRestart, ClockJump}
 
 // Weights are how often the schedule picks each kind, relative to the
-// others (a kind not listed weighs 1). They aim a two-hour run (about 750
+// others (a kind not listed weighs 1). They aim a two-hour run (about 700
 // faults at the default pacing, 500 if it runs slow) at issue 19's counts
-// with room to spare: kill-leader 4/15 (>= 130), each network shape and
-// pauses 1.5-2/15 (>= 50), disk-full 1/15 (>= 30).
-var Weights = map[Kind]float64{KillLeader: 4, KillController: 1, KillNode: 1, IsolateNode: 1.5, IsolateLeader: 1.5, Split: 1.5, Bridge: 1.5, Pause: 2, DiskFull: 1}
+// with room to spare: kill-leader 4/19.5 (>= 130), each network shape and
+// pauses 1.5-2/19.5 (>= 40), disk-full and the link and clock faults
+// 1/19.5 (>= 25); a rolling restart takes three controlled shutdowns and
+// convergences, so it weighs 0.5.
+var Weights = map[Kind]float64{KillLeader: 4, KillController: 1, KillNode: 1, IsolateNode: 1.5, IsolateLeader: 1.5, Split: 1.5, Bridge: 1.5, Pause: 2, DiskFull: 1,
+	Latency: 1, Bandwidth: 1, DropConns: 1, RollingRestart: 0.5, ClockJump: 1}
 
 // pauseHold is how long a pause is held: past the session timeout
 // (gregortest's broker.session.timeout.ms=4000), so the node is declared
