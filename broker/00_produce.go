@@ -123,11 +123,7 @@ var produceHandler = handle(kmsg.Produce, 0, 13, func(s *deps, r *request, req *
 			defer cancel()
 			for _, w := range waits {
 				sp := &resp.Topics[w.topic].Partitions[w.part]
-				if sp.ErrorCode = w.p.waitHW(ctx, w.offset, w.epoch); sp.ErrorCode == 0 {
-					if isr, _ := w.p.leaderISR(s.cfg.NodeID); len(isr) < w.minISR {
-						sp.ErrorCode = kerr.NotEnoughReplicasAfterAppend.Code
-					}
-				}
+				sp.ErrorCode = w.p.waitAcks(ctx, w.offset, w.epoch, w.minISR, s.cfg.NodeID)
 			}
 		}
 	}

@@ -78,14 +78,13 @@ const markerTimeout = 5 * time.Second
 
 // markerWait is an appended marker waiting for the partition's ISR.
 type markerWait struct {
-	marker     coordinator.TxnMarker
-	topic      string
-	partition  int32
-	p          *partition
-	offset     int64 // high watermark that covers the marker
-	epoch      int32 // leader epoch it was appended in
-	minISR     int
-	replicated bool // more than one replica: wait for the ISR
+	marker    coordinator.TxnMarker
+	topic     string
+	partition int32
+	p         *partition
+	offset    int64 // high watermark that covers the marker
+	epoch     int32 // leader epoch it was appended in
+	minISR    int
 }
 
 // writeTxnMarkers appends m's marker to each of ps, which this broker
@@ -153,19 +152,16 @@ func (s *deps) appendTxnMarker(m coordinator.TxnMarker, topic string, partition 
 	}
 	p.wake()
 	p.afterAppend(s.cfg.NodeID)
-	return 0, &markerWait{marker: m, topic: topic, partition: partition, p: p, offset: off + 1, epoch: pm.LeaderEpoch, minISR: minISR, replicated: len(pm.Replicas) > 1}
+	return 0, &markerWait{marker: m, topic: topic, partition: partition, p: p, offset: off + 1, epoch: pm.LeaderEpoch, minISR: minISR}
 }
 
 // awaitTxnMarker waits until w's marker is below the high watermark, then
 // applies a __consumer_offsets marker to the group coordinator (Kafka's
 // onTransactionCompleted runs once the append is acknowledged).
 func (s *deps) awaitTxnMarker(ctx context.Context, w *markerWait) int16 {
-	if w.replicated {
-		if code := w.p.waitHW(ctx, w.offset, w.epoch); code != 0 {
+	if w.minISR > 0 { // replicated
+		if code := w.p.waitAcks(ctx, w.offset, w.epoch, w.minISR, s.cfg.NodeID); code != 0 {
 			return code
-		}
-		if isr, _ := w.p.leaderISR(s.cfg.NodeID); len(isr) < w.minISR {
-			return kerr.NotEnoughReplicasAfterAppend.Code
 		}
 	}
 	if w.topic == controller.ConsumerOffsetsTopic {

@@ -561,6 +561,19 @@ func (rp *replication) sendISR(p *partition, isr []int32) {
 	r.mu.Unlock()
 }
 
+// waitAcks waits as an acks=all append does: until the high watermark
+// reaches offset, then NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR has
+// fewer than minISR members; otherwise as waitHW.
+func (p *partition) waitAcks(ctx context.Context, offset int64, epoch int32, minISR int, self int32) int16 {
+	if code := p.waitHW(ctx, offset, epoch); code != 0 {
+		return code
+	}
+	if isr, _ := p.leaderISR(self); len(isr) < minISR {
+		return kerr.NotEnoughReplicasAfterAppend.Code
+	}
+	return 0
+}
+
 // waitHW waits until p's high watermark reaches offset (acks=all) and
 // reports a Kafka error code: 0, REQUEST_TIMED_OUT, or
 // NOT_LEADER_OR_FOLLOWER when leadership moved meanwhile.
