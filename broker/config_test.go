@@ -115,6 +115,7 @@ var kafkaDefaults = map[string]string{
 // gregorDefaults is where gregor departs from Kafka, or has a key Kafka
 // lacks; each entry says why.
 var gregorDefaults = map[string]string{
+	"transaction.end.wait.ms":        "1000", // gregor-only: EndTxn waits for its markers (0: as Kafka)
 	"telemetry.max.series":           "10000",
 	"security.inter.broker.protocol": "",                                  // Kafka: PLAINTEXT; empty lets inter.broker.listener.name (or its default) decide
 	"group.consumer.assignors":       "uniform,range",                     // Kafka: the two assignors' class names, which gregor also accepts
@@ -207,7 +208,8 @@ func TestConfigDefaultsMatchKafka(t *testing.T) {
 				SessionTimeout: 45 * time.Second, MaxSize: math.MaxInt32, MigrationPolicy: "bidirectional"},
 		},
 		Txn: TxnConfig{StateLogPartitions: 50, StateLogReplicationFactor: 1, StateLogMinISR: 1, StateLogSegmentBytes: 104857600,
-			MaxTimeout: 15 * time.Minute, AbortTimedOutInterval: 10 * time.Second, IDExpiration: 7 * 24 * time.Hour, RemoveExpiredCheckInterval: time.Hour, PartitionVerification: true},
+			MaxTimeout: 15 * time.Minute, AbortTimedOutInterval: 10 * time.Second, IDExpiration: 7 * 24 * time.Hour, RemoveExpiredCheckInterval: time.Hour, PartitionVerification: true,
+			EndWait: time.Second},
 		Replication: ReplicationConfig{LagTimeMax: 30 * time.Second, FetchMaxBytes: 1048576, FetchResponseMaxBytes: 10485760, FetchWaitMax: 500 * time.Millisecond},
 		Cluster: ClusterConfig{
 			ControllerListener:      "CONTROLLER",

@@ -16,6 +16,7 @@ type TxnConfig struct {
 	IDExpiration               time.Duration // transactional.id.expiration.ms
 	RemoveExpiredCheckInterval time.Duration // transaction.remove.expired.transaction.cleanup.interval.ms
 	PartitionVerification      bool          // transaction.partition.verification.enable
+	EndWait                    time.Duration // transaction.end.wait.ms (gregor)
 }
 
 // txnConfigDefs are the keys of TxnConfig.
@@ -28,5 +29,6 @@ var txnConfigDefs = []configDef{
 	msKey("transaction.abort.timed.out.transaction.cleanup.interval.ms", "10000", "How often timed-out transactions are looked for and aborted.", 1, math.MaxInt32, func(c *Config, d time.Duration) { c.Txn.AbortTimedOutInterval = d }),
 	msKey("transactional.id.expiration.ms", "604800000", "An idle transactional id is forgotten after this long.", 1, math.MaxInt32, func(c *Config, d time.Duration) { c.Txn.IDExpiration = d }),
 	boolKey("transaction.partition.verification.enable", "true", "Check each transactional Produce partition with its transaction coordinator (AddPartitionsToTxn verify_only) before appending.", func(c *Config, b bool) { c.Txn.PartitionVerification = b }),
+	msKey("transaction.end.wait.ms", "1000", "gregor: how long EndTxn waits for the transaction's markers before it answers, so the producer's next AddPartitionsToTxn is not answered CONCURRENT_TRANSACTIONS (kgo then backs off 20 ms, sarama 100 ms); 0 answers once the commit or abort decision is durable, as Kafka does.", 0, math.MaxInt32, func(c *Config, d time.Duration) { c.Txn.EndWait = d }),
 	msKey("transaction.remove.expired.transaction.cleanup.interval.ms", "3600000", "How often expired transactional ids are looked for.", 1, math.MaxInt32, func(c *Config, d time.Duration) { c.Txn.RemoveExpiredCheckInterval = d }),
 }

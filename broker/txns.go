@@ -56,6 +56,7 @@ func newTxns(cfg TxnConfig, offsetsPartitions int32, self int32, meta metaView, 
 	cc.AbortTimedOutInterval = cfg.AbortTimedOutInterval
 	cc.IDExpiration = cfg.IDExpiration
 	cc.ExpirationCheckInterval = cfg.RemoveExpiredCheckInterval
+	cc.EndTxnWait = cfg.EndWait
 	cc.PartitionExists = func(topic string, partition int32) bool {
 		tp := meta.Snapshot().Topic(topic)
 		return tp != nil && partition >= 0 && int(partition) < len(tp.Partitions)

@@ -50,6 +50,19 @@ func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
 	return t
 }
 
+// live counts the timers not yet fired or stopped.
+func (c *fakeClock) live() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, t := range c.timers {
+		if !t.stopped {
+			n++
+		}
+	}
+	return n
+}
+
 // fireNext fires the earliest live timer due by target, moving the clock
 // to it; false if none.
 func (c *fakeClock) fireNext(target time.Time) bool {

@@ -78,6 +78,13 @@ type TxnConfig struct {
 	// written, or a Complete state that could not be appended, are retried
 	// (100 ms).
 	MarkerRetryBackoff time.Duration
+	// EndTxnWait is how long EndTxn waits for the transaction's markers
+	// and Complete state before it answers; 0 answers as soon as the
+	// Prepare state is durable, as Kafka does. Waiting spares the client
+	// the CONCURRENT_TRANSACTIONS retry (and its backoff: 20 ms in kgo,
+	// 100 ms in sarama) of its next AddPartitionsToTxn. The outcome is the
+	// same either way: the Prepare state decides it.
+	EndTxnWait time.Duration
 	// PartitionExists reports whether a partition may join a transaction
 	// (nil: any).
 	PartitionExists func(topic string, partition int32) bool
@@ -262,6 +269,7 @@ type txnShard struct {
 	markers sync.WaitGroup // marker writes in flight
 
 	txns          map[string]*txnMeta
+	ended         map[string][]chan struct{} // EndTxn calls waiting for markersWritten
 	abortTimer    Timer
 	expireTimer   Timer
 	pendingTimers map[Timer]struct{}
@@ -421,7 +429,27 @@ func (sh *txnShard) markersWritten(mk TxnMarker) {
 	next.marking = false
 	if err := sh.transition(m, next); err != nil {
 		sh.retryLater(func() { sh.markersWritten(mk) })
+		return
 	}
+	for _, ch := range sh.ended[mk.TransactionalID] {
+		close(ch)
+	}
+	delete(sh.ended, mk.TransactionalID)
+}
+
+// awaitEnd returns a channel closed once id's transaction, whose markers
+// are being written, is complete; nil if it is not being marked.
+func (sh *txnShard) awaitEnd(id string) chan struct{} {
+	m := sh.txns[id]
+	if m == nil || !m.marking {
+		return nil
+	}
+	if sh.ended == nil {
+		sh.ended = map[string][]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	sh.ended[id] = append(sh.ended[id], ch)
+	return ch
 }
 
 // scheduleAbort aborts timed-out transactions periodically.

@@ -297,6 +297,63 @@ func TestTxnReloadCompletesPrepareCommit(t *testing.T) {
 	}
 }
 
+// With EndTxnWait, EndTxn answers once the markers are written, so the
+// next transaction's AddPartitionsToTxn is not CONCURRENT_TRANSACTIONS;
+// markers slower than EndTxnWait leave EndTxn's answer as it was.
+func TestTxnEndWaitsForMarkers(t *testing.T) {
+	t.Parallel()
+	h := newTxnHarness(t, func(c *TxnConfig) { c.EndTxnWait = time.Minute })
+	pid, epoch := h.initOK("tx")
+	h.addOne("tx", pid, epoch, "t", 0)
+	h.markers.hold()
+	ended := make(chan int16, 1)
+	go func() { ended <- h.end(3, "tx", pid, epoch, true) }()
+	h.waitFor("marker write started", func() bool {
+		h.markers.mu.Lock()
+		defer h.markers.mu.Unlock()
+		return h.markers.calls == 1
+	})
+	select {
+	case code := <-ended:
+		t.Fatalf("EndTxn answered %d while its markers were held", code)
+	default:
+	}
+	if s := h.state("tx"); s != "PrepareCommit" {
+		t.Fatalf("state while marking: %s", s)
+	}
+	h.markers.release()
+	if code := <-ended; code != 0 {
+		t.Fatalf("EndTxn: %d", code)
+	}
+	if s := h.state("tx"); s != "CompleteCommit" {
+		t.Fatalf("state once EndTxn answered: %s", s)
+	}
+	if code := h.addOne("tx", pid, epoch, "t", 1); code != 0 {
+		t.Fatalf("AddPartitionsToTxn right after EndTxn: %d", code)
+	}
+
+	// Markers held past EndTxnWait: EndTxn answers 0 when the wait ends,
+	// the transaction is still being marked.
+	h.markers.hold()
+	timers := h.clock.live()
+	go func() { ended <- h.end(3, "tx", pid, epoch, false) }()
+	h.waitFor("second marker write started", func() bool {
+		h.markers.mu.Lock()
+		defer h.markers.mu.Unlock()
+		return h.markers.calls == 2
+	})
+	h.waitFor("EndTxn waiting on the clock", func() bool { return h.clock.live() > timers })
+	h.advance(time.Minute)
+	if code := <-ended; code != 0 {
+		t.Fatalf("EndTxn after its wait: %d", code)
+	}
+	if code := h.addOne("tx", pid, epoch, "t", 2); code != codeConcurrent {
+		t.Fatalf("AddPartitionsToTxn while still marking: %d", code)
+	}
+	h.markers.release()
+	h.waitState("tx", "CompleteAbort")
+}
+
 // Ongoing transactions survive a reload; they are still timed out.
 func TestTxnReloadOngoing(t *testing.T) {
 	t.Parallel()

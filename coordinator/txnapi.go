@@ -379,8 +379,13 @@ func (c *TxnCoordinator) EndTxn(ctx context.Context, req *kmsg.EndTxnRequest) (*
 		resp.ErrorCode = kerr.InvalidRequest.Code
 		return resp, nil
 	}
+	var ended chan struct{}
+	var shardDone chan struct{}
 	code, err := c.run(ctx, req.TransactionalID, func(sh *txnShard) {
 		resp.ErrorCode = sh.endTxn(req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit)
+		if resp.ErrorCode == 0 && c.cfg.EndTxnWait > 0 {
+			ended, shardDone = sh.awaitEnd(req.TransactionalID), sh.done
+		}
 	})
 	if err != nil {
 		return nil, err
@@ -388,8 +393,26 @@ func (c *TxnCoordinator) EndTxn(ctx context.Context, req *kmsg.EndTxnRequest) (*
 	if code != 0 {
 		resp.ErrorCode = code
 	}
+	if ended != nil {
+		c.waitEnded(ctx, ended, shardDone)
+	}
 	resp.ErrorCode = fencedCode(resp.ErrorCode, req.Version >= 2)
 	return resp, nil
+}
+
+// waitEnded waits up to EndTxnWait for ended to close. Whatever ends the
+// wait, EndTxn's answer stands: the Prepare state is durable and the
+// markers go on being written.
+func (c *TxnCoordinator) waitEnded(ctx context.Context, ended, shardDone chan struct{}) {
+	timeout := make(chan struct{})
+	t := c.clock.AfterFunc(c.cfg.EndTxnWait, func() { close(timeout) })
+	defer t.Stop()
+	select {
+	case <-ended:
+	case <-timeout:
+	case <-shardDone:
+	case <-ctx.Done():
+	}
 }
 
 func (sh *txnShard) endTxn(id string, pid int64, epoch int16, commit bool) int16 {
