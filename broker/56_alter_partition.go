@@ -5,7 +5,8 @@ package broker
 // Sent by partition leaders to the active controller to shrink or expand
 // a partition's ISR. The controller checks the leader and its epochs
 // (FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION, INELIGIBLE_REPLICA) and
-// answers with the partition's new state.
+// answers with the partition's new state. All partitions of a request
+// are checked one by one and committed as one controller write.
 //
 // Needs CLUSTER_ACTION on the cluster once the authorizer is on (else
 // CLUSTER_AUTHORIZATION_FAILED), as Kafka's inter-broker APIs.
@@ -13,6 +14,8 @@ package broker
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/controller"
 )
 
 var alterPartitionHandler = handle(kmsg.AlterPartition, 0, 3, func(s *deps, r *request, req *kmsg.AlterPartitionRequest) (kmsg.Response, error) {
@@ -22,9 +25,8 @@ var alterPartitionHandler = handle(kmsg.AlterPartition, 0, 3, func(s *deps, r *r
 		return resp, nil
 	}
 	snap := s.ctrl.Snapshot()
+	var changes []controller.ISRChange
 	for _, rt := range req.Topics {
-		st := kmsg.NewAlterPartitionResponseTopic()
-		st.Topic, st.TopidID = rt.Topic, rt.TopicID
 		id := rt.TopicID
 		if req.Version < 2 {
 			if t := snap.Topic(rt.Topic); t != nil {
@@ -32,8 +34,6 @@ var alterPartitionHandler = handle(kmsg.AlterPartition, 0, 3, func(s *deps, r *r
 			}
 		}
 		for _, rp := range rt.Partitions {
-			sp := kmsg.NewAlterPartitionResponseTopicPartition()
-			sp.Partition = rp.Partition
 			isr := rp.NewISR
 			if req.Version >= 3 {
 				isr = nil
@@ -41,15 +41,34 @@ var alterPartitionHandler = handle(kmsg.AlterPartition, 0, 3, func(s *deps, r *r
 					isr = append(isr, e.BrokerID)
 				}
 			}
-			p, err := s.ctrl.AlterPartition(id, rp.Partition, req.BrokerID, rp.LeaderEpoch, rp.PartitionEpoch, isr)
-			if err != nil {
-				sp.ErrorCode = errCode(err)
+			changes = append(changes, controller.ISRChange{TopicID: id, Partition: rp.Partition,
+				LeaderEpoch: rp.LeaderEpoch, PartitionEpoch: rp.PartitionEpoch, ISR: isr})
+		}
+	}
+	res, err := s.ctrl.AlterPartitions(req.BrokerID, changes)
+	if err != nil {
+		res = make([]controller.ISRResult, len(changes))
+		for i := range res {
+			res[i].Err = err
+		}
+	}
+	i := 0
+	for _, rt := range req.Topics {
+		st := kmsg.NewAlterPartitionResponseTopic()
+		st.Topic, st.TopidID = rt.Topic, rt.TopicID
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewAlterPartitionResponseTopicPartition()
+			sp.Partition = rp.Partition
+			if r := res[i]; r.Err != nil {
+				sp.ErrorCode = errCode(r.Err)
 				if sp.ErrorCode == kerr.UnknownServerError.Code {
-					s.log.Warn().Err(err).Msg("alter partition failed")
+					s.log.Warn().Err(r.Err).Msg("alter partition failed")
 				}
 			} else {
+				p := r.Partition
 				sp.LeaderID, sp.LeaderEpoch, sp.ISR, sp.PartitionEpoch = p.Leader, p.LeaderEpoch, p.ISR, p.PartitionEpoch
 			}
+			i++
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)

@@ -176,6 +176,7 @@ type link struct {
 	clustered bool
 	ctx       context.Context // ends at shutdown
 	log       zerolog.Logger
+	isr       isrBatcher
 }
 
 func newLink(ctrl *controller.Controller, peers *peers, self int32, clustered bool, ctx context.Context, log zerolog.Logger) *link {
@@ -275,40 +276,6 @@ func waitForTopic(ctx context.Context, meta metaView, name string) *controller.T
 			return nil
 		}
 	}
-}
-
-// alterPartition asks the controller to set a partition's ISR (Kafka's
-// AlterPartition) and returns the partition as the controller left it.
-func (l *link) alterPartition(topicID [16]byte, index, leaderEpoch, partitionEpoch int32, isr []int32) (controller.Partition, error) {
-	if l.local() {
-		return l.ctrl.AlterPartition(topicID, index, l.self, leaderEpoch, partitionEpoch, isr)
-	}
-	req := kmsg.NewPtrAlterPartitionRequest()
-	req.Version = 2
-	req.BrokerID = l.self
-	rt := kmsg.NewAlterPartitionRequestTopic()
-	rt.TopicID = topicID
-	rpp := kmsg.NewAlterPartitionRequestTopicPartition()
-	rpp.Partition, rpp.LeaderEpoch, rpp.PartitionEpoch, rpp.NewISR = index, leaderEpoch, partitionEpoch, isr
-	rt.Partitions = append(rt.Partitions, rpp)
-	req.Topics = append(req.Topics, rt)
-	ctx, cancel := context.WithTimeout(l.ctx, 10*time.Second)
-	defer cancel()
-	resp, err := l.toController(ctx, req)
-	if err != nil {
-		return controller.Partition{}, err
-	}
-	ar := resp.(*kmsg.AlterPartitionResponse)
-	switch {
-	case ar.ErrorCode != 0:
-		return controller.Partition{}, kerr.ErrorForCode(ar.ErrorCode)
-	case len(ar.Topics) != 1 || len(ar.Topics[0].Partitions) != 1:
-		return controller.Partition{}, errors.New("broker: malformed AlterPartition response")
-	case ar.Topics[0].Partitions[0].ErrorCode != 0:
-		return controller.Partition{}, kerr.ErrorForCode(ar.Topics[0].Partitions[0].ErrorCode)
-	}
-	sp := ar.Topics[0].Partitions[0]
-	return controller.Partition{Index: index, Leader: sp.LeaderID, LeaderEpoch: sp.LeaderEpoch, PartitionEpoch: sp.PartitionEpoch, ISR: sp.ISR}, nil
 }
 
 // allocateProducerIDs asks the controller for a block of n producer ids

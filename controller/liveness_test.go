@@ -267,6 +267,40 @@ func TestAlterPartition(t *testing.T) {
 	}
 }
 
+// TestAlterPartitions: a batch is checked change by change (a second
+// change of a partition sees the first), refused changes leave the rest
+// alone, and the accepted ones are one commit.
+func TestAlterPartitions(t *testing.T) {
+	t.Parallel()
+	_, c := newLive(t)
+	id := mustCreate(t, c, CreateTopic{Name: "t", Assignments: map[int32][]int32{0: {1, 2, 3}, 1: {1, 2, 3}, 2: {2, 1, 3}}}).ID
+	heartbeat(t, c, 3, true) // fenced: every ISR loses 3, partition epoch 1
+	before := c.Snapshot().Version
+	res, err := c.AlterPartitions(1, []ISRChange{
+		{TopicID: id, Partition: 0, PartitionEpoch: 1, ISR: []int32{1}},    // shrink
+		{TopicID: id, Partition: 0, PartitionEpoch: 2, ISR: []int32{1, 2}}, // sees the shrink
+		{TopicID: id, Partition: 1, PartitionEpoch: 0, ISR: []int32{1}},    // stale partition epoch
+		{TopicID: id, Partition: 2, PartitionEpoch: 1, ISR: []int32{1, 2}}, // 1 does not lead it
+		{TopicID: id, Partition: 1, PartitionEpoch: 1, ISR: []int32{1}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []error{nil, nil, ErrInvalidUpdateVersion, ErrNotLeader, nil} {
+		if !errors.Is(res[i].Err, want) || (want == nil && res[i].Err != nil) {
+			t.Errorf("change %d: %v, want %v", i, res[i].Err, want)
+		}
+	}
+	wantPart(t, res[1].Partition, 1, []int32{1, 2}, 0, 3)
+	wantPart(t, part(t, c, "t", 0), 1, []int32{1, 2}, 0, 3)
+	wantPart(t, res[4].Partition, 1, []int32{1}, 0, 2)
+	wantPart(t, part(t, c, "t", 1), 1, []int32{1}, 0, 2)
+	wantPart(t, part(t, c, "t", 2), 2, []int32{2, 1}, 0, 1)
+	if v := c.Snapshot().Version; v != before+1 {
+		t.Fatalf("snapshot version %d -> %d: want one commit for the batch", before, v)
+	}
+}
+
 func TestRackAwareAssignment(t *testing.T) {
 	t.Parallel()
 	c := openTest(t, "", 1)

@@ -128,60 +128,125 @@ func unfenceElections(s *Snapshot, id int32) []record {
 // when newISR is the current ISR); the partition epoch is bumped, the
 // leader epoch is not. Needs the active controller.
 func (c *Controller) AlterPartition(topicID [16]byte, partition int32, leaderID int32, leaderEpoch int32, partitionEpoch int32, newISR []int32) (Partition, error) {
+	res, err := c.AlterPartitions(leaderID, []ISRChange{{TopicID: topicID, Partition: partition,
+		LeaderEpoch: leaderEpoch, PartitionEpoch: partitionEpoch, ISR: newISR}})
+	if err != nil {
+		return Partition{}, err
+	}
+	return res[0].Partition, res[0].Err
+}
+
+// ISRChange is one partition's new ISR in AlterPartitions, with the
+// leader's epochs.
+type ISRChange struct {
+	TopicID        [16]byte
+	Partition      int32
+	LeaderEpoch    int32
+	PartitionEpoch int32
+	ISR            []int32
+}
+
+// ISRResult is AlterPartitions' answer for one ISRChange: the partition
+// as it now is (as it was, with Err set, when the change was refused).
+type ISRResult struct {
+	Partition Partition
+	Err       error
+}
+
+// AlterPartitions is AlterPartition for several partitions led by
+// leaderID, checked one by one (a later change of the same partition
+// sees the earlier one) and committed as one log entry. The error is for
+// the whole batch (ErrNotController, ErrClosed, a failed commit); a
+// refused change has its own Err.
+func (c *Controller) AlterPartitions(leaderID int32, changes []ISRChange) ([]ISRResult, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if err := c.beginWriteLocked(); err != nil {
-		return Partition{}, err
+		return nil, err
 	}
 	s := c.snap.Load()
-	t := s.TopicsByID[topicID]
-	if t == nil {
-		return Partition{}, fmt.Errorf("%w: topic id %x does not exist", ErrUnknownTopic, topicID)
+	res := make([]ISRResult, len(changes))
+	type key struct {
+		id [16]byte
+		p  int32
 	}
-	p := t.Partition(partition)
-	if p == nil {
-		return Partition{}, fmt.Errorf("%w: topic '%s' has no partition %d", ErrUnknownTopic, t.Name, partition)
+	pending := map[key]*Partition{}
+	var recs []record
+	for i, ch := range changes {
+		t := s.TopicsByID[ch.TopicID]
+		if t == nil {
+			res[i].Err = fmt.Errorf("%w: topic id %x does not exist", ErrUnknownTopic, ch.TopicID)
+			continue
+		}
+		k := key{ch.TopicID, ch.Partition}
+		p := pending[k]
+		if p == nil {
+			p = t.Partition(ch.Partition)
+		}
+		if p == nil {
+			res[i].Err = fmt.Errorf("%w: topic '%s' has no partition %d", ErrUnknownTopic, t.Name, ch.Partition)
+			continue
+		}
+		np, err := alterISR(s, t, p, leaderID, ch)
+		res[i] = ISRResult{Partition: *np, Err: err}
+		if err == nil && np != p {
+			pending[k] = np
+			recs = append(recs, changed(t, np))
+		}
 	}
+	if err := c.commitLocked(recs); err != nil {
+		return nil, err
+	}
+	now := c.snap.Load()
+	for i, ch := range changes {
+		if res[i].Err != nil {
+			continue
+		}
+		if p := now.TopicsByID[ch.TopicID].Partition(ch.Partition); p != nil {
+			res[i].Partition = *p
+		}
+	}
+	return res, nil
+}
+
+// alterISR checks ch against p, the partition as the batch has left it,
+// and returns the changed partition (p itself when the ISR is already
+// ch.ISR), or p and why the change is refused.
+func alterISR(s *Snapshot, t *Topic, p *Partition, leaderID int32, ch ISRChange) (*Partition, error) {
 	switch {
-	case leaderEpoch != p.LeaderEpoch:
-		return *p, fmt.Errorf("%w: %s-%d is at leader epoch %d, request has %d", ErrFencedLeaderEpoch, t.Name, partition, p.LeaderEpoch, leaderEpoch)
+	case ch.LeaderEpoch != p.LeaderEpoch:
+		return p, fmt.Errorf("%w: %s-%d is at leader epoch %d, request has %d", ErrFencedLeaderEpoch, t.Name, p.Index, p.LeaderEpoch, ch.LeaderEpoch)
 	case leaderID != p.Leader:
-		return *p, fmt.Errorf("%w: broker %d does not lead %s-%d (leader %d)", ErrNotLeader, leaderID, t.Name, partition, p.Leader)
-	case partitionEpoch != p.PartitionEpoch:
-		return *p, fmt.Errorf("%w: %s-%d is at partition epoch %d, request has %d", ErrInvalidUpdateVersion, t.Name, partition, p.PartitionEpoch, partitionEpoch)
+		return p, fmt.Errorf("%w: broker %d does not lead %s-%d (leader %d)", ErrNotLeader, leaderID, t.Name, p.Index, p.Leader)
+	case ch.PartitionEpoch != p.PartitionEpoch:
+		return p, fmt.Errorf("%w: %s-%d is at partition epoch %d, request has %d", ErrInvalidUpdateVersion, t.Name, p.Index, p.PartitionEpoch, ch.PartitionEpoch)
 	}
-	if len(newISR) == 0 {
-		return *p, fmt.Errorf("%w: empty ISR for %s-%d", ErrInvalidRequest, t.Name, partition)
+	if len(ch.ISR) == 0 {
+		return p, fmt.Errorf("%w: empty ISR for %s-%d", ErrInvalidRequest, t.Name, p.Index)
 	}
 	seen := map[int32]bool{}
-	for _, r := range newISR {
+	for _, r := range ch.ISR {
 		switch {
 		case seen[r]:
-			return *p, fmt.Errorf("%w: ISR of %s-%d lists broker %d twice", ErrInvalidRequest, t.Name, partition, r)
+			return p, fmt.Errorf("%w: ISR of %s-%d lists broker %d twice", ErrInvalidRequest, t.Name, p.Index, r)
 		case !slices.Contains(p.Replicas, r):
-			return *p, fmt.Errorf("%w: broker %d in the ISR of %s-%d is not a replica", ErrInvalidRequest, r, t.Name, partition)
-		case !slices.Contains(p.ISR, r) && !s.ReplicaOnline(r, t, partition):
-			return *p, fmt.Errorf("%w: broker %d is fenced or unregistered and cannot join the ISR of %s-%d", ErrIneligibleReplica, r, t.Name, partition)
+			return p, fmt.Errorf("%w: broker %d in the ISR of %s-%d is not a replica", ErrInvalidRequest, r, t.Name, p.Index)
+		case !slices.Contains(p.ISR, r) && !s.ReplicaOnline(r, t, p.Index):
+			return p, fmt.Errorf("%w: broker %d is fenced or unregistered and cannot join the ISR of %s-%d", ErrIneligibleReplica, r, t.Name, p.Index)
 		}
 		seen[r] = true
 	}
 	if !seen[leaderID] {
-		return *p, fmt.Errorf("%w: ISR of %s-%d must contain its leader %d", ErrInvalidRequest, t.Name, partition, leaderID)
+		return p, fmt.Errorf("%w: ISR of %s-%d must contain its leader %d", ErrInvalidRequest, t.Name, p.Index, leaderID)
 	}
-	if slices.Equal(newISR, p.ISR) {
-		return *p, nil
+	if slices.Equal(ch.ISR, p.ISR) {
+		return p, nil
 	}
 	np := *p
-	np.ISR = slices.Clone(newISR)
+	np.ISR = slices.Clone(ch.ISR)
 	completeReassignment(s, p, &np) // the last target replica joined the ISR
 	np.PartitionEpoch++
-	if err := c.commitLocked([]record{changed(t, &np)}); err != nil {
-		return *p, err
-	}
-	if p := c.snap.Load().TopicsByID[topicID].Partition(partition); p != nil {
-		return *p, nil
-	}
-	return np, nil
+	return &np, nil
 }
 
 // ElectLeaders runs leader elections (Kafka's ElectLeaders). preferred:
