@@ -301,6 +301,9 @@ func TestFetchSessionIncrementalIsSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	rc := b.raw(t)
+	// The first fetch waits for 1,000 new logs to open (2.5 s under -race
+	// on a quiet machine, past 10 s on a loaded one).
+	rc.wc.Timeout = time.Minute
 	meta := kmsg.NewPtrMetadataRequest()
 	meta.Version = 12
 	mt := kmsg.NewMetadataRequestTopic()

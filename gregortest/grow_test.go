@@ -188,12 +188,12 @@ func TestGrowAndDrainUnderLoad(t *testing.T) {
 	const rate = 500000
 	// (The cluster-wide default: the admin client's metadata may not know
 	// broker 4 yet.)
-	if res, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Name: "follower.replication.throttled.rate", Value: kadm.StringPtr(fmt.Sprint(rate))}}); err != nil || res[0].Err != nil {
-		t.Fatalf("throttle rate: %v %v", err, res)
-	}
-	if res, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "follower.replication.throttled.replicas", Value: kadm.StringPtr("0:4,3:4")}}, topic); err != nil || res[0].Err != nil {
-		t.Fatalf("throttled replicas: %v %v", err, res)
-	}
+	alterRetrying(t, "throttle rate", func() (kadm.AlterConfigsResponses, error) {
+		return adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Name: "follower.replication.throttled.rate", Value: kadm.StringPtr(fmt.Sprint(rate))}})
+	})
+	alterRetrying(t, "throttled replicas", func() (kadm.AlterConfigsResponses, error) {
+		return adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "follower.replication.throttled.replicas", Value: kadm.StringPtr("0:4,3:4")}}, topic)
+	})
 	c.WaitFor("broker 4 to have the throttle configs", 30*time.Second, func() bool {
 		b := c.Broker(3)
 		return configValue(ctx, b, kmsg.ConfigResourceTypeTopic, topic, "follower.replication.throttled.replicas") == "0:4,3:4" &&
@@ -411,5 +411,25 @@ func TestGrowAndDrainUnderLoad(t *testing.T) {
 		len(acked), liveRead, ag.Round(time.Millisecond), rg.Round(time.Millisecond))
 	if ag > 10*time.Second || rg > 10*time.Second {
 		t.Errorf("produce or consume stopped for longer than a leader election: ack gap %v, read gap %v", ag, rg)
+	}
+}
+
+// alterRetrying runs an incremental config change until it succeeds,
+// retrying retriable errors (NOT_CONTROLLER when Raft leadership moves
+// under a loaded machine) for up to 30 s, as an operator would.
+func alterRetrying(t *testing.T, what string, alter func() (kadm.AlterConfigsResponses, error)) {
+	t.Helper()
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		res, err := alter()
+		if err == nil && len(res) > 0 && res[0].Err == nil {
+			return
+		}
+		e := err
+		if e == nil && len(res) > 0 {
+			e = res[0].Err
+		}
+		if !kerr.IsRetriable(e) || time.Now().After(end) {
+			t.Fatalf("%s: %v %v", what, err, res)
+		}
 	}
 }
