@@ -26,7 +26,7 @@ var describeClusterHandler = handle(kmsg.DescribeCluster, 0, 2, func(s *deps, r 
 	}
 	snap := s.ctrl.Snapshot()
 	resp.ClusterID = snap.ClusterID
-	resp.ControllerID = snap.ControllerID
+	resp.ControllerID = clientControllerID(snap, s.cfg.NodeID)
 	resp.ClusterAuthorizedOperations = opsNotAsked
 	if req.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = clusterOpsAll
@@ -35,7 +35,7 @@ var describeClusterHandler = handle(kmsg.DescribeCluster, 0, 2, func(s *deps, r 
 		rb := kmsg.NewDescribeClusterResponseBroker()
 		rb.NodeID, rb.Rack, rb.IsFenced = b.NodeID, b.Rack, b.Fenced
 		rb.Host, rb.Port = b.Endpoint(r.conn.adv.Name)
-		if b.Fenced && !req.IncludeFencedBrokers {
+		if b.ControllerOnly || b.Fenced && !req.IncludeFencedBrokers {
 			continue
 		}
 		if b.NodeID == s.cfg.NodeID {

@@ -69,7 +69,7 @@ func (s *Server) controllerConfig(metaDir string, keys map[string]*auth.TLS) con
 // selfBroker is this node's registration: its advertised listeners, the
 // inter-broker one as the primary address.
 func (s *Server) selfBroker() controller.Broker {
-	b := controller.Broker{NodeID: s.cfg.NodeID, Rack: s.cfg.Cluster.Rack, BrokerOnly: s.cfg.Cluster.BrokerOnly}
+	b := controller.Broker{NodeID: s.cfg.NodeID, Rack: s.cfg.Cluster.Rack, BrokerOnly: s.cfg.Cluster.BrokerOnly, ControllerOnly: s.cfg.Cluster.ControllerOnly}
 	for _, a := range s.cfg.Socket.AdvertisedListeners {
 		b.Endpoints = append(b.Endpoints, controller.Endpoint{Name: a.Name, Host: a.Host, Port: a.Port})
 	}
@@ -413,6 +413,9 @@ func (s *Server) register(incarnation [16]byte) (int64, error) {
 	if b.BrokerOnly {
 		req.UnknownTags.Set(tagBrokerOnly, []byte{1})
 	}
+	if b.ControllerOnly {
+		req.UnknownTags.Set(tagControllerOnly, []byte{1})
+	}
 	for _, e := range b.Endpoints {
 		l := kmsg.NewBrokerRegistrationRequestListener()
 		l.Name, l.Host, l.Port = e.Name, e.Host, uint16(e.Port)
@@ -511,4 +514,18 @@ func (s *Server) controlledShutdown() {
 		time.Sleep(200 * time.Millisecond)
 	}
 	s.log.Warn().Msg("controlled shutdown timed out")
+}
+
+// clientControllerID is the controller id Metadata and DescribeCluster
+// report: the active controller when it is a broker clients may reach,
+// else self, the broker answering, which forwards controller requests
+// (Kafka's KRaft brokers report a random live broker).
+func clientControllerID(snap *controller.Snapshot, self int32) int32 {
+	if b, ok := snap.Broker(snap.ControllerID); ok && b.ServesClients() {
+		return snap.ControllerID
+	}
+	if snap.ControllerID < 0 {
+		return snap.ControllerID
+	}
+	return self
 }
