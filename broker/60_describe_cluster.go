@@ -5,7 +5,8 @@ package broker
 // The brokers, cluster id and controller. Endpoint type 1 (brokers) is
 // served; type 2 (controllers) is answered with UNSUPPORTED_ENDPOINT_TYPE
 // until gregor has a separate controller listener. Every registered broker
-// is live, so none is reported fenced.
+// is live, so none is reported fenced. Controller-only nodes are never
+// listed, and the controller id is a broker (clientControllerID).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"

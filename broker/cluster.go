@@ -1,8 +1,10 @@
 package broker
 
-// A node's place in a cluster. Every gregor node is a broker and, when
+// A node's place in a cluster. A gregor node is a broker and, when
 // controller.quorum.voters is set, a controller voter (KRaft's combined
-// mode): each node applies the replicated metadata log, so every broker
+// mode), or runs one role only (process.roles=broker: a Raft observer;
+// process.roles=controller: a voter that hosts no partitions and that
+// clients never see): each node applies the replicated metadata log, so every broker
 // answers Metadata from its own copy, while changes (topics, configs,
 // brokers, ISRs, producer ids) are made by the quorum leader. Requests
 // that change metadata are forwarded over the Kafka protocol to the
