@@ -573,6 +573,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: advertised.listeners: %s is the controller listener and cannot be advertised to clients", a.Name)
 		}
 	}
+	if !slices.ContainsFunc(c.Socket.Listeners, func(l Listener) bool { return l.Name != c.Cluster.ControllerListener }) && c.Cluster.ControllerOnly {
+		return fmt.Errorf("config: process.roles=controller: listeners needs a Kafka listener besides %s (gregor's %s listener carries Raft; the controller APIs are served on the inter-broker listener)", c.Cluster.ControllerListener, c.Cluster.ControllerListener)
+	}
 	if !slices.ContainsFunc(c.Socket.Listeners, func(l Listener) bool { return l.Name != c.Cluster.ControllerListener }) {
 		return fmt.Errorf("config: listeners: a listener for clients is required besides %s", c.Cluster.ControllerListener)
 	}

@@ -409,6 +409,7 @@ func TestConfigErrors(t *testing.T) {
 		{name: "bad policy", overrides: []string{"log.cleanup.policy=delete,keep"}, wantErr: `log.cleanup.policy: "keep" is not delete or compact`},
 		{name: "controller-only without voters", overrides: []string{"process.roles=controller"}, wantErr: "process.roles=controller: node.id 1 must be in controller.quorum.voters"},
 		{name: "controller-only observer", overrides: []string{"process.roles=controller", "node.id=3", "listeners=PLAINTEXT://:9092,CONTROLLER://:9093", "controller.quorum.voters=1@a:9093", "controller.quorum.observers=3@c:9093"}, wantErr: "process.roles=controller: node.id 3 must be in controller.quorum.voters"},
+		{name: "controller-only without a Kafka listener", overrides: []string{"process.roles=controller", "listeners=CONTROLLER://:9093", "controller.quorum.voters=1@a:9093"}, wantErr: "process.roles=controller: listeners needs a Kafka listener besides CONTROLLER"},
 		{name: "controller-only without controller listener", overrides: []string{"process.roles=controller", "controller.quorum.voters=1@a:9093"}, wantErr: "listeners has no CONTROLLER listener"},
 		{name: "unknown role", overrides: []string{"process.roles=broker,witness"}, wantErr: `process.roles: "witness" is not broker or controller`},
 		{name: "repeated role", overrides: []string{"process.roles=broker,broker"}, wantErr: "process.roles: role broker repeated"},
