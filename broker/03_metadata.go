@@ -35,8 +35,8 @@ var metadataHandler = handle(kmsg.Metadata, 0, 13, func(s *deps, r *request, req
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	snap := s.ctrl.Snapshot()
 	for _, b := range snap.Brokers {
-		if b.Fenced {
-			continue // as Kafka: fenced brokers are not offered to clients
+		if !b.ServesClients() {
+			continue // as Kafka: fenced brokers and controllers are not offered to clients
 		}
 		rb := kmsg.NewMetadataResponseBroker()
 		rb.NodeID, rb.Rack = b.NodeID, b.Rack
@@ -47,7 +47,7 @@ var metadataHandler = handle(kmsg.Metadata, 0, 13, func(s *deps, r *request, req
 		resp.Brokers = append(resp.Brokers, rb)
 	}
 	resp.ClusterID = &snap.ClusterID
-	resp.ControllerID = snap.ControllerID
+	resp.ControllerID = clientControllerID(snap, s.cfg.NodeID)
 	resp.AuthorizedOperations = opsNotAsked
 	if req.IncludeClusterAuthorizedOperations {
 		resp.AuthorizedOperations = clusterOpsAll

@@ -5,7 +5,8 @@ package broker
 // The brokers, cluster id and controller. Endpoint type 1 (brokers) is
 // served; type 2 (controllers) is answered with UNSUPPORTED_ENDPOINT_TYPE
 // until gregor has a separate controller listener. Every registered broker
-// is live, so none is reported fenced.
+// is live, so none is reported fenced. Controller-only nodes are never
+// listed, and the controller id is a broker (clientControllerID).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -26,7 +27,7 @@ var describeClusterHandler = handle(kmsg.DescribeCluster, 0, 2, func(s *deps, r 
 	}
 	snap := s.ctrl.Snapshot()
 	resp.ClusterID = snap.ClusterID
-	resp.ControllerID = snap.ControllerID
+	resp.ControllerID = clientControllerID(snap, s.cfg.NodeID)
 	resp.ClusterAuthorizedOperations = opsNotAsked
 	if req.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = clusterOpsAll
@@ -35,7 +36,7 @@ var describeClusterHandler = handle(kmsg.DescribeCluster, 0, 2, func(s *deps, r 
 		rb := kmsg.NewDescribeClusterResponseBroker()
 		rb.NodeID, rb.Rack, rb.IsFenced = b.NodeID, b.Rack, b.Fenced
 		rb.Host, rb.Port = b.Endpoint(r.conn.adv.Name)
-		if b.Fenced && !req.IncludeFencedBrokers {
+		if b.ControllerOnly || b.Fenced && !req.IncludeFencedBrokers {
 			continue
 		}
 		if b.NodeID == s.cfg.NodeID {

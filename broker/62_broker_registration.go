@@ -13,7 +13,13 @@ package broker
 // gregor's brokers add a tagged field of their own, tagBrokerOnly, when
 // they run process.roles=broker (Kafka's controller knows its voters; a
 // gregor observer may be a combined node or a broker-only one), so the
-// controller refuses to make them voters.
+// controller refuses to make them voters, and tagControllerOnly when
+// they run process.roles=controller: a controller-only node registers
+// (brokers find its inter-broker listener, where it serves the controller
+// APIs, through the registration) but hosts no replicas and is never
+// shown to clients. Kafka's controllers do not register; their brokers
+// find them through controller.quorum.voters, whose addresses in gregor
+// are the Raft transport's.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -27,11 +33,16 @@ import (
 // small numbers, this one is far past them.
 const tagBrokerOnly uint32 = 0x67720001
 
-// brokerOnlyTagged reports whether tags carry tagBrokerOnly set.
-func brokerOnlyTagged(tags kmsg.Tags) bool {
+// tagControllerOnly is the tag a controller-only node sends, as
+// tagBrokerOnly.
+const tagControllerOnly uint32 = 0x67720002
+
+// roleTagged reports whether tags carry tag (tagBrokerOnly or
+// tagControllerOnly) set.
+func roleTagged(tags kmsg.Tags, tag uint32) bool {
 	only := false
 	tags.Each(func(key uint32, val []byte) {
-		if key == tagBrokerOnly && len(val) == 1 && val[0] == 1 {
+		if key == tag && len(val) == 1 && val[0] == 1 {
 			only = true
 		}
 	})
@@ -49,7 +60,7 @@ var brokerRegistrationHandler = handle(kmsg.BrokerRegistration, 0, 4, func(s *de
 		resp.ErrorCode = kerr.InconsistentClusterID.Code
 		return resp, nil
 	}
-	b := controller.Broker{NodeID: req.BrokerID, Rack: req.Rack, BrokerOnly: brokerOnlyTagged(req.UnknownTags)}
+	b := controller.Broker{NodeID: req.BrokerID, Rack: req.Rack, BrokerOnly: roleTagged(req.UnknownTags, tagBrokerOnly), ControllerOnly: roleTagged(req.UnknownTags, tagControllerOnly)}
 	for i, l := range req.Listeners {
 		b.Endpoints = append(b.Endpoints, controller.Endpoint{Name: l.Name, Host: l.Host, Port: int32(l.Port)})
 		if i == 0 {

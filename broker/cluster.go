@@ -1,8 +1,10 @@
 package broker
 
-// A node's place in a cluster. Every gregor node is a broker and, when
+// A node's place in a cluster. A gregor node is a broker and, when
 // controller.quorum.voters is set, a controller voter (KRaft's combined
-// mode): each node applies the replicated metadata log, so every broker
+// mode), or runs one role only (process.roles=broker: a Raft observer;
+// process.roles=controller: a voter that hosts no partitions and that
+// clients never see): each node applies the replicated metadata log, so every broker
 // answers Metadata from its own copy, while changes (topics, configs,
 // brokers, ISRs, producer ids) are made by the quorum leader. Requests
 // that change metadata are forwarded over the Kafka protocol to the
@@ -69,7 +71,7 @@ func (s *Server) controllerConfig(metaDir string, keys map[string]*auth.TLS) con
 // selfBroker is this node's registration: its advertised listeners, the
 // inter-broker one as the primary address.
 func (s *Server) selfBroker() controller.Broker {
-	b := controller.Broker{NodeID: s.cfg.NodeID, Rack: s.cfg.Cluster.Rack, BrokerOnly: s.cfg.Cluster.BrokerOnly}
+	b := controller.Broker{NodeID: s.cfg.NodeID, Rack: s.cfg.Cluster.Rack, BrokerOnly: s.cfg.Cluster.BrokerOnly, ControllerOnly: s.cfg.Cluster.ControllerOnly}
 	for _, a := range s.cfg.Socket.AdvertisedListeners {
 		b.Endpoints = append(b.Endpoints, controller.Endpoint{Name: a.Name, Host: a.Host, Port: a.Port})
 	}
@@ -380,6 +382,9 @@ func (s *Server) register(incarnation [16]byte) (int64, error) {
 	if b.BrokerOnly {
 		req.UnknownTags.Set(tagBrokerOnly, []byte{1})
 	}
+	if b.ControllerOnly {
+		req.UnknownTags.Set(tagControllerOnly, []byte{1})
+	}
 	for _, e := range b.Endpoints {
 		l := kmsg.NewBrokerRegistrationRequestListener()
 		l.Name, l.Host, l.Port = e.Name, e.Host, uint16(e.Port)
@@ -478,4 +483,18 @@ func (s *Server) controlledShutdown() {
 		time.Sleep(200 * time.Millisecond)
 	}
 	s.log.Warn().Msg("controlled shutdown timed out")
+}
+
+// clientControllerID is the controller id Metadata and DescribeCluster
+// report: the active controller when it is a broker clients may reach,
+// else self, the broker answering, which forwards controller requests
+// (Kafka's KRaft brokers report a random live broker).
+func clientControllerID(snap *controller.Snapshot, self int32) int32 {
+	if b, ok := snap.Broker(snap.ControllerID); ok && b.ServesClients() {
+		return snap.ControllerID
+	}
+	if snap.ControllerID < 0 {
+		return snap.ControllerID
+	}
+	return self
 }

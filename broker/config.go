@@ -135,6 +135,7 @@ type ReplicationConfig struct {
 // (combined broker+controller nodes, KRaft's key names).
 type ClusterConfig struct {
 	BrokerOnly              bool               // process.roles=broker (config_quorum.go)
+	ControllerOnly          bool               // process.roles=controller (config_quorum.go)
 	Voters                  []controller.Voter // controller.quorum.voters; none: a single node
 	Observers               []controller.Voter // controller.quorum.observers (config_quorum.go)
 	ControllerListener      string             // controller.listener.names (the raft transport)
@@ -322,9 +323,10 @@ var coreConfigDefs = []configDef{
 	msKey("min.incremental.fetch.session.eviction.ms", "120000", "A fetch session unused this long may be evicted for a new one; younger sessions only by a more valuable one once this old.", 0, math.MaxInt32, func(c *Config, d time.Duration) { c.Limits.FetchSessionMinEviction = d }),
 	intKey("max.request.partition.size.limit", "2000", "Most partitions one DescribeTopicPartitions response carries; a client may ask for fewer.", 1, math.MaxInt32, func(c *Config, n int64) { c.Limits.DescribeTopicPartitionsMax = int32(n) }),
 	intKey("fetch.max.bytes", "57671680", "Largest Fetch response the broker builds.", 1024, math.MaxInt32, func(c *Config, n int64) { c.Limits.FetchMaxBytes = int32(n) }),
-	{name: "process.roles", typ: "list", def: "broker,controller", doc: "Roles of this node: broker,controller (a combined node: a broker and, with controller.quorum.voters, a controller voter) or broker (a broker-only node: a Raft observer, listed in controller.quorum.observers, never a voter). controller (a controller-only node) is not supported yet.", apply: func(c *Config, v string) error {
+	{name: "process.roles", typ: "list", def: "broker,controller", doc: "Roles of this node: broker,controller (a combined node: a broker and, with controller.quorum.voters, a controller voter), broker (a broker-only node: a Raft observer, listed in controller.quorum.observers, never a voter) or controller (a controller-only node: a voter in controller.quorum.voters that hosts no partitions, is never shown to clients, and serves only the controller APIs on its inter-broker listener).", apply: func(c *Config, v string) error {
 		roles, err := parseRoles(v)
 		c.Cluster.BrokerOnly = roles == "broker"
+		c.Cluster.ControllerOnly = roles == "controller"
 		return err
 	}},
 	{name: "controller.quorum.voters", typ: "list", def: "", doc: "The controller quorum, id@host:port of each voter's CONTROLLER listener; empty for a single node.", apply: func(c *Config, v string) error {
@@ -570,6 +572,9 @@ func (c *Config) Validate() error {
 		if a.Name == c.Cluster.ControllerListener {
 			return fmt.Errorf("config: advertised.listeners: %s is the controller listener and cannot be advertised to clients", a.Name)
 		}
+	}
+	if !slices.ContainsFunc(c.Socket.Listeners, func(l Listener) bool { return l.Name != c.Cluster.ControllerListener }) && c.Cluster.ControllerOnly {
+		return fmt.Errorf("config: process.roles=controller: listeners needs a Kafka listener besides %s (gregor's %s listener carries Raft; the controller APIs are served on the inter-broker listener)", c.Cluster.ControllerListener, c.Cluster.ControllerListener)
 	}
 	if !slices.ContainsFunc(c.Socket.Listeners, func(l Listener) bool { return l.Name != c.Cluster.ControllerListener }) {
 		return fmt.Errorf("config: listeners: a listener for clients is required besides %s", c.Cluster.ControllerListener)

@@ -18,12 +18,8 @@ var quorumConfigDefs = []configDef{
 	}},
 }
 
-// parseRoles parses process.roles into "broker" or "broker,controller".
-// A controller-only node (process.roles=controller) is refused: its
-// brokers would need a Kafka-protocol way to the active controller that
-// is not a registered broker (gregor forwards to the leader's
-// inter-broker listener), and it would need to run without a broker
-// registration.
+// parseRoles parses process.roles into "broker", "controller" or
+// "broker,controller".
 func parseRoles(v string) (string, error) {
 	var broker, ctrl bool
 	for _, r := range splitList(v) {
@@ -46,7 +42,7 @@ func parseRoles(v string) (string, error) {
 	case broker:
 		return "broker", nil
 	case ctrl:
-		return "", fmt.Errorf("controller-only nodes (process.roles=controller) are not supported yet; run combined nodes (broker,controller)")
+		return "controller", nil
 	}
 	return "", fmt.Errorf("must name broker, controller or both")
 }
@@ -71,6 +67,9 @@ func (c *Config) validateQuorum() error {
 		case !slices.ContainsFunc(cl.Observers, self):
 			return fmt.Errorf("config: process.roles=broker: node.id %d must be in controller.quorum.observers (a broker-only node joins the quorum as an observer)", c.NodeID)
 		}
+	}
+	if cl.ControllerOnly && !slices.ContainsFunc(cl.Voters, func(v controller.Voter) bool { return v.ID == c.NodeID }) {
+		return fmt.Errorf("config: process.roles=controller: node.id %d must be in controller.quorum.voters (a controller-only node is a voter)", c.NodeID)
 	}
 	if len(cl.Observers) > 0 && len(cl.Voters) == 0 {
 		return fmt.Errorf("config: controller.quorum.observers needs controller.quorum.voters")

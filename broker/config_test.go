@@ -409,7 +409,10 @@ func TestConfigErrors(t *testing.T) {
 		{name: "unknown replica selector", overrides: []string{"replica.selector.class=com.example.Nearest"}, wantErr: `replica.selector.class: unknown replica selector "com.example.Nearest"`},
 		{name: "bad enum", overrides: []string{"compression.type=brotli"}, wantErr: `compression.type: "brotli" is not one of`},
 		{name: "bad policy", overrides: []string{"log.cleanup.policy=delete,keep"}, wantErr: `log.cleanup.policy: "keep" is not delete or compact`},
-		{name: "controller-only", overrides: []string{"process.roles=controller"}, wantErr: "process.roles: controller-only nodes (process.roles=controller) are not supported yet"},
+		{name: "controller-only without voters", overrides: []string{"process.roles=controller"}, wantErr: "process.roles=controller: node.id 1 must be in controller.quorum.voters"},
+		{name: "controller-only observer", overrides: []string{"process.roles=controller", "node.id=3", "listeners=PLAINTEXT://:9092,CONTROLLER://:9093", "controller.quorum.voters=1@a:9093", "controller.quorum.observers=3@c:9093"}, wantErr: "process.roles=controller: node.id 3 must be in controller.quorum.voters"},
+		{name: "controller-only without a Kafka listener", overrides: []string{"process.roles=controller", "listeners=CONTROLLER://:9093", "controller.quorum.voters=1@a:9093"}, wantErr: "process.roles=controller: listeners needs a Kafka listener besides CONTROLLER"},
+		{name: "controller-only without controller listener", overrides: []string{"process.roles=controller", "controller.quorum.voters=1@a:9093"}, wantErr: "listeners has no CONTROLLER listener"},
 		{name: "unknown role", overrides: []string{"process.roles=broker,witness"}, wantErr: `process.roles: "witness" is not broker or controller`},
 		{name: "repeated role", overrides: []string{"process.roles=broker,broker"}, wantErr: "process.roles: role broker repeated"},
 		{name: "no role", overrides: []string{"process.roles= , "}, wantErr: "process.roles: must name broker, controller or both"},
@@ -505,26 +508,31 @@ func TestDescribeConfigsListsEveryKey(t *testing.T) {
 }
 
 // TestConfigRoles loads the process.roles a node may have: a combined
-// node in either order, and a broker-only observer.
+// node in either order, a broker-only observer and a controller-only
+// voter.
 func TestConfigRoles(t *testing.T) {
 	t.Parallel()
-	quorum := []string{"node.id=3", "listeners=PLAINTEXT://:9092,CONTROLLER://:9093", "controller.quorum.voters=1@a:9093,2@b:9093", "controller.quorum.observers=3@c:9093"}
+	observer := []string{"node.id=3", "listeners=PLAINTEXT://:9092,CONTROLLER://:9093", "controller.quorum.voters=1@a:9093,2@b:9093", "controller.quorum.observers=3@c:9093"}
+	voter := []string{"node.id=2", "listeners=PLAINTEXT://:9092,CONTROLLER://:9093", "controller.quorum.voters=1@a:9093,2@b:9093", "controller.quorum.observers=3@c:9093"}
 	for _, tc := range []struct {
-		roles      string
-		brokerOnly bool
+		roles          string
+		quorum         []string
+		brokerOnly     bool
+		controllerOnly bool
 	}{
-		{"broker,controller", false},
-		{"controller, broker", false},
-		{"broker", true},
+		{"broker,controller", observer, false, false},
+		{"controller, broker", observer, false, false},
+		{"broker", observer, true, false},
+		{"controller", voter, false, true},
 	} {
 		t.Run(tc.roles, func(t *testing.T) {
 			t.Parallel()
-			c, err := Load("", nil, append([]string{"process.roles=" + tc.roles}, quorum...))
+			c, err := Load("", nil, append([]string{"process.roles=" + tc.roles}, tc.quorum...))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.Cluster.BrokerOnly != tc.brokerOnly {
-				t.Fatalf("BrokerOnly = %v, want %v", c.Cluster.BrokerOnly, tc.brokerOnly)
+			if c.Cluster.BrokerOnly != tc.brokerOnly || c.Cluster.ControllerOnly != tc.controllerOnly {
+				t.Fatalf("BrokerOnly = %v, ControllerOnly = %v, want %v, %v", c.Cluster.BrokerOnly, c.Cluster.ControllerOnly, tc.brokerOnly, tc.controllerOnly)
 			}
 		})
 	}

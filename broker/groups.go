@@ -140,7 +140,7 @@ func (g *groups) ensure(p int32) (*controller.Topic, error) {
 		rf := g.rf
 		live := int16(0)
 		for _, b := range g.meta.Snapshot().Brokers {
-			if !b.Fenced {
+			if b.ServesClients() {
 				live++
 			}
 		}

@@ -21,6 +21,39 @@ import (
 // requests and answers ApiVersions, so the two can never disagree.
 var handlers = slices.Concat(coreHandlers, txnHandlers, txnPartitionHandlers, saslHandlers, aclHandlers, quotaHandlers, consumerGroupHandlers, metadataHandlers, clusterOpsHandlers, quorumHandlers)
 
+// controllerOnlyKeys are the APIs a controller-only node
+// (process.roles=controller) serves: the ones brokers send the active
+// controller (registration, heartbeats, ISR changes, producer id blocks,
+// log dir assignments), the admin requests they forward to it, the
+// quorum's, and ApiVersions and SASL to connect at all. Clients never
+// learn of the node; one that connects anyway gets UNSUPPORTED_VERSION
+// for anything else, as from a Kafka controller.
+var controllerOnlyKeys = []kmsg.Key{
+	kmsg.ApiVersions, kmsg.SASLHandshake, kmsg.SASLAuthenticate,
+	kmsg.BrokerRegistration, kmsg.BrokerHeartbeat, kmsg.UnregisterBroker,
+	kmsg.AlterPartition, kmsg.AllocateProducerIDs, kmsg.AssignReplicasToDirs,
+	kmsg.CreateTopics, kmsg.DeleteTopics, kmsg.CreatePartitions,
+	kmsg.DescribeConfigs, kmsg.AlterConfigs, kmsg.IncrementalAlterConfigs,
+	kmsg.CreateACLs, kmsg.DeleteACLs, kmsg.AlterClientQuotas, kmsg.AlterUserSCRAMCredentials,
+	kmsg.ElectLeaders, kmsg.AlterPartitionAssignments, kmsg.ListPartitionReassignments,
+	kmsg.UpdateFeatures, kmsg.DescribeQuorum, kmsg.AddRaftVoter, kmsg.RemoveRaftVoter,
+}
+
+// servedHandlers is the handler list of a node: every handler, or for a
+// controller-only node those of controllerOnlyKeys.
+func servedHandlers(c *Config) []handler {
+	if !c.Cluster.ControllerOnly {
+		return handlers
+	}
+	var hs []handler
+	for _, h := range handlers {
+		if slices.Contains(controllerOnlyKeys, h.key) {
+			hs = append(hs, h)
+		}
+	}
+	return hs
+}
+
 var coreHandlers = []handler{
 	offsetForLeaderEpochHandler,
 	electLeadersHandler,

@@ -96,7 +96,7 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 	s := &Server{connSet: connSet{conns: map[*conn]struct{}{}, perIP: map[string]int{}}, ready: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	d := &deps{cfg: c, log: log, clock: o.clock, ctx: ctx, table: newHandlerTable(handlers), loggers: loggers}
+	d := &deps{cfg: c, log: log, clock: o.clock, ctx: ctx, table: newHandlerTable(servedHandlers(c)), loggers: loggers}
 	s.deps = d
 	d.authz = newAuthz(c.Authz, func() *controller.ACLSet { return d.ctrl.Snapshot().ACLs() }, o.clock, log)
 	d.metrics = newMetrics(d.table)

@@ -108,7 +108,7 @@ func (t *txns) ensure(p int32) (*controller.Topic, error) {
 	if tp = t.meta.Snapshot().Topic(txnStateTopic); tp == nil {
 		live := int16(0)
 		for _, b := range t.meta.Snapshot().Brokers {
-			if !b.Fenced {
+			if b.ServesClients() {
 				live++
 			}
 		}

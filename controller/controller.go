@@ -248,7 +248,17 @@ type Broker struct {
 	// (process.roles=broker): a Raft observer AddVoter refuses to make a
 	// voter.
 	BrokerOnly bool `json:"broker_only,omitempty"`
+	// ControllerOnly is set for a node that runs only the controller role
+	// (process.roles=controller). It registers so that brokers find its
+	// Kafka listener when it is the active controller, but it hosts no
+	// replicas (placement skips it, assignments naming it are refused) and
+	// brokers never show it to clients.
+	ControllerOnly bool `json:"controller_only,omitempty"`
 }
+
+// ServesClients reports whether clients may be told about b: a live node
+// with the broker role.
+func (b Broker) ServesClients() bool { return !b.Fenced && !b.ControllerOnly }
 
 // Endpoint is one advertised listener of a broker.
 type Endpoint struct {
@@ -598,7 +608,7 @@ func (c *Controller) RegisterBroker(b Broker) error {
 }
 
 func brokerEqual(a, b Broker) bool {
-	if a.NodeID != b.NodeID || a.Host != b.Host || a.Port != b.Port || a.BrokerOnly != b.BrokerOnly || (a.Rack == nil) != (b.Rack == nil) || len(a.Endpoints) != len(b.Endpoints) {
+	if a.NodeID != b.NodeID || a.Host != b.Host || a.Port != b.Port || a.BrokerOnly != b.BrokerOnly || a.ControllerOnly != b.ControllerOnly || (a.Rack == nil) != (b.Rack == nil) || len(a.Endpoints) != len(b.Endpoints) {
 		return false
 	}
 	for i := range a.Endpoints {

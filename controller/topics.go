@@ -177,7 +177,7 @@ func (c *Controller) assignLocked(s *Snapshot, first, n int32, rf int16) ([][]in
 func rackAlternated(s *Snapshot) []int32 {
 	byRack := map[string][]int32{}
 	for _, b := range s.Brokers { // sorted by ID
-		if b.Fenced {
+		if b.Fenced || b.ControllerOnly {
 			continue
 		}
 		rack := ""
@@ -245,7 +245,7 @@ func validateReplicas(s *Snapshot, p int32, r []int32) error {
 			return fmt.Errorf("%w: partition %d includes broker %d more than once", ErrInvalidReplicaAssignment, p, id)
 		}
 		seen[id] = true
-		if _, ok := s.Broker(id); !ok {
+		if b, ok := s.Broker(id); !ok || b.ControllerOnly {
 			return fmt.Errorf("%w: partition %d includes broker %d, but no such broker is registered", ErrInvalidReplicaAssignment, p, id)
 		}
 	}

@@ -32,6 +32,7 @@ type options struct {
 	perBroker  map[int][]string // override.go: BrokerOverride
 	voters     int              // Voters; 0: every broker
 	brokerOnly bool             // BrokerOnly
+	ctrlOnly   bool             // ControllerOnly
 	logDirs    int              // log dirs per broker (LogDirs); 0 is 1
 	secure     bool             // secure.go
 }
@@ -53,6 +54,14 @@ func Voters(n int) Option { return func(o *options) { o.voters = n } }
 // BrokerOnly makes the brokers past the Voters(n) voters broker-only
 // nodes (process.roles=broker): observers that are never voters.
 func BrokerOnly() Option { return func(o *options) { o.brokerOnly = true } }
+
+// ControllerOnly splits the cluster as KRaft's split deployment: the first
+// n nodes are controller-only voters (process.roles=controller), the
+// others broker-only observers (process.roles=broker). Seeds and Client
+// leave the controllers out; Broker(i).Request still reaches one.
+func ControllerOnly(n int) Option {
+	return func(o *options) { o.voters, o.brokerOnly, o.ctrlOnly = n, true, true }
+}
 
 // Override sets broker configuration keys, key=value as gregor's
 // --override, on every broker. Listener, quorum, node.id and log.dirs keys
@@ -208,7 +217,7 @@ func (c *Cluster) Addrs() []string {
 func (c *Cluster) Seeds() []string {
 	var as []string
 	for _, b := range c.brokers {
-		if b.Running() {
+		if b.Running() && !b.ControllerOnly() {
 			as = append(as, b.Addr())
 		}
 	}
@@ -301,8 +310,8 @@ func (c *Cluster) WaitReady() {
 	c.WaitFor("cluster ready", 60*time.Second, func() bool {
 		want := len(c.Seeds())
 		for _, b := range c.brokers {
-			if !b.Running() {
-				continue
+			if !b.Running() || b.ControllerOnly() {
+				continue // a controller-only node serves no Metadata
 			}
 			m, err := b.metadata()
 			if err != nil || len(m.Brokers) != want || m.ControllerID < 0 {
@@ -462,6 +471,9 @@ func (b *Broker) start() error {
 		if v := b.c.opts.voters; b.c.opts.brokerOnly && v > 0 && int(b.id) > v {
 			ov = append(ov, "process.roles=broker")
 		}
+		if b.ControllerOnly() {
+			ov = append(ov, "process.roles=controller")
+		}
 		if b.c.pki != nil {
 			ov = append(ov, b.c.pki.overrides(b.id)...)
 		}
@@ -566,4 +578,10 @@ func (b *Broker) Partition(topic string, partition int32) (leader int32, isr []i
 		}
 	}
 	return -1, nil, false
+}
+
+// ControllerOnly reports whether b runs process.roles=controller
+// (ControllerOnly).
+func (b *Broker) ControllerOnly() bool {
+	return b.c.opts.ctrlOnly && int(b.id) <= b.c.opts.voters
 }

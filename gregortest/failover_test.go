@@ -31,7 +31,7 @@ func waitLeaderWithin(t *testing.T, c *gregortest.Cluster, topic string, minISR 
 		leader = -1
 		for i := 0; i < c.Len(); i++ {
 			b := c.Broker(i)
-			if !b.Running() {
+			if !b.Running() || b.ControllerOnly() {
 				continue
 			}
 			l, isr, ok := b.Partition(topic, 0)

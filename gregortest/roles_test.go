@@ -72,35 +72,12 @@ func TestBrokerOnlyNodesUnderLoad(t *testing.T) {
 
 	// The active controller, found through a broker-only node.
 	load.progress(c, "produce progress")
-	qctx, qcancel := context.WithTimeout(ctx, 10*time.Second)
-	_, _, p, _, err := describeQuorum(qctx, c.Broker(3))
-	qcancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Contains(voters, p.LeaderID) {
-		t.Fatalf("quorum leader %d is not a voter", p.LeaderID)
-	}
-	ctrl := int(p.LeaderID - 1)
-	c.Kill(ctrl)
-	t.Logf("killed the active controller %d", ctrl+1)
+	ctrl := killActiveController(ctx, t, c, 3, voters)
 	load.progress(c, "produce progress after the controller kill")
 	c.Restart(ctrl)
 
 	// The partition's leader, a broker-only node.
-	victim := waitLeader(t, c, "roles", 3, -1)
-	if id := int32(victim + 1); !slices.Contains(observers, id) {
-		t.Fatalf("roles-0 is led by %d, want a broker-only node", id)
-	}
-	c.Kill(victim)
-	waitLeader(t, c, "roles", 2, int32(victim+1))
-	t.Logf("killed the broker-only leader %d", victim+1)
-	load.progress(c, "produce progress after the leader kill")
-	c.Restart(victim)
-	waitLeaderWithin(t, c, "roles", 3, -1, 2*time.Minute)
-	load.progress(c, "produce progress after the restarts")
-
-	readBackOnce(ctx, t, c, "roles", load.finish(t))
+	killLeaderThenReadBack(ctx, t, c, "roles", load, observers)
 
 	// After the kills the broker-only nodes are still observers, never
 	// voters, AddRaftVoter refuses to make one a voter, and every node is
@@ -125,19 +102,7 @@ func TestBrokerOnlyNodesUnderLoad(t *testing.T) {
 	})
 	waitQuorum(t, c, voters, observers)
 	for i := range c.Len() {
-		mctx, mcancel := context.WithTimeout(ctx, 10*time.Second)
-		kr, err := c.Broker(i).Request(mctx, kmsg.NewPtrMetadataRequest())
-		mcancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp := kr.(*kmsg.MetadataResponse)
-		var ids []int32
-		for _, b := range resp.Brokers {
-			ids = append(ids, b.NodeID)
-		}
-		slices.Sort(ids)
-		if !slices.Equal(ids, []int32{1, 2, 3, 4, 5}) {
+		if ids, _ := metadataBrokers(ctx, t, c.Broker(i)); !slices.Equal(ids, []int32{1, 2, 3, 4, 5}) {
 			t.Fatalf("broker %d: Metadata lists brokers %v", i+1, ids)
 		}
 	}
@@ -161,4 +126,61 @@ func processRoles(t *testing.T, b *gregortest.Broker) string {
 		t.Fatalf("DescribeConfigs process.roles on %d: %+v", b.ID(), res)
 	}
 	return *res[0].Configs[0].Value
+}
+
+// killActiveController kills the quorum leader, found through node via
+// (an index), after checking it is one of voters, and returns its index.
+func killActiveController(ctx context.Context, t *testing.T, c *gregortest.Cluster, via int, voters []int32) int {
+	t.Helper()
+	qctx, qcancel := context.WithTimeout(ctx, 10*time.Second)
+	_, _, p, _, err := describeQuorum(qctx, c.Broker(via))
+	qcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(voters, p.LeaderID) {
+		t.Fatalf("quorum leader %d is not a voter", p.LeaderID)
+	}
+	ctrl := int(p.LeaderID - 1)
+	c.Kill(ctrl)
+	t.Logf("killed the active controller %d", ctrl+1)
+	return ctrl
+}
+
+// metadataBrokers is the sorted broker ids and the controller id of b's
+// Metadata.
+func metadataBrokers(ctx context.Context, t *testing.T, b *gregortest.Broker) ([]int32, int32) {
+	t.Helper()
+	mctx, mcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer mcancel()
+	kr, err := b.Request(mctx, kmsg.NewPtrMetadataRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := kr.(*kmsg.MetadataResponse)
+	var ids []int32
+	for _, rb := range resp.Brokers {
+		ids = append(ids, rb.NodeID)
+	}
+	slices.Sort(ids)
+	return ids, resp.ControllerID
+}
+
+// killLeaderThenReadBack kills the leader of topic-0 (RF 3, which must be
+// one of leaders) under load, restarts it once another leads, and reads
+// every acknowledged record back once.
+func killLeaderThenReadBack(ctx context.Context, t *testing.T, c *gregortest.Cluster, topic string, load *ackLoad, leaders []int32) {
+	t.Helper()
+	victim := waitLeader(t, c, topic, 3, -1)
+	if id := int32(victim + 1); !slices.Contains(leaders, id) {
+		t.Fatalf("%s-0 is led by %d, want one of %v", topic, id, leaders)
+	}
+	c.Kill(victim)
+	waitLeader(t, c, topic, 2, int32(victim+1))
+	t.Logf("killed the leader %d", victim+1)
+	load.progress(c, "produce progress after the leader kill")
+	c.Restart(victim)
+	waitLeaderWithin(t, c, topic, 3, -1, 2*time.Minute)
+	load.progress(c, "produce progress after the restarts")
+	readBackOnce(ctx, t, c, topic, load.finish(t))
 }
