@@ -24,8 +24,10 @@
 # suite's PATH does that to gregor i.
 #
 # Environment:
-#   SARAMA_UPSTREAM_RUN      go test -run filter (default: all functional tests)
-#   SARAMA_UPSTREAM_SKIP     go test -skip pattern (default: none)
+#   SARAMA_UPSTREAM_RUN      go test -run filter (default: every Test of the
+#                            functional-tagged files, not sarama's unit tests)
+#   SARAMA_UPSTREAM_SKIP     go test -skip pattern (default:
+#                            TestFuncIdempotentBufferedSequence, see below)
 #   SARAMA_UPSTREAM_TIMEOUT  go test -timeout (default 25m)
 #   SARAMA_KAFKA_VERSION     KAFKA_VERSION given to the suite (default 4.0.0)
 #   TOXIPROXY_VERSION        github.com/Shopify/toxiproxy/v2 version (default v2.5.0)
@@ -157,9 +159,16 @@ esac
 EOS
 chmod +x "$WORK/bin/docker"
 
-RUN=${SARAMA_UPSTREAM_RUN:-.}
-SKIP=${SARAMA_UPSTREAM_SKIP:-^$}
-echo "== go test -tags functional -run '$RUN' -skip '$SKIP' (KAFKA_VERSION=$KAFKA_VERSION), timeout $TIMEOUT"
+# The functional tests only (sarama's unit tests share the package).
+FUNC_TESTS=$(cd "$WORK/sarama" && grep -ho '^func Test[A-Za-z0-9_]*(t \*testing.T)' $(grep -l '^//go:build functional' ./*_test.go) |
+  sed 's/^func \(Test[A-Za-z0-9_]*\).*/\1/' | sort -u | paste -sd'|')
+RUN=${SARAMA_UPSTREAM_RUN:-"^($FUNC_TESTS)\$"}
+# TestFuncIdempotentBufferedSequence ends by grepping `docker compose logs`
+# of the leader for Java's OutOfOrderSequenceException: a Kafka log line
+# gregor cannot be held to, so it is skipped unless SARAMA_UPSTREAM_SKIP
+# is set (e.g. to '^$').
+SKIP=${SARAMA_UPSTREAM_SKIP:-'^TestFuncIdempotentBufferedSequence$'}
+echo "== go test -tags functional -run '${SARAMA_UPSTREAM_RUN:-<the functional tests>}' -skip '$SKIP' (KAFKA_VERSION=$KAFKA_VERSION), timeout $TIMEOUT"
 rc=0 start=$SECONDS
 (cd "$WORK/sarama" && PATH="$WORK/bin:$PATH" TOXIPROXY_ADDR="http://127.0.0.1:$TP" KAFKA_VERSION=$KAFKA_VERSION \
   timeout --signal=QUIT "$TIMEOUT" go test -tags functional -count=1 -v -timeout "$TIMEOUT" \
