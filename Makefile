@@ -101,6 +101,7 @@ compat-burrow: build
 compat-upstream: build
 	cd compat-tests && ./upstream.sh
 	cd compat-tests && ./kafkago-upstream.sh
+	cd compat-tests && ./sarama-upstream.sh
 
 # SASL logins of real clients (compat-tests/sasl.sh) and franz-go's own
 # SCRAM tests (compat-tests/upstream-scram.sh); COMPAT_SASL_PROTOCOL picks
