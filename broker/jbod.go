@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -197,6 +198,12 @@ func partitionDirName(name string) (tp, bool) {
 	return tp{name[:i], int32(n)}, true
 }
 
+// exists reports whether path exists.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
 // scanned is what scanDirs found in one log dir.
 type scanned struct {
 	dir   *logDir
@@ -204,13 +211,16 @@ type scanned struct {
 }
 
 // scanDirs lists the partition directories of every online log dir,
-// recording in where which dir holds which partition, and removes the
-// leftovers of interrupted deletions and moves (-delete, -future). A
-// partition in two dirs is an error. A dir that cannot be read goes
-// offline.
-func (ps *partitions) scanDirs() ([]scanned, error) {
+// recording in where which dir holds which partition, removes the
+// leftovers of interrupted deletions (-delete) and returns the future
+// directories of moves the last shutdown interrupted (-future, for
+// keepFutures). A partition in two dirs is an error. A dir that cannot be
+// read goes offline.
+func (ps *partitions) scanDirs() ([]scanned, map[tp][]leftFuture, error) {
 	var out []scanned
+	futures := map[tp][]leftFuture{}
 	seen := map[tp]*logDir{}
+	dropped := map[*logDir][]string{} // partition directories removed
 	for _, d := range ps.dirs {
 		if d.offline() != nil {
 			continue
@@ -226,8 +236,14 @@ func (ps *partitions) scanDirs() ([]scanned, error) {
 			if !e.IsDir() {
 				continue
 			}
+			if strings.HasSuffix(name, futureSuffix) {
+				if k, ok := futureDirName(name); ok {
+					futures[k] = append(futures[k], leftFuture{dir: d, path: filepath.Join(d.dir, name)})
+					continue
+				}
+			}
 			if strings.HasSuffix(name, "-delete") || strings.HasSuffix(name, futureSuffix) {
-				os.RemoveAll(filepath.Join(d.dir, name)) // interrupted deletion or move
+				os.RemoveAll(filepath.Join(d.dir, name)) // interrupted deletion, or a stray future dir
 				continue
 			}
 			k, ok := partitionDirName(name)
@@ -235,20 +251,41 @@ func (ps *partitions) scanDirs() ([]scanned, error) {
 				continue
 			}
 			if other := seen[k]; other != nil {
-				return nil, fmt.Errorf("broker: duplicate log directories for partition %s-%d are found in both %s and %s; remove one",
-					k.topic, k.index, other.dir, d.dir)
+				// A crash during a log dir move's swap leaves both
+				// directories: the marked one is the complete copy.
+				here, there := exists(filepath.Join(d.dir, name, movedMarker)), exists(filepath.Join(other.dir, name, movedMarker))
+				if here == there {
+					return nil, nil, fmt.Errorf("broker: duplicate log directories for partition %s-%d are found in both %s and %s; remove one",
+						k.topic, k.index, other.dir, d.dir)
+				}
+				old := d
+				if here {
+					old = other
+					seen[k] = d
+					sc.parts = append(sc.parts, name)
+				}
+				ps.log.Info().Str("topic", k.topic).Int32("partition", k.index).Str("log_dir", old.dir).Msg("removing the old copy of a replica moved to another log dir")
+				dropped[old] = append(dropped[old], name)
+				os.RemoveAll(filepath.Join(old.dir, name))
+				continue
 			}
 			seen[k] = d
 			sc.parts = append(sc.parts, name)
 		}
 		out = append(out, sc)
 	}
+	for i, sc := range out {
+		out[i].parts = slices.DeleteFunc(sc.parts, func(name string) bool { return slices.Contains(dropped[sc.dir], name) })
+	}
+	for k, d := range seen { // a move whose old directory was removed
+		os.Remove(filepath.Join(d.dir, partitionDir(k.topic, k.index), movedMarker))
+	}
 	ps.mu.Lock()
 	for k, d := range seen {
 		ps.setWhereLocked(k, d)
 	}
 	ps.mu.Unlock()
-	return out, nil
+	return out, futures, nil
 }
 
 // placeMissingOnOffline puts the partitions of keys that no online dir

@@ -50,11 +50,6 @@ func describeDirs(t *testing.T, rc *rawConn) (map[string]int16, map[string]map[s
 	return codes, parts
 }
 
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
-
 // TestJBODPlacement: both log dirs get a meta.properties and partitions
 // (the one with fewer partitions gets the next); DescribeLogDirs lists
 // each dir's; after a restart every partition is found in its dir with
@@ -429,8 +424,11 @@ func TestJBODDirOfflineAtStartup(t *testing.T) {
 }
 
 // TestAlterReplicaLogDirsShutdown: a broker stopping while a move copies
-// (on a stalled destination disk) abandons it, stops promptly, and starts
-// again with the replica in its old dir and no future directory left.
+// (on a slowed destination disk) pauses it, stops promptly, and keeps
+// the future directory; after the restart the move resumes
+// (DescribeLogDirs shows the future replica under the destination) and
+// completes: the replica in the destination with every record, no
+// future directory and no old directory left.
 func TestAlterReplicaLogDirsShutdown(t *testing.T) {
 	t.Parallel()
 	ffs := vfs.NewFaultFS(nil)
@@ -445,11 +443,12 @@ func TestAlterReplicaLogDirsShutdown(t *testing.T) {
 			t.Fatalf("produce: %v", kerr.ErrorForCode(p.ErrorCode))
 		}
 	}
-	ffs.SetDelay(func(op vfs.Op, path string) {
-		if op == vfs.OpWrite && strings.HasPrefix(path, dest+"/") {
+	slow := func(op vfs.Op, path string) {
+		if op == vfs.OpWrite && strings.Contains(path, futureSuffix) {
 			time.Sleep(50 * time.Millisecond)
 		}
-	})
+	}
+	ffs.SetDelay(slow)
 	req := kmsg.NewPtrAlterReplicaLogDirsRequest()
 	req.Dirs = []kmsg.AlterReplicaLogDirsRequestDir{{Dir: dest, Topics: []kmsg.AlterReplicaLogDirsRequestDirTopic{{Topic: "stall", Partitions: []int32{0}}}}}
 	if code := rc.do(req).(*kmsg.AlterReplicaLogDirsResponse).Topics[0].Partitions[0].ErrorCode; code != 0 {
@@ -464,13 +463,30 @@ func TestAlterReplicaLogDirsShutdown(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("stopping during a move took %v", d)
 	}
-	ffs.SetDelay(nil)
+	if m, _ := filepath.Glob(filepath.Join(dest, "stall-0.*"+futureSuffix)); len(m) != 1 {
+		t.Fatalf("future directories after the stop: %v, want one", m)
+	}
 	b = b.restart()
+	rc = b.raw(t)
+	waitFor(t, "the resumed future replica under the destination", 10*time.Second, func() bool {
+		_, parts := describeDirs(t, rc)
+		return parts[dest]["stall-0"]
+	})
+	ffs.SetDelay(nil)
+	waitFor(t, "the resumed move to finish", 30*time.Second, func() bool {
+		p := b.srv.parts.lookup("stall", 0)
+		return p != nil && p.dir.dir == dest && len(b.srv.parts.futureReplicas()) == 0
+	})
 	p, err := b.srv.parts.get("stall", 0)
-	if err != nil || p.dir.dir != src || p.log.LogEndOffset() != 250 {
-		t.Fatalf("after the restart: %v, in %s, log end %d", err, p.dir.dir, p.log.LogEndOffset())
+	if err != nil || p.log.LogEndOffset() != 250 {
+		t.Fatalf("after the resumed move: %v, log end %d", err, p.log.LogEndOffset())
 	}
 	if m, _ := filepath.Glob(filepath.Join(dest, "*"+futureSuffix)); len(m) != 0 {
 		t.Fatalf("future directories left: %v", m)
+	}
+	waitFor(t, "the old directory removed", 10*time.Second, func() bool { return !exists(filepath.Join(src, "stall-0")) })
+	b = b.restart()
+	if p, err := b.srv.parts.get("stall", 0); err != nil || p.dir.dir != dest || p.log.LogEndOffset() != 250 {
+		t.Fatalf("after another restart: %v", err)
 	}
 }

@@ -13,8 +13,13 @@ package broker
 // removed. A current log truncated under the copy (a follower's leader
 // changed) is detected by its leader epochs and copied again from its log
 // start. A move is abandoned when the partition goes away, either dir
-// fails, or the broker stops; a future directory left by a restart is
-// removed at start-up (the move is not resumed).
+// fails; then the future directory is removed. A broker stopping (or
+// dying) keeps it, as Kafka keeps future logs: at start-up scanDirs finds
+// it, openAll checks it still belongs to a replica here (same topic
+// incarnation, another online dir) and Run resumes the copy from the
+// future log's end (resumeMoves); storage.Open's recovery has cut a torn
+// tail, and consistent() starts over a copy the current log has diverged
+// from. Anything else found is dropped with a log line.
 
 import (
 	"context"
@@ -24,6 +29,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +49,15 @@ type futureReplica struct {
 	log  atomic.Pointer[storage.Log] // the future log, once opened
 	stop chan struct{}
 	once sync.Once
+	// keep: stopped by the broker's shutdown, the future directory stays
+	// for the move to resume after the restart.
+	keep atomic.Bool
+}
+
+// pause stops f for the shutdown, keeping its future directory.
+func (f *futureReplica) pause() {
+	f.keep.Store(true)
+	f.cancel()
 }
 
 func (f *futureReplica) cancel() { f.once.Do(func() { close(f.stop) }) }
@@ -79,8 +94,14 @@ func (ps *partitions) futureReplicas() []*futureReplica {
 
 // moveReplica moves p's log to dest: a no-op when a move there is under
 // way; a move elsewhere is abandoned first. dest being p's own dir
-// abandons any move. The move is abandoned when ctx ends (shutdown).
+// abandons any move. The move pauses when ctx ends (shutdown).
 func (ps *partitions) moveReplica(ctx context.Context, p *partition, dest *logDir) {
+	ps.startMove(ctx, p, dest, "")
+}
+
+// startMove is moveReplica copying into the future directory path (""
+// for a new one; else one left by a restart, resumed).
+func (ps *partitions) startMove(ctx context.Context, p *partition, dest *logDir, path string) {
 	k := tp{p.topic, p.index}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
@@ -94,24 +115,104 @@ func (ps *partitions) moveReplica(ctx context.Context, p *partition, dest *logDi
 	if dest == p.dir || ps.closed {
 		return
 	}
-	var id [8]byte
-	rand.Read(id[:])
-	f := &futureReplica{topic: p.topic, index: p.index, topicID: p.topicID, src: p.log, dest: dest,
-		path: filepath.Join(dest.dir, fmt.Sprintf("%s.%x%s", partitionDir(p.topic, p.index), id, futureSuffix)), stop: make(chan struct{})}
+	msg := "resuming replica move to another log dir"
+	if path == "" {
+		var id [8]byte
+		rand.Read(id[:])
+		path = filepath.Join(dest.dir, fmt.Sprintf("%s.%x%s", partitionDir(p.topic, p.index), id, futureSuffix))
+		msg = "moving replica to another log dir"
+	}
+	f := &futureReplica{topic: p.topic, index: p.index, topicID: p.topicID, src: p.log, dest: dest, path: path, stop: make(chan struct{})}
 	if ps.moves == nil {
 		ps.moves = map[tp]*futureReplica{}
 	}
 	ps.moves[k] = f
-	context.AfterFunc(ctx, f.cancel)
-	ps.log.Info().Str("topic", p.topic).Int32("partition", p.index).Str("from", p.dir.dir).Str("to", dest.dir).Msg("moving replica to another log dir")
+	context.AfterFunc(ctx, f.pause)
+	ps.log.Info().Str("topic", p.topic).Int32("partition", p.index).Str("from", p.dir.dir).Str("to", dest.dir).Msg(msg)
 	ps.wg.Go(func() { ps.runMove(f) })
 }
 
-// stopMoves abandons every move (closeAll).
+// stopMovesLocked pauses every move (closeAll); ps.mu must be held.
 func (ps *partitions) stopMovesLocked() {
 	for k, f := range ps.moves {
-		f.cancel()
+		f.pause()
 		delete(ps.moves, k)
+	}
+}
+
+// leftFuture is a future directory found at start-up.
+type leftFuture struct {
+	dir  *logDir
+	path string
+}
+
+// futureDirName parses a future directory's name,
+// <topic>-<partition>.<id>-future.
+func futureDirName(name string) (tp, bool) {
+	base, ok := strings.CutSuffix(name, futureSuffix)
+	i := strings.LastIndexByte(base, '.')
+	if !ok || i <= 0 {
+		return tp{}, false
+	}
+	return partitionDirName(base[:i])
+}
+
+// keepFutures keeps, of the future directories scanDirs found, those of
+// a replica open here in another online dir, of the same topic
+// incarnation, for resumeMoves; the others are removed, except those of
+// partitions hosted here (want, by directory name) whose log could not be
+// opened now (out of descriptors): a later restart may resume them.
+func (ps *partitions) keepFutures(found map[tp][]leftFuture, want map[string]bool) {
+	for k, fs := range found {
+		for i, f := range fs {
+			why := ""
+			p := ps.lookup(k.topic, k.index)
+			id, ok := readPartitionMetadata(f.path)
+			switch {
+			case i > 0:
+				why = "another future directory of the partition was kept"
+			case p == nil && want[partitionDir(k.topic, k.index)]:
+				ps.log.Warn().Str("topic", k.topic).Int32("partition", k.index).Str("dir", f.path).Msg("future replica left by a restart kept, its replica not open")
+				continue
+			case p == nil:
+				why = "no replica of the partition here"
+			case p.dir == f.dir:
+				why = "the replica is in that log dir already"
+			case p.offline() != nil:
+				why = "the replica's log dir is offline"
+			case !ok || id != p.topicID:
+				why = "not of the topic's current incarnation"
+			}
+			if why == "" {
+				ps.mu.Lock()
+				if ps.resumable == nil {
+					ps.resumable = map[tp]leftFuture{}
+				}
+				ps.resumable[k] = f
+				ps.mu.Unlock()
+				continue
+			}
+			ps.log.Info().Str("topic", k.topic).Int32("partition", k.index).Str("dir", f.path).Str("reason", why).Msg("removing future replica left by a restart")
+			os.RemoveAll(f.path)
+		}
+	}
+}
+
+// resumeMoves resumes the moves keepFutures kept (Run), pausing when ctx
+// ends.
+func (ps *partitions) resumeMoves(ctx context.Context) {
+	ps.mu.Lock()
+	left := ps.resumable
+	ps.resumable = nil
+	ps.mu.Unlock()
+	for k, f := range left {
+		p := ps.lookup(k.topic, k.index)
+		if p == nil || f.dir.offline() != nil || p.dir == f.dir {
+			ps.log.Info().Str("topic", k.topic).Int32("partition", k.index).Str("dir", f.path).Msg("removing future replica left by a restart")
+			os.RemoveAll(f.path)
+			continue
+		}
+		ps.startMove(ctx, p, f.dir, f.path)
 	}
 }
 
@@ -135,9 +236,16 @@ func (ps *partitions) runMove(f *futureReplica) {
 		if l := f.log.Load(); l != nil {
 			l.Close()
 		}
+		if f.keep.Load() {
+			ps.log.Info().Str("topic", f.topic).Int32("partition", f.index).Str("to", f.dest.dir).Msg("replica move paused until the restart")
+			return
+		}
 		os.RemoveAll(f.path)
 	}()
 	fail := func(err error) {
+		if f.keep.Load() {
+			return // the shutdown's doing
+		}
 		ps.log.Warn().Err(err).Str("topic", f.topic).Int32("partition", f.index).Str("to", f.dest.dir).Msg("replica move abandoned")
 	}
 	t := ps.meta.Snapshot().TopicByID(f.topicID)
@@ -315,8 +423,23 @@ func (ps *partitions) swap(f *futureReplica, p *partition, fut *storage.Log, fro
 	if _, err := os.Stat(final); err == nil {
 		ps.retireDir(final) // a leftover; the current log is elsewhere
 	}
+	// The marker tells a start-up after a crash from here until the old
+	// directory is gone which of the two is the partition (scanDirs).
+	if err := writeMarker(filepath.Join(f.path, movedMarker)); err != nil {
+		ps.destFailed(f, err)
+		return err
+	}
 	if err := os.Rename(f.path, final); err != nil {
 		return err
+	}
+	// undo gives up the swap: the copy goes back to being the future
+	// directory if the shutdown interrupted it (resumed after the
+	// restart), else it is removed.
+	undo := func() {
+		if f.keep.Load() && os.Rename(final, f.path) == nil {
+			return
+		}
+		os.RemoveAll(final)
 	}
 	k := tp{f.topic, f.index}
 	t := ps.meta.Snapshot().TopicByID(f.topicID)
@@ -326,7 +449,7 @@ func (ps *partitions) swap(f *futureReplica, p *partition, fut *storage.Log, fro
 	}
 	l, err := storage.Open(final, ps.storageCfg(t), ps.clock.Now)
 	if err != nil {
-		os.RemoveAll(final)
+		undo()
 		ps.destFailed(f, err)
 		return err
 	}
@@ -339,7 +462,7 @@ func (ps *partitions) swap(f *futureReplica, p *partition, fut *storage.Log, fro
 	if ps.m[k] != p || ps.closed || f.stopped() {
 		ps.mu.Unlock()
 		l.Close()
-		os.RemoveAll(final)
+		undo()
 		return errors.New("the partition changed during the swap")
 	}
 	p.rep.mu.Lock()
@@ -365,8 +488,23 @@ func (ps *partitions) swap(f *futureReplica, p *partition, fut *storage.Log, fro
 		ps.log.Warn().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("closing the moved replica's old log failed")
 	}
 	ps.retireDir(p.log.Dir())
+	os.Remove(filepath.Join(final, movedMarker))
 	ps.log.Info().Str("topic", p.topic).Int32("partition", p.index).Str("log_dir", f.dest.dir).Int64("log_end_offset", l.LogEndOffset()).Dur("appends_refused_for", frozen).Msg("replica moved to another log dir")
 	return nil
+}
+
+// movedMarker, in a partition's directory, marks it as the complete copy
+// of a log dir move whose old directory may still exist.
+const movedMarker = "moved-from-another-log-dir"
+
+// writeMarker creates an empty file at path, synced.
+func writeMarker(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	return errors.Join(err, f.Close())
 }
 
 // copyFrom copies o's replication state (both locked by the caller).

@@ -90,6 +90,9 @@ type partitions struct {
 	where map[tp]*logDir
 	// moves are the replicas being moved to another log dir (logmove.go).
 	moves map[tp]*futureReplica
+	// resumable are the future directories left by a restart that Run
+	// resumes (keepFutures, resumeMoves).
+	resumable map[tp]leftFuture
 	// opening has a channel per partition whose log is being opened or
 	// retired, closed when that is done: logs open and close outside mu
 	// (both fsync, and would stall every lookup under it), one at a time
@@ -181,10 +184,11 @@ func partitionDir(topic string, index int32) string {
 // A disk failure opening a log takes its dir offline; start-up fails only
 // when every dir is offline.
 func (ps *partitions) openAll(self int32) error {
-	found, err := ps.scanDirs()
+	found, futures, err := ps.scanDirs()
 	if err != nil {
 		return err
 	}
+
 	keys := localPartitions(ps.meta.Snapshot(), self)
 	ps.placeMissingOnOffline(keys)
 	ps.openMany(keys)
@@ -229,6 +233,7 @@ func (ps *partitions) openAll(self int32) error {
 			os.RemoveAll(filepath.Join(sc.dir.dir, name))
 		}
 	}
+	ps.keepFutures(futures, want)
 	return nil
 }
 

@@ -278,6 +278,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	s.wg.Go(s.repl.run)
+	s.parts.resumeMoves(s.ctx) // log dir moves the last shutdown interrupted
 	s.wg.Go(s.reportOfflineReplicas)
 	s.wg.Go(func() { watchBrokerConfigs(s.ctx, s.ctrl, s.parts, s.log) })
 	s.groups.start()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,15 +20,18 @@ import (
 
 func (c *cli) partitionCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "partition", Short: "move partitions between brokers (reassignments)", RunE: parentRun}
-	cmd.AddCommand(c.partitionMoveCmd(), c.partitionReassignmentsCmd())
+	cmd.AddCommand(c.partitionPlanCmd(), c.partitionMoveCmd(), c.partitionVerifyCmd(), c.partitionReassignmentsCmd())
 	return cmd
 }
 
-// moveTarget is one partition to move (nil Replicas: cancel its move).
+// moveTarget is one partition to move (nil Replicas: cancel its move);
+// LogDirs, if given, names each replica's log dir ("any": the broker
+// chooses).
 type moveTarget struct {
-	Topic     string  `json:"topic"`
-	Partition int32   `json:"partition"`
-	Replicas  []int32 `json:"replicas"`
+	Topic     string   `json:"topic"`
+	Partition int32    `json:"partition"`
+	Replicas  []int32  `json:"replicas"`
+	LogDirs   []string `json:"log_dirs,omitempty"`
 }
 
 // tpKey names one partition.
@@ -73,28 +77,58 @@ func parseMoveArg(s string, cancel bool) (moveTarget, error) {
 	return mt, nil
 }
 
-// readMoveFile reads a kafka-reassign-partitions.sh reassignment file.
-func readMoveFile(path string, cancel bool) ([]moveTarget, error) {
+// fileFlag returns which of names (flags bound to one variable) was
+// given, as --NAME (none: --names[0]); more than one is a usage error.
+func fileFlag(cmd *cobra.Command, names ...string) (string, error) {
+	flag := "--" + names[0]
+	n := 0
+	for _, f := range names {
+		if cmd.Flags().Changed(f) {
+			flag = "--" + f
+			n++
+		}
+	}
+	if n > 1 {
+		return "", usageErrorf("give only one of --%s", strings.Join(names, ", --"))
+	}
+	return flag, nil
+}
+
+// readMoveFile reads a kafka-reassign-partitions.sh reassignment file
+// (given with flag).
+func readMoveFile(flag, path string, cancel bool) ([]moveTarget, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, usageErrorf("--file: %v", err)
+		return nil, usageErrorf("%s: %v", flag, err)
 	}
 	var f reassignmentFile
 	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, usageErrorf("--file %s: %v", path, err)
+		return nil, usageErrorf("%s %s: %v", flag, path, err)
 	}
 	if f.Version != 0 && f.Version != 1 {
-		return nil, usageErrorf("--file %s: unsupported version %d", path, f.Version)
+		return nil, usageErrorf("%s %s: unsupported version %d", flag, path, f.Version)
 	}
+	seen := map[tpKey]bool{}
 	for i, p := range f.Partitions {
+		k := tpKey{Topic: p.Topic, Partition: p.Partition}
 		switch {
 		case p.Topic == "" || p.Partition < 0:
-			return nil, usageErrorf("--file %s: partition entry %d needs a topic and a partition", path, i)
+			return nil, usageErrorf("%s %s: partition entry %d needs a topic and a partition", flag, path, i)
+		case seen[k]:
+			return nil, usageErrorf("%s %s: %s:%d appears twice", flag, path, p.Topic, p.Partition)
 		case cancel:
-			f.Partitions[i].Replicas = nil
+			f.Partitions[i].Replicas, f.Partitions[i].LogDirs = nil, nil
 		case len(p.Replicas) == 0:
-			return nil, usageErrorf("--file %s: %s:%d has no replicas", path, p.Topic, p.Partition)
+			return nil, usageErrorf("%s %s: %s:%d has no replicas", flag, path, p.Topic, p.Partition)
+		case len(p.LogDirs) != 0 && len(p.LogDirs) != len(p.Replicas):
+			return nil, usageErrorf("%s %s: %s:%d has %d log_dirs for %d replicas", flag, path, p.Topic, p.Partition, len(p.LogDirs), len(p.Replicas))
 		}
+		for _, d := range p.LogDirs {
+			if d != "any" && !filepath.IsAbs(d) {
+				return nil, usageErrorf("%s %s: %s:%d: log dir %q is neither \"any\" nor an absolute path", flag, path, p.Topic, p.Partition, d)
+			}
+		}
+		seen[k] = true
 	}
 	return f.Partitions, nil
 }
@@ -116,11 +150,13 @@ func (c *cli) partitionMoveCmd() *cobra.Command {
 	var poll time.Duration
 	var throttle int64
 	cmd := &cobra.Command{
-		Use:   "move TOPIC:PARTITION=BROKER,BROKER,... | --file FILE",
+		Use:   "move TOPIC:PARTITION=BROKER,BROKER,... | --file FILE | --plan FILE",
 		Short: "move partitions onto brokers (AlterPartitionReassignments) and follow until done; --cancel reverts",
 		Long: "Moves each partition onto the brokers listed (the first is its preferred leader): the new brokers\n" +
 			"replicate it as followers, and once all are in sync the brokers left out are dropped. --file takes\n" +
-			"kafka-reassign-partitions.sh's JSON ({\"version\":1,\"partitions\":[{\"topic\":..,\"partition\":..,\"replicas\":[..]}]}).\n" +
+			"kafka-reassign-partitions.sh's JSON ({\"version\":1,\"partitions\":[{\"topic\":..,\"partition\":..,\"replicas\":[..]}]}),\n" +
+			"such as the proposal of `gregor partition plan` (--plan and --reassignment-json-file are the same flag);\n" +
+			"log_dirs other than \"any\" move those replicas to that log dir of their broker (AlterReplicaLogDirs).\n" +
 			"The command then follows the moves until they are done (--no-wait: return at once).\n" +
 			"--cancel TOPIC:PARTITION... (or --cancel --file FILE) reverts moves in progress.\n" +
 			"--throttle BYTES/S limits the replication of the moved partitions as kafka-reassign-partitions.sh's\n" +
@@ -128,11 +164,15 @@ func (c *cli) partitionMoveCmd() *cobra.Command {
 			"leader/follower.replication.throttled.replicas on the topics); following removes them once done.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var targets []moveTarget
+			flag, err := fileFlag(cmd, "file", "plan", "reassignment-json-file")
+			if err != nil {
+				return err
+			}
 			if file != "" {
 				if len(args) > 0 {
-					return usageErrorf("give partitions as arguments or --file, not both")
+					return usageErrorf("give partitions as arguments or %s, not both", flag)
 				}
-				t, err := readMoveFile(file, cancel)
+				t, err := readMoveFile(flag, file, cancel)
 				if err != nil {
 					return err
 				}
@@ -173,6 +213,9 @@ func (c *cli) partitionMoveCmd() *cobra.Command {
 				return err
 			}
 			var failed error
+			if !cancel {
+				failed = c.moveLogDirs(cmd.Context(), cl, targets, resp)
+			}
 			outs := map[tpKey]*moveOut{}
 			var order []tpKey
 			for _, r := range resp.Sorted() {
@@ -227,6 +270,8 @@ func (c *cli) partitionMoveCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "reassignment JSON file (kafka-reassign-partitions.sh format)")
+	cmd.Flags().StringVar(&file, "plan", "", "the same as --file (a plan from `gregor partition plan`)")
+	cmd.Flags().StringVar(&file, "reassignment-json-file", "", "the same as --file (kafka-reassign-partitions.sh's name)")
 	cmd.Flags().BoolVar(&cancel, "cancel", false, "cancel the moves of the partitions named (TOPIC:PARTITION)")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the moves started, without following them")
 	cmd.Flags().DurationVar(&poll, "poll", 500*time.Millisecond, "how often to check progress while following")
