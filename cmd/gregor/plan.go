@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -60,19 +61,18 @@ func planAssignment(current map[tpKey][]int32, brokers []planBroker, rackAware b
 	}
 	slices.Sort(ids)
 
-	keys := make([]tpKey, 0, len(current))
-	for k, rs := range current {
+	keys := slices.SortedFunc(maps.Keys(current), func(a, b tpKey) int {
+		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
+	for _, k := range keys { // in order, so the error names the first partition
+		rs := current[k]
 		if len(rs) == 0 {
 			return nil, fmt.Errorf("%s:%d has no replicas", k.Topic, k.Partition)
 		}
 		if len(rs) > len(ids) {
 			return nil, fmt.Errorf("%s:%d has replication factor %d but only %d brokers are given (%s)", k.Topic, k.Partition, len(rs), len(ids), ints(ids))
 		}
-		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(a, b tpKey) int {
-		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
-	})
 	p := &planner{ids: ids, rack: rack, numRacks: len(racks), load: map[int32]int{}, leads: map[int32]int{}}
 	out := map[tpKey][]int32{}
 	for start := 0; start < len(keys); {
