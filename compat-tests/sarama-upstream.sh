@@ -65,14 +65,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_port() {
-  for _ in $(seq 1 150); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "nothing listening on $1"; return 1
-}
+# free_port and wait_port come from lib.sh.
+. ./lib.sh
 moddir() { go mod download -json "$1" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'; }
 
 echo "== toxiproxy $TOXIPROXY_VERSION server"
@@ -88,7 +82,7 @@ chmod -R u+w "$WORK/sarama"
 TP=$(free_port)
 "$WORK/toxiproxy-server" -host 127.0.0.1 -port "$TP" >"$WORK/toxiproxy.log" 2>&1 &
 PIDS+=("$!")
-wait_port "$TP"
+wait_port "$TP" "$WORK/toxiproxy.log"
 
 echo "== five gregor brokers behind toxiproxy (127.0.0.1:29091-29095)"
 ports=() ib=() raft=() voters=""
@@ -122,7 +116,7 @@ EOS
   "$WORK/start-broker$i"
   echo "$p" >"$WORK/broker$i.port"
 done
-for p in "${ports[@]}"; do wait_port "$p"; done
+for i in 1 2 3 4 5; do wait_port "${ports[$((i-1))]}" "$WORK/broker$i.log"; done
 SEEDS="127.0.0.1:29091,127.0.0.1:29092,127.0.0.1:29093,127.0.0.1:29094,127.0.0.1:29095"
 registered=
 for _ in $(seq 1 300); do
