@@ -235,10 +235,24 @@ func TestGrowAndDrainUnderLoad(t *testing.T) {
 	// 3. Drain broker 1: every replica it holds, of every topic, goes to a
 	// broker of 2, 3, 4 that the partition lacks.
 	drain := func() int {
-		resp, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, admCl)
-		if err != nil {
-			t.Fatal(err)
-		}
+		// A broker's metadata may trail the controller's for a moment
+		// after the move: a partition still listed with its adding
+		// replica (four of them) is read again.
+		var resp *kmsg.MetadataResponse
+		c.WaitFor("metadata without a move in progress", 30*time.Second, func() bool {
+			var err error
+			if resp, err = kmsg.NewPtrMetadataRequest().RequestWith(ctx, admCl); err != nil {
+				return false
+			}
+			for _, mt := range resp.Topics {
+				for _, p := range mt.Partitions {
+					if len(p.Replicas) > 3 {
+						return false
+					}
+				}
+			}
+			return true
+		})
 		var ar kadm.AlterPartitionAssignmentsReq
 		n := 0
 		for _, mt := range resp.Topics {
