@@ -11,6 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/storage/vfs"
 )
 
 func TestCreateTopicsValidation(t *testing.T) {
@@ -230,7 +232,7 @@ func TestRecreatedTopicGetsFreshLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, ok := readPartitionMetadata(part.log.Dir())
+	id, ok := readPartitionMetadata(vfs.Default, part.log.Dir())
 	if !ok || id != b.srv.ctrl.Snapshot().Topic("kept").ID {
 		t.Fatalf("partition.metadata: %x %v", id, ok)
 	}

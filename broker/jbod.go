@@ -18,7 +18,6 @@ package broker
 // controller (dirfailure.go) and new partitions go elsewhere.
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -33,6 +32,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"gregor/storage"
+	"gregor/storage/vfs"
 )
 
 // parseLogDirs refuses a dir of log.dirs listed twice or inside another
@@ -79,13 +79,13 @@ const futureSuffix = "-future"
 // meta.properties. A dir that cannot be prepared starts offline; the
 // first (the metadata log's) must be online, and so must one dir at
 // least. A meta.properties of another node or cluster is an error.
-func prepareLogDirs(dirs []string, nodeID int32, clusterID string, clock Clock, log zerolog.Logger) ([]*logDir, error) {
+func prepareLogDirs(fs vfs.FS, dirs []string, nodeID int32, clusterID string, clock Clock, log zerolog.Logger) ([]*logDir, error) {
 	out := make([]*logDir, 0, len(dirs))
 	for i, dir := range dirs {
 		d := newLogDir(dir, clock, log)
-		err := os.MkdirAll(dir, 0o755)
+		err := fs.MkdirAll(dir, 0o755)
 		if err == nil {
-			d.id, err = loadMetaProperties(dir, nodeID, clusterID)
+			d.id, err = loadMetaProperties(fs, dir, nodeID, clusterID)
 			var mismatch *metaMismatchError
 			if errors.As(err, &mismatch) {
 				return nil, fmt.Errorf("broker: log dir %s: %w", dir, err)
@@ -110,24 +110,18 @@ func (e *metaMismatchError) Error() string {
 
 // loadMetaProperties reads dir's meta.properties (writing it when missing
 // or when it lacks the cluster id, now known) and returns the dir's id.
-func loadMetaProperties(dir string, nodeID int32, clusterID string) ([16]byte, error) {
+func loadMetaProperties(fs vfs.FS, dir string, nodeID int32, clusterID string) ([16]byte, error) {
 	var id [16]byte
 	path := filepath.Join(dir, metaPropertiesFile)
 	props := map[string]string{}
-	f, err := os.Open(path)
+	raw, err := fs.ReadFile(path)
 	switch {
 	case err == nil:
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			line := strings.TrimSpace(sc.Text())
+		for line := range strings.Lines(string(raw)) {
+			line = strings.TrimSpace(line)
 			if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
 				props[strings.TrimSpace(k)] = strings.TrimSpace(v)
 			}
-		}
-		err = sc.Err()
-		f.Close()
-		if err != nil {
-			return id, err
 		}
 	case !os.IsNotExist(err):
 		return id, err
@@ -151,11 +145,7 @@ func loadMetaProperties(dir string, nodeID int32, clusterID string) ([16]byte, e
 	if clusterID != "" {
 		body += "cluster.id=" + clusterID + "\n"
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
-		return id, err
-	}
-	return id, os.Rename(tmp, path)
+	return id, replaceFile(fs, path, []byte(body))
 }
 
 // newDirectoryID returns a random directory id as Kafka's
@@ -199,8 +189,8 @@ func partitionDirName(name string) (tp, bool) {
 }
 
 // exists reports whether path exists.
-func exists(path string) bool {
-	_, err := os.Stat(path)
+func exists(fs vfs.FS, path string) bool {
+	_, err := fs.Stat(path)
 	return err == nil
 }
 
@@ -225,7 +215,7 @@ func (ps *partitions) scanDirs() ([]scanned, map[tp][]leftFuture, error) {
 		if d.offline() != nil {
 			continue
 		}
-		entries, err := os.ReadDir(d.dir)
+		entries, err := ps.fs.ReadDir(d.dir)
 		if err != nil {
 			d.fail(fmt.Errorf("%w: %w", storage.ErrStorage, err))
 			continue
@@ -243,7 +233,7 @@ func (ps *partitions) scanDirs() ([]scanned, map[tp][]leftFuture, error) {
 				}
 			}
 			if strings.HasSuffix(name, "-delete") || strings.HasSuffix(name, futureSuffix) {
-				os.RemoveAll(filepath.Join(d.dir, name)) // interrupted deletion, or a stray future dir
+				ps.fs.RemoveAll(filepath.Join(d.dir, name)) // interrupted deletion, or a stray future dir
 				continue
 			}
 			k, ok := partitionDirName(name)
@@ -253,7 +243,7 @@ func (ps *partitions) scanDirs() ([]scanned, map[tp][]leftFuture, error) {
 			if other := seen[k]; other != nil {
 				// A crash during a log dir move's swap leaves both
 				// directories: the marked one is the complete copy.
-				here, there := exists(filepath.Join(d.dir, name, movedMarker)), exists(filepath.Join(other.dir, name, movedMarker))
+				here, there := exists(ps.fs, filepath.Join(d.dir, name, movedMarker)), exists(ps.fs, filepath.Join(other.dir, name, movedMarker))
 				if here == there {
 					return nil, nil, fmt.Errorf("broker: duplicate log directories for partition %s-%d are found in both %s and %s; remove one",
 						k.topic, k.index, other.dir, d.dir)
@@ -266,7 +256,7 @@ func (ps *partitions) scanDirs() ([]scanned, map[tp][]leftFuture, error) {
 				}
 				ps.log.Info().Str("topic", k.topic).Int32("partition", k.index).Str("log_dir", old.dir).Msg("removing the old copy of a replica moved to another log dir")
 				dropped[old] = append(dropped[old], name)
-				os.RemoveAll(filepath.Join(old.dir, name))
+				ps.fs.RemoveAll(filepath.Join(old.dir, name))
 				continue
 			}
 			seen[k] = d
@@ -278,7 +268,7 @@ func (ps *partitions) scanDirs() ([]scanned, map[tp][]leftFuture, error) {
 		out[i].parts = slices.DeleteFunc(sc.parts, func(name string) bool { return slices.Contains(dropped[sc.dir], name) })
 	}
 	for k, d := range seen { // a move whose old directory was removed
-		os.Remove(filepath.Join(d.dir, partitionDir(k.topic, k.index), movedMarker))
+		ps.fs.Remove(filepath.Join(d.dir, partitionDir(k.topic, k.index), movedMarker))
 	}
 	ps.mu.Lock()
 	for k, d := range seen {

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,7 +70,7 @@ func TestJBODPlacement(t *testing.T) {
 	count := func(dir string) int {
 		n := 0
 		for i := range int32(4) {
-			if exists(filepath.Join(dir, partitionDir("spread", i))) {
+			if exists(vfs.Default, filepath.Join(dir, partitionDir("spread", i))) {
 				n++
 			}
 		}
@@ -96,7 +97,7 @@ func TestJBODPlacement(t *testing.T) {
 	}
 	for dir, ps := range parts {
 		for name := range ps {
-			if !exists(filepath.Join(dir, name)) {
+			if !exists(vfs.Default, filepath.Join(dir, name)) {
 				t.Fatalf("DescribeLogDirs lists %s under %s, which does not hold it", name, dir)
 			}
 		}
@@ -113,7 +114,7 @@ func TestJBODPlacement(t *testing.T) {
 	}
 	for i := range int32(4) {
 		p, err := b.srv.parts.get("spread", i)
-		if err != nil || p.log.LogEndOffset() != 2 || !exists(filepath.Join(p.dir.dir, partitionDir("spread", i))) {
+		if err != nil || p.log.LogEndOffset() != 2 || !exists(vfs.Default, filepath.Join(p.dir.dir, partitionDir("spread", i))) {
 			t.Fatalf("spread-%d after restart: %v, log end %d", i, err, p.log.LogEndOffset())
 		}
 	}
@@ -131,7 +132,7 @@ func TestJBODStartupRefusals(t *testing.T) {
 	waitFor(t, "the log opens", 10*time.Second, func() bool { return b.srv.parts.lookup("dup", 0) != nil })
 	b.stop()
 	in, other := d1, d2
-	if !exists(filepath.Join(d1, "dup-0")) {
+	if !exists(vfs.Default, filepath.Join(d1, "dup-0")) {
 		in, other = d2, d1
 	}
 	if err := os.Mkdir(filepath.Join(other, "dup-0"), 0o755); err != nil {
@@ -328,10 +329,10 @@ func TestAlterReplicaLogDirsUnderProduce(t *testing.T) {
 	})
 	<-done
 	produce(50)
-	if p := b.srv.parts.lookup("move", 0); p.dir.dir != dest || !exists(filepath.Join(dest, "move-0")) {
+	if p := b.srv.parts.lookup("move", 0); p.dir.dir != dest || !exists(vfs.Default, filepath.Join(dest, "move-0")) {
 		t.Fatalf("replica in %s after the move", p.dir.dir)
 	}
-	waitFor(t, "the old directory removed", 10*time.Second, func() bool { return !exists(filepath.Join(src, "move-0")) })
+	waitFor(t, "the old directory removed", 10*time.Second, func() bool { return !exists(vfs.Default, filepath.Join(src, "move-0")) })
 
 	readBack := func() {
 		t.Helper()
@@ -407,7 +408,7 @@ func TestJBODDirOfflineAtStartup(t *testing.T) {
 		t.Fatalf("DescribeLogDirs: %v", codes)
 	}
 	for _, name := range []string{partitionDir("boot", sick)} {
-		if exists(filepath.Join(d1, name)) {
+		if exists(vfs.Default, filepath.Join(d1, name)) {
 			t.Fatalf("%s created afresh in %s", name, d1)
 		}
 	}
@@ -484,9 +485,144 @@ func TestAlterReplicaLogDirsShutdown(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(dest, "*"+futureSuffix)); len(m) != 0 {
 		t.Fatalf("future directories left: %v", m)
 	}
-	waitFor(t, "the old directory removed", 10*time.Second, func() bool { return !exists(filepath.Join(src, "stall-0")) })
+	waitFor(t, "the old directory removed", 10*time.Second, func() bool { return !exists(vfs.Default, filepath.Join(src, "stall-0")) })
 	b = b.restart()
 	if p, err := b.srv.parts.get("stall", 0); err != nil || p.dir.dir != dest || p.log.LogEndOffset() != 250 {
 		t.Fatalf("after another restart: %v", err)
+	}
+}
+
+// TestAlterReplicaLogDirsCrashMidCopy: the disk dies (its later writes
+// lost, the one in flight torn) while a move copies a replica into its
+// future dir, and the broker stops without a shutdown. Started again on
+// the same dirs, it resumes the copy from what reached the future dir,
+// finishes the move, and the replica holds every record.
+func TestAlterReplicaLogDirsCrashMidCopy(t *testing.T) {
+	t.Parallel()
+	crashMove(t, func(b *testBroker, ffs *vfs.FaultFS, move func() int16) {
+		ffs.SetDelay(func(op vfs.Op, path string) {
+			if op == vfs.OpWrite && strings.Contains(path, futureSuffix) {
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+		if code := move(); code != 0 {
+			t.Fatalf("AlterReplicaLogDirs: %v", kerr.ErrorForCode(code))
+		}
+		waitFor(t, "the move copying", 10*time.Second, func() bool {
+			fs := b.srv.parts.futureReplicas()
+			return len(fs) == 1 && fs[0].log.Load() != nil && fs[0].log.Load().LogEndOffset() > 0
+		})
+		copied := b.srv.parts.futureReplicas()[0].log.Load().LogEndOffset()
+		ffs.CrashAfter(0, true)
+		t.Logf("crashing with %d of 250 records copied", copied)
+	}, false)
+}
+
+// TestAlterReplicaLogDirsCrashSweep: the disk dies after n more writes,
+// syncs, renames or removals from the moment the move is asked for (the
+// whole move takes 141 here), for n reaching from the request itself
+// through the copy and, every third one, the swap and the old dir's
+// removal (the last 40 or so). Every time the broker starts again on the
+// same dirs, the move (asked again, as an operator would when its answer
+// was lost) finishes, and the replica holds every record.
+func TestAlterReplicaLogDirsCrashSweep(t *testing.T) {
+	t.Parallel()
+	ns := []int64{0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 80}
+	for n := int64(100); n <= 145; n += 3 {
+		ns = append(ns, n)
+	}
+	for _, n := range ns {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			t.Parallel()
+			crashMove(t, func(b *testBroker, ffs *vfs.FaultFS, move func() int16) {
+				base := ffs.Mutations()
+				ffs.CrashAfter(n, true)
+				code := move()
+				waitFor(t, "the move to end or the disk to die", 10*time.Second, func() bool {
+					return ffs.Mutations() > base+n || code == 0 && len(b.srv.parts.futureReplicas()) == 0
+				})
+				t.Logf("AlterReplicaLogDirs answered %v; %d mutations", kerr.ErrorForCode(code), ffs.Mutations()-base)
+			}, true)
+		})
+	}
+}
+
+// crashMove fills a one-partition topic on a two-dir broker, lets crash
+// start its move to the other dir and arm the disk's crash, stops the
+// broker without a shutdown, starts it again on the dirs without faults
+// (asking for the move again with reissue) and checks that the move
+// finishes with every record in place.
+func crashMove(t *testing.T, crash func(b *testBroker, ffs *vfs.FaultFS, move func() int16), reissue bool) {
+	ffs := vfs.NewFaultFS(nil)
+	b, d1, d2 := twoDirBroker(t, ffs)
+	createTopic(t, b, "crashmove", 1)
+	waitFor(t, "the log opens", 10*time.Second, func() bool { return b.srv.parts.lookup("crashmove", 0) != nil })
+	src := b.srv.parts.lookup("crashmove", 0).dir.dir
+	dest := map[string]string{d1: d2, d2: d1}[src]
+	// 50 batches of five 16 KiB records: a move copies 1 MiB a round,
+	// so a crash can come with some of it copied.
+	value := func(i int) string { return fmt.Sprintf("%d:%s", i, strings.Repeat("v", 16<<10)) }
+	rc := b.raw(t)
+	for i := range 50 {
+		if p := rc.do(produceReq("crashmove", 0, 1, batch(-1, -1, -1, 5, []byte(value(i))))).(*kmsg.ProduceResponse).Topics[0].Partitions[0]; p.ErrorCode != 0 {
+			t.Fatalf("produce: %v", kerr.ErrorForCode(p.ErrorCode))
+		}
+	}
+	move := func(rc *rawConn) int16 {
+		req := kmsg.NewPtrAlterReplicaLogDirsRequest()
+		req.Dirs = []kmsg.AlterReplicaLogDirsRequestDir{{Dir: dest, Topics: []kmsg.AlterReplicaLogDirsRequestDirTopic{{Topic: "crashmove", Partitions: []int32{0}}}}}
+		return rc.do(req).(*kmsg.AlterReplicaLogDirsResponse).Topics[0].Partitions[0].ErrorCode
+	}
+	crash(b, ffs, func() int16 { return move(rc) })
+	start := time.Now()
+	b.crashQuiet()
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("stopping on a dead disk during a move took %v", d)
+	}
+	m, _ := filepath.Glob(filepath.Join(dest, "crashmove-0*"))
+	t.Logf("after the crash, under the destination: %v", m)
+
+	cfg := b.cfg
+	cfg.Log.FS = nil
+	cfg.Socket.Listeners = append([]Listener(nil), b.srv.cfg.Socket.Listeners...)
+	cfg.Socket.AdvertisedListeners = append([]Listener(nil), b.srv.cfg.Socket.AdvertisedListeners...)
+	b = startBrokerConfig(t, cfg)
+	if reissue {
+		rc := b.raw(t)
+		waitFor(t, "the move asked again", 10*time.Second, func() bool {
+			code := move(rc)
+			if code != 0 && code != kerr.LeaderNotAvailable.Code && code != kerr.UnknownTopicOrPartition.Code {
+				t.Fatalf("AlterReplicaLogDirs after the restart: %v", kerr.ErrorForCode(code))
+			}
+			return code == 0
+		})
+	}
+	waitFor(t, "the move to finish after the crash", 30*time.Second, func() bool {
+		p := b.srv.parts.lookup("crashmove", 0)
+		return p != nil && p.dir.dir == dest && len(b.srv.parts.futureReplicas()) == 0
+	})
+	if m, _ := filepath.Glob(filepath.Join(dest, "*"+futureSuffix)); len(m) != 0 {
+		t.Fatalf("future directories left: %v", m)
+	}
+	waitFor(t, "the old directory removed", 10*time.Second, func() bool { return !exists(vfs.Default, filepath.Join(src, "crashmove-0")) })
+	cl := b.client(kgo.ConsumeTopics("crashmove"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(8<<20))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var got []string
+	for len(got) < 250 && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			if r.Offset != int64(len(got)) {
+				t.Fatalf("record at offset %d, want %d", r.Offset, len(got))
+			}
+			got = append(got, string(r.Value))
+		})
+	}
+	if len(got) != 250 {
+		t.Fatalf("read %d records after the crash, want 250", len(got))
+	}
+	for i, v := range got {
+		if want := value(i / 5); v != want {
+			t.Fatalf("record %d is %.20q..., want %.20q...", i, v, want)
+		}
 	}
 }

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"gregor/storage"
+	"gregor/storage/vfs"
 )
 
 // futureReplica is a move in progress.
@@ -167,7 +168,7 @@ func (ps *partitions) keepFutures(found map[tp][]leftFuture, want map[string]boo
 		for i, f := range fs {
 			why := ""
 			p := ps.lookup(k.topic, k.index)
-			id, ok := readPartitionMetadata(f.path)
+			id, ok := readPartitionMetadata(ps.fs, f.path)
 			switch {
 			case i > 0:
 				why = "another future directory of the partition was kept"
@@ -193,7 +194,7 @@ func (ps *partitions) keepFutures(found map[tp][]leftFuture, want map[string]boo
 				continue
 			}
 			ps.log.Info().Str("topic", k.topic).Int32("partition", k.index).Str("dir", f.path).Str("reason", why).Msg("removing future replica left by a restart")
-			os.RemoveAll(f.path)
+			ps.fs.RemoveAll(f.path)
 		}
 	}
 }
@@ -209,7 +210,7 @@ func (ps *partitions) resumeMoves(ctx context.Context) {
 		p := ps.lookup(k.topic, k.index)
 		if p == nil || f.dir.offline() != nil || p.dir == f.dir {
 			ps.log.Info().Str("topic", k.topic).Int32("partition", k.index).Str("dir", f.path).Msg("removing future replica left by a restart")
-			os.RemoveAll(f.path)
+			ps.fs.RemoveAll(f.path)
 			continue
 		}
 		ps.startMove(ctx, p, f.dir, f.path)
@@ -240,7 +241,7 @@ func (ps *partitions) runMove(f *futureReplica) {
 			ps.log.Info().Str("topic", f.topic).Int32("partition", f.index).Str("to", f.dest.dir).Msg("replica move paused until the restart")
 			return
 		}
-		os.RemoveAll(f.path)
+		ps.fs.RemoveAll(f.path)
 	}()
 	fail := func(err error) {
 		if f.keep.Load() {
@@ -259,7 +260,7 @@ func (ps *partitions) runMove(f *futureReplica) {
 		return
 	}
 	f.log.Store(fut)
-	if err := writePartitionMetadata(f.path, f.topicID); err != nil {
+	if err := writePartitionMetadata(ps.fs, f.path, f.topicID); err != nil {
 		fail(err)
 		return
 	}
@@ -420,31 +421,31 @@ func (ps *partitions) swap(f *futureReplica, p *partition, fut *storage.Log, fro
 		return err
 	}
 	final := filepath.Join(f.dest.dir, partitionDir(f.topic, f.index))
-	if _, err := os.Stat(final); err == nil {
+	if exists(ps.fs, final) {
 		ps.retireDir(final) // a leftover; the current log is elsewhere
 	}
 	// The marker tells a start-up after a crash from here until the old
 	// directory is gone which of the two is the partition (scanDirs).
-	if err := writeMarker(filepath.Join(f.path, movedMarker)); err != nil {
+	if err := writeMarker(ps.fs, filepath.Join(f.path, movedMarker)); err != nil {
 		ps.destFailed(f, err)
 		return err
 	}
-	if err := os.Rename(f.path, final); err != nil {
+	if err := ps.fs.Rename(f.path, final); err != nil {
 		return err
 	}
 	// undo gives up the swap: the copy goes back to being the future
 	// directory if the shutdown interrupted it (resumed after the
 	// restart), else it is removed.
 	undo := func() {
-		if f.keep.Load() && os.Rename(final, f.path) == nil {
+		if f.keep.Load() && ps.fs.Rename(final, f.path) == nil {
 			return
 		}
-		os.RemoveAll(final)
+		ps.fs.RemoveAll(final)
 	}
 	k := tp{f.topic, f.index}
 	t := ps.meta.Snapshot().TopicByID(f.topicID)
 	if t == nil {
-		os.RemoveAll(final)
+		ps.fs.RemoveAll(final)
 		return errors.New("topic deleted")
 	}
 	l, err := storage.Open(final, ps.storageCfg(t), ps.clock.Now)
@@ -488,7 +489,7 @@ func (ps *partitions) swap(f *futureReplica, p *partition, fut *storage.Log, fro
 		ps.log.Warn().Err(err).Str("topic", p.topic).Int32("partition", p.index).Msg("closing the moved replica's old log failed")
 	}
 	ps.retireDir(p.log.Dir())
-	os.Remove(filepath.Join(final, movedMarker))
+	ps.fs.Remove(filepath.Join(final, movedMarker))
 	ps.log.Info().Str("topic", p.topic).Int32("partition", p.index).Str("log_dir", f.dest.dir).Int64("log_end_offset", l.LogEndOffset()).Dur("appends_refused_for", frozen).Msg("replica moved to another log dir")
 	return nil
 }
@@ -498,8 +499,8 @@ func (ps *partitions) swap(f *futureReplica, p *partition, fut *storage.Log, fro
 const movedMarker = "moved-from-another-log-dir"
 
 // writeMarker creates an empty file at path, synced.
-func writeMarker(path string) error {
-	f, err := os.Create(path)
+func writeMarker(fs vfs.FS, path string) error {
+	f, err := fs.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}

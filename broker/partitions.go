@@ -19,6 +19,7 @@ import (
 
 	"gregor/controller"
 	"gregor/storage"
+	"gregor/storage/vfs"
 )
 
 // partition is this broker's replica of one topic partition.
@@ -76,6 +77,7 @@ type tp struct {
 // first use for partitions created since.
 type partitions struct {
 	dirs       []*logDir // log.dirs (jbod.go)
+	fs         vfs.FS    // the log dirs' filesystem (Config.Log.FS)
 	meta       metaView
 	storageCfg func(*controller.Topic) storage.Config
 	clock      Clock
@@ -109,8 +111,8 @@ type partitions struct {
 // newPartitions returns the partitions kept in dirs. meta says which
 // exist; storageCfg gives a topic's log configuration; reconcile is
 // notified when a log opens outside a reconcile (see getOpen).
-func newPartitions(dirs []*logDir, meta metaView, storageCfg func(*controller.Topic) storage.Config, clock Clock, log zerolog.Logger, wg *sync.WaitGroup, reconcile signal) *partitions {
-	ps := &partitions{dirs: dirs, meta: meta, storageCfg: storageCfg, clock: clock, log: log, wg: wg, reconcile: reconcile,
+func newPartitions(dirs []*logDir, fs vfs.FS, meta metaView, storageCfg func(*controller.Topic) storage.Config, clock Clock, log zerolog.Logger, wg *sync.WaitGroup, reconcile signal) *partitions {
+	ps := &partitions{dirs: dirs, fs: fs, meta: meta, storageCfg: storageCfg, clock: clock, log: log, wg: wg, reconcile: reconcile,
 		m: map[tp]*partition{}, where: map[tp]*logDir{}, opening: map[tp]chan struct{}{}}
 	ps.fileBudget.Store(logFileBudget())
 	return ps
@@ -230,7 +232,7 @@ func (ps *partitions) openAll(self int32) error {
 			}
 			ps.mu.Unlock()
 			ps.log.Info().Str("dir", name).Str("log_dir", sc.dir.dir).Msg("removing log of deleted partition")
-			os.RemoveAll(filepath.Join(sc.dir.dir, name))
+			ps.fs.RemoveAll(filepath.Join(sc.dir.dir, name))
 		}
 	}
 	ps.keepFutures(futures, want)
@@ -362,7 +364,7 @@ func (ps *partitions) open(t *controller.Topic, index int32) (*partition, error)
 		return nil, fmt.Errorf("broker: open %s-%d: %w", t.Name, index, err)
 	}
 	dir := filepath.Join(ld.dir, partitionDir(t.Name, index))
-	if id, ok := readPartitionMetadata(dir); ok && id != t.ID {
+	if id, ok := readPartitionMetadata(ps.fs, dir); ok && id != t.ID {
 		ps.retireDir(dir) // left by an older incarnation while we were down
 	}
 	if n, budget := storage.OpenSegmentFiles(), ps.fileBudget.Load(); n >= budget {
@@ -373,7 +375,7 @@ func (ps *partitions) open(t *controller.Topic, index int32) (*partition, error)
 	if err != nil {
 		return nil, fmt.Errorf("broker: open %s-%d: %w", t.Name, index, err)
 	}
-	if err := writePartitionMetadata(dir, t.ID); err != nil {
+	if err := writePartitionMetadata(ps.fs, dir, t.ID); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("broker: open %s-%d: %w", t.Name, index, err)
 	}
@@ -419,14 +421,14 @@ func (ps *partitions) retireDir(dir string) {
 	var b [8]byte
 	rand.Read(b[:])
 	aside := fmt.Sprintf("%s.%x-delete", dir, b)
-	if err := os.Rename(dir, aside); err != nil {
+	if err := ps.fs.Rename(dir, aside); err != nil {
 		if !os.IsNotExist(err) {
 			ps.log.Error().Err(err).Str("dir", dir).Msg("moving deleted partition aside failed")
 		}
 		return
 	}
 	ps.wg.Go(func() { // Run waits for it at shutdown
-		if err := os.RemoveAll(aside); err != nil {
+		if err := ps.fs.RemoveAll(aside); err != nil {
 			ps.log.Error().Err(err).Str("dir", aside).Msg("removing deleted partition failed")
 		}
 	})
@@ -436,9 +438,9 @@ func (ps *partitions) retireDir(dir string) {
 // belongs to (Kafka writes the same file, with its own format).
 const partitionMetadataFile = "partition.metadata"
 
-func readPartitionMetadata(dir string) ([16]byte, bool) {
+func readPartitionMetadata(fs vfs.FS, dir string) ([16]byte, bool) {
 	var id [16]byte
-	b, err := os.ReadFile(filepath.Join(dir, partitionMetadataFile))
+	b, err := fs.ReadFile(filepath.Join(dir, partitionMetadataFile))
 	if err != nil {
 		return id, false
 	}
@@ -455,16 +457,30 @@ func readPartitionMetadata(dir string) ([16]byte, bool) {
 	return id, false
 }
 
-func writePartitionMetadata(dir string, id [16]byte) error {
-	if cur, ok := readPartitionMetadata(dir); ok && cur == id {
+func writePartitionMetadata(fs vfs.FS, dir string, id [16]byte) error {
+	if cur, ok := readPartitionMetadata(fs, dir); ok && cur == id {
 		return nil
 	}
 	body := "version: 0\ntopic_id: " + base64.RawURLEncoding.EncodeToString(id[:]) + "\n"
-	tmp := filepath.Join(dir, partitionMetadataFile+".tmp")
-	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
+	return replaceFile(fs, filepath.Join(dir, partitionMetadataFile), []byte(body))
+}
+
+// replaceFile writes body to path through a synced temporary file and a
+// rename, so that a crash leaves the old file or the new one.
+func replaceFile(fs vfs.FS, path string, body []byte) error {
+	tmp := path + ".tmp"
+	f, err := fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(dir, partitionMetadataFile))
+	_, err = f.Write(body)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err = errors.Join(err, f.Close()); err != nil {
+		return err
+	}
+	return fs.Rename(tmp, path)
 }
 
 // topics returns the names of topics with open partitions.

@@ -119,7 +119,7 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("broker: metadata: %w", err)
 	}
 	d.ctrl = ctrl
-	logDirs, err := prepareLogDirs(c.Log.logDirs(), c.NodeID, ctrl.Snapshot().ClusterID, o.clock, log)
+	logDirs, err := prepareLogDirs(c.Log.FS, c.Log.logDirs(), c.NodeID, ctrl.Snapshot().ClusterID, o.clock, log)
 	if err != nil {
 		ctrl.Close()
 		return nil, err
@@ -135,7 +135,7 @@ func New(cfg Config, log zerolog.Logger, opts ...Option) (*Server, error) {
 	peers := newPeers(ctrl, c.Cluster.InterBrokerListener, c.NodeID, interBrokerDial(&c.Security, c.Cluster.InterBrokerListener, tlsKeys))
 	d.link = newLink(ctrl, peers, c.NodeID, s.clustered(), ctx, log)
 	kick := newSignal()
-	d.parts = newPartitions(logDirs, ctrl, c.storageConfig, o.clock, log, &s.wg, kick)
+	d.parts = newPartitions(logDirs, c.Log.FS, ctrl, c.storageConfig, o.clock, log, &s.wg, kick)
 	s.dirFailed = newSignal()
 	for _, ld := range logDirs {
 		ld.onFail = s.dirFailed.notify
