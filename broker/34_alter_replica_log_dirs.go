@@ -76,6 +76,9 @@ func (s *deps) alterReplicaLogDir(dest *logDir, topic string, index int32) int16
 	if p.offline() != nil {
 		return kerr.KafkaStorageError.Code
 	}
-	s.parts.moveReplica(s.ctx, p, dest)
+	if err := s.parts.moveReplica(s.ctx, p, dest); err != nil {
+		s.log.Warn().Err(err).Str("topic", topic).Int32("partition", index).Str("to", dest.dir).Msg("creating future replica failed")
+		return kerr.KafkaStorageError.Code
+	}
 	return 0
 }

@@ -542,6 +542,10 @@ func TestAlterReplicaLogDirsCrashSweep(t *testing.T) {
 					return ffs.Mutations() > base+n || code == 0 && len(b.srv.parts.futureReplicas()) == 0
 				})
 				t.Logf("AlterReplicaLogDirs answered %v; %d mutations", kerr.ErrorForCode(code), ffs.Mutations()-base)
+				if n == 0 && code != kerr.KafkaStorageError.Code {
+					// The future log is created before the answer, as Kafka's.
+					t.Errorf("AlterReplicaLogDirs on a dead destination disk answered %v, want KAFKA_STORAGE_ERROR", kerr.ErrorForCode(code))
+				}
 			}, true)
 		})
 	}

@@ -95,35 +95,86 @@ func (ps *partitions) futureReplicas() []*futureReplica {
 
 // moveReplica moves p's log to dest: a no-op when a move there is under
 // way; a move elsewhere is abandoned first. dest being p's own dir
-// abandons any move. The move pauses when ctx ends (shutdown).
-func (ps *partitions) moveReplica(ctx context.Context, p *partition, dest *logDir) {
-	ps.startMove(ctx, p, dest, "")
+// abandons any move. As Kafka's AlterReplicaLogDirs, the future log is
+// created before it returns: an error is the destination's (its dir is
+// then failed when the error is the disk's). The move pauses when ctx
+// ends (shutdown).
+func (ps *partitions) moveReplica(ctx context.Context, p *partition, dest *logDir) error {
+	k := tp{p.topic, p.index}
+	ps.mu.Lock()
+	f := ps.moves[k]
+	under := f != nil && f.dest == dest
+	if f != nil && !under {
+		f.cancel()
+		delete(ps.moves, k)
+	}
+	ps.mu.Unlock()
+	if under || dest == p.dir {
+		return nil
+	}
+	var id [8]byte
+	rand.Read(id[:])
+	path := filepath.Join(dest.dir, fmt.Sprintf("%s.%x%s", partitionDir(p.topic, p.index), id, futureSuffix))
+	fut, err := ps.openFuture(p.topicID, path)
+	if err != nil {
+		if isDirFailure(err) {
+			dest.fail(err)
+		}
+		ps.fs.RemoveAll(path)
+		return err
+	}
+	if !ps.startMove(ctx, p, dest, path, fut) {
+		fut.Close()
+		ps.fs.RemoveAll(path)
+	}
+	return nil
 }
 
-// startMove is moveReplica copying into the future directory path (""
-// for a new one; else one left by a restart, resumed).
-func (ps *partitions) startMove(ctx context.Context, p *partition, dest *logDir, path string) {
+// openFuture opens (creating or recovering) the future log at path of the
+// topic incarnation id and records the incarnation in it.
+func (ps *partitions) openFuture(id [16]byte, path string) (*storage.Log, error) {
+	t := ps.meta.Snapshot().TopicByID(id)
+	if t == nil {
+		return nil, errors.New("topic deleted")
+	}
+	fut, err := storage.Open(path, ps.storageCfg(t), ps.clock.Now)
+	if err != nil {
+		return nil, err
+	}
+	if err := writePartitionMetadata(ps.fs, path, id); err != nil {
+		fut.Close()
+		return nil, err
+	}
+	return fut, nil
+}
+
+// startMove starts copying p into the future directory path, whose log
+// fut is open (moveReplica) or nil (a directory left by a restart,
+// opened and recovered by the move). It reports false when it did not
+// take fut: a move to dest is under way already, dest is p's dir, or the
+// partitions are closed.
+func (ps *partitions) startMove(ctx context.Context, p *partition, dest *logDir, path string, fut *storage.Log) bool {
 	k := tp{p.topic, p.index}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if f := ps.moves[k]; f != nil {
 		if f.dest == dest {
-			return
+			return false
 		}
 		f.cancel()
 		delete(ps.moves, k)
 	}
 	if dest == p.dir || ps.closed {
-		return
+		return false
 	}
 	msg := "resuming replica move to another log dir"
-	if path == "" {
-		var id [8]byte
-		rand.Read(id[:])
-		path = filepath.Join(dest.dir, fmt.Sprintf("%s.%x%s", partitionDir(p.topic, p.index), id, futureSuffix))
+	if fut != nil {
 		msg = "moving replica to another log dir"
 	}
 	f := &futureReplica{topic: p.topic, index: p.index, topicID: p.topicID, src: p.log, dest: dest, path: path, stop: make(chan struct{})}
+	if fut != nil {
+		f.log.Store(fut)
+	}
 	if ps.moves == nil {
 		ps.moves = map[tp]*futureReplica{}
 	}
@@ -131,6 +182,7 @@ func (ps *partitions) startMove(ctx context.Context, p *partition, dest *logDir,
 	context.AfterFunc(ctx, f.pause)
 	ps.log.Info().Str("topic", p.topic).Int32("partition", p.index).Str("from", p.dir.dir).Str("to", dest.dir).Msg(msg)
 	ps.wg.Go(func() { ps.runMove(f) })
+	return true
 }
 
 // stopMovesLocked pauses every move (closeAll); ps.mu must be held.
@@ -213,7 +265,7 @@ func (ps *partitions) resumeMoves(ctx context.Context) {
 			ps.fs.RemoveAll(f.path)
 			continue
 		}
-		ps.startMove(ctx, p, f.dir, f.path)
+		ps.startMove(ctx, p, f.dir, f.path, nil)
 	}
 }
 
@@ -249,20 +301,15 @@ func (ps *partitions) runMove(f *futureReplica) {
 		}
 		ps.log.Warn().Err(err).Str("topic", f.topic).Int32("partition", f.index).Str("to", f.dest.dir).Msg("replica move abandoned")
 	}
-	t := ps.meta.Snapshot().TopicByID(f.topicID)
-	if t == nil {
-		return
-	}
-	fut, err := storage.Open(f.path, ps.storageCfg(t), ps.clock.Now)
-	if err != nil {
-		ps.destFailed(f, err)
-		fail(err)
-		return
-	}
-	f.log.Store(fut)
-	if err := writePartitionMetadata(ps.fs, f.path, f.topicID); err != nil {
-		fail(err)
-		return
+	fut := f.log.Load()
+	if fut == nil { // resumed: recover what the restart left
+		var err error
+		if fut, err = ps.openFuture(f.topicID, f.path); err != nil {
+			ps.destFailed(f, err)
+			fail(err)
+			return
+		}
+		f.log.Store(fut)
 	}
 	for {
 		if f.stopped() {
