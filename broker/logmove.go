@@ -100,14 +100,8 @@ func (ps *partitions) futureReplicas() []*futureReplica {
 // then failed when the error is the disk's). The move pauses when ctx
 // ends (shutdown).
 func (ps *partitions) moveReplica(ctx context.Context, p *partition, dest *logDir) error {
-	k := tp{p.topic, p.index}
 	ps.mu.Lock()
-	f := ps.moves[k]
-	under := f != nil && f.dest == dest
-	if f != nil && !under {
-		f.cancel()
-		delete(ps.moves, k)
-	}
+	under := ps.abandonMoveLocked(tp{p.topic, p.index}, dest)
 	ps.mu.Unlock()
 	if under || dest == p.dir {
 		return nil
@@ -157,14 +151,7 @@ func (ps *partitions) startMove(ctx context.Context, p *partition, dest *logDir,
 	k := tp{p.topic, p.index}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	if f := ps.moves[k]; f != nil {
-		if f.dest == dest {
-			return false
-		}
-		f.cancel()
-		delete(ps.moves, k)
-	}
-	if dest == p.dir || ps.closed {
+	if ps.abandonMoveLocked(k, dest) || dest == p.dir || ps.closed {
 		return false
 	}
 	msg := "resuming replica move to another log dir"
@@ -183,6 +170,21 @@ func (ps *partitions) startMove(ctx context.Context, p *partition, dest *logDir,
 	ps.log.Info().Str("topic", p.topic).Int32("partition", p.index).Str("from", p.dir.dir).Str("to", dest.dir).Msg(msg)
 	ps.wg.Go(func() { ps.runMove(f) })
 	return true
+}
+
+// abandonMoveLocked cancels k's move to another dir than dest and
+// reports whether one to dest is under way; ps.mu must be held.
+func (ps *partitions) abandonMoveLocked(k tp, dest *logDir) (under bool) {
+	f := ps.moves[k]
+	if f == nil {
+		return false
+	}
+	if f.dest == dest {
+		return true
+	}
+	f.cancel()
+	delete(ps.moves, k)
+	return false
 }
 
 // stopMovesLocked pauses every move (closeAll); ps.mu must be held.
